@@ -1,0 +1,167 @@
+"""The custom resources: group, names, annotations, and typed views of their specs.
+
+This is the only module that spells CRD field names. The CRD schema in ``deploy/crds``
+validates input at admission; ``parse_*`` turns a validated ``spec`` into values and
+raises ``InvalidSpecError`` for what a schema cannot express.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .errors import InvalidSpecError
+
+GROUP = "gitops-operator.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+REPOSITORY_KIND = "GitRepository"
+REPOSITORY_PLURAL = "gitrepositories"
+APPLICATION_KIND = "Application"
+APPLICATION_PLURAL = "applications"
+
+REQUESTED_AT_ANNOTATION = f"{GROUP}/requestedAt"
+"""Changing this annotation asks for an immediate reconcile; echoed in status."""
+
+DEFAULT_REPOSITORY_INTERVAL = "1m"
+DEFAULT_APPLICATION_INTERVAL = "5m"
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, *, field_name: str) -> float:
+    """Parse a Go-style duration such as ``90s``, ``1m30s`` or ``2h`` into seconds."""
+    text = text.strip()
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise InvalidSpecError(
+            f"{field_name}: {text!r} is not a duration (use e.g. 30s, 5m, 1h30m)"
+        )
+    return total
+
+
+class RefKind(StrEnum):
+    BRANCH = "branch"
+    TAG = "tag"
+    SEMVER = "semver"
+    COMMIT = "commit"
+
+
+@dataclass(frozen=True, slots=True)
+class GitRef:
+    """What to check out. Precedence when several are set: commit > semver > tag > branch."""
+
+    kind: RefKind
+    value: str
+
+    @property
+    def name(self) -> str:
+        """The human part of a revision string: the branch or tag name, or the SHA."""
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class GitRepositorySpec:
+    url: str
+    ref: GitRef
+    interval: float
+    timeout: float
+    secret_name: str | None
+    suspend: bool
+
+
+def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
+    url = spec.get("url")
+    if not isinstance(url, str) or not url:
+        raise InvalidSpecError("spec.url is required")
+    return GitRepositorySpec(
+        url=url,
+        ref=parse_ref(spec.get("ref") or {}),
+        interval=parse_duration(
+            spec.get("interval", DEFAULT_REPOSITORY_INTERVAL), field_name="spec.interval"
+        ),
+        timeout=parse_duration(spec.get("timeout", "60s"), field_name="spec.timeout"),
+        secret_name=(spec.get("secretRef") or {}).get("name"),
+        suspend=bool(spec.get("suspend", False)),
+    )
+
+
+def parse_ref(ref: dict[str, Any]) -> GitRef:
+    for kind in (RefKind.COMMIT, RefKind.SEMVER, RefKind.TAG, RefKind.BRANCH):
+        value = ref.get(kind.value)
+        if value:
+            if kind is RefKind.COMMIT and not re.fullmatch(r"[0-9a-f]{40}", value):
+                raise InvalidSpecError(f"spec.ref.commit: {value!r} is not a full 40-hex SHA")
+            return GitRef(kind, str(value))
+    return GitRef(RefKind.BRANCH, "main")
+
+
+class RenderType(StrEnum):
+    AUTO = "auto"
+    PLAIN = "plain"
+    KUSTOMIZE = "kustomize"
+    HELM = "helm"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSpec:
+    type: RenderType = RenderType.AUTO
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationSpec:
+    source: SourceRef
+    path: str
+    render: RenderSpec
+    target_namespace: str | None
+    prune: bool
+    allow_empty: bool
+    interval: float
+    suspend: bool
+
+
+def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationSpec:
+    source = spec.get("sourceRef") or {}
+    if not source.get("name"):
+        raise InvalidSpecError("spec.sourceRef.name is required")
+    render = spec.get("render") or {}
+    path = str(spec.get("path", ".")) or "."
+    return ApplicationSpec(
+        source=SourceRef(source["name"], source.get("namespace") or namespace),
+        path=path,
+        render=RenderSpec(
+            type=RenderType(render.get("type", RenderType.AUTO)),
+            include=tuple(render.get("include") or ()),
+            exclude=tuple(render.get("exclude") or ()),
+        ),
+        target_namespace=spec.get("targetNamespace") or None,
+        prune=bool(spec.get("prune", True)),
+        allow_empty=bool(spec.get("allowEmpty", False)),
+        interval=parse_duration(
+            spec.get("interval", DEFAULT_APPLICATION_INTERVAL), field_name="spec.interval"
+        ),
+        suspend=bool(spec.get("suspend", False)),
+    )
+
+
+def revision_string(ref: GitRef, sha: str) -> str:
+    """Flux-style revision: ``main@sha1:<sha>``, or ``sha1:<sha>`` for a pinned commit."""
+    if ref.kind is RefKind.COMMIT:
+        return f"sha1:{sha}"
+    return f"{ref.name}@sha1:{sha}"

@@ -1,0 +1,93 @@
+"""Status conditions in kstatus form: Ready, Reconciling, Stalled, Drifted, RolledBack.
+
+Pure functions over the ``status.conditions`` list. ``lastTransitionTime`` moves only when
+a condition's status changes, so watchers see real transitions, not every reconcile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+Condition = dict[str, Any]
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    DRIFTED = "Drifted"
+    ROLLED_BACK = "RolledBack"
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionUpdate:
+    type: ConditionType
+    status: bool
+    reason: str
+    message: str
+
+
+def set_condition(
+    conditions: list[Condition], update: ConditionUpdate, *, generation: int, now: str
+) -> list[Condition]:
+    """Return ``conditions`` with ``update`` applied (a new list; the input is unchanged)."""
+    status = "True" if update.status else "False"
+    result: list[Condition] = []
+    found = False
+    for cond in conditions:
+        if cond.get("type") != update.type:
+            result.append(cond)
+            continue
+        found = True
+        since = cond.get("lastTransitionTime") if cond.get("status") == status else None
+        result.append(_condition(update, status, generation, since or now))
+    if not found:
+        result.append(_condition(update, status, generation, now))
+    return sorted(result, key=lambda c: str(c.get("type")))
+
+
+def remove_condition(conditions: list[Condition], kind: ConditionType) -> list[Condition]:
+    return [c for c in conditions if c.get("type") != kind]
+
+
+def get_condition(conditions: list[Condition], kind: ConditionType) -> Condition | None:
+    return next((c for c in conditions if c.get("type") == kind), None)
+
+
+def _condition(update: ConditionUpdate, status: str, generation: int, since: str) -> Condition:
+    return {
+        "type": str(update.type),
+        "status": status,
+        "reason": update.reason,
+        "message": update.message,
+        "observedGeneration": generation,
+        "lastTransitionTime": since,
+    }
+
+
+def ready(message: str, reason: str = "ReconciliationSucceeded") -> list[ConditionUpdate]:
+    """The conditions of a finished, successful reconcile."""
+    return [ConditionUpdate(ConditionType.READY, True, reason, message)]
+
+
+def failed(reason: str, message: str, *, stalled: bool) -> list[ConditionUpdate]:
+    """Ready=False; Stalled=True too when retrying cannot help until the user acts."""
+    updates = [ConditionUpdate(ConditionType.READY, False, reason, message)]
+    if stalled:
+        updates.append(ConditionUpdate(ConditionType.STALLED, True, reason, message))
+    return updates
+
+
+def apply_updates(
+    conditions: list[Condition], updates: list[ConditionUpdate], *, generation: int, now: str
+) -> list[Condition]:
+    """Apply a reconcile's outcome; Reconciling and Stalled are cleared unless set in it."""
+    touched = {u.type for u in updates}
+    for transient in (ConditionType.RECONCILING, ConditionType.STALLED):
+        if transient not in touched:
+            conditions = remove_condition(conditions, transient)
+    for update in updates:
+        conditions = set_condition(conditions, update, generation=generation, now=now)
+    return conditions

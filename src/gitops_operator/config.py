@@ -1,0 +1,56 @@
+"""Operator-wide settings, read once from the environment into a frozen value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-operator" / "artifacts"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Knobs an administrator sets per operator process (flags or ``GITOPS_*`` env)."""
+
+    field_manager: str = "gitops-operator"
+    """Server-side apply field manager: the owner of every field we write."""
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    """Where Git mirrors and per-commit artifacts live."""
+    concurrency: int = 4
+    """Reconciles that may run at once."""
+    apply_concurrency: int = 8
+    """Dry-run and apply requests in flight at once within one reconcile."""
+    git_timeout: float = 60.0
+    """Seconds a single ls-remote or fetch may take."""
+    retry_interval: float = 30.0
+    """Seconds before a transient failure is retried."""
+    allow_local_sources: bool = False
+    """Admit ``file://`` and local paths as repository URLs (tests and demos only)."""
+    metrics_port: int = 8080
+    """Port of the Prometheus /metrics endpoint; 0 disables it."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``GITOPS_*`` variables; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        default = cls()
+
+        def num(name: str, value: float) -> float:
+            raw = env.get(name)
+            return float(raw) if raw else value
+
+        return cls(
+            field_manager=env.get("GITOPS_FIELD_MANAGER", default.field_manager),
+            cache_dir=Path(env.get("GITOPS_CACHE_DIR", str(default.cache_dir))),
+            concurrency=int(num("GITOPS_CONCURRENCY", default.concurrency)),
+            apply_concurrency=int(num("GITOPS_APPLY_CONCURRENCY", default.apply_concurrency)),
+            git_timeout=num("GITOPS_GIT_TIMEOUT", default.git_timeout),
+            retry_interval=num("GITOPS_RETRY_INTERVAL", default.retry_interval),
+            allow_local_sources=env.get("GITOPS_ALLOW_LOCAL_SOURCES", "") in {"1", "true"},
+            metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
+        )

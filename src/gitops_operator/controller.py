@@ -1,0 +1,280 @@
+"""kopf wiring: one long-lived daemon per resource, woken early by spec changes, the
+``requestedAt`` annotation and new artifacts of a source.
+
+Level-triggered: every reconcile reads the object afresh and compares Git with the
+cluster; nothing depends on which field changed. Status, conditions and Events of a
+reconcile are written in one place (``_finish``), whatever the reconcile raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from . import conditions
+from .api import (
+    API_VERSION,
+    APPLICATION_KIND,
+    APPLICATION_PLURAL,
+    DEFAULT_APPLICATION_INTERVAL,
+    GROUP,
+    REPOSITORY_KIND,
+    REPOSITORY_PLURAL,
+    REQUESTED_AT_ANNOTATION,
+    VERSION,
+    parse_duration,
+)
+from .config import Settings
+from .errors import GitOpsError, RetryableError, StalledError
+from .kube import KubeClient, load_api_client
+from .manager import ResourceManager
+from .objects import KubeObject, ObjectRef
+from .reconcilers.application import ApplicationReconciler
+from .reconcilers.gitrepository import reconcile_repository
+from .reconcilers.outcome import Event, Outcome
+from .source import GitSource
+
+Key = tuple[str, str]  # namespace, name
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Process-wide collaborators, created once at startup and kept in kopf's memo."""
+
+    settings: Settings
+    kube: KubeClient
+    git: GitSource
+    applications: ApplicationReconciler
+    executor: ThreadPoolExecutor
+    wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
+    apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
+        git = GitSource(settings.cache_dir, allow_local=settings.allow_local_sources)
+        manager = ResourceManager(kube, settings.apply_concurrency)
+        apps = ApplicationReconciler(kube, git, manager)
+        executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
+        return cls(settings, kube, git, apps, executor)
+
+    def waker(self, kind: str, key: Key) -> asyncio.Event:
+        return self.wakers.setdefault((kind, key), asyncio.Event())
+
+    def wake(self, kind: str, key: Key) -> None:
+        self.waker(kind, key).set()
+
+    async def sleep(self, kind: str, key: Key, seconds: float) -> None:
+        """Sleep ``seconds`` or until woken, whichever comes first."""
+        event = self.waker(kind, key)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=max(seconds, 0.0))
+        event.clear()
+
+    async def call(self, fn: Callable[[], Outcome]) -> Outcome:
+        """Run blocking reconcile work on the bounded reconcile pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.posting.level = logging.WARNING
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.watching.server_timeout = 300
+    memo.runtime = Runtime.create(Settings.from_env())
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None:
+        runtime.executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- wake-ups ------------------------------------------------------------------------------
+
+
+def _needs_reconcile(body: kopf.Body) -> bool:
+    status = body.get("status") or {}
+    requested = body.metadata.annotations.get(REQUESTED_AT_ANNOTATION)
+    return bool(
+        body.metadata.get("generation") != status.get("observedGeneration")
+        or (requested and requested != status.get("lastHandledReconcileAt"))
+    )
+
+
+@kopf.on.event(GROUP, VERSION, REPOSITORY_PLURAL)
+async def repository_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if _needs_reconcile(body):
+        memo.runtime.wake(REPOSITORY_KIND, (str(body.metadata.namespace), str(body.metadata.name)))
+
+
+@kopf.on.event(GROUP, VERSION, APPLICATION_PLURAL)
+async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    key = (str(body.metadata.namespace), str(body.metadata.name))
+    for apps in runtime.apps_by_source.values():
+        apps.discard(key)
+    if type != "DELETED":
+        source = body.get("spec", {}).get("sourceRef") or {}
+        source_key = (str(source.get("namespace") or key[0]), str(source.get("name", "")))
+        runtime.apps_by_source[source_key].add(key)
+    if _needs_reconcile(body):
+        runtime.wake(APPLICATION_KIND, key)
+
+
+# -- daemons -------------------------------------------------------------------------------
+
+
+@kopf.daemon(GROUP, VERSION, REPOSITORY_PLURAL, cancellation_timeout=10.0)
+async def repository_daemon(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
+    runtime: Runtime = memo.runtime
+    key = (str(namespace), name)
+    ref = ObjectRef(GROUP, REPOSITORY_KIND, key[0], name)
+    while True:
+        obj = await _fresh(runtime, ref)
+        if obj is None:
+            return
+        before = ((obj.get("status") or {}).get("artifact") or {}).get("sha")
+
+        def work(obj: KubeObject = obj) -> Outcome:
+            return reconcile_repository(obj, runtime.git, now=_now())
+
+        outcome = await _reconcile(runtime, body, obj, ref, logger, work)
+        if outcome.status.get("artifact", {}).get("sha") not in (None, before):
+            for app in runtime.apps_by_source.get(key, set()):
+                runtime.wake(APPLICATION_KIND, app)
+        await runtime.sleep(REPOSITORY_KIND, key, outcome.requeue_after)
+
+
+@kopf.daemon(GROUP, VERSION, APPLICATION_PLURAL, cancellation_timeout=10.0)
+async def application_daemon(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
+    runtime: Runtime = memo.runtime
+    key = (str(namespace), name)
+    ref = ObjectRef(GROUP, APPLICATION_KIND, key[0], name)
+    while True:
+        obj = await _fresh(runtime, ref)
+        if obj is None:
+            return
+
+        def write(status: dict[str, Any]) -> None:
+            runtime.kube.patch_status(API_VERSION, ref, status)
+
+        def work(obj: KubeObject = obj) -> Outcome:
+            return runtime.applications.reconcile(
+                obj, write_status=write, now=_now(), logger=logger
+            )
+
+        outcome = await _reconcile(runtime, body, obj, ref, logger, work)
+        await runtime.sleep(APPLICATION_KIND, key, outcome.requeue_after)
+
+
+async def _fresh(runtime: Runtime, ref: ObjectRef) -> KubeObject | None:
+    """The object as the API server has it now (the daemon's body may lag our writes)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        runtime.executor, runtime.kube.get, API_VERSION, ref
+    )
+
+
+async def _reconcile(
+    runtime: Runtime,
+    body: kopf.Body,
+    obj: KubeObject,
+    ref: ObjectRef,
+    logger: Logger,
+    work: Callable[[], Outcome],
+) -> Outcome:
+    """Run ``work`` and write its outcome (or its error) to status and Events."""
+    try:
+        outcome = await runtime.call(work)
+    except GitOpsError as exc:
+        outcome = _failure(runtime, obj, exc)
+        logger.warning("reconcile failed: %s: %s", exc.reason, exc.message)
+    except Exception as exc:  # a bug must not stop the daemon: report it and retry later
+        logger.exception("unexpected error during reconcile")
+        outcome = _failure(
+            runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
+        )
+    try:
+        await runtime.call(lambda: _finish(runtime, obj, ref, outcome))
+    except GitOpsError as exc:
+        logger.warning("could not write status: %s", exc.message)
+    for event in outcome.events:
+        kopf.event(
+            body,
+            type="Warning" if event.warning else "Normal",
+            reason=event.reason,
+            message=event.message,
+        )
+    return outcome
+
+
+def _failure(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outcome:
+    stalled = isinstance(exc, StalledError)
+    interval = _interval_of(runtime, obj)
+    requeue = min(exc.requeue_after, interval) if isinstance(exc, RetryableError) else interval
+    ready = (
+        conditions.get_condition(
+            (obj.get("status") or {}).get("conditions") or [], conditions.ConditionType.READY
+        )
+        or {}
+    )
+    repeated = ready.get("status") == "False" and ready.get("message") == exc.message
+    status = {"sync": "OutOfSync"} if obj.get("kind") == APPLICATION_KIND else {}
+    events = [] if repeated else [Event(exc.reason, exc.message, warning=True)]
+    return Outcome(
+        status, conditions.failed(exc.reason, exc.message, stalled=stalled), requeue, events
+    )
+
+
+def _interval_of(runtime: Runtime, obj: KubeObject) -> float:
+    default = "1m" if obj.get("kind") == REPOSITORY_KIND else DEFAULT_APPLICATION_INTERVAL
+    try:
+        return parse_duration(
+            str((obj.get("spec") or {}).get("interval", default)), field_name="spec.interval"
+        )
+    except GitOpsError:
+        return runtime.settings.retry_interval
+
+
+def _finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome) -> Outcome:
+    meta = obj["metadata"]
+    generation = int(meta.get("generation", 0))
+    old = obj.get("status") or {}
+    status: dict[str, Any] = {
+        **outcome.status,
+        "observedGeneration": generation,
+        "conditions": conditions.apply_updates(
+            list(old.get("conditions") or []),
+            outcome.conditions,
+            generation=generation,
+            now=_now(),
+        ),
+    }
+    requested = (meta.get("annotations") or {}).get(REQUESTED_AT_ANNOTATION)
+    if requested:
+        status["lastHandledReconcileAt"] = requested
+    runtime.kube.patch_status(API_VERSION, ref, status)
+    return outcome
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,115 @@
+"""One exception hierarchy whose messages a user can act on.
+
+Each error carries a ``reason``: the CamelCase word that becomes the condition reason in
+the resource's status and the Event reason. The policy classes decide what the controller
+does with it::
+
+    GitOpsError(reason)
+    ├── StalledError              the user must act: bad spec, auth denied, render failure
+    │   ├── InvalidSpecError
+    │   ├── RenderError
+    │   └── DryRunError           an object the API server refuses, before any write
+    └── RetryableError            transient: retried after ``requeue_after`` seconds
+        ├── SourceError           Git unreachable, ref missing, fetch timeout
+        ├── SourceNotReadyError   the referenced GitRepository has no artifact yet
+        ├── ApplyError            a write failed after validation passed
+        └── PruneError            some stale objects could not be deleted
+
+Messages never contain credentials: ``redact`` strips userinfo from every URL.
+"""
+
+from __future__ import annotations
+
+import re
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Remove ``user:password@`` from every URL in ``text``."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+
+
+class GitOpsError(Exception):
+    """Base class: ``reason`` names the condition reason, ``str()`` is the message."""
+
+    reason = "ReconciliationFailed"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(redact(message))
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class StalledError(GitOpsError):
+    """Retrying cannot help until the spec, the repository or a Secret changes."""
+
+    reason = "Stalled"
+
+
+class RetryableError(GitOpsError):
+    """A transient failure: retry after ``requeue_after`` seconds."""
+
+    reason = "RetryableFailure"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, requeue_after: float = 30.0
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.requeue_after = requeue_after
+
+
+class InvalidSpecError(StalledError):
+    reason = "InvalidSpec"
+
+
+class RenderError(StalledError):
+    reason = "RenderFailed"
+
+
+class DryRunError(StalledError):
+    """The API server refused an object in a dry-run: nothing of the revision was written."""
+
+    reason = "DryRunFailed"
+
+
+class SourceError(RetryableError):
+    reason = "GitOperationFailed"
+
+
+class SourceNotReadyError(RetryableError):
+    reason = "SourceNotReady"
+
+
+class ApplyError(RetryableError):
+    reason = "ApplyFailed"
+
+
+class PruneError(RetryableError):
+    reason = "PruneFailed"
+
+
+class NotFoundError(GitOpsError):
+    """An object or API resource does not exist (raised by the client layer)."""
+
+    reason = "NotFound"
+
+
+class ApiError(GitOpsError):
+    """The API server refused a request; ``code`` is the HTTP status, ``api_reason`` its word."""
+
+    reason = "ApiError"
+
+    def __init__(self, message: str, *, code: int, api_reason: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.api_reason = api_reason or "Unknown"
+
+    @property
+    def transient(self) -> bool:
+        """Server errors, throttling and lost connections may succeed on a retry."""
+        return self.code in (0, 429) or self.code >= 500

@@ -1,0 +1,25 @@
+"""What a reconcile hands back to the controller to write: status, conditions, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..conditions import ConditionUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    reason: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finished reconcile: status fields to merge, conditions, events, next run."""
+
+    status: dict[str, Any]
+    conditions: list[ConditionUpdate]
+    requeue_after: float
+    events: list[Event] = field(default_factory=list)

@@ -1,0 +1,49 @@
+"""Plain directories of YAML or JSON manifests.
+
+Rule for files: every ``*.yaml``, ``*.yml`` and ``*.json`` file under the path is read,
+recursively, in sorted order; each document must be a Kubernetes object (or a ``*List``
+of them). Other files are ignored; a YAML document that is not an object is an error.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+from ..errors import RenderError
+from ..objects import Manifest, load_manifests
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def render_plain(
+    root: Path, top: Path, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> list[Manifest]:
+    manifests: list[Manifest] = []
+    for path in sorted(_manifest_files(top)):
+        rel = path.relative_to(root).as_posix()
+        local = path.relative_to(top).as_posix()
+        if include and not any(fnmatch.fnmatch(local, pat) for pat in include):
+            continue
+        if any(fnmatch.fnmatch(local, pat) for pat in exclude):
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise RenderError(
+                f"{rel}: larger than {MAX_FILE_BYTES} bytes", reason="ManifestTooLarge"
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RenderError(f"{rel}: not UTF-8 text ({exc.reason})") from exc
+        manifests.extend(load_manifests(text, rel))
+    return manifests
+
+
+def _manifest_files(top: Path) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.extend(Path(dirpath) / f for f in filenames if f.endswith(MANIFEST_SUFFIXES))
+    return found

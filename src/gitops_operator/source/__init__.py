@@ -1,0 +1,5 @@
+"""Git sources: resolve a ref with one ls-remote, fetch it once, keep the tree by SHA."""
+
+from .git import Artifact, GitSource
+
+__all__ = ["Artifact", "GitSource"]

@@ -1,0 +1,180 @@
+"""Git over the git binary (through GitPython): ls-remote, shallow fetch, artifacts by SHA.
+
+An unchanged remote costs one ls-remote. A fetch happens once per (URL, SHA) whatever the
+number of Applications using it; the tree is extracted into ``<cache>/artifacts/<sha>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import git
+
+from ..api import GitRef, RefKind
+from ..errors import InvalidSpecError, SourceError, StalledError, redact
+
+log = logging.getLogger(__name__)
+
+REMOTE_SCHEMES = ("http", "https", "ssh")
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """The tree of one commit, checked out on local disk."""
+
+    sha: str
+    path: Path
+    message: str
+    author: str
+
+
+class GitSource:
+    def __init__(self, cache_dir: Path, *, allow_local: bool = False) -> None:
+        self.cache_dir = cache_dir
+        self.allow_local = allow_local
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------
+
+    def check_url(self, url: str) -> None:
+        """Refuse schemes other than http, https and ssh (and file:// unless allowed)."""
+        scheme = urlsplit(url).scheme
+        if scheme in REMOTE_SCHEMES:
+            return
+        if scheme == "file" and self.allow_local:
+            return
+        raise InvalidSpecError(
+            f"repository URL {redact(url)!r}: only http://, https:// and ssh:// URLs are allowed",
+            reason="UnsupportedURL",
+        )
+
+    def resolve(self, url: str, ref: GitRef, *, timeout: float) -> str:
+        """The commit SHA ``ref`` points at on the remote (one ls-remote round trip)."""
+        self.check_url(url)
+        if ref.kind is RefKind.COMMIT:
+            return ref.value
+        if ref.kind is RefKind.SEMVER:
+            raise InvalidSpecError("spec.ref.semver is not supported yet", reason="UnsupportedRef")
+        pattern = (
+            f"refs/heads/{ref.value}" if ref.kind is RefKind.BRANCH else f"refs/tags/{ref.value}"
+        )
+        output = self._git(None, "ls_remote", url, pattern, timeout=timeout)
+        refs: dict[str, str] = {}
+        for line in output.splitlines():
+            line_sha, _, name = line.partition("\t")
+            refs[name.strip()] = line_sha.strip()
+        sha = refs.get(pattern + "^{}") or refs.get(pattern)  # a peeled annotated tag wins
+        if not sha:
+            raise SourceError(
+                f"{ref.kind.value} {ref.value!r} not found in {url}", reason="RefNotFound"
+            )
+        return sha
+
+    def artifact(self, sha: str) -> Artifact | None:
+        """The cached artifact of ``sha``, if this process (or an earlier one) fetched it."""
+        path = self._artifact_dir(sha)
+        if not path.is_dir():
+            return None
+        info = path.with_suffix(".info")
+        message, _, author = info.read_text().partition("\0") if info.exists() else ("", "", "")
+        return Artifact(sha, path, message, author)
+
+    def fetch(self, url: str, ref: GitRef, sha: str, *, timeout: float) -> Artifact:
+        """Make the tree of ``sha`` available locally, fetching it if it is not cached."""
+        self.check_url(url)
+        with self._lock(url):
+            cached = self.artifact(sha)
+            if cached:
+                return cached
+            repo = self._mirror(url)
+            if ref.kind is RefKind.COMMIT:
+                refspec = sha
+            else:
+                kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
+                refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
+            self._git(repo, "fetch", "--depth=1", "--no-tags", url, refspec, timeout=timeout)
+            try:
+                commit = repo.commit(sha)
+            except (ValueError, git.BadName) as exc:
+                raise SourceError(
+                    f"{url}: commit {sha} moved away during fetch; will retry", reason="RefMoved"
+                ) from exc
+            return self._extract(repo, commit)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _extract(self, repo: git.Repo, commit: git.Commit) -> Artifact:
+        target = self._artifact_dir(commit.hexsha)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+        try:
+            archive = staging / "tree.tar"
+            with archive.open("wb") as out:
+                repo.archive(out, treeish=commit.hexsha, format="tar")
+            tree = staging / "tree"
+            with tarfile.open(archive) as tar:
+                tar.extractall(tree, filter="data")
+            message = str(commit.message).strip()
+            author = f"{commit.author.name} <{commit.author.email}>"
+            target.with_suffix(".info").write_text(f"{message}\0{author}")
+            os.replace(tree, target)
+        except tarfile.FilterError as exc:
+            raise StalledError(
+                f"commit {commit.hexsha}: {exc} (refused: it leaves the checkout)",
+                reason="PathOutsideRepository",
+            ) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return Artifact(commit.hexsha, target, message, author)
+
+    def _mirror(self, url: str) -> git.Repo:
+        path = self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
+        if (path / "HEAD").exists():
+            return git.Repo(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return git.Repo.init(path, bare=True)
+
+    def _artifact_dir(self, sha: str) -> Path:
+        return self.cache_dir / "artifacts" / sha
+
+    def _lock(self, url: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(url, threading.Lock())
+
+    def _git(self, repo: git.Repo | None, command: str, *args: str, timeout: float) -> str:
+        runner = repo.git if repo is not None else git.cmd.Git()
+        protocols = "http:https:ssh" + (":file" if self.allow_local else "")
+        env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "",
+            "GIT_ALLOW_PROTOCOL": protocols,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+        }
+        try:
+            output = getattr(runner, command)(*args, env=env, kill_after_timeout=timeout)
+        except git.GitCommandError as exc:
+            detail = _stderr_summary(exc)
+            raise SourceError(f"git {command.replace('_', '-')} failed: {detail}") from None
+        except (git.GitCommandNotFound, OSError) as exc:
+            raise SourceError(f"git {command.replace('_', '-')} could not run: {exc}") from None
+        return str(output)
+
+
+def _stderr_summary(exc: git.GitCommandError) -> str:
+    stderr = redact(str(exc.stderr or "")).strip()
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and ln.strip() != "'"]
+    if exc.status == -9 or "timed out" in stderr.lower():
+        return "timed out"
+    text = " ".join(lines).removeprefix("stderr: ").strip("' ")
+    return redact(text) or f"exit status {exc.status}"
