@@ -1,0 +1,160 @@
+"""Serve bare Git repositories over smart HTTP with the real ``git http-backend``.
+
+Used by the integration tests and the demo: a real Git server on 127.0.0.1, optionally
+behind HTTP basic auth, counting the requests it answers.
+
+    python hack/gitserver.py ROOT [--port N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hmac
+import os
+import subprocess
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+GIT_HTTP_BACKEND = os.environ.get("GIT_HTTP_BACKEND", "/usr/lib/git-core/git-http-backend")
+
+
+class GitHTTPServer:
+    """A threaded HTTP server in front of ``git http-backend`` for every repo under root."""
+
+    def __init__(self, root: Path, *, port: int = 0, auth: tuple[str, str] | None = None) -> None:
+        self.root = root
+        self.auth = auth
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def url(self, repo: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{repo}"
+
+    def count(self, kind: str) -> None:
+        with self._lock:
+            self.requests[kind] += 1
+
+    def start(self) -> GitHTTPServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> GitHTTPServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: GitHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: the tests read counters, not logs
+
+    def do_GET(self) -> None:
+        self._backend()
+
+    def do_POST(self) -> None:
+        self._backend()
+
+    def _authorized(self) -> bool:
+        expected = self.server_state.auth
+        if expected is None:
+            return True
+        header = self.headers.get("Authorization", "")
+        token = base64.b64encode(f"{expected[0]}:{expected[1]}".encode()).decode()
+        return hmac.compare_digest(header, f"Basic {token}")
+
+    def _backend(self) -> None:
+        parts = urlsplit(self.path)
+        service = "ls-remote" if parts.query == "service=git-upload-pack" else "upload-pack"
+        if not self._authorized():
+            self.server_state.count("unauthorized")
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if parts.path.endswith("/git-upload-pack"):
+            self.server_state.count("upload-pack")
+        elif parts.path.endswith("/info/refs"):
+            self.server_state.count(service if "upload-pack" in parts.query else "info-refs")
+        body = self._read_body()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(self.server_state.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_USER": self.server_state.auth[0] if self.server_state.auth else "",
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+        }
+        result = subprocess.run(
+            [GIT_HTTP_BACKEND], input=body, env=env, capture_output=True, timeout=60, check=False
+        )
+        out = result.stdout
+        head, _, payload = out.partition(b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n")
+        status = 200
+        headers = []
+        for line in head.decode("latin-1").splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    server = GitHTTPServer(args.root, port=args.port)
+    print(f"serving {args.root} on http://127.0.0.1:{server.port}/", flush=True)
+    server._httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""A real local Kubernetes control plane on 127.0.0.1, shared by the tests and the demo.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler (built from the Go
+module proxy by ``hack/build-binaries.sh``) plus kwok, which registers fake nodes and
+plays the kubelet so that Pods are scheduled, become Ready and Deployments Available.
+kwokctl's binary runtime owns the certificates, flags, start and stop; this module picks
+the binaries from the cache, names each cluster after the process that owns it, and
+reaps clusters whose owner died, so a crashed run never blocks the next one.
+
+    python hack/localcluster.py up      # start, print the kubeconfig path, wait for Ctrl-C
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+HACK = Path(__file__).resolve().parent
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("GITOPS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "gitops-operator"
+    )
+    return Path(base)
+
+
+def bin_dir() -> Path:
+    return cache_dir() / "bin"
+
+
+def build_binaries() -> float:
+    """Run hack/build-binaries.sh (a no-op when everything is cached); return seconds."""
+    start = time.monotonic()
+    subprocess.run([str(HACK / "build-binaries.sh")], check=True)
+    return time.monotonic() - start
+
+
+def clusters_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "gitops-operator-clusters"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class LocalCluster:
+    """One control plane. ``start()`` returns once /readyz answers ok."""
+
+    name: str = field(default_factory=lambda: f"gitops-{os.getpid()}")
+    nodes: int = 2
+    kwok_config: Path | None = None
+    startup_seconds: float = 0.0
+
+    @property
+    def workdir(self) -> Path:
+        return clusters_dir()
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / f"{self.name}.kubeconfig"
+
+    def _kwokctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KWOK_WORKDIR": str(self.workdir)}
+        return subprocess.run(
+            [str(bin_dir() / "kwokctl"), "--name", self.name, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=180,
+        )
+
+    def start(self) -> LocalCluster:
+        missing = [b for b in (*BINARIES, "kwokctl") if not (bin_dir() / b).exists()]
+        if missing:
+            raise RuntimeError(f"missing {', '.join(missing)}: run hack/build-binaries.sh")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        reap_orphans()
+        if (self.workdir / "clusters" / self.name).exists():
+            self.stop()
+        began = time.monotonic()
+        args = [
+            "create",
+            "cluster",
+            "--runtime",
+            "binary",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--wait",
+            "120s",
+            "--disable-qps-limits",
+        ]
+        for binary in BINARIES:
+            flag = "kwok-controller" if binary == "kwok" else binary
+            args += [f"--{flag}-binary", str(bin_dir() / binary)]
+        if self.kwok_config:
+            args += ["--config", str(self.kwok_config)]
+        result = self._kwokctl(*args, check=False)
+        if result.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"kwokctl create cluster failed:\n{result.stderr[-4000:]}")
+        (self.workdir / "clusters" / self.name / "owner.pid").write_text(str(os.getpid()))
+        self.wait_ready()
+        self.startup_seconds = time.monotonic() - began
+        if self.nodes:
+            self._kwokctl("scale", "node", "--replicas", str(self.nodes))
+        return self
+
+    def server(self) -> str:
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        return str(config["clusters"][0]["cluster"]["server"])
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Poll /readyz with the admin credentials until it answers ok."""
+        pki = self.workdir / "clusters" / self.name / "pki"
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"{self.server()}/readyz", context=context, timeout=2
+                ) as response:
+                    if response.read().strip() == b"ok":
+                        return
+            except OSError as exc:
+                last = exc
+            time.sleep(0.2)
+        raise RuntimeError(f"kube-apiserver not ready after {timeout}s: {last}")
+
+    def stop(self) -> None:
+        """Stop exactly the processes this cluster started and remove its state."""
+        self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig), check=False)
+        shutil.rmtree(self.workdir / "clusters" / self.name, ignore_errors=True)
+        self.kubeconfig.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def reap_orphans() -> list[str]:
+    """Delete clusters whose owning process is gone (a crashed test run or demo)."""
+    reaped = []
+    for owner in sorted((clusters_dir() / "clusters").glob("*/owner.pid")):
+        try:
+            pid = int(owner.read_text())
+        except ValueError:
+            pid = 0
+        if pid and _alive(pid):
+            continue
+        name = owner.parent.name
+        LocalCluster(name=name).stop()
+        reaped.append(name)
+    return reaped
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the local control plane.")
+    parser.add_argument("command", choices=["up", "reap"])
+    args = parser.parse_args()
+    if args.command == "reap":
+        print("reaped:", ", ".join(reap_orphans()) or "none")
+        return
+    build_binaries()
+    cluster = LocalCluster(name="gitops-dev").start()
+    print(f"control plane ready in {cluster.startup_seconds:.1f}s")
+    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

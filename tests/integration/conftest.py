@@ -1,0 +1,84 @@
+"""Session fixtures: one real control plane, one Git server, one operator process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.objects import ObjectRef
+from gitserver import GitHTTPServer
+from localcluster import LocalCluster
+
+from .support import ROOT, GitRepo, Operator, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: LocalCluster) -> KubeClient:
+    client = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="tests")
+    for crd in sorted((ROOT / "deploy" / "crds").glob("*.yaml")):
+        from .support import apply_yaml
+
+        apply_yaml(client, crd.read_text())
+    for name in ("gitrepositories", "applications"):
+        ref = ObjectRef(
+            "apiextensions.k8s.io", "CustomResourceDefinition", "", f"{name}.gitops-operator.dev"
+        )
+
+        def established(ref: ObjectRef = ref) -> bool:
+            crd = client.get("apiextensions.k8s.io/v1", ref) or {}
+            return any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in (crd.get("status") or {}).get("conditions") or []
+            )
+
+        wait_for(established, what=f"CRD {ref.name} Established")
+    client.refresh_discovery()
+    return client
+
+
+@pytest.fixture(scope="session")
+def git_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("git") / "repos"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def git_server(git_root: Path) -> Iterator[GitHTTPServer]:
+    with GitHTTPServer(git_root) as server:
+        yield server
+
+
+@pytest.fixture
+def repo(git_root: Path, git_server: GitHTTPServer) -> GitRepo:
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    return GitRepo.create(git_root, name, git_server.url(f"{name}.git"))
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: LocalCluster, kube: KubeClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    proc = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def namespace(kube: KubeClient) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    kube.delete("v1", ObjectRef("", "Namespace", "", name))

@@ -1,0 +1,89 @@
+"""The local control plane is a real one: Deployments roll out on kwok nodes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from gitops_operator.kube import KubeClient
+from gitops_operator.objects import ObjectRef
+from localcluster import LocalCluster, clusters_dir, reap_orphans
+
+from .support import ROOT, wait_for
+
+
+def test_deployment_pods_are_scheduled_ready_and_available(kube: KubeClient, namespace: str):
+    kube.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                },
+            },
+        }
+    )
+    ref = ObjectRef("apps", "Deployment", namespace, "web")
+
+    def available() -> bool:
+        status = (kube.get("apps/v1", ref) or {}).get("status") or {}
+        conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
+        return conds.get("Available") == "True" and status.get("readyReplicas") == 3
+
+    wait_for(available, timeout=60, what="Deployment Available with 3 ready replicas")
+    pods = kube.list("v1", "Pod", namespace)
+    assert len(pods) == 3
+    assert all(p["spec"].get("nodeName") for p in pods), "every pod is bound to a kwok node"
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+
+
+def test_crashed_owner_does_not_block_the_next_cluster():
+    # A process starts a control plane and dies without stopping it.
+    script = (
+        "import os, sys; sys.path.insert(0, 'hack');"
+        "from localcluster import LocalCluster;"
+        "LocalCluster(name='crashed', nodes=0).start();"
+        "os.kill(os.getpid(), 9)"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=False, timeout=120)
+    pidfile = clusters_dir() / "clusters" / "crashed" / "pids" / "kube-apiserver.pid"
+    apiserver_pid = int(pidfile.read_text())
+    os.kill(apiserver_pid, 0)  # its API server is still running
+
+    assert "crashed" in reap_orphans()
+
+    def gone() -> bool:
+        try:
+            os.kill(apiserver_pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{apiserver_pid}/stat") as stat:
+            return stat.read().split()[2] == "Z"  # exited, waiting to be reaped
+
+    wait_for(gone, timeout=20, what="the orphaned kube-apiserver to exit")
+    assert not (clusters_dir() / "clusters" / "crashed").exists()
+    with LocalCluster(name="crashed", nodes=0) as again:
+        assert again.server().startswith("https://127.0.0.1:")
+
+
+def test_stop_kills_exactly_what_start_started():
+    cluster = LocalCluster(name="stopcheck", nodes=0).start()
+    pids_dir = clusters_dir() / "clusters" / "stopcheck" / "pids"
+    pids = [int(p.read_text()) for p in pids_dir.glob("*.pid")]
+    assert len(pids) == 5  # etcd, apiserver, controller-manager, scheduler, kwok
+    cluster.stop()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIG_DFL)
+            with open(f"/proc/{pid}/stat") as stat:
+                assert stat.read().split()[2] == "Z", f"pid {pid} still running"
+        except ProcessLookupError:
+            pass
+    assert not pids_dir.exists()

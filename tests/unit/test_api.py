@@ -1,0 +1,60 @@
+import pytest
+
+from gitops_operator.api import (
+    GitRef,
+    RefKind,
+    parse_application_spec,
+    parse_duration,
+    parse_ref,
+    parse_repository_spec,
+    revision_string,
+)
+from gitops_operator.errors import InvalidSpecError
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("1.5s", 1.5), ("250ms", 0.25)],
+)
+def test_durations_parse_like_go(text, seconds):
+    assert parse_duration(text, field_name="spec.interval") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5", "m", "5 m", "-1s", "1d"])
+def test_bad_durations_name_the_field(text):
+    with pytest.raises(InvalidSpecError, match=r"spec\.interval"):
+        parse_duration(text, field_name="spec.interval")
+
+
+def test_ref_precedence_is_commit_semver_tag_branch():
+    sha = "a" * 40
+    assert parse_ref({"branch": "main", "tag": "v1", "commit": sha}) == GitRef(RefKind.COMMIT, sha)
+    assert parse_ref({"branch": "main", "tag": "v1", "semver": ">=1"}).kind is RefKind.SEMVER
+    assert parse_ref({"branch": "main", "tag": "v1"}) == GitRef(RefKind.TAG, "v1")
+    assert parse_ref({}) == GitRef(RefKind.BRANCH, "main")
+
+
+def test_short_commit_is_refused():
+    with pytest.raises(InvalidSpecError, match="40-hex"):
+        parse_ref({"commit": "abc123"})
+
+
+def test_repository_spec_defaults():
+    spec = parse_repository_spec({"url": "https://example.com/r.git"})
+    assert (spec.interval, spec.timeout, spec.suspend) == (60, 60, False)
+
+
+def test_application_source_defaults_to_own_namespace():
+    spec = parse_application_spec({"sourceRef": {"name": "repo"}}, "team-a")
+    assert (spec.source.namespace, spec.path, spec.prune, spec.allow_empty) == (
+        "team-a",
+        ".",
+        True,
+        False,
+    )
+
+
+def test_revision_names_branch_and_sha():
+    sha = "b" * 40
+    assert revision_string(GitRef(RefKind.BRANCH, "main"), sha) == f"main@sha1:{sha}"
+    assert revision_string(GitRef(RefKind.COMMIT, sha), sha) == f"sha1:{sha}"
