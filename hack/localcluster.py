@@ -22,8 +22,11 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from gitops_operator.objects import ObjectRef
 
 HACK = Path(__file__).resolve().parent
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -159,6 +162,30 @@ class LocalCluster:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def install_crds(kube: Any, timeout: float = 30.0) -> None:
+    """Apply deploy/crds with ``kube`` (a KubeClient) and wait until they are Established."""
+    crds = [
+        yaml.safe_load(p.read_text())
+        for p in sorted((HACK.parent / "deploy" / "crds").glob("*.yaml"))
+    ]
+    for crd in crds:
+        kube.apply(crd)
+    deadline = time.monotonic() + timeout
+    for crd in crds:
+        ref = ObjectRef(
+            "apiextensions.k8s.io", "CustomResourceDefinition", "", crd["metadata"]["name"]
+        )
+        while True:
+            live = kube.get(crd["apiVersion"], ref) or {}
+            conditions = (live.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"CRD {ref.name} not Established after {timeout}s")
+            time.sleep(0.1)
+    kube.refresh_discovery()
 
 
 def reap_orphans() -> list[str]:

@@ -11,9 +11,9 @@ import pytest
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
-from localcluster import LocalCluster
+from localcluster import LocalCluster, install_crds
 
-from .support import ROOT, GitRepo, Operator, wait_for
+from .support import GitRepo, Operator
 
 pytestmark = pytest.mark.integration
 
@@ -27,24 +27,7 @@ def cluster() -> Iterator[LocalCluster]:
 @pytest.fixture(scope="session")
 def kube(cluster: LocalCluster) -> KubeClient:
     client = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="tests")
-    for crd in sorted((ROOT / "deploy" / "crds").glob("*.yaml")):
-        from .support import apply_yaml
-
-        apply_yaml(client, crd.read_text())
-    for name in ("gitrepositories", "applications"):
-        ref = ObjectRef(
-            "apiextensions.k8s.io", "CustomResourceDefinition", "", f"{name}.gitops-operator.dev"
-        )
-
-        def established(ref: ObjectRef = ref) -> bool:
-            crd = client.get("apiextensions.k8s.io/v1", ref) or {}
-            return any(
-                c["type"] == "Established" and c["status"] == "True"
-                for c in (crd.get("status") or {}).get("conditions") or []
-            )
-
-        wait_for(established, what=f"CRD {ref.name} Established")
-    client.refresh_discovery()
+    install_crds(client)
     return client
 
 

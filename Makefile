@@ -1,0 +1,41 @@
+# The two set-up commands of the README are `make demo` and `make test`; everything
+# they need (a virtualenv, the pinned Go binaries) is installed on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ARGS   ?=
+
+.PHONY: demo test lint unit integration binaries bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+binaries:
+	hack/build-binaries.sh
+
+demo: $(VENV)/.installed binaries
+	PYTHONPATH=hack $(PY) hack/demo.py $(ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests hack bench
+	$(VENV)/bin/ruff format --check src tests hack bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(ARGS)
+
+integration: $(VENV)/.installed binaries
+	$(PY) -m pytest tests/integration $(ARGS)
+
+test: lint binaries
+	$(PY) -m pytest tests $(ARGS)
+
+bench: $(VENV)/.installed binaries
+	PYTHONPATH=hack $(PY) bench/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
