@@ -151,6 +151,17 @@ class LocalCluster:
             time.sleep(0.2)
         raise RuntimeError(f"kube-apiserver not ready after {timeout}s: {last}")
 
+    def pause(self) -> None:
+        """Stop the processes but keep certificates and etcd data (for a warm start)."""
+        self._kwokctl("stop", "cluster")
+
+    def resume(self) -> float:
+        """Start a paused cluster again; return the seconds until /readyz answered."""
+        began = time.monotonic()
+        self._kwokctl("start", "cluster")
+        self.wait_ready()
+        return time.monotonic() - began
+
     def stop(self) -> None:
         """Stop exactly the processes this cluster started and remove its state."""
         self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig), check=False)

@@ -1,0 +1,189 @@
+"""Benchmarks that print numbers: control-plane start times, commit-to-applied latency.
+
+    make bench                      # defaults below
+    make bench ARGS="--runs 9"
+
+Prints medians (and p95 where it matters); the machines are noisy, so compare ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gitops_operator.api import API_VERSION, GROUP
+from gitops_operator.api import REQUESTED_AT_ANNOTATION as REQUESTED_AT
+from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.objects import ObjectRef
+from gitserver import GitHTTPServer
+from localcluster import LocalCluster, build_binaries, install_crds
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, values: list[float]) -> None:
+    print(
+        f"{name:<44} median {statistics.median(values):6.2f}s  p95 {percentile(values, 0.95):6.2f}s"
+        f"  min {min(values):6.2f}s  max {max(values):6.2f}s  (n={len(values)})",
+        flush=True,
+    )
+
+
+def bench_control_plane(runs: int) -> None:
+    cold, warm = [], []
+    for i in range(runs):
+        cluster = LocalCluster(name=f"bench-cp-{i}", nodes=0).start()
+        cold.append(cluster.startup_seconds)
+        cluster.pause()
+        warm.append(cluster.resume())
+        cluster.stop()
+    report("control plane cold start (create -> /readyz)", cold)
+    report("control plane warm start (restart -> /readyz)", warm)
+
+
+def ten_objects(generation: int) -> dict[str, str]:
+    files = {}
+    for i in range(5):
+        files[f"app/cm-{i}.yaml"] = (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}}}\n"
+            f"data: {{generation: '{generation}'}}\n"
+        )
+        files[f"app/sa-{i}.yaml"] = (
+            f"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa-{i}\n"
+            f"  labels: {{generation: '{generation}'}}\n"
+        )
+    return files
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def bench_commit_to_applied(runs: int, interval: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="gitops-bench-"))
+    with LocalCluster(name="bench-sync", nodes=1) as cluster:
+        kube = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="bench")
+        install_crds(kube)
+        root = work / "git"
+        root.mkdir()
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "-b", "main", str(root / "b.git")], check=True
+        )
+        clone = work / "clone"
+        clone.mkdir()
+        git(clone, "init", "-q", "-b", "main")
+
+        def commit(generation: int) -> str:
+            for rel, text in ten_objects(generation).items():
+                (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+                (clone / rel).write_text(text)
+            git(clone, "add", "-A")
+            git(clone, "commit", "-q", "-m", f"generation {generation}")
+            git(clone, "push", "-q", str(root / "b.git"), "HEAD:main")
+            return git(clone, "rev-parse", "HEAD")
+
+        commit(0)
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "GITOPS_CACHE_DIR": str(work / "cache"),
+        }
+        with GitHTTPServer(root) as server, (work / "operator.log").open("wb") as log:
+            operator = subprocess.Popen(
+                [sys.executable, "-m", "gitops_operator", "run"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                kube.apply(
+                    {
+                        "apiVersion": API_VERSION,
+                        "kind": "GitRepository",
+                        "metadata": {"name": "b", "namespace": "default"},
+                        "spec": {"url": server.url("b.git"), "interval": interval},
+                    }
+                )
+                kube.apply(
+                    {
+                        "apiVersion": API_VERSION,
+                        "kind": "Application",
+                        "metadata": {"name": "b", "namespace": "default"},
+                        "spec": {"sourceRef": {"name": "b"}, "path": "app"},
+                    }
+                )
+                ref = ObjectRef(GROUP, "Application", "default", "b")
+
+                def applied() -> str:
+                    obj = kube.get(API_VERSION, ref) or {}
+                    return str((obj.get("status") or {}).get("lastAppliedRevision", ""))
+
+                wait(lambda: applied(), 120)
+                trigger = KubeClient(
+                    load_api_client(str(cluster.kubeconfig)), field_manager="bench-trigger"
+                )
+                polled, triggered = [], []
+                for generation in range(1, 2 * runs + 1):
+                    sha = commit(generation)
+                    pushed = time.monotonic()
+                    if generation % 2 == 0:  # what a webhook does: ask for a reconcile now
+                        trigger.apply(
+                            {
+                                "apiVersion": API_VERSION,
+                                "kind": "GitRepository",
+                                "metadata": {
+                                    "name": "b",
+                                    "namespace": "default",
+                                    "annotations": {REQUESTED_AT: str(pushed)},
+                                },
+                            }
+                        )
+                    wait(lambda sha=sha: applied().endswith(sha), 120)
+                    (triggered if generation % 2 == 0 else polled).append(time.monotonic() - pushed)
+            finally:
+                operator.terminate()
+                operator.wait(timeout=20)
+    shutil.rmtree(work, ignore_errors=True)
+    report(f"commit -> applied, 10 objects, polling {interval}", polled)
+    report("commit -> applied, 10 objects, requestedAt", triggered)
+
+
+def wait(probe: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise SystemExit("timed out")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--interval", default="5s", help="GitRepository polling interval")
+    args = parser.parse_args()
+    print(f"binaries: {build_binaries():.1f}s (0 when cached; the first build is printed above)")
+    bench_control_plane(args.runs)
+    bench_commit_to_applied(args.runs, args.interval)
+
+
+if __name__ == "__main__":
+    main()
