@@ -8,7 +8,7 @@ raises ``InvalidSpecError`` for what a schema cannot express.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -118,10 +118,21 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class HelmSpec:
+    """``spec.render.helm``: release name (default: the Application's name), inline values
+    and value files (paths relative to the chart directory, inside the repository)."""
+
+    release_name: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    value_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RenderSpec:
     type: RenderType = RenderType.AUTO
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    helm: HelmSpec = field(default_factory=HelmSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +160,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             type=RenderType(render.get("type", RenderType.AUTO)),
             include=tuple(render.get("include") or ()),
             exclude=tuple(render.get("exclude") or ()),
+            helm=_parse_helm(render.get("helm") or {}),
         ),
         target_namespace=spec.get("targetNamespace") or None,
         prune=bool(spec.get("prune", True)),
@@ -157,6 +169,17 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             spec.get("interval", DEFAULT_APPLICATION_INTERVAL), field_name="spec.interval"
         ),
         suspend=bool(spec.get("suspend", False)),
+    )
+
+
+def _parse_helm(helm: dict[str, Any]) -> HelmSpec:
+    values = helm.get("values") or {}
+    if not isinstance(values, dict):
+        raise InvalidSpecError("spec.render.helm.values must be a mapping")
+    return HelmSpec(
+        release_name=helm.get("releaseName") or None,
+        values=dict(values),
+        value_files=tuple(str(v) for v in helm.get("valueFiles") or ()),
     )
 
 

@@ -8,6 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def _tool(name: str) -> str:
+    """A pinned binary from hack/build-binaries.sh's cache, else whatever is on PATH."""
+    base = os.environ.get("GITOPS_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-operator"
+    )
+    cached = Path(base) / "bin" / name
+    return str(cached) if cached.exists() else name
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "gitops-operator" / "artifacts"
@@ -31,6 +40,12 @@ class Settings:
     """Seconds before a transient failure is retried."""
     allow_local_sources: bool = False
     """Admit ``file://`` and local paths as repository URLs (tests and demos only)."""
+    helm_binary: str = field(default_factory=lambda: _tool("helm"))
+    """The helm binary used by ``helm template``."""
+    kustomize_binary: str = field(default_factory=lambda: _tool("kustomize"))
+    """The kustomize binary used by ``kustomize build``."""
+    render_timeout: float = 60.0
+    """Seconds one render may take before its process is killed."""
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint; 0 disables it."""
 
@@ -52,5 +67,8 @@ class Settings:
             git_timeout=num("GITOPS_GIT_TIMEOUT", default.git_timeout),
             retry_interval=num("GITOPS_RETRY_INTERVAL", default.retry_interval),
             allow_local_sources=env.get("GITOPS_ALLOW_LOCAL_SOURCES", "") in {"1", "true"},
+            helm_binary=env.get("GITOPS_HELM_BINARY", default.helm_binary),
+            kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
+            render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
         )
