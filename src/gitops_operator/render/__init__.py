@@ -1,25 +1,56 @@
 """Turn a checked-out revision into the list of objects to apply.
 
 ``render`` is the only entry point; it refuses paths and symlinks that leave the checkout
-before reading anything, and refuses duplicate objects.
+before reading anything, and refuses duplicate objects. Plain directories are read here;
+kustomize and helm run as pinned binaries on a private copy (``process``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..api import RenderSpec, RenderType
+from ..config import Settings
 from ..errors import RenderError
 from ..objects import Manifest
+from .helm import render_helm
+from .kustomize import KUSTOMIZATION_FILES, render_kustomize
 from .paths import check_tree, resolve_inside
 from .plain import render_plain
 
-__all__ = ["render"]
+__all__ = ["RenderTools", "render"]
+
+MAX_ALIAS_EXPANSION = 1_000_000
+"""Nodes YAML aliases may add to a render; a "billion laughs" document adds billions."""
 
 
-def render(root: Path, path: str, spec: RenderSpec) -> list[Manifest]:
-    """Render ``path`` of the checkout at ``root`` according to ``spec``."""
+@dataclass(frozen=True, slots=True)
+class RenderTools:
+    """The binaries that render kustomize and helm paths, and how long one render may take."""
+
+    kustomize: str
+    helm: str
+    timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RenderTools:
+        return cls(settings.kustomize_binary, settings.helm_binary, settings.render_timeout)
+
+
+def render(
+    root: Path,
+    path: str,
+    spec: RenderSpec,
+    *,
+    tools: RenderTools,
+    release_name: str,
+    namespace: str,
+) -> list[Manifest]:
+    """Render ``path`` of the checkout at ``root`` according to ``spec``. ``release_name``
+    (unless ``spec.helm`` names one) and ``namespace`` are helm's release name and namespace."""
     top = resolve_inside(root, path, what="spec.path")
     if not top.is_dir():
         raise RenderError(
@@ -27,24 +58,73 @@ def render(root: Path, path: str, spec: RenderSpec) -> list[Manifest]:
         )
     check_tree(root, top)
     kind = _detect(top) if spec.type is RenderType.AUTO else spec.type
-    if kind is not RenderType.PLAIN:
-        raise RenderError(
-            f"render type {kind.value!r} is not supported yet", reason="UnsupportedRenderer"
+    _refuse_options_of_other_types(spec, kind)
+    if kind is RenderType.KUSTOMIZE:
+        manifests = render_kustomize(root, top, binary=tools.kustomize, timeout=tools.timeout)
+    elif kind is RenderType.HELM:
+        manifests = render_helm(
+            root,
+            top,
+            spec.helm,
+            binary=tools.helm,
+            timeout=tools.timeout,
+            release_name=spec.helm.release_name or release_name,
+            namespace=namespace,
         )
-    manifests = render_plain(root, top, spec.include, spec.exclude)
+    else:
+        manifests = render_plain(root, top, spec.include, spec.exclude)
+    _refuse_alias_bombs(manifests)
     _refuse_duplicates(manifests)
     return manifests
 
 
 def _detect(top: Path) -> RenderType:
-    if any(
-        (top / name).is_file()
-        for name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
-    ):
+    if any((top / name).is_file() for name in KUSTOMIZATION_FILES):
         return RenderType.KUSTOMIZE
     if (top / "Chart.yaml").is_file():
         return RenderType.HELM
     return RenderType.PLAIN
+
+
+def _refuse_options_of_other_types(spec: RenderSpec, kind: RenderType) -> None:
+    """Options that would be silently ignored are errors (e.g. after auto-detection changed)."""
+    if kind is not RenderType.PLAIN and (spec.include or spec.exclude):
+        raise RenderError(
+            f"render.include and render.exclude apply to plain directories; this path"
+            f" renders with {kind.value}",
+            reason="UnsupportedRenderOption",
+        )
+    if kind is not RenderType.HELM and (spec.helm.values or spec.helm.value_files):
+        raise RenderError(
+            f"render.helm values apply to Helm charts; this path renders with {kind.value}",
+            reason="UnsupportedRenderOption",
+        )
+
+
+def _refuse_alias_bombs(manifests: list[Manifest]) -> None:
+    """PyYAML shares aliased nodes, so loading is cheap but every later walk (diff, JSON,
+    apply) expands them: count the nodes aliases add and stop early."""
+    seen: set[int] = set()
+    added = 0
+    stack: list[Any] = [m.obj for m in manifests]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            children = [*node.values()]
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if id(node) in seen:
+            added += 1 + len(children)
+            if added > MAX_ALIAS_EXPANSION:
+                raise RenderError(
+                    f"YAML aliases expand the rendered objects by more than"
+                    f" {MAX_ALIAS_EXPANSION} nodes",
+                    reason="ManifestTooLarge",
+                )
+        seen.add(id(node))
+        stack.extend(children)
 
 
 def _refuse_duplicates(manifests: list[Manifest]) -> None:

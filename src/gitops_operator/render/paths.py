@@ -18,13 +18,38 @@ def resolve_inside(root: Path, relative: str, *, what: str) -> Path:
             reason="PathOutsideRepository",
         )
     target = (root / pure).resolve()
-    real_root = root.resolve()
-    if target != real_root and real_root not in target.parents:
+    if not _is_within(target, root.resolve()):
         raise RenderError(
             f"{what} {relative!r} leaves the repository through a symlink",
             reason="PathOutsideRepository",
         )
     return target
+
+
+def resolve_from(root: Path, base: Path, relative: str, *, what: str) -> str:
+    """``relative`` (which may use ``..``) taken from the directory ``base`` inside ``root``;
+    returns the path relative to ``root`` (POSIX), refused if it is absolute or leaves
+    ``root`` either as written or once symlinks are followed."""
+    if not relative or PurePosixPath(relative).is_absolute() or relative.startswith("~"):
+        raise RenderError(
+            f"{what} {relative!r} must be a relative path inside the repository",
+            reason="PathOutsideRepository",
+        )
+    real_root, real_base = root.resolve(), base.resolve()
+    written = Path(os.path.normpath(real_base / relative))
+    if not _is_within(written, real_root):
+        raise RenderError(
+            f"{what} {relative!r} points outside the repository",
+            reason="PathOutsideRepository",
+        )
+    # Both readings must stay inside: tools differ in whether ``link/..`` is lexical.
+    followed = (real_base / relative).resolve()
+    if not _is_within(followed, real_root) or not _is_within(written.resolve(), real_root):
+        raise RenderError(
+            f"{what} {relative!r} leaves the repository through a symlink",
+            reason="PathOutsideRepository",
+        )
+    return written.relative_to(real_root).as_posix()
 
 
 def check_tree(root: Path, top: Path) -> None:
@@ -33,11 +58,13 @@ def check_tree(root: Path, top: Path) -> None:
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
-            if path.is_symlink():
-                target = path.resolve()
-                if target != real_root and real_root not in target.parents:
-                    rel = path.relative_to(root)
-                    raise RenderError(
-                        f"symlink {str(rel)!r} points outside the repository",
-                        reason="PathOutsideRepository",
-                    )
+            if path.is_symlink() and not _is_within(path.resolve(), real_root):
+                rel = path.relative_to(root)
+                raise RenderError(
+                    f"symlink {str(rel)!r} points outside the repository",
+                    reason="PathOutsideRepository",
+                )
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents

@@ -1,0 +1,187 @@
+"""``kustomize build`` on a private copy of the checkout, after proving what it will read.
+
+Load restrictor: ``LoadRestrictionsRootOnly``, plus our own containment scan. Tried both
+on kustomize v5.8: root-only confines every *file* (patches, generator sources, configs,
+files named in generator and transformer configs) to the directory of the kustomization
+that names it, yet lets a *kustomization directory* (``resources: [../base]``) be anywhere,
+even ``../../../outside`` of the repository. ``LoadRestrictionsNone`` would admit
+``../common/patch.yaml`` but then confinement rests on our scan knowing every field that
+names a file, including files inside builtin generator configs (``files: [/etc/passwd]``
+in a ``ConfigMapGenerator`` listed under ``generators`` is read under ``None``). So kustomize
+keeps its default, and the scan below walks every kustomization reachable from the path
+and refuses any entry that resolves outside the repository: together nothing outside the
+checkout is read, and overlays of ``../base`` work as they do everywhere else.
+
+Refused before kustomize runs: remote bases (``RemoteBaseRefused``), ``helmCharts`` and
+KRM functions (``PluginRefused``), entries outside the repository
+(``PathOutsideRepository``), entries that do not exist, which kustomize would try to
+clone (``PathNotFound``). The build flags are fixed: no ``--enable-helm``,
+``--enable-alpha-plugins``, ``--enable-exec`` or ``--network``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import RenderError
+from ..objects import Manifest, load_manifests
+from .paths import check_tree, resolve_from
+from .plain import MANIFEST_SUFFIXES
+from .process import copy_checkout, isolated_env, private_workdir, run_tool
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MAX_KUSTOMIZATION_BYTES = 1024 * 1024
+_HELM_FIELDS = ("helmCharts", "helmGlobals", "helmChartInflationGenerator")
+_FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
+_REMOTE_MARKERS = ("://", "github.com/", "git@", "ssh:", "git::")
+# Fields whose entries may name another kustomization directory (walked in turn).
+_DIRECTORY_FIELDS = {"resources", "bases", "components", "generators", "transformers", "validators"}
+_PLUGIN_FIELDS = {"generators", "transformers", "validators"}
+
+
+def render_kustomize(root: Path, top: Path, *, binary: str, timeout: float) -> list[Manifest]:
+    """Build the kustomization at ``top`` (a directory inside ``root``)."""
+    real_root = root.resolve()
+    check_tree(real_root, real_root)
+    check_kustomizations(real_root, top.resolve())
+    rel = top.resolve().relative_to(real_root)
+    with private_workdir() as work:
+        copy = work / "repo"
+        copy_checkout(real_root, copy)
+        argv = [binary, "build", "--load-restrictor", "LoadRestrictionsRootOnly", str(copy / rel)]
+        output = run_tool(argv, cwd=copy, timeout=timeout, env=isolated_env(work))
+    return load_manifests(output, f"kustomize build {rel.as_posix()}")
+
+
+def check_kustomizations(root: Path, top: Path) -> None:
+    """Walk every kustomization reachable from ``top``; refuse what may read outside
+    ``root``, reach the network or run code."""
+    root, top = root.resolve(), top.resolve()
+    for path in _files_under(top):
+        _refuse_functions(root, path)
+    pending, seen = [top], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        kfile = next(
+            (directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None
+        )
+        if kfile is None:
+            continue  # kustomize reports the missing kustomization itself
+        where = kfile.relative_to(root).as_posix()
+        doc = _load_kustomization(kfile, where)
+        for name in _HELM_FIELDS:
+            if name in doc:
+                raise RenderError(
+                    f"{where}: {name} is not allowed (charts are rendered with render type"
+                    " helm from a chart in the repository)",
+                    reason="PluginRefused",
+                )
+        for field, entry in _entries(doc):
+            if field in _PLUGIN_FIELDS and "\n" in entry:
+                _refuse_function_text(entry, f"{where}: inline {field} entry")
+                continue
+            target = _resolve_entry(root, directory, field, entry, where)
+            if target.is_dir() and field in _DIRECTORY_FIELDS:
+                pending.append(target)
+            elif field in _PLUGIN_FIELDS:
+                _refuse_functions(root, target)
+
+
+def _resolve_entry(root: Path, directory: Path, field: str, entry: str, where: str) -> Path:
+    what = f"{where}: {field} entry"
+    if any(marker in entry for marker in _REMOTE_MARKERS):
+        raise RenderError(
+            f"{what} {entry!r} is a remote base; only paths inside the repository are allowed",
+            reason="RemoteBaseRefused",
+        )
+    target = (root / resolve_from(root, directory, entry, what=what)).resolve()
+    if not target.exists():
+        # kustomize would try a path it cannot find as a Git URL.
+        raise RenderError(
+            f"{what} {entry!r} does not exist in the repository", reason="PathNotFound"
+        )
+    return target
+
+
+def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every (field, path) pair of a kustomization that names a file or directory."""
+    for field in ("resources", "bases", "components", "crds", "configurations"):
+        yield from ((field, e) for e in _strings(doc.get(field)))
+    for field in ("generators", "transformers", "validators"):
+        yield from ((field, e) for e in _strings(doc.get(field)))
+    for entry in _strings(doc.get("patchesStrategicMerge")):
+        if "\n" not in entry and not entry.lstrip().startswith("{"):  # else an inline patch
+            yield "patchesStrategicMerge", entry
+    for field in ("patches", "patchesJson6902", "replacements"):
+        for item in _mappings(doc.get(field)):
+            yield from ((field, e) for e in _strings([item.get("path")]))
+    openapi = doc.get("openapi")
+    if isinstance(openapi, dict):
+        yield from (("openapi", e) for e in _strings([openapi.get("path")]))
+    for field in ("configMapGenerator", "secretGenerator"):
+        for item in _mappings(doc.get(field)):
+            for source in _strings(item.get("files")):
+                yield field, source.split("=", 1)[-1]  # ``key=path`` or ``path``
+            yield from ((field, e) for e in _strings(item.get("envs")))
+            yield from ((field, e) for e in _strings([item.get("env")]))
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+
+
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _load_kustomization(path: Path, where: str) -> dict[str, Any]:
+    if path.stat().st_size > MAX_KUSTOMIZATION_BYTES:
+        raise RenderError(f"{where}: larger than {MAX_KUSTOMIZATION_BYTES} bytes")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RenderError(f"{where}: not a valid kustomization ({type(exc).__name__})") from exc
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise RenderError(f"{where}: a kustomization must be a mapping")
+    return doc
+
+
+def _files_under(top: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.endswith(MANIFEST_SUFFIXES) or name in KUSTOMIZATION_FILES:
+                yield Path(dirpath) / name
+
+
+def _refuse_functions(root: Path, path: Path) -> None:
+    """Refuse a file that declares a KRM function (exec or container): it runs code."""
+    if not path.is_file():
+        return
+    needles = [a.encode() for a in _FUNCTION_ANNOTATIONS]
+    overlap = max(len(n) for n in needles)
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            window = tail + chunk
+            _refuse_function_text(window.decode("latin-1"), path.relative_to(root).as_posix())
+            tail = window[-overlap:]
+
+
+def _refuse_function_text(text: str, where: str) -> None:
+    for annotation in _FUNCTION_ANNOTATIONS:
+        if annotation in text:
+            raise RenderError(
+                f"{where}: KRM functions ({annotation}) are not allowed: they run programs",
+                reason="PluginRefused",
+            )

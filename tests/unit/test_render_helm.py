@@ -1,0 +1,228 @@
+"""Helm rendering against the pinned helm binary (no cluster)."""
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitops_operator.api import HelmSpec, RenderSpec
+from gitops_operator.config import Settings
+from gitops_operator.errors import RenderError
+from gitops_operator.render import RenderTools, render
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CHART = EXAMPLES / "helm" / "podinfo"
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    binary = Settings().helm_binary
+    if not Path(binary).is_file():
+        pytest.skip(f"pinned helm not found at {binary!r} (run hack/build-binaries.sh)")
+    return binary
+
+
+@pytest.fixture
+def tools(helm):
+    return RenderTools(kustomize="/nonexistent/kustomize", helm=helm, timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    path = tmp_path / "tmpdir"
+    path.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(path))
+    yield path
+    assert list(path.iterdir()) == [], "every render removes its work directory"
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A repository holding a copy of the example chart at ``podinfo``."""
+    root = tmp_path / "repo"
+    shutil.copytree(CHART, root / "podinfo")
+    return root
+
+
+def render_chart(root, path, tools, helm_spec=None, release_name="web"):
+    spec = RenderSpec(helm=helm_spec or HelmSpec())
+    return render(root, path, spec, tools=tools, release_name=release_name, namespace="shop")
+
+
+def refused(root, tools, helm_spec=None, path="podinfo", **kw) -> RenderError:
+    with pytest.raises(RenderError) as err:
+        render_chart(root, path, tools, helm_spec, **kw)
+    return err.value
+
+
+def set_chart(root: Path, **fields) -> None:
+    chart_yaml = root / "podinfo" / "Chart.yaml"
+    chart_yaml.write_text(yaml.safe_dump({**yaml.safe_load(chart_yaml.read_text()), **fields}))
+
+
+def test_example_chart_equals_helm_template(helm, tools, tmp_path):
+    inline = tmp_path / "inline.yaml"
+    inline.write_text("replicaCount: 5\n")
+    printed = subprocess.run(
+        [
+            helm,
+            "template",
+            "web",
+            str(CHART),
+            "--namespace",
+            "shop",
+            "--include-crds",
+            "--skip-tests",
+            "-f",
+            str(CHART / "values-production.yaml"),
+            "-f",
+            str(inline),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    expected = [doc for doc in yaml.safe_load_all(printed) if doc]
+    helm_spec = HelmSpec(values={"replicaCount": 5}, value_files=("values-production.yaml",))
+    manifests = render_chart(EXAMPLES, "helm/podinfo", tools, helm_spec)
+    assert [m.obj for m in manifests] == expected
+    assert {(m.ref.kind, m.ref.namespace, m.ref.name) for m in manifests} == {
+        ("ConfigMap", "shop", "web-podinfo"),
+        ("Service", "shop", "web-podinfo"),
+        ("Deployment", "shop", "web-podinfo"),
+    }, "test hooks are skipped"
+
+
+def test_inline_values_win_over_value_files_which_win_over_defaults(repo, tools):
+    def deployment(helm_spec):
+        objs = {m.ref.kind: m.obj for m in render_chart(repo, "podinfo", tools, helm_spec)}
+        return objs["Deployment"]["spec"]["replicas"], objs["ConfigMap"]["data"]
+
+    assert deployment(HelmSpec())[0] == 1
+    replicas, data = deployment(HelmSpec(value_files=("values-production.yaml",)))
+    assert (replicas, data["PODINFO_UI_MESSAGE"]) == (3, "hello from production")
+    replicas, data = deployment(
+        HelmSpec(values={"replicaCount": 7}, value_files=("values-production.yaml",))
+    )
+    assert (replicas, data["PODINFO_UI_MESSAGE"]) == (7, "hello from production")
+
+
+def test_release_name_from_the_spec_wins_over_the_default(repo, tools):
+    names = {m.ref.name for m in render_chart(repo, "podinfo", tools, HelmSpec("podinfo"))}
+    assert names == {"podinfo"}
+
+
+def test_value_files_elsewhere_in_the_repository_are_allowed(repo, tools):
+    (repo / "envs").mkdir()
+    (repo / "envs" / "prod.yaml").write_text("replicaCount: 4\n")
+    helm_spec = HelmSpec(value_files=("../envs/prod.yaml",))
+    objs = {m.ref.kind: m.obj for m in render_chart(repo, "podinfo", tools, helm_spec)}
+    assert objs["Deployment"]["spec"]["replicas"] == 4
+
+
+@pytest.mark.parametrize(
+    "entry", ["../../etc/passwd", "../../../../../../../etc/passwd", "/etc/passwd"]
+)
+def test_value_files_outside_the_repository_are_refused(repo, tools, entry):
+    err = refused(repo, tools, HelmSpec(value_files=(entry,)))
+    assert err.reason == "PathOutsideRepository"
+    assert "root:" not in str(err), "the file's content is never echoed"
+
+
+def test_a_value_file_symlinked_outside_is_refused(repo, tools, tmp_path):
+    (tmp_path / "secret.yaml").write_text("password: hunter2\n")
+    os.symlink(tmp_path / "secret.yaml", repo / "values-link.yaml")
+    err = refused(repo, tools, HelmSpec(value_files=("../values-link.yaml",)))
+    assert err.reason == "PathOutsideRepository"
+    assert "hunter2" not in str(err)
+
+
+def test_a_symlink_in_the_chart_leaving_the_repository_is_refused(repo, tools, tmp_path):
+    (tmp_path / "token").write_text("secret-token\n")
+    os.symlink(tmp_path / "token", repo / "podinfo" / "templates" / "token.yaml")
+    err = refused(repo, tools)
+    assert err.reason == "PathOutsideRepository"
+    assert "secret-token" not in str(err)
+
+
+def test_a_missing_value_file_is_reported(repo, tools):
+    err = refused(repo, tools, HelmSpec(value_files=("values-nope.yaml",)))
+    assert err.reason == "PathNotFound"
+
+
+def test_missing_vendored_dependency_is_reported_by_name(repo, tools):
+    set_chart(
+        repo,
+        dependencies=[
+            {"name": "redis", "version": "1.0.0", "repository": "https://charts.example.com"},
+            {"name": "common", "version": "2.0.0", "repository": "oci://registry.example.com"},
+        ],
+    )
+    err = refused(repo, tools)
+    assert err.reason == "ChartDependencyMissing"
+    assert "common, redis" in str(err)
+
+
+def _subchart(name: str) -> dict[str, str]:
+    return {
+        "Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n",
+        "templates/cm.yaml": (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}-{name}\n"
+        ),
+    }
+
+
+def test_vendored_dependencies_render(repo, tools):
+    set_chart(
+        repo,
+        dependencies=[
+            {"name": "redis", "version": "1.0.0", "repository": "https://charts.example.com"},
+            {"name": "common", "version": "1.0.0", "repository": "https://charts.example.com"},
+        ],
+    )
+    vendored = repo / "podinfo" / "charts"
+    for name, text in _subchart("redis").items():
+        (vendored / "redis" / name).parent.mkdir(parents=True, exist_ok=True)
+        (vendored / "redis" / name).write_text(text)
+    with tarfile.open(vendored / "common-1.0.0.tgz", "w:gz") as archive:
+        for name, text in _subchart("common").items():
+            info = tarfile.TarInfo(f"common/{name}")
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    names = {m.ref.name for m in render_chart(repo, "podinfo", tools)}
+    assert {"web-redis", "web-common", "web-podinfo"} <= names
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", "x..y"])
+def test_chart_names_with_slashes_or_dotdot_are_refused(repo, tools, name):
+    set_chart(repo, name=name)
+    assert refused(repo, tools).reason == "InvalidChart"
+
+
+@pytest.mark.parametrize("name", ["--post-renderer=/bin/sh", "Web", "a" * 54, "-x"])
+def test_release_names_helm_would_refuse_or_read_as_flags_are_refused(repo, tools, name):
+    assert refused(repo, tools, release_name=name).reason == "InvalidReleaseName"
+
+
+def test_template_error_carries_helms_message(repo, tools):
+    (repo / "podinfo" / "templates" / "bad.yaml").write_text(
+        '{{ fail "replicaCount must be positive" }}\n'
+    )
+    err = refused(repo, tools)
+    assert err.reason == "RenderFailed"
+    assert "helm failed" in str(err)
+    assert "replicaCount must be positive" in str(err)
+
+
+def test_invalid_yaml_from_a_template_is_a_render_error(repo, tools):
+    (repo / "podinfo" / "templates" / "bad.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: [unclosed\n"
+    )
+    with pytest.raises(RenderError):
+        render_chart(repo, "podinfo", tools)
