@@ -12,6 +12,7 @@ reaps clusters whose owner died, so a crashed run never blocks the next one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,6 +30,8 @@ import yaml
 from gitops_operator.objects import ObjectRef
 
 HACK = Path(__file__).resolve().parent
+NEVER_READY_LABEL = "gitops-operator.dev/test-never-ready"
+"""Pods with this label (any value) are Running but never Ready: rollouts never finish."""
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -62,6 +65,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 @dataclass
@@ -122,11 +133,73 @@ class LocalCluster:
             self.stop()
             raise RuntimeError(f"kwokctl create cluster failed:\n{result.stderr[-4000:]}")
         (self.workdir / "clusters" / self.name / "owner.pid").write_text(str(os.getpid()))
+        self._add_never_ready_stage()
         self.wait_ready()
         self.startup_seconds = time.monotonic() - began
         if self.nodes:
             self._kwokctl("scale", "node", "--replicas", str(self.nodes))
         return self
+
+    def _add_never_ready_stage(self) -> None:
+        """Teach kwok to keep labelled Pods unready: exclude them from kwokctl's own
+        pod-ready stage and add a stage that marks them Running but not Ready; then
+        restart kwok alone (restarting the controller-manager would wait out its lease)."""
+        home = self.workdir / "clusters" / self.name
+        path = home / "kwok.yaml"
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        label = f'.metadata.labels["{NEVER_READY_LABEL}"]'
+        for doc in docs:
+            if doc.get("kind") == "Stage" and doc["metadata"]["name"] == "pod-ready":
+                doc["spec"]["selector"]["matchExpressions"].append(
+                    {"jq": {"key": label, "operator": "DoesNotExist"}}
+                )
+        docs.append(
+            {
+                "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                "kind": "Stage",
+                "metadata": {"name": "pod-never-ready"},
+                "spec": {
+                    "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                    "selector": {
+                        "matchExpressions": [
+                            {
+                                "jq": {
+                                    "key": ".metadata.deletionTimestamp",
+                                    "operator": "DoesNotExist",
+                                }
+                            },
+                            {"jq": {"key": label, "operator": "Exists"}},
+                            {
+                                "jq": {
+                                    "key": ".status.phase",
+                                    "operator": "In",
+                                    "values": ["Pending"],
+                                }
+                            },
+                        ]
+                    },
+                    "next": {"statusTemplate": _NEVER_READY_STATUS},
+                },
+            }
+        )
+        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        config = next(d for d in docs if d.get("kind") == "KwokctlConfiguration")
+        kwok = next(c for c in config["components"] if c["name"] == "kwok-controller")
+        pidfile = home / "pids" / "kwok-controller.pid"
+        old = int(pidfile.read_text())
+        os.kill(old, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(old) and not _zombie(old) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with (home / "logs" / "kwok-controller.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [kwok["binary"], *kwok["args"]],
+                cwd=home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        pidfile.write_text(str(proc.pid))
 
     def server(self) -> str:
         config = yaml.safe_load(self.kubeconfig.read_text())
@@ -164,7 +237,17 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop exactly the processes this cluster started and remove its state."""
+        pids = []
+        for pidfile in (self.workdir / "clusters" / self.name / "pids").glob("*.pid"):
+            with contextlib.suppress(ValueError, OSError):
+                pids.append(int(pidfile.read_text()))
         self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig), check=False)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) and not _zombie(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in pids:
+            if _alive(pid) and not _zombie(pid):
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.workdir / "clusters" / self.name, ignore_errors=True)
         self.kubeconfig.unlink(missing_ok=True)
 
@@ -173,6 +256,36 @@ class LocalCluster:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+_NEVER_READY_STATUS = """\
+{{ $now := Now }}
+phase: Running
+startTime: {{ $now | Quote }}
+conditions:
+- type: Initialized
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+- type: Ready
+  status: "False"
+  reason: ContainersNotReady
+  lastTransitionTime: {{ $now | Quote }}
+- type: ContainersReady
+  status: "False"
+  reason: ContainersNotReady
+  lastTransitionTime: {{ $now | Quote }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  restartCount: 0
+  started: true
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+"""
 
 
 def install_crds(kube: Any, timeout: float = 30.0) -> None:

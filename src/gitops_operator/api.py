@@ -24,6 +24,12 @@ APPLICATION_PLURAL = "applications"
 
 REQUESTED_AT_ANNOTATION = f"{GROUP}/requestedAt"
 """Changing this annotation asks for an immediate reconcile; echoed in status."""
+RETRY_ANNOTATION = f"{GROUP}/retryAt"
+"""Changing this annotation lets a quarantined (failed) revision be tried again."""
+PRUNE_ANNOTATION = f"{GROUP}/prune"
+"""``disabled`` on an object keeps it when its manifest leaves the repository."""
+SNAPSHOT_PREFIX = "gitops-snapshot-"
+"""Secrets named ``<prefix><application>`` keep the rendered manifests of a revision."""
 
 DEFAULT_REPOSITORY_INTERVAL = "1m"
 DEFAULT_APPLICATION_INTERVAL = "5m"
@@ -136,6 +142,30 @@ class RenderSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoreRule:
+    """``spec.ignoreDifferences[]``: fields neither diffed nor overwritten on matching objects."""
+
+    group: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackSpec:
+    enabled: bool = True
+    on_apply_failure: bool = True
+    on_health_failure: bool = True
+
+
+class DeletionPolicy(StrEnum):
+    DELETE = "Delete"
+    ORPHAN = "Orphan"
+
+
+@dataclass(frozen=True, slots=True)
 class ApplicationSpec:
     source: SourceRef
     path: str
@@ -145,6 +175,13 @@ class ApplicationSpec:
     allow_empty: bool
     interval: float
     suspend: bool
+    self_heal: bool = False
+    drift_interval: float = 60.0
+    health_timeout: float = 300.0
+    rollback: RollbackSpec = field(default_factory=RollbackSpec)
+    max_deletions: int | None = None
+    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    ignore_differences: tuple[IgnoreRule, ...] = ()
 
 
 def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationSpec:
@@ -152,6 +189,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
     if not source.get("name"):
         raise InvalidSpecError("spec.sourceRef.name is required")
     render = spec.get("render") or {}
+    rollback = spec.get("rollback") or {}
     path = str(spec.get("path", ".")) or "."
     return ApplicationSpec(
         source=SourceRef(source["name"], source.get("namespace") or namespace),
@@ -169,6 +207,31 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             spec.get("interval", DEFAULT_APPLICATION_INTERVAL), field_name="spec.interval"
         ),
         suspend=bool(spec.get("suspend", False)),
+        self_heal=bool(spec.get("selfHeal", False)),
+        drift_interval=parse_duration(
+            spec.get("driftInterval", "1m"), field_name="spec.driftInterval"
+        ),
+        health_timeout=parse_duration(
+            spec.get("healthTimeout", "5m"), field_name="spec.healthTimeout"
+        ),
+        rollback=RollbackSpec(
+            enabled=bool(rollback.get("enabled", True)),
+            on_apply_failure=bool(rollback.get("onApplyFailure", True)),
+            on_health_failure=bool(rollback.get("onHealthFailure", True)),
+        ),
+        max_deletions=spec.get("maxDeletions"),
+        deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),
+        ignore_differences=tuple(
+            IgnoreRule(
+                group=rule.get("group"),
+                kind=rule.get("kind"),
+                name=rule.get("name"),
+                namespace=rule.get("namespace"),
+                json_pointers=tuple(rule.get("jsonPointers") or ()),
+                managers=tuple(rule.get("managedFieldsManagers") or ()),
+            )
+            for rule in spec.get("ignoreDifferences") or ()
+        ),
     )
 
 
@@ -181,6 +244,11 @@ def _parse_helm(helm: dict[str, Any]) -> HelmSpec:
         values=dict(values),
         value_files=tuple(str(v) for v in helm.get("valueFiles") or ()),
     )
+
+
+def sha_of(revision: str) -> str:
+    """The commit SHA of a revision string (``main@sha1:<sha>`` -> ``<sha>``)."""
+    return revision.rpartition("sha1:")[2]
 
 
 def revision_string(ref: GitRef, sha: str) -> str:

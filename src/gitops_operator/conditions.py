@@ -23,8 +23,10 @@ class ConditionType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ConditionUpdate:
+    """One condition to set; ``status`` None means Unknown."""
+
     type: ConditionType
-    status: bool
+    status: bool | None
     reason: str
     message: str
 
@@ -33,7 +35,7 @@ def set_condition(
     conditions: list[Condition], update: ConditionUpdate, *, generation: int, now: str
 ) -> list[Condition]:
     """Return ``conditions`` with ``update`` applied (a new list; the input is unchanged)."""
-    status = "True" if update.status else "False"
+    status = {True: "True", False: "False", None: "Unknown"}[update.status]
     result: list[Condition] = []
     found = False
     for cond in conditions:
@@ -80,12 +82,28 @@ def failed(reason: str, message: str, *, stalled: bool) -> list[ConditionUpdate]
     return updates
 
 
+def progressing(message: str) -> list[ConditionUpdate]:
+    """kstatus in-progress: Ready=Unknown and Reconciling=True."""
+    return [
+        ConditionUpdate(ConditionType.READY, None, "Progressing", message),
+        ConditionUpdate(ConditionType.RECONCILING, True, "Progressing", message),
+    ]
+
+
+TRANSIENT = (ConditionType.RECONCILING, ConditionType.STALLED)
+
+
 def apply_updates(
-    conditions: list[Condition], updates: list[ConditionUpdate], *, generation: int, now: str
+    conditions: list[Condition],
+    updates: list[ConditionUpdate],
+    *,
+    generation: int,
+    now: str,
+    clear: tuple[ConditionType, ...] = TRANSIENT,
 ) -> list[Condition]:
-    """Apply a reconcile's outcome; Reconciling and Stalled are cleared unless set in it."""
+    """Apply a reconcile's outcome; conditions in ``clear`` are removed unless set in it."""
     touched = {u.type for u in updates}
-    for transient in (ConditionType.RECONCILING, ConditionType.STALLED):
+    for transient in clear:
         if transient not in touched:
             conditions = remove_condition(conditions, transient)
     for update in updates:

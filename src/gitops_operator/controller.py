@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from typing import Any
 
 import kopf
 
-from . import conditions
+from . import conditions, inventory, metrics
 from .api import (
     API_VERSION,
     APPLICATION_KIND,
@@ -31,6 +32,7 @@ from .api import (
     REPOSITORY_PLURAL,
     REQUESTED_AT_ANNOTATION,
     VERSION,
+    DeletionPolicy,
     parse_duration,
 )
 from .config import Settings
@@ -41,6 +43,8 @@ from .objects import KubeObject, ObjectRef
 from .reconcilers.application import ApplicationReconciler
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Event, Outcome
+from .reconcilers.snapshots import SnapshotStore
+from .render import RenderTools
 from .source import GitSource
 
 Key = tuple[str, str]  # namespace, name
@@ -64,7 +68,10 @@ class Runtime:
         kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
         git = GitSource(settings.cache_dir, allow_local=settings.allow_local_sources)
         manager = ResourceManager(kube, settings.apply_concurrency)
-        apps = ApplicationReconciler(kube, git, manager)
+        tools = RenderTools(
+            settings.kustomize_binary, settings.helm_binary, settings.render_timeout
+        )
+        apps = ApplicationReconciler(kube, git, manager, tools, SnapshotStore(kube))
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
         return cls(settings, kube, git, apps, executor)
 
@@ -187,6 +194,39 @@ async def application_daemon(
         await runtime.sleep(APPLICATION_KIND, key, outcome.requeue_after)
 
 
+@kopf.on.delete(GROUP, VERSION, APPLICATION_PLURAL)
+async def application_deleted(
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    memo: kopf.Memo,
+    logger: Logger,
+    **_: Any,
+) -> None:
+    """deletionPolicy Delete prunes the inventory (objects marked prune: disabled stay);
+    Orphan leaves every object in place."""
+    runtime: Runtime = memo.runtime
+    metrics.forget_application(str(namespace), name)
+    if (body.get("spec") or {}).get(
+        "deletionPolicy", DeletionPolicy.DELETE
+    ) != DeletionPolicy.DELETE:
+        logger.info("deletionPolicy Orphan: leaving the inventory in place")
+        return
+    owned = inventory.from_status(body.get("status") or {})
+    if not owned:
+        return
+    loop = asyncio.get_running_loop()
+    deleted, survivors, messages = await loop.run_in_executor(
+        runtime.executor, runtime.applications.manager.delete_all, owned
+    )
+    logger.info("deleted %d object(s) of the inventory", len(deleted.entries))
+    if survivors:
+        raise kopf.TemporaryError(
+            f"{len(survivors)} object(s) could not be deleted: {'; '.join(messages[:3])}",
+            delay=10,
+        )
+
+
 async def _fresh(runtime: Runtime, ref: ObjectRef) -> KubeObject | None:
     """The object as the API server has it now (the daemon's body may lag our writes)."""
     return await asyncio.get_running_loop().run_in_executor(
@@ -203,16 +243,21 @@ async def _reconcile(
     work: Callable[[], Outcome],
 ) -> Outcome:
     """Run ``work`` and write its outcome (or its error) to status and Events."""
+    started = time.monotonic()
+    result = "success"
     try:
         outcome = await runtime.call(work)
     except GitOpsError as exc:
+        result = "stalled" if isinstance(exc, StalledError) else "error"
         outcome = _failure(runtime, obj, exc)
         logger.warning("reconcile failed: %s: %s", exc.reason, exc.message)
     except Exception as exc:  # a bug must not stop the daemon: report it and retry later
+        result = "error"
         logger.exception("unexpected error during reconcile")
         outcome = _failure(
             runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
         )
+    metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
     try:
         await runtime.call(lambda: _finish(runtime, obj, ref, outcome))
     except GitOpsError as exc:
@@ -267,6 +312,7 @@ def _finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome)
             outcome.conditions,
             generation=generation,
             now=_now(),
+            clear=outcome.clear,
         ),
     }
     requested = (meta.get("annotations") or {}).get(REQUESTED_AT_ANNOTATION)

@@ -12,7 +12,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from .objects import KubeObject
+from .api import IgnoreRule
+from .objects import KubeObject, ObjectRef
 
 _SERVER_METADATA = (
     "managedFields",
@@ -84,3 +85,127 @@ def _missing(value: Any) -> bool:
 
 def _json_path(parts: list[Any]) -> str:
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+# -- ignoreDifferences ---------------------------------------------------------------------
+
+Path = tuple[str | int, ...]
+
+
+def parse_pointer(pointer: str) -> Path:
+    """RFC 6901 JSON pointer to a path; numeric segments become list indices."""
+    if not pointer.startswith("/"):
+        return ()
+    parts: list[str | int] = []
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        parts.append(int(token) if token.isdigit() else token)
+    return tuple(parts)
+
+
+def manager_paths(live: KubeObject, managers: tuple[str, ...]) -> list[Path]:
+    """Leaf field paths that ``managers`` own in ``live.metadata.managedFields``.
+
+    Fields inside list items (``k:`` and ``v:`` keys) are skipped: only named fields such
+    as ``spec.replicas`` can be handed over safely."""
+    paths: list[Path] = []
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") in managers:
+            _walk_fields(entry.get("fieldsV1") or {}, (), paths)
+    return paths
+
+
+def _walk_fields(fields: dict[str, Any], prefix: Path, out: list[Path]) -> None:
+    children = {k: v for k, v in fields.items() if k != "."}
+    if not children and prefix:
+        out.append(prefix)
+    for key, sub in children.items():
+        if key.startswith("f:") and isinstance(sub, dict):
+            _walk_fields(sub, (*prefix, key[2:]), out)
+
+
+def _child(obj: Any, part: str | int) -> tuple[bool, Any]:
+    """``obj[part]`` for a mapping key or an in-range list index."""
+    if isinstance(obj, dict) and part in obj:
+        return True, obj[part]
+    if isinstance(obj, list) and isinstance(part, int) and 0 <= part < len(obj):
+        return True, obj[part]
+    return False, None
+
+
+def _get(obj: Any, path: Path) -> tuple[bool, Any]:
+    for part in path:
+        found, obj = _child(obj, part)
+        if not found:
+            return False, None
+    return True, obj
+
+
+def _set(obj: Any, path: Path, value: Any) -> None:
+    for part in path[:-1]:
+        if isinstance(obj, dict):
+            obj = obj.setdefault(part, {})
+            continue
+        found, obj = _child(obj, part)
+        if not found:
+            return
+    last = path[-1]
+    if isinstance(obj, dict):
+        obj[last] = value
+    elif isinstance(obj, list) and isinstance(last, int) and 0 <= last < len(obj):
+        obj[last] = value
+
+
+def _remove(obj: Any, path: Path) -> None:
+    found, parent = _get(obj, path[:-1])
+    if found and isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
+def adopt_ignored(
+    desired: KubeObject,
+    live: KubeObject | None,
+    pointers: tuple[str, ...],
+    managers: tuple[str, ...],
+) -> KubeObject:
+    """``desired`` with ignored fields taken from ``live``.
+
+    A JSON-pointer field keeps its live value (or is left out if live has none); a field
+    owned by one of ``managers`` is left out, so server-side apply hands it to them."""
+    if not pointers and not managers:
+        return desired
+    out = copy.deepcopy(desired)
+    for pointer in pointers:
+        path = parse_pointer(pointer)
+        if not path:
+            continue
+        found, value = _get(live, path) if live is not None else (False, None)
+        if found:
+            _set(out, path, copy.deepcopy(value))
+        else:
+            _remove(out, path)
+    if live is not None and managers:
+        for path in manager_paths(live, managers):
+            _remove(out, path)
+    return out
+
+
+def ignores_for(
+    rules: tuple[IgnoreRule, ...], ref: ObjectRef
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The JSON pointers and manager names of every rule that matches ``ref``."""
+    pointers: list[str] = []
+    managers: list[str] = []
+    for rule in rules:
+        if all(
+            want is None or want == have
+            for want, have in (
+                (rule.group, ref.group),
+                (rule.kind, ref.kind),
+                (rule.name, ref.name),
+                (rule.namespace, ref.namespace),
+            )
+        ):
+            pointers.extend(rule.json_pointers)
+            managers.extend(rule.managers)
+    return tuple(pointers), tuple(managers)

@@ -72,9 +72,11 @@ class RenderError(StalledError):
 
 
 class DryRunError(StalledError):
-    """The API server refused an object in a dry-run: nothing of the revision was written."""
+    """The API server refused an object in a dry-run. ``partial`` is True when the first
+    stage (CRDs and Namespaces) had already been applied; otherwise nothing was written."""
 
     reason = "DryRunFailed"
+    partial = False
 
 
 class SourceError(RetryableError):
@@ -91,6 +93,12 @@ class ApplyError(RetryableError):
 
 class PruneError(RetryableError):
     reason = "PruneFailed"
+
+
+class HealthCheckError(GitOpsError):
+    """A revision was applied but did not become healthy (Degraded, or healthTimeout)."""
+
+    reason = "HealthCheckFailed"
 
 
 class NotFoundError(GitOpsError):

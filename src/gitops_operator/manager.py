@@ -1,4 +1,4 @@
-"""``ResourceManager``: validate, apply in stages, and prune sets of objects.
+"""``ResourceManager``: validate, apply in stages, diff and prune sets of objects.
 
 Validation before mutation: every object passes a server-side-apply dry-run before the
 first real write. The one exception is staging: objects whose kind or namespace comes from
@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
-from .diff import differs
+from .api import PRUNE_ANNOTATION, IgnoreRule
+from .diff import FieldChange, adopt_ignored, differs, field_changes, ignores_for
 from .errors import ApiError, ApplyError, DryRunError, NotFoundError
+from .health import Health, HealthStatus, assess
 from .inventory import Inventory
 from .kube import KubeClient
 from .objects import (
@@ -64,13 +66,27 @@ class ChangeSet:
             counts[entry.action.value] += 1
         return counts
 
+    @property
+    def changed(self) -> bool:
+        return any(e.action is not Action.UNCHANGED for e in self.entries)
+
     def summary(self) -> str:
         return ", ".join(f"{n} {action}" for action, n in self.counts().items() if n)
 
 
 @dataclass(frozen=True, slots=True)
+class Drift:
+    """One object whose live state differs from the desired one (or that is missing)."""
+
+    ref: ObjectRef
+    changes: tuple[FieldChange, ...]
+    missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class _Planned:
     manifest: Manifest
+    body: KubeObject  # what is applied: the manifest with ignored fields adopted
     action: Action
 
 
@@ -97,7 +113,7 @@ class ResourceManager:
                 try:
                     scoped = self.kube.is_namespaced(m.api_version, ref.kind)
                 except NotFoundError as exc:
-                    raise DryRunError(f"{ref} ({m.source}): {exc}", reason="UnknownKind") from exc
+                    raise DryRunError(f"nothing applied; {ref} ({m.source}): {exc}") from exc
             meta = dict(m.obj.get("metadata") or {})
             if scoped and not meta.get("namespace"):
                 meta["namespace"] = default_namespace
@@ -109,7 +125,11 @@ class ResourceManager:
     # -- apply --------------------------------------------------------------------------
 
     def apply_all(
-        self, manifests: list[Manifest], *, before_write: Callable[[], None]
+        self,
+        manifests: list[Manifest],
+        *,
+        before_write: Callable[[], None],
+        ignore: tuple[IgnoreRule, ...] = (),
     ) -> ChangeSet:
         """Validate and apply ``manifests`` in two stages; return what changed.
 
@@ -120,15 +140,33 @@ class ResourceManager:
         first = [m for m in ordered if apply_stage(m.ref) == 0]
         rest = [m for m in ordered if apply_stage(m.ref) == 1]
         deferred = self._needs_first_stage(first, rest)
-        plan = self._plan(first + [m for m in rest if m.ref not in deferred])
+        plan = self._plan(first + [m for m in rest if m.ref not in deferred], ignore)
         before_write()
-        changes = self._write([p for p in plan if p.manifest.ref in {m.ref for m in first}])
+        changes = self._write([p for p in plan if apply_stage(p.manifest.ref) == 0])
         if first:
             self._wait_first_stage(first)
             self.kube.refresh_discovery()
-        later = self._plan([m for m in rest if m.ref in deferred], after_first_stage=bool(first))
+        later = self._plan(
+            [m for m in rest if m.ref in deferred], ignore, after_first_stage=bool(first)
+        )
         planned_rest = [p for p in plan if apply_stage(p.manifest.ref) == 1]
-        return changes + self._write(sort_plan(planned_rest + later))
+        return changes + self._write(_sort_plan(planned_rest + later))
+
+    def diff_all(
+        self, manifests: list[Manifest], ignore: tuple[IgnoreRule, ...] = ()
+    ) -> list[Drift]:
+        """Dry-run every manifest and report the objects whose live state differs."""
+
+        def check(m: Manifest) -> Drift | None:
+            live = self.kube.get(m.api_version, m.ref)
+            if live is None:
+                return Drift(m.ref, (), missing=True)
+            body = adopt_ignored(m.obj, live, *ignores_for(ignore, m.ref))
+            result = self.kube.apply(body, dry_run=True)
+            changes = field_changes(result, live)
+            return Drift(m.ref, tuple(changes)) if changes else None
+
+        return [d for d in self._map(check, manifests) if d is not None]
 
     def _needs_first_stage(self, first: list[Manifest], rest: list[Manifest]) -> set[ObjectRef]:
         """Objects of ``rest`` whose kind or namespace does not exist until ``first`` does."""
@@ -150,19 +188,25 @@ class ResourceManager:
         }
 
     def _plan(
-        self, manifests: list[Manifest], *, after_first_stage: bool = False
+        self,
+        manifests: list[Manifest],
+        ignore: tuple[IgnoreRule, ...],
+        *,
+        after_first_stage: bool = False,
     ) -> list[_Planned]:
         """Dry-run every manifest; raise ``DryRunError`` naming each refused object."""
 
         def dry_run(m: Manifest) -> _Planned | ApiError | NotFoundError:
             try:
-                result = self.kube.apply(m.obj, dry_run=True)
                 live = self.kube.get(m.api_version, m.ref)
+                body = adopt_ignored(m.obj, live, *ignores_for(ignore, m.ref))
+                result = self.kube.apply(body, dry_run=True)
             except (ApiError, NotFoundError) as exc:
                 return exc
             if live is None:
-                return _Planned(m, Action.CREATED)
-            return _Planned(m, Action.CONFIGURED if differs(result, live) else Action.UNCHANGED)
+                return _Planned(m, body, Action.CREATED)
+            changed = differs(result, live)
+            return _Planned(m, body, Action.CONFIGURED if changed else Action.UNCHANGED)
 
         results = self._map(dry_run, manifests)
         failures = [
@@ -173,13 +217,13 @@ class ResourceManager:
         return [r for r in results if isinstance(r, _Planned)]
 
     def _write(self, plan: list[_Planned]) -> ChangeSet:
-        """Apply changed objects in order, one stage at a time; stop at the first failure."""
+        """Apply changed objects in order; stop at the first failure."""
         entries = []
         for planned in plan:
             ref = planned.manifest.ref
             if planned.action is not Action.UNCHANGED:
                 try:
-                    self.kube.apply(planned.manifest.obj)
+                    self.kube.apply(planned.body)
                 except (ApiError, NotFoundError) as exc:
                     raise ApplyError(f"{ref} ({planned.manifest.source}): {exc}") from exc
             entries.append(ChangeSetEntry(ref, planned.action))
@@ -198,43 +242,69 @@ class ResourceManager:
                 raise ApplyError(f"not ready after {STAGE_WAIT_TIMEOUT:.0f}s: {names}")
             time.sleep(0.2)
 
+    # -- health -------------------------------------------------------------------------
+
+    def assess(self, inventory: Inventory) -> list[tuple[ObjectRef, Health]]:
+        """The health of every inventoried object, read from the cluster now."""
+
+        def one(item: tuple[ObjectRef, str]) -> tuple[ObjectRef, Health]:
+            ref, version = item
+            try:
+                return ref, assess(self.kube.get(version, ref))
+            except (ApiError, NotFoundError) as exc:
+                return ref, Health(HealthStatus.UNKNOWN, str(exc))
+
+        return self._map(one, sorted(inventory.items()))
+
     # -- prune --------------------------------------------------------------------------
 
     def delete_all(self, stale: Inventory) -> tuple[ChangeSet, Inventory, list[str]]:
-        """Delete every object of ``stale``, dependents in the background.
+        """Delete every object of ``stale`` (dependents in the background), except those
+        annotated ``gitops-operator.dev/prune: disabled``, which are left and disowned.
 
-        Returns what was deleted, the survivors (which stay in the inventory) and one
-        message per survivor.
+        Returns what was deleted or skipped, the survivors of failed deletes (which stay
+        in the inventory) and one message per survivor.
         """
 
-        def delete(item: tuple[ObjectRef, str]) -> ApiError | None:
+        def delete(item: tuple[ObjectRef, str]) -> Action | ApiError:
             ref, version = item
             try:
+                live = self.kube.get(version, ref)
+                if live is None:
+                    return Action.DELETED
+                annotations = (live.get("metadata") or {}).get("annotations") or {}
+                if annotations.get(PRUNE_ANNOTATION) == "disabled":
+                    return Action.SKIPPED
                 self.kube.delete(version, ref)
             except NotFoundError:
                 pass  # its kind is gone too: nothing is left to delete
             except ApiError as exc:
                 return exc
-            return None
+            return Action.DELETED
 
         items = sorted(stale.items(), key=lambda i: apply_order_key(i[0]), reverse=True)
         results = self._map(delete, items)
-        deleted = tuple(
-            ChangeSetEntry(ref, Action.DELETED)
+        done = tuple(
+            ChangeSetEntry(ref, r)
             for (ref, _), r in zip(items, results, strict=True)
-            if r is None
+            if isinstance(r, Action)
         )
-        survivors = {ref: v for (ref, v), r in zip(items, results, strict=True) if r is not None}
-        messages = [f"{ref}: {r}" for (ref, _), r in zip(items, results, strict=True) if r]
-        return ChangeSet(deleted), survivors, messages
+        survivors = {
+            ref: v for (ref, v), r in zip(items, results, strict=True) if isinstance(r, ApiError)
+        }
+        messages = [
+            f"{ref}: {r}"
+            for (ref, _), r in zip(items, results, strict=True)
+            if isinstance(r, ApiError)
+        ]
+        return ChangeSet(done), survivors, messages
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(self._pool.map(fn, items))
 
 
-def sort_plan(plan: list[_Planned]) -> list[_Planned]:
-    order = {m.ref: i for i, m in enumerate(sort_for_apply([p.manifest for p in plan]))}
-    return sorted(plan, key=lambda p: order[p.manifest.ref])
+def _sort_plan(plan: list[_Planned]) -> list[_Planned]:
+    return sorted(plan, key=lambda p: apply_order_key(p.manifest.ref))
 
 
 def _crd_scopes(manifests: Iterable[Manifest]) -> dict[tuple[str, str], bool]:
@@ -273,4 +343,6 @@ def _dry_run_error(
     if more > 0:
         lines.append(f"and {more} more")
     prefix = "only CRDs and Namespaces were applied; " if after_first_stage else "nothing applied; "
-    return DryRunError(prefix + "; ".join(lines))
+    error = DryRunError(prefix + "; ".join(lines))
+    error.partial = after_first_stage
+    return error

@@ -5,7 +5,9 @@ Labels never carry secrets: repository URLs are redacted before they become labe
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+import contextlib
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECONCILE_DURATION = Histogram(
     "gitops_reconcile_duration_seconds",
@@ -18,11 +20,37 @@ RECONCILE_TOTAL = Counter(
     "Reconciles finished, by resource kind and result (success, error, stalled).",
     ["kind", "result"],
 )
+DRIFTED_OBJECTS = Gauge(
+    "gitops_drifted_objects",
+    "Objects of an Application whose live state differs from the applied revision.",
+    ["namespace", "name"],
+)
+ROLLBACKS = Counter(
+    "gitops_rollbacks_total",
+    "Automatic rollbacks to the last good revision, by the failure that caused them.",
+    ["namespace", "name", "reason"],
+)
+
+
+_rollback_reasons: dict[tuple[str, str], set[str]] = {}
+
+
+def count_rollback(namespace: str, name: str, reason: str) -> None:
+    ROLLBACKS.labels(namespace, name, reason).inc()
+    _rollback_reasons.setdefault((namespace, name), set()).add(reason)
 
 
 def observe_reconcile(kind: str, result: str, seconds: float) -> None:
     RECONCILE_DURATION.labels(kind, result).observe(seconds)
     RECONCILE_TOTAL.labels(kind, result).inc()
+
+
+def forget_application(namespace: str, name: str) -> None:
+    """Remove the series of a deleted Application."""
+    with contextlib.suppress(KeyError):
+        DRIFTED_OBJECTS.remove(namespace, name)
+    for reason in _rollback_reasons.pop((namespace, name), set()):
+        ROLLBACKS.remove(namespace, name, reason)
 
 
 def serve(port: int) -> None:

@@ -1,10 +1,25 @@
-"""Reconcile an Application: source, render, validate, record inventory, apply, prune."""
+"""Reconcile an Application.
+
+Each pass reads the Application and its source afresh and takes one of four paths:
+
+- sync: a new revision, a spec change or a requestedAt: render, validate (dry-run), record
+  the inventory, apply in stages, prune, then assess health;
+- health: the applied revision is still Progressing: assess again until healthTimeout;
+- steady: nothing new: refresh health, check drift when due, correct it with selfHeal;
+- quarantine: the source points at a revision that failed: leave the cluster as the last
+  good revision left it until a new commit, a spec change or the retryAt annotation.
+
+A failed revision is rolled back (``rollback.py``) when it was partly applied or did not
+become healthy, and quarantined in every case.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import inventory
@@ -12,38 +27,82 @@ from ..api import (
     API_VERSION,
     GROUP,
     REPOSITORY_KIND,
+    REQUESTED_AT_ANNOTATION,
+    RETRY_ANNOTATION,
     ApplicationSpec,
+    GitRef,
+    RefKind,
     parse_application_spec,
     parse_repository_spec,
+    sha_of,
 )
-from ..conditions import ConditionType, ConditionUpdate, ready
-from ..errors import PruneError, SourceNotReadyError, StalledError
+from ..conditions import ConditionType, ConditionUpdate, failed, progressing, ready
+from ..errors import (
+    ApplyError,
+    DryRunError,
+    GitOpsError,
+    HealthCheckError,
+    PruneError,
+    SourceNotReadyError,
+    StalledError,
+)
+from ..health import Health, HealthStatus, aggregate
 from ..history import SyncResult, record
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..manager import ChangeSet, ResourceManager
 from ..objects import Manifest, ObjectRef
-from ..render import render
+from ..render import RenderTools, render
 from ..source import Artifact, GitSource
+from .drift import drift_status
 from .outcome import Event, Outcome
+from .snapshots import SnapshotStore
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 StatusWriter = Callable[[dict[str, Any]], None]
 
+HEALTH_POLL = 2.0
+"""Seconds between health assessments while a revision is Progressing."""
+_ALL_TRANSIENT = (ConditionType.RECONCILING, ConditionType.STALLED, ConditionType.ROLLED_BACK)
+
 
 @dataclass(slots=True)
 class ApplicationRun:
-    """Everything one reconcile of one Application learns, step by step."""
+    """Everything one pass over one Application learns, step by step."""
 
-    namespace: str
-    name: str
+    obj: dict[str, Any]
     spec: ApplicationSpec
     status: dict[str, Any]
+    now: str
+    write_status: StatusWriter
+    logger: Logger
     revision: str = ""
+    repo_spec: dict[str, Any] = field(default_factory=dict)
     artifact: Artifact | None = None
     manifests: list[Manifest] = field(default_factory=list)
-    old_inventory: Inventory = field(default_factory=dict)
+    inventory: Inventory = field(default_factory=dict)
+    """What status.inventory holds now; updated whenever it is written."""
     changes: ChangeSet = field(default_factory=ChangeSet)
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])
+
+    @property
+    def generation(self) -> int:
+        return int(self.obj["metadata"].get("generation", 0))
+
+    def annotation(self, key: str) -> str:
+        return str((self.obj["metadata"].get("annotations") or {}).get(key, ""))
+
+    def record_inventory(self, refs: Inventory) -> None:
+        if refs != self.inventory:
+            self.write_status({"inventory": inventory.to_status(refs)})
+            self.inventory = dict(refs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +110,15 @@ class ApplicationReconciler:
     kube: KubeClient
     git: GitSource
     manager: ResourceManager
+    tools: RenderTools
+    snapshots: SnapshotStore
 
     def reconcile(
-        self,
-        obj: dict[str, Any],
-        *,
-        write_status: StatusWriter,
-        now: str,
-        logger: Logger,
+        self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
     ) -> Outcome:
-        """Run the steps in order; a raised ``GitOpsError`` stops the run with nothing
-        pruned. ``write_status`` records the inventory before the first write."""
-        meta = obj["metadata"]
-        spec = parse_application_spec(obj.get("spec") or {}, meta["namespace"])
-        status = dict(obj.get("status") or {})
+        """One pass; raises ``GitOpsError`` only for transient or spec problems, which
+        never prune anything."""
+        spec = parse_application_spec(obj.get("spec") or {}, obj["metadata"]["namespace"])
         if spec.suspend:
             return Outcome(
                 {},
@@ -75,14 +129,38 @@ class ApplicationReconciler:
                 ],
                 spec.interval,
             )
-        run = ApplicationRun(meta["namespace"], meta["name"], spec, status)
-        run.old_inventory = inventory.from_status(status)
+        status = dict(obj.get("status") or {})
+        run = ApplicationRun(
+            obj, spec, status, now, write_status, logger, inventory=inventory.from_status(status)
+        )
         self.fetch_source(run)
-        write_status({"lastAttemptedRevision": run.revision})
-        self.render_manifests(run)
-        self.apply(run, write_status)
-        self.prune(run, write_status, logger)
-        return self.succeeded(run, now)
+        if self._quarantined(run):
+            return self.steady(run, quarantined=True)
+        if self._settled(run):
+            if status.get("health") == HealthStatus.PROGRESSING:
+                return self.check_health(run)
+            return self.steady(run)
+        return self.sync(run)
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def _quarantined(self, run: ApplicationRun) -> bool:
+        retry = run.annotation(RETRY_ANNOTATION)
+        return bool(
+            run.status.get("failedRevision") == run.revision
+            and run.status.get("failedGeneration") == run.generation
+            and (not retry or retry == run.status.get("lastHandledRetryAt"))
+        )
+
+    def _settled(self, run: ApplicationRun) -> bool:
+        requested = run.annotation(REQUESTED_AT_ANNOTATION)
+        return bool(
+            run.status.get("lastAppliedRevision") == run.revision
+            and run.status.get("observedGeneration") == run.generation
+            and (not requested or requested == run.status.get("lastHandledReconcileAt"))
+        )
+
+    # -- steps ---------------------------------------------------------------------------
 
     def fetch_source(self, run: ApplicationRun) -> None:
         """Sets ``run.revision`` and ``run.artifact`` from the GitRepository's artifact.
@@ -96,82 +174,259 @@ class ApplicationReconciler:
         published = (repo.get("status") or {}).get("artifact") or {}
         if not published.get("sha"):
             raise SourceNotReadyError(f"{ref} has no artifact yet", requeue_after=5.0)
-        repo_spec = parse_repository_spec(repo.get("spec") or {})
         run.revision = str(published["revision"])
-        run.artifact = self.git.artifact(published["sha"]) or self.git.fetch(
-            repo_spec.url, repo_spec.ref, published["sha"], timeout=repo_spec.timeout
-        )
+        run.repo_spec = dict(repo.get("spec") or {})
+        run.artifact = self.artifact(run.repo_spec, str(published["sha"]))
 
-    def render_manifests(self, run: ApplicationRun) -> None:
-        """Sets ``run.manifests``: rendered, namespaced. An empty render that would prune
-        everything is refused unless ``spec.allowEmpty``."""
-        assert run.artifact is not None
-        manifests = render(run.artifact.path, run.spec.path, run.spec.render)
+    def artifact(self, repo_spec: dict[str, Any], sha: str) -> Artifact:
+        """The tree of ``sha``, from the cache or fetched (by SHA) from the repository."""
+        spec = parse_repository_spec(repo_spec)
+        cached = self.git.artifact(sha)
+        if cached:
+            return cached
+        ref = spec.ref if sha_matches_ref(spec.ref, sha) else GitRef(RefKind.COMMIT, sha)
+        return self.git.fetch(spec.url, ref, sha, timeout=spec.timeout)
+
+    def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:
+        """Render, put objects in their namespaces; refuse an empty render that would
+        prune everything unless ``spec.allowEmpty``."""
+        manifests = render(
+            artifact.path,
+            run.spec.path,
+            run.spec.render,
+            tools=self.tools,
+            release_name=run.spec.render.helm.release_name or run.name,
+            namespace=run.spec.target_namespace or run.namespace,
+        )
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
-        run.manifests = self.manager.set_namespaces(
-            manifests, run.spec.target_namespace or run.namespace
+        return self.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
+
+    def sync(self, run: ApplicationRun) -> Outcome:
+        """Apply the source's revision; then assess health (or roll back, or quarantine)."""
+        from .rollback import Rollback
+
+        started = time.monotonic()
+        run.write_status({"lastAttemptedRevision": run.revision})
+        assert run.artifact is not None
+        try:
+            run.manifests = self.render(run, run.artifact)
+            self.guard_deletions(run)
+            desired = inventory.of_manifests(run.manifests)
+            run.changes = self.manager.apply_all(
+                run.manifests,
+                ignore=run.spec.ignore_differences,
+                before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
+            )
+            self.prune(run)
+        except DryRunError as exc:
+            if exc.partial:
+                return Rollback(self, run).handle(exc)
+            return self.failed(run, exc)
+        except ApplyError as exc:
+            return Rollback(self, run).handle(exc)
+        except StalledError as exc:
+            return self.failed(run, exc)
+        self.snapshots.save(
+            run.obj,
+            sha_of(run.revision),
+            run.manifests,
+            keep={sha_of(run.status.get("lastGoodRevision", ""))},
         )
-        if not run.manifests and run.old_inventory and run.spec.prune and not run.spec.allow_empty:
+        run.status["lastAppliedAt"] = run.now
+        run.logger.info(
+            "applied %s in %.2fs: %s",
+            run.revision,
+            time.monotonic() - started,
+            run.changes.summary() or "no objects",
+        )
+        return self.check_health(run, applied=True)
+
+    def guard_deletions(self, run: ApplicationRun) -> None:
+        """Refuse, before any write, an empty render or more deletions than allowed."""
+        if not run.spec.prune:
+            return
+        stale = inventory.stale(run.inventory, inventory.of_manifests(run.manifests))
+        if not run.manifests and stale and not run.spec.allow_empty:
             raise StalledError(
                 f"revision {run.revision} renders no objects; refusing to prune the"
-                f" {len(run.old_inventory)} objects of the inventory (set spec.allowEmpty"
-                " to allow it)",
+                f" {len(stale)} objects of the inventory (set spec.allowEmpty to allow it)",
                 reason="EmptyRender",
             )
+        limit = run.spec.max_deletions
+        if limit is not None and len(stale) > limit:
+            names = ", ".join(str(r) for r in sorted(stale)[:5])
+            raise StalledError(
+                f"revision {run.revision} would delete {len(stale)} objects, more than"
+                f" spec.maxDeletions={limit} ({names}{', ...' if len(stale) > 5 else ''})",
+                reason="TooManyDeletions",
+            )
 
-    def apply(self, run: ApplicationRun, write_status: StatusWriter) -> None:
-        """Dry-run every object, record the old and new inventory together, then apply in stages."""
-        desired = inventory.of_manifests(run.manifests)
-        union = inventory.union(run.old_inventory, desired)
-
-        def record_inventory() -> None:
-            if union != run.old_inventory:
-                write_status({"inventory": inventory.to_status(union)})
-
-        run.changes = self.manager.apply_all(run.manifests, before_write=record_inventory)
-
-    def prune(self, run: ApplicationRun, write_status: StatusWriter, logger: Logger) -> None:
-        """Delete what the old inventory has and the new render lacks (if ``spec.prune``);
+    def prune(self, run: ApplicationRun) -> None:
+        """Delete what the inventory has and the render lacks (if ``spec.prune``);
         survivors of a failed delete stay in the inventory."""
         desired = inventory.of_manifests(run.manifests)
-        stale = inventory.stale(run.old_inventory, desired) if run.spec.prune else {}
+        stale = inventory.stale(run.inventory, desired) if run.spec.prune else {}
         survivors: Inventory = {}
+        messages: list[str] = []
         if stale:
             deleted, survivors, messages = self.manager.delete_all(stale)
             run.changes = run.changes + deleted
-            logger.info("pruned %d object(s)", len(deleted.entries))
-        final = inventory.union(survivors, desired)
-        write_status({"inventory": inventory.to_status(final)})
+        run.record_inventory(inventory.union(survivors, desired))
         if survivors:
             raise PruneError(
                 f"{len(survivors)} object(s) could not be deleted: " + "; ".join(messages[:3])
             )
 
-    def succeeded(self, run: ApplicationRun, now: str) -> Outcome:
-        message = f"Applied revision: {run.revision}"
-        history = record(
-            list(run.status.get("history") or []),
-            {
-                "revision": run.revision,
-                "result": SyncResult.SUCCEEDED.value,
-                "finishedAt": now,
-                "changes": {k: v for k, v in run.changes.counts().items() if v},
-            },
+    def check_health(self, run: ApplicationRun, *, applied: bool = False) -> Outcome:
+        """Healthy: the revision is good. Progressing: look again soon, until
+        healthTimeout. Degraded or timed out: roll back."""
+        from .rollback import Rollback
+
+        results = self.manager.assess(run.inventory)
+        overall = aggregate(h.status for _, h in results)
+        status = {
+            "sync": "Synced",
+            "health": overall.value,
+            "lastAppliedRevision": run.revision,
+            "lastAppliedAt": run.status.get("lastAppliedAt", run.now),
+        }
+        if overall is HealthStatus.HEALTHY:
+            return self.succeeded(run, status)
+        waited = _seconds_since(status["lastAppliedAt"], run.now)
+        worst = _worst(results, overall)
+        if overall is HealthStatus.DEGRADED or waited >= run.spec.health_timeout:
+            why = (
+                "is Degraded"
+                if overall is HealthStatus.DEGRADED
+                else (f"did not become healthy within {run.spec.health_timeout:.0f}s")
+            )
+            error = HealthCheckError(f"revision {run.revision} {why}: {worst}")
+            if applied:
+                run.write_status(status)
+            return Rollback(self, run).handle(error)
+        message = f"waiting for revision {run.revision} to become healthy: {worst}"
+        return Outcome(
+            status,
+            progressing(message),
+            HEALTH_POLL,
+            [Event("Progressing", message)] if applied and run.changes.changed else [],
         )
-        changed = any(e.action.value != "unchanged" for e in run.changes.entries)
-        events = [Event("ReconciliationSucceeded", f"{message} ({run.changes.summary()})")]
+
+    def succeeded(self, run: ApplicationRun, status: dict[str, Any]) -> Outcome:
+        message = f"Applied revision: {run.revision}"
+        entry = {
+            "revision": run.revision,
+            "result": SyncResult.SUCCEEDED.value,
+            "startedAt": status["lastAppliedAt"],
+            "finishedAt": run.now,
+            "changes": {k: v for k, v in run.changes.counts().items() if v},
+        }
+        history = record(list(run.status.get("history") or []), entry)
+        self.snapshots.retain(run.obj, {sha_of(run.revision)})
+        events = [
+            Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")
+        ]
         return Outcome(
             {
-                "sync": "Synced",
-                "lastAppliedRevision": run.revision,
+                **status,
+                "lastGoodRevision": run.revision,
                 "lastAttemptedRevision": run.revision,
+                "failedRevision": None,
+                "failedGeneration": None,
                 "history": history,
+                **self._handled_retry(run),
             },
             ready(message),
-            run.spec.interval,
-            events if changed else [],
+            min(run.spec.interval, run.spec.drift_interval),
+            events,
+            clear=_ALL_TRANSIENT,
         )
+
+    def failed(self, run: ApplicationRun, exc: GitOpsError, **extra: Any) -> Outcome:
+        """Quarantine the revision: not retried until a new commit, spec change or retry."""
+        entry = {
+            "revision": run.revision,
+            "result": SyncResult.FAILED.value,
+            "startedAt": run.now,
+            "finishedAt": run.now,
+            "message": exc.message[:1024],
+        }
+        return Outcome(
+            {
+                "sync": "OutOfSync",
+                "failedRevision": run.revision,
+                "failedGeneration": run.generation,
+                "history": record(list(run.status.get("history") or []), entry),
+                **self._handled_retry(run),
+                **extra,
+            },
+            failed(exc.reason, exc.message, stalled=True),
+            run.spec.interval,
+            [Event(exc.reason, exc.message, warning=True)],
+        )
+
+    def steady(self, run: ApplicationRun, *, quarantined: bool = False) -> Outcome:
+        """Refresh health; check drift when due and correct it with selfHeal."""
+        results = self.manager.assess(run.inventory)
+        overall = aggregate(h.status for _, h in results)
+        status: dict[str, Any] = {"health": overall.value}
+        updates: list[ConditionUpdate] = []
+        events: list[Event] = []
+        due = (
+            _seconds_since(run.status.get("lastDriftCheckAt", ""), run.now)
+            >= run.spec.drift_interval
+        )
+        if due:
+            desired = self.desired_of(run, run.status.get("lastAppliedRevision", ""))
+            if desired is not None:
+                drift_outcome = drift_status(self.manager, run, desired)
+                status.update(drift_outcome.status)
+                updates += drift_outcome.conditions
+                events += drift_outcome.events
+        if not quarantined:
+            if overall is HealthStatus.DEGRADED:
+                updates += failed("Degraded", _worst(results, overall), stalled=False)
+            else:
+                updates += ready(f"Applied revision: {run.revision}")
+        wait = min(run.spec.interval, run.spec.drift_interval)
+        clear = () if quarantined else (ConditionType.RECONCILING, ConditionType.STALLED)
+        return Outcome(status, updates, wait, events, clear=clear)
+
+    def desired_of(self, run: ApplicationRun, revision: str) -> list[Manifest] | None:
+        """The rendered manifests of an applied revision: its snapshot, else a re-render."""
+        if not revision:
+            return None
+        kept = self.snapshots.load(run.namespace, run.name, sha_of(revision))
+        if kept is not None:
+            return kept
+        if run.artifact is not None and run.artifact.sha == sha_of(revision):
+            return self.render(run, run.artifact)
+        return None
+
+    def _handled_retry(self, run: ApplicationRun) -> dict[str, Any]:
+        retry = run.annotation(RETRY_ANNOTATION)
+        return {"lastHandledRetryAt": retry} if retry else {}
+
+
+def sha_matches_ref(ref: GitRef, sha: str) -> bool:
+    return ref.kind is RefKind.COMMIT and ref.value == sha
+
+
+def _worst(results: list[tuple[ObjectRef, Health]], overall: HealthStatus) -> str:
+    """The first object in the overall state, with its health message."""
+    return next(
+        (f"{ref}: {h.message or h.status.value}" for ref, h in results if h.status is overall),
+        overall.value,
+    )
+
+
+def _seconds_since(stamp: str, now: str) -> float:
+    if not stamp:
+        return float("inf")
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    then = datetime.strptime(stamp, fmt).replace(tzinfo=UTC)
+    return (datetime.strptime(now, fmt).replace(tzinfo=UTC) - then).total_seconds()
 
 
 def _with_namespace(manifest: Manifest, namespace: str) -> Manifest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..conditions import ConditionUpdate
+from ..conditions import TRANSIENT, ConditionType, ConditionUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +23,5 @@ class Outcome:
     conditions: list[ConditionUpdate]
     requeue_after: float
     events: list[Event] = field(default_factory=list)
+    clear: tuple[ConditionType, ...] = TRANSIENT
+    """Conditions removed unless this outcome sets them."""

@@ -1,0 +1,106 @@
+"""Roll an Application back to its last good revision after a revision failed.
+
+The last good revision's rendered manifests come from its snapshot (no Git, no renderer
+needed), else from a re-render of its commit. Whatever the failed revision added is
+pruned; the failed revision is quarantined either way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import inventory
+from ..api import sha_of
+from ..conditions import ConditionType, ConditionUpdate
+from ..errors import GitOpsError, HealthCheckError
+from ..history import SyncResult, record
+from ..inventory import Inventory
+from ..manager import ChangeSet
+from ..metrics import count_rollback
+from .outcome import Event, Outcome
+
+if TYPE_CHECKING:
+    from .application import ApplicationReconciler, ApplicationRun
+
+ROLLBACK_RECHECK = 5.0
+"""Seconds until the health of the restored revision is assessed."""
+
+
+class Rollback:
+    def __init__(self, reconciler: ApplicationReconciler, run: ApplicationRun) -> None:
+        self.reconciler = reconciler
+        self.run = run
+
+    def handle(self, error: GitOpsError) -> Outcome:
+        """Roll back if the Application allows it and has a last good revision; otherwise
+        quarantine the failed revision and leave the cluster as it is."""
+        run, policy = self.run, self.run.spec.rollback
+        good = str(run.status.get("lastGoodRevision") or "")
+        on_health = isinstance(error, HealthCheckError)
+        wanted = policy.enabled and (
+            policy.on_health_failure if on_health else policy.on_apply_failure
+        )
+        if not wanted or not good or good == run.revision:
+            return self.reconciler.failed(run, error)
+        try:
+            changes = self.restore(good)
+        except GitOpsError as exc:
+            failure = GitOpsError(
+                f"{error.message}; rollback to {good} failed: {exc.message}",
+                reason="RollbackFailed",
+            )
+            return self.reconciler.failed(run, failure)
+        count_rollback(run.namespace, run.name, error.reason)
+        message = (
+            f"revision {run.revision} failed ({error.reason}): {error.message};"
+            f" rolled back to {good}"
+        )
+        entry = {
+            "revision": run.revision,
+            "result": SyncResult.ROLLED_BACK.value,
+            "startedAt": run.status.get("lastAppliedAt") or run.now,
+            "finishedAt": run.now,
+            "rolledBackTo": good,
+            "message": error.message[:1024],
+            "changes": {k: v for k, v in changes.counts().items() if v},
+        }
+        status = {
+            "sync": "OutOfSync",
+            "lastAppliedRevision": good,
+            "lastAppliedAt": run.now,
+            "failedRevision": run.revision,
+            "failedGeneration": run.generation,
+            "history": record(list(run.status.get("history") or []), entry),
+            **self.reconciler._handled_retry(run),
+        }
+        conditions = [
+            ConditionUpdate(ConditionType.READY, False, error.reason, message),
+            ConditionUpdate(ConditionType.ROLLED_BACK, True, error.reason, message),
+        ]
+        return Outcome(
+            status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message, warning=True)]
+        )
+
+    def restore(self, good: str) -> ChangeSet:
+        """Apply the good revision's manifests and prune what is not in them."""
+        run, rec = self.run, self.reconciler
+        manifests = rec.snapshots.load(run.namespace, run.name, sha_of(good))
+        if manifests is None:
+            artifact = rec.artifact(run.repo_spec, sha_of(good))
+            manifests = rec.render(run, artifact)
+        good_inventory = inventory.of_manifests(manifests)
+        changes = rec.manager.apply_all(
+            manifests,
+            ignore=run.spec.ignore_differences,
+            before_write=lambda: run.record_inventory(
+                inventory.union(run.inventory, good_inventory)
+            ),
+        )
+        stale = inventory.stale(run.inventory, good_inventory) if run.spec.prune else {}
+        survivors: Inventory = {}
+        if stale:
+            deleted, survivors, _ = rec.manager.delete_all(stale)
+            changes = changes + deleted
+        run.record_inventory(inventory.union(survivors, good_inventory))
+        run.manifests = manifests
+        return changes

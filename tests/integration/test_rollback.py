@@ -1,0 +1,136 @@
+"""Health, automatic rollback to the last good revision, and quarantine."""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from localcluster import NEVER_READY_LABEL
+
+from .apps import application, configmap, deployment, repository
+from .support import condition, events_for, get_status, wait_for
+from .test_reconcile import get, synced_to
+
+
+def rolled_back(kube, namespace):
+    status = get_status(kube, "Application", namespace, "app")
+    return status if condition(status, "RolledBack").get("status") == "True" else None
+
+
+def template_labels(kube, namespace):
+    live = get(kube, "Deployment", namespace, "web", "apps/v1")
+    return live["spec"]["template"]["metadata"]["labels"]
+
+
+def test_unhealthy_revision_rolls_back_to_last_good_and_stays_quarantined(
+    kube, operator, repo, namespace
+):
+    good = repo.commit({"app/web.yaml": deployment("web", replicas=2)}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="8s"))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    status = get_status(kube, "Application", namespace, "app")
+    assert (status["health"], status["lastGoodRevision"]) == ("Healthy", f"main@sha1:{good}")
+
+    bad = repo.commit(
+        {
+            "app/web.yaml": deployment("web", replicas=2, never_ready=True),
+            "app/extra.yaml": configmap("extra"),
+        },
+        "pods never become ready",
+    )
+    status = wait_for(lambda: rolled_back(kube, namespace), timeout=60, what="RolledBack")
+    assert status["failedRevision"] == f"main@sha1:{bad}"
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    message = condition(status, "RolledBack")["message"]
+    assert (
+        "did not become healthy within 8s" in message
+        and f"rolled back to main@sha1:{good}" in message
+    )
+    assert condition(status)["status"] == "False"
+    entry = status["history"][0]
+    assert (entry["result"], entry["rolledBackTo"]) == ("RolledBack", f"main@sha1:{good}")
+    assert NEVER_READY_LABEL not in template_labels(kube, namespace)
+    assert get(kube, "ConfigMap", namespace, "extra") is None, "what the bad revision added"
+    assert any(
+        e["reason"] == "RolledBack" and e["type"] == "Warning"
+        for e in events_for(kube, namespace, "app")
+    )
+
+    # Quarantined: the bad commit is not applied again while it is the source's head.
+    time.sleep(6)
+    status = get_status(kube, "Application", namespace, "app")
+    assert NEVER_READY_LABEL not in template_labels(kube, namespace)
+    assert [h["result"] for h in status["history"]].count("RolledBack") == 1
+
+    fixed = repo.commit({"app/web.yaml": deployment("web", replicas=3)}, "fix")
+    wait_for(lambda: synced_to(kube, namespace, fixed), timeout=60, what="the fix")
+    status = get_status(kube, "Application", namespace, "app")
+    assert condition(status, "RolledBack") == {}
+    assert "failedRevision" not in status
+    assert [h["result"] for h in status["history"][:3]] == ["Succeeded", "RolledBack", "Succeeded"]
+
+
+def test_rollback_needs_no_git(kube, operator, repo, namespace):
+    good = repo.commit({"app/web.yaml": deployment("web")}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="6s"))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    repo.commit({"app/web.yaml": deployment("web", never_ready=True)}, "bad")
+    wait_for(
+        lambda: get_status(kube, "Application", namespace, "app").get("health") == "Progressing",
+        timeout=30,
+        what="the bad revision applied",
+    )
+    repo.bare.rename(repo.bare.with_suffix(".gone"))  # the Git server loses the repository
+    status = wait_for(lambda: rolled_back(kube, namespace), timeout=60, what="RolledBack")
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert NEVER_READY_LABEL not in template_labels(kube, namespace)
+
+
+def test_partly_applied_revision_is_rolled_back(kube, operator, repo, namespace):
+    good = repo.commit({"app/cm.yaml": configmap("settings")}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    extra_ns = f"{namespace}-new"
+    bad_objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": extra_ns}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "Bad_Name", "namespace": extra_ns},
+        },
+    ]
+    repo.commit({"app/bad.yaml": yaml.safe_dump_all(bad_objects)}, "namespace and a bad object")
+    status = wait_for(lambda: rolled_back(kube, namespace), timeout=60, what="RolledBack")
+    message = condition(status, "RolledBack")["message"]
+    assert "only CRDs and Namespaces were applied" in message
+    wait_for(
+        lambda: (
+            (get(kube, "Namespace", "", extra_ns) or {})
+            .get("metadata", {})
+            .get("deletionTimestamp")
+            or get(kube, "Namespace", "", extra_ns) is None
+        ),
+        timeout=30,
+        what="the new namespace pruned",
+    )
+
+
+def test_rollback_can_be_switched_off(kube, operator, repo, namespace):
+    good = repo.commit({"app/web.yaml": deployment("web")}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="5s", rollback={"enabled": False}))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    bad = repo.commit({"app/web.yaml": deployment("web", never_ready=True)}, "bad")
+
+    def failed():
+        status = get_status(kube, "Application", namespace, "app")
+        return status if status.get("failedRevision") == f"main@sha1:{bad}" else None
+
+    status = wait_for(failed, timeout=60, what="the bad revision quarantined")
+    assert condition(status)["reason"] == "HealthCheckFailed"
+    assert condition(status, "RolledBack") == {}
+    assert NEVER_READY_LABEL in template_labels(kube, namespace), "left as applied"
