@@ -268,3 +268,36 @@ def test_suspend_stops_applying_and_requested_at_is_echoed(kube, operator, repo,
     status = get_status(kube, "Application", namespace, "app")
     obj = kube.get(API_VERSION, ObjectRef("gitops-operator.dev", "Application", namespace, "app"))
     assert status["observedGeneration"] == obj["metadata"]["generation"]
+
+
+def test_fields_of_named_managers_are_handed_over(kube, operator, repo, namespace, cluster):
+    from gitops_operator.kube import load_api_client
+
+    start(
+        kube,
+        repo,
+        namespace,
+        {"app/web.yaml": deployment("web", replicas=2)},
+        ignoreDifferences=[{"kind": "Deployment", "managedFieldsManagers": ["hpa"]}],
+    )
+    hpa = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="hpa")
+    hpa.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"replicas": 4},
+        }
+    )
+    sha = repo.commit(
+        {"app/web.yaml": deployment("web", replicas=2, image="nginx:1.28")}, "new image"
+    )
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="new image applied")
+    live = get(kube, "Deployment", namespace, "web", "apps/v1")
+    assert live["spec"]["replicas"] == 4
+    owners = {
+        f["manager"]
+        for f in live["metadata"]["managedFields"]
+        if "f:replicas" in str(f.get("fieldsV1"))
+    }
+    assert owners == {"hpa"}, "replicas now belong to the autoscaler alone"

@@ -134,3 +134,22 @@ def test_rollback_can_be_switched_off(kube, operator, repo, namespace):
     assert condition(status)["reason"] == "HealthCheckFailed"
     assert condition(status, "RolledBack") == {}
     assert NEVER_READY_LABEL in template_labels(kube, namespace), "left as applied"
+
+
+def test_newer_commit_cancels_a_running_health_wait(kube, operator, repo, namespace):
+    good = repo.commit({"app/web.yaml": deployment("web")}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="5m"))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    repo.commit({"app/web.yaml": deployment("web", never_ready=True)}, "stuck")
+    wait_for(
+        lambda: get_status(kube, "Application", namespace, "app").get("health") == "Progressing",
+        timeout=30,
+        what="the stuck revision waiting for health",
+    )
+    started = time.monotonic()
+    fixed = repo.commit({"app/web.yaml": deployment("web", replicas=2)}, "fix")
+    wait_for(lambda: synced_to(kube, namespace, fixed), timeout=60, what="the fix applied")
+    assert time.monotonic() - started < 60, "the 5m health wait did not block the fix"
+    status = get_status(kube, "Application", namespace, "app")
+    assert status["health"] == "Healthy" and condition(status, "RolledBack") == {}
