@@ -298,6 +298,6 @@ def test_fields_of_named_managers_are_handed_over(kube, operator, repo, namespac
     owners = {
         f["manager"]
         for f in live["metadata"]["managedFields"]
-        if "f:replicas" in str(f.get("fieldsV1"))
+        if "f:replicas" in (f.get("fieldsV1") or {}).get("f:spec", {})
     }
-    assert owners == {"hpa"}, "replicas now belong to the autoscaler alone"
+    assert owners == {"hpa"}, "spec.replicas now belongs to the autoscaler alone"
