@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hmac
 import os
 import subprocess
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,9 +27,19 @@ GIT_HTTP_BACKEND = os.environ.get("GIT_HTTP_BACKEND", "/usr/lib/git-core/git-htt
 class GitHTTPServer:
     """A threaded HTTP server in front of ``git http-backend`` for every repo under root."""
 
-    def __init__(self, root: Path, *, port: int = 0, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        port: int = 0,
+        auth: tuple[str, str] | None = None,
+        bearer: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
         self.root = root
         self.auth = auth
+        self.bearer = bearer
+        self.delay = delay
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"server_state": self})
@@ -69,6 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: the tests read counters, not logs
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout under test)
+
     def do_GET(self) -> None:
         self._backend()
 
@@ -76,16 +94,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._backend()
 
     def _authorized(self) -> bool:
-        expected = self.server_state.auth
-        if expected is None:
+        state = self.server_state
+        if state.auth is None and state.bearer is None:
             return True
         header = self.headers.get("Authorization", "")
-        token = base64.b64encode(f"{expected[0]}:{expected[1]}".encode()).decode()
-        return hmac.compare_digest(header, f"Basic {token}")
+        if state.bearer is not None and hmac.compare_digest(header, f"Bearer {state.bearer}"):
+            return True
+        if state.auth is not None:
+            token = base64.b64encode(f"{state.auth[0]}:{state.auth[1]}".encode()).decode()
+            return hmac.compare_digest(header, f"Basic {token}")
+        return False
 
     def _backend(self) -> None:
         parts = urlsplit(self.path)
-        service = "ls-remote" if parts.query == "service=git-upload-pack" else "upload-pack"
         if not self._authorized():
             self.server_state.count("unauthorized")
             self.send_response(401)
@@ -93,11 +114,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        if parts.path.endswith("/git-upload-pack"):
-            self.server_state.count("upload-pack")
-        elif parts.path.endswith("/info/refs"):
-            self.server_state.count(service if "upload-pack" in parts.query else "info-refs")
+        if self.server_state.delay:
+            time.sleep(self.server_state.delay)
         body = self._read_body()
+        if parts.path.endswith("/git-upload-pack"):
+            # protocol v2 names the command in the request: ls-refs (what ls-remote
+            # does) or fetch (what transfers objects)
+            plain = body
+            if self.headers.get("Content-Encoding", "") == "gzip":
+                plain = gzip.decompress(body)
+            self.server_state.count("fetch" if b"command=fetch" in plain else "ls-refs")
+        elif parts.path.endswith("/info/refs"):
+            self.server_state.count("advertise")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.server_state.root),

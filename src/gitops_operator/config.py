@@ -48,6 +48,11 @@ class Settings:
     """Seconds one render may take before its process is killed."""
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint; 0 disables it."""
+    webhook_port: int = 9292
+    """Port of the push webhook receiver (POST /hooks/<provider>); 0 disables it."""
+    webhook_secret: str = ""
+    """``namespace/name`` of the Secret holding one key per provider (github, gitlab,
+    gitea, bitbucket): each receiver's secret. Without it every delivery gets 401."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,4 +76,6 @@ class Settings:
             kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
+            webhook_port=int(num("GITOPS_WEBHOOK_PORT", default.webhook_port)),
+            webhook_secret=env.get("GITOPS_WEBHOOK_SECRET", default.webhook_secret),
         )

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from aiohttp import web
 
 from . import conditions, inventory, metrics
 from .api import (
@@ -40,12 +41,14 @@ from .errors import GitOpsError, RetryableError, StalledError
 from .kube import KubeClient, load_api_client
 from .manager import ResourceManager
 from .objects import KubeObject, ObjectRef
+from .receiver import PushRouter
 from .reconcilers.application import ApplicationReconciler
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Event, Outcome
 from .reconcilers.snapshots import SnapshotStore
 from .render import RenderTools
 from .source import GitSource
+from .webhook import PushEvent, make_app
 
 Key = tuple[str, str]  # namespace, name
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -60,7 +63,9 @@ class Runtime:
     git: GitSource
     applications: ApplicationReconciler
     executor: ThreadPoolExecutor
+    router: PushRouter
     wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
+    webhook_runner: web.AppRunner | None = None
     apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
@@ -73,7 +78,7 @@ class Runtime:
         )
         apps = ApplicationReconciler(kube, git, manager, tools, SnapshotStore(kube))
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
-        return cls(settings, kube, git, apps, executor)
+        return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
 
     def waker(self, kind: str, key: Key) -> asyncio.Event:
         return self.wakers.setdefault((kind, key), asyncio.Event())
@@ -94,7 +99,9 @@ class Runtime:
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
     settings.posting.level = logging.WARNING
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
@@ -102,13 +109,47 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.watching.server_timeout = 300
-    memo.runtime = Runtime.create(Settings.from_env())
+    runtime = Runtime.create(Settings.from_env())
+    memo.runtime = runtime
+    if runtime.settings.metrics_port:
+        metrics.serve(runtime.settings.metrics_port)
+    if runtime.settings.webhook_port:
+        await _start_webhooks(runtime, logger)
+
+
+async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
+    """Serve POST /hooks/<provider>: a verified push wakes every matching GitRepository."""
+
+    async def on_push(event: PushEvent) -> int:
+        keys = runtime.router.match(event)
+        loop = asyncio.get_running_loop()
+        for key in keys:
+            runtime.wake(REPOSITORY_KIND, key)
+            await loop.run_in_executor(runtime.executor, runtime.router.record, key, event, _now())
+        logger.info(
+            "push of %s (%s) triggered %d repositories", event.ref, event.sha[:12], len(keys)
+        )
+        return len(keys)
+
+    app = make_app(
+        runtime.router.secret,
+        on_push,
+        on_result=lambda provider, result: metrics.count_webhook(
+            provider.value if provider else "unknown", result
+        ),
+    )
+    runtime.webhook_runner = web.AppRunner(app, access_log=None)
+    await runtime.webhook_runner.setup()
+    await web.TCPSite(runtime.webhook_runner, "0.0.0.0", runtime.settings.webhook_port).start()  # noqa: S104 - serves the cluster
+    logger.info("webhook receiver listening on :%d", runtime.settings.webhook_port)
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is not None:
+        if runtime.webhook_runner is not None:
+            await runtime.webhook_runner.cleanup()
         runtime.executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -125,7 +166,9 @@ def _needs_reconcile(body: kopf.Body) -> bool:
 
 
 @kopf.on.event(GROUP, VERSION, REPOSITORY_PLURAL)
-async def repository_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
+    key = (str(body.metadata.namespace), str(body.metadata.name))
+    memo.runtime.router.track(key, None if type == "DELETED" else dict(body.get("spec") or {}))
     if _needs_reconcile(body):
         memo.runtime.wake(REPOSITORY_KIND, (str(body.metadata.namespace), str(body.metadata.name)))
 
@@ -161,7 +204,7 @@ async def repository_daemon(
         before = ((obj.get("status") or {}).get("artifact") or {}).get("sha")
 
         def work(obj: KubeObject = obj) -> Outcome:
-            return reconcile_repository(obj, runtime.git, now=_now())
+            return reconcile_repository(obj, runtime.git, runtime.kube, now=_now())
 
         outcome = await _reconcile(runtime, body, obj, ref, logger, work)
         if outcome.status.get("artifact", {}).get("sha") not in (None, before):

@@ -32,12 +32,23 @@ ROLLBACKS = Counter(
 )
 
 
+WEBHOOK_REQUESTS = Counter(
+    "gitops_webhook_requests_total",
+    "Webhook deliveries by provider and result (accepted, unauthorized, bad_request,"
+    " too_large, ignored, not_found, error).",
+    ["provider", "result"],
+)
+
 _rollback_reasons: dict[tuple[str, str], set[str]] = {}
 
 
 def count_rollback(namespace: str, name: str, reason: str) -> None:
     ROLLBACKS.labels(namespace, name, reason).inc()
     _rollback_reasons.setdefault((namespace, name), set()).add(reason)
+
+
+def count_webhook(provider: str, result: str) -> None:
+    WEBHOOK_REQUESTS.labels(provider, result).inc()
 
 
 def observe_reconcile(kind: str, result: str, seconds: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,12 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
             return last
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -93,13 +100,17 @@ class Operator:
         self.log = workdir / "operator.log"
         self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.webhook_port = free_port()
+        self.metrics_port = free_port()
 
     def start(self) -> Operator:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "GITOPS_CACHE_DIR": str(self.workdir / "cache"),
-            "GITOPS_METRICS_PORT": "0",
+            "GITOPS_METRICS_PORT": str(self.metrics_port),
+            "GITOPS_WEBHOOK_PORT": str(self.webhook_port),
+            "GITOPS_WEBHOOK_SECRET": "default/webhook-receivers",
             **self.env,
         }
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from ..manager import ChangeSet, ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource
+from .credentials import load_credentials
 from .drift import drift_status
 from .outcome import Event, Outcome
 from .snapshots import SnapshotStore
@@ -176,16 +177,22 @@ class ApplicationReconciler:
             raise SourceNotReadyError(f"{ref} has no artifact yet", requeue_after=5.0)
         run.revision = str(published["revision"])
         run.repo_spec = dict(repo.get("spec") or {})
-        run.artifact = self.artifact(run.repo_spec, str(published["sha"]))
+        run.artifact = self.artifact(source.namespace, run.repo_spec, str(published["sha"]))
 
-    def artifact(self, repo_spec: dict[str, Any], sha: str) -> Artifact:
-        """The tree of ``sha``, from the cache or fetched (by SHA) from the repository."""
-        spec = parse_repository_spec(repo_spec)
+    def artifact(self, namespace: str, repo_spec: dict[str, Any], sha: str) -> Artifact:
+        """The tree of ``sha``: from the cache, else fetched by SHA from the repository."""
         cached = self.git.artifact(sha)
         if cached:
             return cached
-        ref = spec.ref if sha_matches_ref(spec.ref, sha) else GitRef(RefKind.COMMIT, sha)
-        return self.git.fetch(spec.url, ref, sha, timeout=spec.timeout)
+        spec = parse_repository_spec(repo_spec)
+        credentials = load_credentials(self.kube, namespace, spec.secret_name)
+        return self.git.fetch(
+            spec.url,
+            GitRef(RefKind.COMMIT, sha),
+            sha,
+            timeout=spec.timeout,
+            credentials=credentials,
+        )
 
     def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:
         """Render, put objects in their namespaces; refuse an empty render that would
@@ -407,10 +414,6 @@ class ApplicationReconciler:
     def _handled_retry(self, run: ApplicationRun) -> dict[str, Any]:
         retry = run.annotation(RETRY_ANNOTATION)
         return {"lastHandledRetryAt": retry} if retry else {}
-
-
-def sha_matches_ref(ref: GitRef, sha: str) -> bool:
-    return ref.kind is RefKind.COMMIT and ref.value == sha
 
 
 def _worst(results: list[tuple[ObjectRef, Health]], overall: HealthStatus) -> str:

@@ -7,7 +7,9 @@ from typing import Any
 
 from ..api import GitRepositorySpec, parse_repository_spec, revision_string
 from ..conditions import ConditionType, ConditionUpdate, ready
+from ..kube import KubeClient
 from ..source import Artifact, GitSource
+from .credentials import load_credentials
 from .outcome import Event, Outcome
 
 
@@ -19,7 +21,9 @@ class RepositoryRun:
     artifact: Artifact | None = None
 
 
-def reconcile_repository(obj: dict[str, Any], git: GitSource, *, now: str) -> Outcome:
+def reconcile_repository(
+    obj: dict[str, Any], git: GitSource, kube: KubeClient, *, now: str
+) -> Outcome:
     """Steps: parse the spec, resolve the ref (one ls-remote), fetch if the SHA is new.
 
     Sets ``status.artifact`` (revision, sha, message, author, fetchedAt) and Ready.
@@ -38,11 +42,14 @@ def reconcile_repository(obj: dict[str, Any], git: GitSource, *, now: str) -> Ou
             spec.interval,
         )
     run = RepositoryRun(spec, previous)
-    run.sha = git.resolve(spec.url, spec.ref, timeout=spec.timeout)
-    run.artifact = git.artifact(run.sha) or git.fetch(
-        spec.url, spec.ref, run.sha, timeout=spec.timeout
+    credentials = load_credentials(kube, obj["metadata"]["namespace"], spec.secret_name)
+    concrete, run.sha = git.resolve(
+        spec.url, spec.ref, timeout=spec.timeout, credentials=credentials
     )
-    revision = revision_string(spec.ref, run.sha)
+    run.artifact = git.artifact(run.sha) or git.fetch(
+        spec.url, concrete, run.sha, timeout=spec.timeout, credentials=credentials
+    )
+    revision = revision_string(concrete, run.sha)
     changed = previous.get("sha") != run.sha
     artifact = {
         "revision": revision,

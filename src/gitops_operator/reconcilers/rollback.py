@@ -86,7 +86,7 @@ class Rollback:
         run, rec = self.run, self.reconciler
         manifests = rec.snapshots.load(run.namespace, run.name, sha_of(good))
         if manifests is None:
-            artifact = rec.artifact(run.repo_spec, sha_of(good))
+            artifact = rec.artifact(run.spec.source.namespace, run.repo_spec, sha_of(good))
             manifests = rec.render(run, artifact)
         good_inventory = inventory.of_manifests(manifests)
         changes = rec.manager.apply_all(

@@ -1,5 +1,6 @@
 """Git sources: resolve a ref with one ls-remote, fetch it once, keep the tree by SHA."""
 
+from .auth import Credentials
 from .git import Artifact, GitSource
 
-__all__ = ["Artifact", "GitSource"]
+__all__ = ["Artifact", "Credentials", "GitSource"]

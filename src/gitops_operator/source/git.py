@@ -21,6 +21,8 @@ import git
 
 from ..api import GitRef, RefKind
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
+from .auth import Credentials, git_environment
+from .refs import ls_remote_patterns, parse_ls_remote, select
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +60,24 @@ class GitSource:
             reason="UnsupportedURL",
         )
 
-    def resolve(self, url: str, ref: GitRef, *, timeout: float) -> str:
-        """The commit SHA ``ref`` points at on the remote (one ls-remote round trip)."""
+    def resolve(
+        self, url: str, ref: GitRef, *, timeout: float, credentials: Credentials | None = None
+    ) -> tuple[GitRef, str]:
+        """The concrete ref and commit SHA ``ref`` points at on the remote: one ls-remote
+        round trip (none for a commit). A semver range resolves to its highest tag."""
         self.check_url(url)
         if ref.kind is RefKind.COMMIT:
-            return ref.value
-        if ref.kind is RefKind.SEMVER:
-            raise InvalidSpecError("spec.ref.semver is not supported yet", reason="UnsupportedRef")
-        pattern = (
-            f"refs/heads/{ref.value}" if ref.kind is RefKind.BRANCH else f"refs/tags/{ref.value}"
+            return ref, ref.value
+        output = self._git(
+            None,
+            "ls_remote",
+            url,
+            *ls_remote_patterns(ref),
+            timeout=timeout,
+            url=url,
+            credentials=credentials,
         )
-        output = self._git(None, "ls_remote", url, pattern, timeout=timeout)
-        refs: dict[str, str] = {}
-        for line in output.splitlines():
-            line_sha, _, name = line.partition("\t")
-            refs[name.strip()] = line_sha.strip()
-        sha = refs.get(pattern + "^{}") or refs.get(pattern)  # a peeled annotated tag wins
-        if not sha:
-            raise SourceError(
-                f"{ref.kind.value} {ref.value!r} not found in {url}", reason="RefNotFound"
-            )
-        return sha
+        return select(ref, parse_ls_remote(output), url)
 
     def artifact(self, sha: str) -> Artifact | None:
         """The cached artifact of ``sha``, if this process (or an earlier one) fetched it."""
@@ -89,8 +88,19 @@ class GitSource:
         message, _, author = info.read_text().partition("\0") if info.exists() else ("", "", "")
         return Artifact(sha, path, message, author)
 
-    def fetch(self, url: str, ref: GitRef, sha: str, *, timeout: float) -> Artifact:
-        """Make the tree of ``sha`` available locally, fetching it if it is not cached."""
+    def fetch(
+        self,
+        url: str,
+        ref: GitRef,
+        sha: str,
+        *,
+        timeout: float,
+        credentials: Credentials | None = None,
+    ) -> Artifact:
+        """Make the tree of ``sha`` available locally, fetching it if it is not cached.
+
+        ``ref`` names what to fetch (the concrete ref from ``resolve``); a commit ref
+        fetches the SHA itself."""
         self.check_url(url)
         with self._lock(url):
             cached = self.artifact(sha)
@@ -102,7 +112,17 @@ class GitSource:
             else:
                 kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
                 refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
-            self._git(repo, "fetch", "--depth=1", "--no-tags", url, refspec, timeout=timeout)
+            self._git(
+                repo,
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                url,
+                refspec,
+                timeout=timeout,
+                url=url,
+                credentials=credentials,
+            )
             try:
                 commit = repo.commit(sha)
             except (ValueError, git.BadName) as exc:
@@ -151,24 +171,60 @@ class GitSource:
         with self._locks_guard:
             return self._locks.setdefault(url, threading.Lock())
 
-    def _git(self, repo: git.Repo | None, command: str, *args: str, timeout: float) -> str:
+    def _git(
+        self,
+        repo: git.Repo | None,
+        command: str,
+        *args: str,
+        timeout: float,
+        url: str,
+        credentials: Credentials | None,
+    ) -> str:
         runner = repo.git if repo is not None else git.cmd.Git()
         protocols = "http:https:ssh" + (":file" if self.allow_local else "")
         env = {
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "",
+            "SSH_ASKPASS": "",
             "GIT_ALLOW_PROTOCOL": protocols,
             "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes",
         }
+        name = f"git {command.replace('_', '-')}"
+        secrets = credentials.values if credentials else []
         try:
-            output = getattr(runner, command)(*args, env=env, kill_after_timeout=timeout)
+            with git_environment(url, credentials) as auth:
+                output = getattr(runner, command)(
+                    *args, env={**env, **auth}, kill_after_timeout=timeout
+                )
         except git.GitCommandError as exc:
-            detail = _stderr_summary(exc)
-            raise SourceError(f"git {command.replace('_', '-')} failed: {detail}") from None
+            detail = _scrub(_stderr_summary(exc), secrets)
+            if any(sign in detail for sign in _AUTH_FAILURES):
+                raise SourceError(
+                    f"{name} failed: authentication refused by {redact(url)}"
+                    f" ({'check spec.secretRef' if credentials else 'set spec.secretRef'}):"
+                    f" {detail}",
+                    reason="AuthenticationFailed",
+                ) from None
+            raise SourceError(f"{name} failed: {detail}") from None
         except (git.GitCommandNotFound, OSError) as exc:
-            raise SourceError(f"git {command.replace('_', '-')} could not run: {exc}") from None
+            raise SourceError(f"{name} could not run: {_scrub(str(exc), secrets)}") from None
         return str(output)
+
+
+_AUTH_FAILURES = (
+    "could not read Username",
+    "Authentication failed",
+    "Permission denied (publickey",
+    "The requested URL returned error: 401",
+    "The requested URL returned error: 403",
+)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def _stderr_summary(exc: git.GitCommandError) -> str:

@@ -1,0 +1,66 @@
+"""Reading ``git ls-remote`` output and choosing a ref: pure functions."""
+
+from __future__ import annotations
+
+import nodesemver
+
+from ..api import GitRef, RefKind
+from ..errors import InvalidSpecError, SourceError
+
+
+def parse_ls_remote(output: str) -> dict[str, str]:
+    """``refs/... -> sha``; a peeled annotated tag (``^{}``) replaces the tag object."""
+    refs: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in output.splitlines():
+        sha, _, name = line.strip().partition("\t")
+        if not name:
+            continue
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = sha
+        else:
+            refs[name] = sha
+    return {**refs, **peeled}
+
+
+def ls_remote_patterns(ref: GitRef) -> list[str]:
+    if ref.kind is RefKind.BRANCH:
+        return [f"refs/heads/{ref.value}"]
+    if ref.kind is RefKind.TAG:
+        return [f"refs/tags/{ref.value}", f"refs/tags/{ref.value}^{{}}"]
+    return ["refs/tags/*"]
+
+
+def select(ref: GitRef, refs: dict[str, str], url: str) -> tuple[GitRef, str]:
+    """The concrete ref (a semver range becomes the highest matching tag) and its SHA."""
+    if ref.kind is RefKind.SEMVER:
+        tags = {
+            name.removeprefix("refs/tags/"): sha
+            for name, sha in refs.items()
+            if name.startswith("refs/tags/")
+        }
+        chosen = highest_matching(list(tags), ref.value)
+        if chosen is None:
+            raise SourceError(f"no tag of {url} matches semver {ref.value!r}", reason="RefNotFound")
+        return GitRef(RefKind.TAG, chosen), tags[chosen]
+    kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
+    sha = refs.get(f"refs/{kind}/{ref.value}")
+    if not sha:
+        raise SourceError(
+            f"{ref.kind.value} {ref.value!r} not found in {url}", reason="RefNotFound"
+        )
+    return ref, sha
+
+
+def highest_matching(tags: list[str], expression: str) -> str | None:
+    """The highest tag (``v`` prefix allowed) inside the npm-style range ``expression``
+    (``>=1.2.0 <2.0.0``, ``^1.2``, ``~1.2.3``, ``1.x``); pre-releases only when the range
+    names one."""
+    valid = {tag: tag for tag in tags if nodesemver.valid(tag, loose=True)}
+    try:
+        best = nodesemver.max_satisfying(list(valid), expression, loose=True)
+    except ValueError as exc:
+        raise InvalidSpecError(
+            f"spec.ref.semver: invalid range {expression!r}: {exc}", reason="InvalidSemver"
+        ) from exc
+    return str(best) if best else None

@@ -1,0 +1,111 @@
+"""Push webhooks reach the operator's own receiver and trigger the right repositories."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from .apps import application, configmap, repository
+from .support import get_status, wait_for
+from .test_reconcile import synced_to
+from .test_sources import secret
+
+GITHUB_SECRET = "whsec-github-7d1e"
+GITLAB_SECRET = "whsec-gitlab-22b9"
+
+
+@pytest.fixture(scope="module")
+def receivers(kube):
+    kube.apply(secret("default", "webhook-receivers", github=GITHUB_SECRET, gitlab=GITLAB_SECRET))
+    time.sleep(0.1)
+
+
+def post(operator, provider: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{operator.webhook_port}/hooks/{provider}",
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, {}
+
+
+def github_push(url: str, sha: str, ref: str = "refs/heads/main") -> bytes:
+    return json.dumps(
+        {
+            "ref": ref,
+            "after": sha,
+            "repository": {"clone_url": url, "html_url": url.removesuffix(".git")},
+        }
+    ).encode()
+
+
+def signed(body: bytes, key: str = GITHUB_SECRET) -> dict[str, str]:
+    digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={digest}"}
+
+
+def test_signed_push_applies_a_commit_without_waiting_for_the_poll(
+    kube, operator, repo, namespace, receivers
+):
+    first = repo.commit({"app/a.yaml": configmap("a", v="1")})
+    kube.apply(repository(namespace, repo.url, interval="1h"))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first sync")
+    second = repo.commit({"app/a.yaml": configmap("a", v="2")})
+    body = github_push(repo.url, second)
+    started = time.monotonic()
+    status, answer = post(operator, "github", body, signed(body))
+    assert (status, answer) == (202, {"triggered": 1})
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=30, what="pushed commit")
+    assert time.monotonic() - started < 10, "the 1h poll interval did not matter"
+    delivery = get_status(kube, "GitRepository", namespace, "app")["lastDelivery"]
+    assert (delivery["provider"], delivery["sha"], delivery["verified"], delivery["triggered"]) == (
+        "github",
+        second,
+        True,
+        True,
+    )
+
+
+def test_gitlab_token_and_other_branches(kube, operator, repo, namespace, receivers):
+    kube.apply(repository(namespace, repo.url, interval="1h"))
+    body = json.dumps(
+        {
+            "object_kind": "push",
+            "ref": "refs/heads/feature",
+            "after": "a" * 40,
+            "project": {"git_http_url": repo.url},
+        }
+    ).encode()
+    headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": GITLAB_SECRET}
+    assert post(operator, "gitlab", body, headers) == (202, {"triggered": 0})
+    main = body.replace(b"refs/heads/feature", b"refs/heads/main")
+    assert post(operator, "gitlab", main, headers) == (202, {"triggered": 1})
+
+
+def test_bad_deliveries_are_refused_and_the_receiver_lives_on(operator, receivers):
+    body = github_push("http://127.0.0.1:1/nothing.git", "b" * 40)
+    assert post(operator, "github", body, signed(body, "wrong"))[0] == 401
+    assert post(operator, "github", body, {"X-GitHub-Event": "push"})[0] == 401
+    assert post(operator, "github", b"{not json", signed(b"{not json"))[0] == 400
+    huge = b"x" * (2 * 1024 * 1024)
+    assert post(operator, "github", huge, signed(huge))[0] == 413
+    assert post(operator, "bitbucket", body, {})[0] == 401, "no secret configured"
+    assert post(operator, "svn", body, {})[0] == 404
+    assert post(operator, "github", body, signed(body)) == (202, {"triggered": 0})
+    metrics = (
+        urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics").read().decode()
+    )
+    assert 'gitops_webhook_requests_total{provider="github",result="unauthorized"}' in metrics
+    assert operator.alive
