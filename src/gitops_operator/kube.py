@@ -134,6 +134,20 @@ class KubeClient:
             return False
         return True
 
+    def patch(self, api_version: str, ref: ObjectRef, body: dict[str, Any]) -> KubeObject:
+        """JSON-merge-patch an object (annotations, a spec flag): for the CLI's nudges."""
+        resource = self.resource(api_version, ref.kind)
+        with _api_errors(f"patch {ref}"):
+            result = self._dyn.patch(
+                resource,
+                body=body,
+                name=ref.name,
+                namespace=ref.namespace or None,
+                content_type="application/merge-patch+json",
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        return dict(result.to_dict())
+
     def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None:
         """JSON-merge-patch the status subresource of a custom resource."""
         resource = self.resource(api_version, ref.kind).subresources["status"]

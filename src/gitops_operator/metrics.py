@@ -32,6 +32,28 @@ ROLLBACKS = Counter(
 )
 
 
+APPLICATION_INFO = Gauge(
+    "gitops_application_info",
+    "One series per Application (value 1) with its source, revision, sync and health.",
+    ["namespace", "name", "source", "revision", "sync_status", "health_status"],
+)
+MANAGED_OBJECTS = Counter(
+    "gitops_managed_objects_total",
+    "Objects handled by syncs, by ChangeSet action (created, configured, unchanged,"
+    " deleted, skipped).",
+    ["namespace", "name", "action"],
+)
+GIT_REQUEST_DURATION = Histogram(
+    "gitops_git_request_duration_seconds",
+    "Duration of git ls-remote and fetch requests, by repository (credentials redacted).",
+    ["repository", "request"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+GIT_REQUEST_FAILURES = Counter(
+    "gitops_git_request_failures_total",
+    "Failed git ls-remote and fetch requests, by repository (credentials redacted).",
+    ["repository", "request"],
+)
 WEBHOOK_REQUESTS = Counter(
     "gitops_webhook_requests_total",
     "Webhook deliveries by provider and result (accepted, unauthorized, bad_request,"
@@ -56,10 +78,48 @@ def observe_reconcile(kind: str, result: str, seconds: float) -> None:
     RECONCILE_TOTAL.labels(kind, result).inc()
 
 
+_app_info: dict[tuple[str, str], tuple[str, ...]] = {}
+_app_actions: dict[tuple[str, str], set[str]] = {}
+
+
+def set_application_info(namespace: str, name: str, source: str, revision: str,
+                         sync: str, health: str) -> None:
+    """Keep exactly one info series per Application (the previous labels are removed)."""
+    labels = (namespace, name, source, revision, sync, health)
+    previous = _app_info.get((namespace, name))
+    if previous == labels:
+        return
+    if previous is not None:
+        with contextlib.suppress(KeyError):
+            APPLICATION_INFO.remove(*previous)
+    APPLICATION_INFO.labels(*labels).set(1)
+    _app_info[(namespace, name)] = labels
+
+
+def count_changes(namespace: str, name: str, counts: dict[str, int]) -> None:
+    for action, n in counts.items():
+        if n:
+            MANAGED_OBJECTS.labels(namespace, name, action).inc(n)
+            _app_actions.setdefault((namespace, name), set()).add(action)
+
+
+def observe_git(repository: str, request: str, seconds: float, *, failed: bool) -> None:
+    GIT_REQUEST_DURATION.labels(repository, request).observe(seconds)
+    if failed:
+        GIT_REQUEST_FAILURES.labels(repository, request).inc()
+
+
 def forget_application(namespace: str, name: str) -> None:
     """Remove the series of a deleted Application."""
     with contextlib.suppress(KeyError):
         DRIFTED_OBJECTS.remove(namespace, name)
+    previous = _app_info.pop((namespace, name), None)
+    if previous is not None:
+        with contextlib.suppress(KeyError):
+            APPLICATION_INFO.remove(*previous)
+    for action in _app_actions.pop((namespace, name), set()):
+        with contextlib.suppress(KeyError):
+            MANAGED_OBJECTS.remove(namespace, name, action)
     for reason in _rollback_reasons.pop((namespace, name), set()):
         ROLLBACKS.remove(namespace, name, reason)
 
