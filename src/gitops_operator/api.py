@@ -182,6 +182,7 @@ class ApplicationSpec:
     max_deletions: int | None = None
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     ignore_differences: tuple[IgnoreRule, ...] = ()
+    service_account: str = ""
 
 
 def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationSpec:
@@ -221,6 +222,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
         ),
         max_deletions=spec.get("maxDeletions"),
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),
+        service_account=str(spec.get("serviceAccountName") or ""),
         ignore_differences=tuple(
             IgnoreRule(
                 group=rule.get("group"),

@@ -46,6 +46,11 @@ class Settings:
     """The kustomize binary used by ``kustomize build``."""
     render_timeout: float = 60.0
     """Seconds one render may take before its process is killed."""
+    default_service_account: str = ""
+    """ServiceAccount (in the Application's namespace) impersonated when an Application
+    names none; empty: the operator's own identity."""
+    no_cross_namespace_refs: bool = False
+    """Refuse Applications whose sourceRef points into another namespace."""
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint; 0 disables it."""
     webhook_port: int = 9292
@@ -75,6 +80,8 @@ class Settings:
             helm_binary=env.get("GITOPS_HELM_BINARY", default.helm_binary),
             kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),
+            default_service_account=env.get("GITOPS_DEFAULT_SERVICE_ACCOUNT", ""),
+            no_cross_namespace_refs=env.get("GITOPS_NO_CROSS_NAMESPACE_REFS", "") in {"1", "true"},
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
             webhook_port=int(num("GITOPS_WEBHOOK_PORT", default.webhook_port)),
             webhook_secret=env.get("GITOPS_WEBHOOK_SECRET", default.webhook_secret),

@@ -76,7 +76,15 @@ class Runtime:
         tools = RenderTools(
             settings.kustomize_binary, settings.helm_binary, settings.render_timeout
         )
-        apps = ApplicationReconciler(kube, git, manager, tools, SnapshotStore(kube))
+        apps = ApplicationReconciler(
+            kube,
+            git,
+            manager,
+            tools,
+            SnapshotStore(kube),
+            default_service_account=settings.default_service_account,
+            no_cross_namespace_refs=settings.no_cross_namespace_refs,
+        )
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
         return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
 
@@ -260,7 +268,11 @@ async def application_deleted(
         return
     loop = asyncio.get_running_loop()
     deleted, survivors, messages = await loop.run_in_executor(
-        runtime.executor, runtime.applications.manager.delete_all, owned
+        runtime.executor,
+        runtime.applications.manager_for(
+            str(namespace), str((body.get("spec") or {}).get("serviceAccountName") or "")
+        ).delete_all,
+        owned,
     )
     logger.info("deleted %d object(s) of the inventory", len(deleted.entries))
     if survivors:
@@ -362,6 +374,16 @@ def _finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome)
     if requested:
         status["lastHandledReconcileAt"] = requested
     runtime.kube.patch_status(API_VERSION, ref, status)
+    if ref.kind == APPLICATION_KIND:
+        merged = {**old, **status}
+        metrics.set_application_info(
+            ref.namespace,
+            ref.name,
+            source=str(((obj.get("spec") or {}).get("sourceRef") or {}).get("name", "")),
+            revision=str(merged.get("lastAppliedRevision") or ""),
+            sync=str(merged.get("sync") or "Unknown"),
+            health=str(merged.get("health") or "Unknown"),
+        )
     return outcome
 
 

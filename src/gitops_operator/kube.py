@@ -55,6 +55,13 @@ class KubeClient:
             self._dyn = DynamicClient(api_client, cache_file=cache)
         self._discovery_lock = threading.Lock()
 
+    def impersonating(self, username: str) -> KubeClient:
+        """A client that acts as ``username`` (e.g. ``system:serviceaccount:ns:name``; the
+        API server adds a service account's groups itself)."""
+        api = client.ApiClient(configuration=self._api.configuration)
+        api.set_default_header("Impersonate-User", username)
+        return KubeClient(api, field_manager=self.field_manager)
+
     # -- discovery ----------------------------------------------------------------------
 
     def resource(self, api_version: str, kind: str) -> Resource:

@@ -343,6 +343,7 @@ def _dry_run_error(
     if more > 0:
         lines.append(f"and {more} more")
     prefix = "only CRDs and Namespaces were applied; " if after_first_stage else "nothing applied; "
-    error = DryRunError(prefix + "; ".join(lines))
+    forbidden = all(isinstance(exc, ApiError) and exc.code == 403 for _, exc in failures)
+    error = DryRunError(prefix + "; ".join(lines), reason="Forbidden" if forbidden else None)
     error.partial = after_first_stage
     return error

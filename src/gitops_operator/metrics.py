@@ -82,8 +82,9 @@ _app_info: dict[tuple[str, str], tuple[str, ...]] = {}
 _app_actions: dict[tuple[str, str], set[str]] = {}
 
 
-def set_application_info(namespace: str, name: str, source: str, revision: str,
-                         sync: str, health: str) -> None:
+def set_application_info(
+    namespace: str, name: str, source: str, revision: str, sync: str, health: str
+) -> None:
     """Keep exactly one info series per Application (the previous labels are removed)."""
     labels = (namespace, name, source, revision, sync, health)
     previous = _app_info.get((namespace, name))

@@ -16,6 +16,7 @@ become healthy, and quarantined in every case.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from ..errors import (
     DryRunError,
     GitOpsError,
     HealthCheckError,
+    InvalidSpecError,
     PruneError,
     SourceNotReadyError,
     StalledError,
@@ -51,6 +53,7 @@ from ..history import SyncResult, record
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..manager import ChangeSet, ResourceManager
+from ..metrics import count_changes
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource
@@ -84,6 +87,8 @@ class ApplicationRun:
     inventory: Inventory = field(default_factory=dict)
     """What status.inventory holds now; updated whenever it is written."""
     changes: ChangeSet = field(default_factory=ChangeSet)
+    manager: ResourceManager = field(init=False)
+    """The operator's own manager, or one that impersonates the tenant's ServiceAccount."""
 
     @property
     def namespace(self) -> str:
@@ -113,6 +118,24 @@ class ApplicationReconciler:
     manager: ResourceManager
     tools: RenderTools
     snapshots: SnapshotStore
+    default_service_account: str = ""
+    no_cross_namespace_refs: bool = False
+    _tenants: dict[str, ResourceManager] = field(default_factory=dict)
+    _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def manager_for(self, namespace: str, service_account: str) -> ResourceManager:
+        """Every dry-run, apply, read and delete of an Application goes through this
+        manager: the tenant's ServiceAccount, impersonated, when one is named."""
+        account = service_account or self.default_service_account
+        if not account:
+            return self.manager
+        user = f"system:serviceaccount:{namespace}:{account}"
+        with self._tenants_lock:
+            if user not in self._tenants:
+                self._tenants[user] = ResourceManager(
+                    self.kube.impersonating(user), self.manager.concurrency
+                )
+            return self._tenants[user]
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -134,6 +157,7 @@ class ApplicationReconciler:
         run = ApplicationRun(
             obj, spec, status, now, write_status, logger, inventory=inventory.from_status(status)
         )
+        run.manager = self.manager_for(run.namespace, spec.service_account)
         self.fetch_source(run)
         if self._quarantined(run):
             return self.steady(run, quarantined=True)
@@ -168,6 +192,12 @@ class ApplicationReconciler:
 
         Raises ``SourceNotReadyError`` while the repository has none yet."""
         source = run.spec.source
+        if self.no_cross_namespace_refs and source.namespace != run.namespace:
+            raise InvalidSpecError(
+                f"spec.sourceRef.namespace {source.namespace!r}: this operator forbids"
+                " sources in other namespaces",
+                reason="CrossNamespaceRef",
+            )
         ref = ObjectRef(GROUP, REPOSITORY_KIND, source.namespace, source.name)
         repo = self.kube.get(API_VERSION, ref)
         if repo is None:
@@ -207,7 +237,7 @@ class ApplicationReconciler:
         )
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
-        return self.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
+        return run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
 
     def sync(self, run: ApplicationRun) -> Outcome:
         """Apply the source's revision; then assess health (or roll back, or quarantine)."""
@@ -220,7 +250,7 @@ class ApplicationReconciler:
             run.manifests = self.render(run, run.artifact)
             self.guard_deletions(run)
             desired = inventory.of_manifests(run.manifests)
-            run.changes = self.manager.apply_all(
+            run.changes = run.manager.apply_all(
                 run.manifests,
                 ignore=run.spec.ignore_differences,
                 before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
@@ -277,7 +307,7 @@ class ApplicationReconciler:
         survivors: Inventory = {}
         messages: list[str] = []
         if stale:
-            deleted, survivors, messages = self.manager.delete_all(stale)
+            deleted, survivors, messages = run.manager.delete_all(stale)
             run.changes = run.changes + deleted
         run.record_inventory(inventory.union(survivors, desired))
         if survivors:
@@ -290,7 +320,7 @@ class ApplicationReconciler:
         healthTimeout. Degraded or timed out: roll back."""
         from .rollback import Rollback
 
-        results = self.manager.assess(run.inventory)
+        results = run.manager.assess(run.inventory)
         overall = aggregate(h.status for _, h in results)
         status = {
             "sync": "Synced",
@@ -330,6 +360,7 @@ class ApplicationReconciler:
             "changes": {k: v for k, v in run.changes.counts().items() if v},
         }
         history = record(list(run.status.get("history") or []), entry)
+        count_changes(run.namespace, run.name, run.changes.counts())
         self.snapshots.retain(run.obj, {sha_of(run.revision)})
         events = [
             Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")
@@ -375,7 +406,7 @@ class ApplicationReconciler:
 
     def steady(self, run: ApplicationRun, *, quarantined: bool = False) -> Outcome:
         """Refresh health; check drift when due and correct it with selfHeal."""
-        results = self.manager.assess(run.inventory)
+        results = run.manager.assess(run.inventory)
         overall = aggregate(h.status for _, h in results)
         status: dict[str, Any] = {"health": overall.value}
         updates: list[ConditionUpdate] = []
@@ -387,7 +418,7 @@ class ApplicationReconciler:
         if due:
             desired = self.desired_of(run, run.status.get("lastAppliedRevision", ""))
             if desired is not None:
-                drift_outcome = drift_status(self.manager, run, desired)
+                drift_outcome = drift_status(run.manager, run, desired)
                 status.update(drift_outcome.status)
                 updates += drift_outcome.conditions
                 events += drift_outcome.events

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ..api import GitRepositorySpec, parse_repository_spec, revision_string
 from ..conditions import ConditionType, ConditionUpdate, ready
+from ..errors import redact
 from ..kube import KubeClient
+from ..metrics import observe_git
 from ..source import Artifact, GitSource
 from .credentials import load_credentials
 from .outcome import Event, Outcome
@@ -19,6 +24,18 @@ class RepositoryRun:
     previous: dict[str, Any]
     sha: str = ""
     artifact: Artifact | None = None
+
+
+@contextmanager
+def _observed(url: str, request: str) -> Iterator[None]:
+    """Time a git request into the metrics, labelled by the redacted URL."""
+    started = time.monotonic()
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        observe_git(redact(url), request, time.monotonic() - started, failed=failed)
 
 
 def reconcile_repository(
@@ -43,12 +60,16 @@ def reconcile_repository(
         )
     run = RepositoryRun(spec, previous)
     credentials = load_credentials(kube, obj["metadata"]["namespace"], spec.secret_name)
-    concrete, run.sha = git.resolve(
-        spec.url, spec.ref, timeout=spec.timeout, credentials=credentials
-    )
-    run.artifact = git.artifact(run.sha) or git.fetch(
-        spec.url, concrete, run.sha, timeout=spec.timeout, credentials=credentials
-    )
+    with _observed(spec.url, "ls-remote"):
+        concrete, run.sha = git.resolve(
+            spec.url, spec.ref, timeout=spec.timeout, credentials=credentials
+        )
+    run.artifact = git.artifact(run.sha)
+    if run.artifact is None:
+        with _observed(spec.url, "fetch"):
+            run.artifact = git.fetch(
+                spec.url, concrete, run.sha, timeout=spec.timeout, credentials=credentials
+            )
     revision = revision_string(concrete, run.sha)
     changed = previous.get("sha") != run.sha
     artifact = {

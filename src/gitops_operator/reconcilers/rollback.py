@@ -89,7 +89,7 @@ class Rollback:
             artifact = rec.artifact(run.spec.source.namespace, run.repo_spec, sha_of(good))
             manifests = rec.render(run, artifact)
         good_inventory = inventory.of_manifests(manifests)
-        changes = rec.manager.apply_all(
+        changes = run.manager.apply_all(
             manifests,
             ignore=run.spec.ignore_differences,
             before_write=lambda: run.record_inventory(
@@ -99,7 +99,7 @@ class Rollback:
         stale = inventory.stale(run.inventory, good_inventory) if run.spec.prune else {}
         survivors: Inventory = {}
         if stale:
-            deleted, survivors, _ = rec.manager.delete_all(stale)
+            deleted, survivors, _ = run.manager.delete_all(stale)
             changes = changes + deleted
         run.record_inventory(inventory.union(survivors, good_inventory))
         run.manifests = manifests
