@@ -51,6 +51,12 @@ class Settings:
     names none; empty: the operator's own identity."""
     no_cross_namespace_refs: bool = False
     """Refuse Applications whose sourceRef points into another namespace."""
+    leader_elect: bool = False
+    """Run only while holding the Lease ``leader_election_name`` (for several replicas)."""
+    leader_election_namespace: str = "default"
+    leader_election_name: str = "gitops-operator-leader"
+    lease_duration: int = 15
+    """Seconds a leader's Lease lasts without renewal: a standby takes over after it."""
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint; 0 disables it."""
     webhook_port: int = 9292
@@ -82,6 +88,14 @@ class Settings:
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),
             default_service_account=env.get("GITOPS_DEFAULT_SERVICE_ACCOUNT", ""),
             no_cross_namespace_refs=env.get("GITOPS_NO_CROSS_NAMESPACE_REFS", "") in {"1", "true"},
+            leader_elect=env.get("GITOPS_LEADER_ELECT", "") in {"1", "true"},
+            leader_election_namespace=env.get("GITOPS_LEADER_ELECTION_NAMESPACE")
+            or env.get("POD_NAMESPACE")
+            or default.leader_election_namespace,
+            leader_election_name=env.get(
+                "GITOPS_LEADER_ELECTION_NAME", default.leader_election_name
+            ),
+            lease_duration=int(num("GITOPS_LEASE_DURATION", default.lease_duration)),
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
             webhook_port=int(num("GITOPS_WEBHOOK_PORT", default.webhook_port)),
             webhook_secret=env.get("GITOPS_WEBHOOK_SECRET", default.webhook_secret),

@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -200,3 +200,31 @@ def _status_message(body: Any, fallback: str) -> tuple[str, str]:
     if isinstance(status, dict) and status.get("message"):
         return str(status["message"]), str(status.get("reason", ""))
     return fallback.strip().splitlines()[0] if fallback.strip() else "unknown error", ""
+
+
+def run_leader_election(
+    *,
+    name: str,
+    namespace: str,
+    identity: str,
+    lease_duration: int,
+    renew_deadline: int,
+    retry_period: int,
+    on_started: Callable[[], None],
+    on_stopped: Callable[[], None],
+    kubeconfig: str | None = None,
+) -> None:
+    """Block until this process holds the ``coordination.k8s.io`` Lease ``name``, call
+    ``on_started`` (in a thread), renew it, and call ``on_stopped`` once it is lost."""
+    from kubernetes.leaderelection import electionconfig, leaderelection
+    from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
+
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config()
+    else:
+        config.load_kube_config(config_file=kubeconfig)
+    lock = LeaseLock(name, namespace, identity)
+    election = electionconfig.Config(
+        lock, lease_duration, renew_deadline, retry_period, on_started, on_stopped
+    )
+    leaderelection.LeaderElection(election).run()

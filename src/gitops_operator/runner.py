@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .config import Settings
+from .kube import run_leader_election
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +32,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def wait_for_leadership(settings: Settings, kubeconfig: str | None) -> None:
+    """Return once this process leads; exit at once if it ever stops leading.
+
+    kopf's own peering freezes equal-priority peers, so a Lease decides instead. Losing
+    the Lease ends the process (as controller-runtime does): a new leader may already be
+    applying, and the Deployment restarts this replica as a standby."""
+    identity = f"{socket.gethostname()}-{os.getpid()}"
+    leading = threading.Event()
+
+    def stopped() -> None:
+        log.error("lost the leader Lease %s; exiting", settings.leader_election_name)
+        logging.shutdown()
+        os._exit(1)
+
+    duration = settings.lease_duration
+    thread = threading.Thread(
+        target=run_leader_election,
+        kwargs={
+            "name": settings.leader_election_name,
+            "namespace": settings.leader_election_namespace,
+            "identity": identity,
+            "lease_duration": duration,
+            "renew_deadline": max(2, duration * 2 // 3),
+            "retry_period": max(1, duration // 5),
+            "on_started": leading.set,
+            "on_stopped": stopped,
+            "kubeconfig": kubeconfig,
+        },
+        daemon=True,
+        name="leader-election",
+    )
+    thread.start()
+    log.info(
+        "waiting to lead (Lease %s/%s, identity %s)",
+        settings.leader_election_namespace,
+        settings.leader_election_name,
+        identity,
+    )
+    while not leading.wait(1.0):
+        if not thread.is_alive():
+            raise SystemExit("leader election stopped")
+    log.info("leading as %s", identity)
+
+
+@contextmanager
+def standby_probe(port: int) -> Iterator[None]:
+    """Answer liveness probes while standing by (kopf serves them once it runs)."""
+    if not port:
+        yield
+        return
+
+    class Probe(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Probe)  # noqa: S104 - kubelet probes
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def run(args: argparse.Namespace) -> int:
     import kopf
 
@@ -34,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
         stream=sys.stderr,
     )
+    settings = Settings.from_env()
+    if settings.leader_elect:
+        with standby_probe(args.liveness_port):
+            wait_for_leadership(settings, args.kubeconfig)
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     kopf.run(
         standalone=True,

@@ -1,0 +1,61 @@
+"""Two replicas, one leader over a Lease: the standby takes over without a lost or doubled
+sync."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from .apps import application, configmap, repository
+from .support import Operator, get_status, wait_for
+from .test_reconcile import synced_to
+
+LEASE = 6
+
+
+def test_standby_takes_over_within_the_lease_when_the_leader_dies(kube, operator, repo, namespace):
+    operator.stop()
+    env = {
+        "GITOPS_LEADER_ELECT": "true",
+        "GITOPS_LEASE_DURATION": str(LEASE),
+        "GITOPS_LEADER_ELECTION_NAME": f"leader-{namespace}",
+    }
+    replicas = [
+        Operator(operator.kubeconfig, operator.workdir / f"replica-{i}", env=env) for i in range(2)
+    ]
+    try:
+        for replica in replicas:
+            replica.start()
+            time.sleep(1)  # the first one started leads
+        leader = wait_for(
+            lambda: next((r for r in replicas if "leading as" in r.logs()), None),
+            timeout=30,
+            what="a leader",
+        )
+        standby = next(r for r in replicas if r is not leader)
+        first = repo.commit({"app/a.yaml": configmap("a", v="1")})
+        kube.apply(repository(namespace, repo.url, interval="1s"))
+        kube.apply(application(namespace))
+        wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="leader syncs")
+        assert "waiting to lead" in standby.logs()
+        assert "applied" not in standby.logs(), "the standby never reconciles"
+
+        leader.stop(signal.SIGKILL)
+        killed = time.monotonic()
+        second = repo.commit({"app/a.yaml": configmap("a", v="2")})
+        wait_for(
+            lambda: synced_to(kube, namespace, second),
+            timeout=LEASE + 30,
+            what="the standby applies the next commit",
+        )
+        took = time.monotonic() - killed
+        assert took < LEASE + 15, f"took over and synced after {took:.1f}s"
+        assert "leading as" in standby.logs()
+        history = get_status(kube, "Application", namespace, "app")["history"]
+        revisions = [h["revision"] for h in history]
+        assert revisions == [f"main@sha1:{second}", f"main@sha1:{first}"], revisions
+        assert all(h["result"] == "Succeeded" for h in history)
+    finally:
+        for replica in replicas:
+            replica.stop()
+        operator.start()
