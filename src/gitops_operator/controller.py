@@ -32,6 +32,8 @@ from .api import (
     REPOSITORY_KIND,
     REPOSITORY_PLURAL,
     REQUESTED_AT_ANNOTATION,
+    RETRY_ANNOTATION,
+    ROLLBACK_TO_ANNOTATION,
     VERSION,
     DeletionPolicy,
     parse_duration,
@@ -165,11 +167,17 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 
 
 def _needs_reconcile(body: kopf.Body) -> bool:
+    """A spec change or a new value of an annotation that asks for action."""
     status = body.get("status") or {}
-    requested = body.metadata.annotations.get(REQUESTED_AT_ANNOTATION)
-    return bool(
-        body.metadata.get("generation") != status.get("observedGeneration")
-        or (requested and requested != status.get("lastHandledReconcileAt"))
+    annotations = body.metadata.annotations
+    asked = (
+        (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
+        (RETRY_ANNOTATION, "lastHandledRetryAt"),
+        (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
+    )
+    return body.metadata.get("generation") != status.get("observedGeneration") or any(
+        annotations.get(key) and annotations.get(key) != status.get(handled)
+        for key, handled in asked
     )
 
 

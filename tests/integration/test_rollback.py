@@ -153,3 +153,30 @@ def test_newer_commit_cancels_a_running_health_wait(kube, operator, repo, namesp
     assert time.monotonic() - started < 60, "the 5m health wait did not block the fix"
     status = get_status(kube, "Application", namespace, "app")
     assert status["health"] == "Healthy" and condition(status, "RolledBack") == {}
+
+
+def test_rollback_by_request_holds_the_head_until_a_new_commit(kube, operator, repo, namespace):
+    first = repo.commit({"app/cm.yaml": configmap("settings", v="1")}, "one")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first")
+    second = repo.commit(
+        {"app/cm.yaml": configmap("settings", v="2"), "app/new.yaml": configmap("new")}, "two"
+    )
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second")
+
+    app = application(namespace)
+    app["metadata"]["annotations"] = {"gitops-operator.dev/rollbackTo": first[:10]}
+    kube.apply(app)
+    status = wait_for(lambda: rolled_back(kube, namespace), timeout=30, what="manual rollback")
+    assert status["lastAppliedRevision"] == f"main@sha1:{first}"
+    assert status["failedRevision"] == f"main@sha1:{second}"
+    assert condition(status, "RolledBack")["reason"] == "ManualRollback"
+    assert get(kube, "ConfigMap", namespace, "settings")["data"] == {"v": "1"}
+    assert get(kube, "ConfigMap", namespace, "new") is None
+    time.sleep(4)
+    assert get(kube, "ConfigMap", namespace, "settings")["data"] == {"v": "1"}, "held"
+
+    third = repo.commit({"app/cm.yaml": configmap("settings", v="3")}, "three")
+    wait_for(lambda: synced_to(kube, namespace, third), timeout=60, what="a new commit")
+    assert condition(get_status(kube, "Application", namespace, "app"), "RolledBack") == {}

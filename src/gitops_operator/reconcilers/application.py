@@ -30,6 +30,7 @@ from ..api import (
     REPOSITORY_KIND,
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
+    ROLLBACK_TO_ANNOTATION,
     ApplicationSpec,
     GitRef,
     RefKind,
@@ -60,6 +61,7 @@ from ..source import Artifact, GitSource
 from .credentials import load_credentials
 from .drift import drift_status
 from .outcome import Event, Outcome
+from .rollback import Rollback
 from .snapshots import SnapshotStore
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -159,6 +161,9 @@ class ApplicationReconciler:
         )
         run.manager = self.manager_for(run.namespace, spec.service_account)
         self.fetch_source(run)
+        rollback_to = run.annotation(ROLLBACK_TO_ANNOTATION)
+        if rollback_to and rollback_to != status.get("lastHandledRollbackTo"):
+            return Rollback(self, run).manual(rollback_to)
         if self._quarantined(run):
             return self.steady(run, quarantined=True)
         if self._settled(run):
@@ -241,8 +246,6 @@ class ApplicationReconciler:
 
     def sync(self, run: ApplicationRun) -> Outcome:
         """Apply the source's revision; then assess health (or roll back, or quarantine)."""
-        from .rollback import Rollback
-
         started = time.monotonic()
         run.write_status({"lastAttemptedRevision": run.revision})
         assert run.artifact is not None
@@ -318,8 +321,6 @@ class ApplicationReconciler:
     def check_health(self, run: ApplicationRun, *, applied: bool = False) -> Outcome:
         """Healthy: the revision is good. Progressing: look again soon, until
         healthTimeout. Degraded or timed out: roll back."""
-        from .rollback import Rollback
-
         results = run.manager.assess(run.inventory)
         overall = aggregate(h.status for _, h in results)
         status = {

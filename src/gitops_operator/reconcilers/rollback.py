@@ -7,11 +7,11 @@ pruned; the failed revision is quarantined either way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import inventory
-from ..api import sha_of
-from ..conditions import ConditionType, ConditionUpdate
+from ..api import ROLLBACK_TO_ANNOTATION, sha_of
+from ..conditions import ConditionType, ConditionUpdate, failed
 from ..errors import GitOpsError, HealthCheckError
 from ..history import SyncResult, record
 from ..inventory import Inventory
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 
 ROLLBACK_RECHECK = 5.0
 """Seconds until the health of the restored revision is assessed."""
+
+
+def find_revision(status: dict[str, Any], wanted: str) -> str | None:
+    """The revision of history (or lastGoodRevision) that ``wanted`` names, by revision
+    string or by (a prefix of at least 7 characters of) its SHA."""
+    known = [str(h.get("revision", "")) for h in status.get("history") or []]
+    known += [str(h.get("rolledBackTo", "")) for h in status.get("history") or []]
+    known.append(str(status.get("lastGoodRevision") or ""))
+    for revision in filter(None, known):
+        if wanted == revision or (len(wanted) >= 7 and sha_of(revision).startswith(wanted)):
+            return revision
+    return None
 
 
 class Rollback:
@@ -80,6 +92,52 @@ class Rollback:
         return Outcome(
             status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message, warning=True)]
         )
+
+    def manual(self, wanted: str) -> Outcome:
+        """Roll back to ``wanted`` by request (the rollbackTo annotation); the source's
+        current revision is held, as a failed one is, until a new commit or retryAt."""
+        run = self.run
+        target = find_revision(run.status, wanted)
+        if target is None:
+            # Marked as handled, so that the bad value is reported once, not retried.
+            message = (
+                f"{ROLLBACK_TO_ANNOTATION}={wanted!r} names no revision of"
+                " status.history; nothing changed"
+            )
+            return Outcome(
+                {"lastHandledRollbackTo": wanted},
+                failed("UnknownRevision", message, stalled=True),
+                run.spec.interval,
+                [Event("UnknownRevision", message, warning=True)],
+            )
+        changes = self.restore(target)
+        message = (
+            f"rolled back to {target} by request; {run.revision} is held until a new"
+            " commit or a retryAt annotation"
+        )
+        entry = {
+            "revision": run.revision,
+            "result": SyncResult.ROLLED_BACK.value,
+            "startedAt": run.now,
+            "finishedAt": run.now,
+            "rolledBackTo": target,
+            "message": "manual rollback",
+            "changes": {k: v for k, v in changes.counts().items() if v},
+        }
+        status = {
+            "sync": "OutOfSync",
+            "lastAppliedRevision": target,
+            "lastAppliedAt": run.now,
+            "failedRevision": run.revision,
+            "failedGeneration": run.generation,
+            "lastHandledRollbackTo": wanted,
+            "history": record(list(run.status.get("history") or []), entry),
+        }
+        conditions = [
+            ConditionUpdate(ConditionType.READY, True, "ManualRollback", message),
+            ConditionUpdate(ConditionType.ROLLED_BACK, True, "ManualRollback", message),
+        ]
+        return Outcome(status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message)])
 
     def restore(self, good: str) -> ChangeSet:
         """Apply the good revision's manifests and prune what is not in them."""
