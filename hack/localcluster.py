@@ -183,18 +183,36 @@ class LocalCluster:
             }
         )
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        config = next(d for d in docs if d.get("kind") == "KwokctlConfiguration")
-        kwok = next(c for c in config["components"] if c["name"] == "kwok-controller")
-        pidfile = home / "pids" / "kwok-controller.pid"
-        old = int(pidfile.read_text())
-        os.kill(old, signal.SIGTERM)
+        self.restart_component("kwok-controller")
+
+    # -- fault injection (tests/reliability) ------------------------------------------------
+
+    def pid(self, component: str) -> int:
+        """The pid of ``component`` (etcd, kube-apiserver, kwok-controller, ...)."""
+        home = self.workdir / "clusters" / self.name
+        return int((home / "pids" / f"{component}.pid").read_text())
+
+    def kill_component(self, component: str, sig: int = signal.SIGKILL) -> None:
+        pid = self.pid(component)
+        os.kill(pid, sig)
         deadline = time.monotonic() + 10
-        while _alive(old) and not _zombie(old) and time.monotonic() < deadline:
+        while _alive(pid) and not _zombie(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        with (home / "logs" / "kwok-controller.log").open("ab") as log:
+
+    def restart_component(self, component: str) -> None:
+        """Stop ``component`` if it runs and start it again with kwokctl's own command
+        line; its new pid goes where kwokctl (and ``stop``) will look for it."""
+        home = self.workdir / "clusters" / self.name
+        docs = [d for d in yaml.safe_load_all((home / "kwok.yaml").read_text()) if d]
+        config = next(d for d in docs if d.get("kind") == "KwokctlConfiguration")
+        spec = next(c for c in config["components"] if c["name"] == component)
+        pidfile = home / "pids" / f"{component}.pid"
+        with contextlib.suppress(ValueError, OSError, ProcessLookupError):
+            self.kill_component(component, signal.SIGTERM)
+        with (home / "logs" / f"{component}.log").open("ab") as log:
             proc = subprocess.Popen(
-                [kwok["binary"], *kwok["args"]],
-                cwd=home,
+                [spec["binary"], *spec["args"]],
+                cwd=spec.get("workDir") or home,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -1,5 +1,69 @@
+"""Shared fixtures. The cluster ones start only when a test asks for them: one real
+control plane, one Git server and one operator process for the whole session."""
+
+from __future__ import annotations
+
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "hack"))
+
+from gitops_operator.kube import KubeClient, load_api_client  # noqa: E402
+from gitops_operator.objects import ObjectRef  # noqa: E402
+from gitserver import GitHTTPServer  # noqa: E402
+from integration.support import GitRepo, Operator  # noqa: E402
+from localcluster import LocalCluster, install_crds  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: LocalCluster) -> KubeClient:
+    client = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="tests")
+    install_crds(client)
+    return client
+
+
+@pytest.fixture(scope="session")
+def git_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("git") / "repos"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def git_server(git_root: Path) -> Iterator[GitHTTPServer]:
+    with GitHTTPServer(git_root) as server:
+        yield server
+
+
+@pytest.fixture
+def repo(git_root: Path, git_server: GitHTTPServer) -> GitRepo:
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    return GitRepo.create(git_root, name, git_server.url(f"{name}.git"))
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: LocalCluster, kube: KubeClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    proc = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def namespace(kube: KubeClient) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    kube.delete("v1", ObjectRef("", "Namespace", "", name))

@@ -39,7 +39,7 @@ from .api import (
     parse_duration,
 )
 from .config import Settings
-from .errors import GitOpsError, RetryableError, StalledError
+from .errors import ApiError, GitOpsError, RetryableError, StalledError
 from .kube import KubeClient, load_api_client
 from .manager import ResourceManager
 from .objects import KubeObject, ObjectRef
@@ -53,6 +53,8 @@ from .source import GitSource
 from .webhook import PushEvent, make_app
 
 Key = tuple[str, str]  # namespace, name
+API_RETRY = 2.0
+"""Seconds between attempts to read a resource while the API server is unreachable."""
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
@@ -214,7 +216,12 @@ async def repository_daemon(
     key = (str(namespace), name)
     ref = ObjectRef(GROUP, REPOSITORY_KIND, key[0], name)
     while True:
-        obj = await _fresh(runtime, ref)
+        try:
+            obj = await _fresh(runtime, ref)
+        except GitOpsError as exc:
+            logger.warning("cannot read %s: %s", ref, exc.message)
+            await runtime.sleep(REPOSITORY_KIND, key, API_RETRY)
+            continue
         if obj is None:
             return
         before = ((obj.get("status") or {}).get("artifact") or {}).get("sha")
@@ -237,7 +244,12 @@ async def application_daemon(
     key = (str(namespace), name)
     ref = ObjectRef(GROUP, APPLICATION_KIND, key[0], name)
     while True:
-        obj = await _fresh(runtime, ref)
+        try:
+            obj = await _fresh(runtime, ref)
+        except GitOpsError as exc:
+            logger.warning("cannot read %s: %s", ref, exc.message)
+            await runtime.sleep(APPLICATION_KIND, key, API_RETRY)
+            continue
         if obj is None:
             return
 
@@ -338,7 +350,14 @@ async def _reconcile(
 def _failure(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outcome:
     stalled = isinstance(exc, StalledError)
     interval = _interval_of(runtime, obj)
-    requeue = min(exc.requeue_after, interval) if isinstance(exc, RetryableError) else interval
+    if isinstance(exc, ApiError) and exc.transient:
+        requeue = API_RETRY * 2.5  # the API server is down or overloaded: back soon
+    elif isinstance(exc, RetryableError):
+        requeue = min(exc.requeue_after, interval)
+    elif isinstance(exc, StalledError):
+        requeue = interval  # waits for a new commit, a spec change or an annotation
+    else:
+        requeue = min(runtime.settings.retry_interval, interval)
     ready = (
         conditions.get_condition(
             (obj.get("status") or {}).get("conditions") or [], conditions.ConditionType.READY

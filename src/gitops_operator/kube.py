@@ -67,7 +67,7 @@ class KubeClient:
     def resource(self, api_version: str, kind: str) -> Resource:
         """The API resource serving ``kind``; ``NotFoundError`` if the server has none."""
         try:
-            with self._discovery_lock:
+            with self._discovery_lock, _api_errors("API discovery"):
                 resource: Resource = self._dyn.resources.get(api_version=api_version, kind=kind)
                 return resource
         except (ResourceNotFoundError, ResourceNotUniqueError) as exc:

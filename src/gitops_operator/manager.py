@@ -212,6 +212,9 @@ class ResourceManager:
         failures = [
             (m, r) for m, r in zip(manifests, results, strict=True) if not isinstance(r, _Planned)
         ]
+        transient = next((r for _, r in failures if isinstance(r, ApiError) and r.transient), None)
+        if transient is not None:
+            raise transient  # the API server's trouble, not the revision's: retry it
         if failures:
             raise _dry_run_error(failures, after_first_stage=after_first_stage)
         return [r for r in results if isinstance(r, _Planned)]
@@ -224,7 +227,11 @@ class ResourceManager:
             if planned.action is not Action.UNCHANGED:
                 try:
                     self.kube.apply(planned.body)
-                except (ApiError, NotFoundError) as exc:
+                except ApiError as exc:
+                    if exc.transient:
+                        raise  # the API server's trouble, not the revision's: retry it
+                    raise ApplyError(f"{ref} ({planned.manifest.source}): {exc}") from exc
+                except NotFoundError as exc:
                     raise ApplyError(f"{ref} ({planned.manifest.source}): {exc}") from exc
             entries.append(ChangeSetEntry(ref, planned.action))
         return ChangeSet(tuple(entries))

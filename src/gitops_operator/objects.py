@@ -80,6 +80,8 @@ def load_manifests(text: str, source: str) -> list[Manifest]:
         documents = list(yaml.load_all(text, Loader=_SafeLoader))
     except yaml.YAMLError as exc:
         raise RenderError(f"{source}: invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise RenderError(f"{source}: YAML nested too deeply") from exc
     return [Manifest(obj, source) for obj in _expand(documents, source)]
 
 
