@@ -119,5 +119,8 @@ class ApiError(GitOpsError):
 
     @property
     def transient(self) -> bool:
-        """Server errors, throttling and lost connections may succeed on a retry."""
+        """Lost connections, throttling and server errors may succeed on a retry, except
+        the 500 that server-side apply answers for a value of the wrong type."""
+        if self.code == 500 and "failed to create typed patch object" in self.message:
+            return False
         return self.code in (0, 429) or self.code >= 500

@@ -70,7 +70,7 @@ class GitRepo:
         for rel, text in files.items():
             path = self.work / rel
             if text is None:
-                path.unlink()
+                path.unlink(missing_ok=True)
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)

@@ -143,7 +143,10 @@ class GitSource:
                 repo.archive(out, treeish=commit.hexsha, format="tar")
             tree = staging / "tree"
             with tarfile.open(archive) as tar:
-                tar.extractall(tree, filter="data")
+                # Symlinks are kept as they are, even those pointing outside: render refuses
+                # any under an Application's path, so one stray link elsewhere in a
+                # monorepo does not block every Application of the repository.
+                tar.extractall(tree, filter="tar")
             message = str(commit.message).strip()
             author = f"{commit.author.name} <{commit.author.email}>"
             target.with_suffix(".info").write_text(f"{message}\0{author}")

@@ -56,9 +56,10 @@ def highest_matching(tags: list[str], expression: str) -> str | None:
     """The highest tag (``v`` prefix allowed) inside the npm-style range ``expression``
     (``>=1.2.0 <2.0.0``, ``^1.2``, ``~1.2.3``, ``1.x``); pre-releases only when the range
     names one."""
-    valid = {tag: tag for tag in tags if nodesemver.valid(tag, loose=True)}
+    valid = [tag for tag in tags if nodesemver.valid(tag, loose=True)]
     try:
-        best = nodesemver.max_satisfying(list(valid), expression, loose=True)
+        nodesemver.make_range(expression, loose=True)  # refuse a bad range even with no tags
+        best = nodesemver.max_satisfying(valid, expression, loose=True)
     except ValueError as exc:
         raise InvalidSpecError(
             f"spec.ref.semver: invalid range {expression!r}: {exc}", reason="InvalidSemver"

@@ -1,0 +1,340 @@
+"""Bad-input corpus: every case gets a clear reason in status and a Warning Event, with no
+crash and nothing of the bad revision applied (a canary object rides along in each)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+
+from gitops_operator.api import API_VERSION
+from gitserver import GitHTTPServer
+
+from .apps import application, configmap, deployment, repository
+from .support import GitRepo, condition, events_for, get_status, wait_for
+from .test_reconcile import get, synced_to
+
+CANARY = {"app/canary.yaml": configmap("canary")}
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def doc(kind: str, name: str, api: str = "v1", **extra: Any) -> str:
+    return yaml.safe_dump({"apiVersion": api, "kind": kind, "metadata": {"name": name}, **extra})
+
+
+@dataclass
+class Case:
+    name: str
+    files: dict[str, str | bytes | None]
+    reason: str
+    app: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    first: dict[str, str | None] | None = None  # a good revision applied before the bad one
+    on: str = "Application"  # which resource reports the reason
+    message: str = ""
+
+
+CASES = [
+    Case("malformed-yaml", {"app/bad.yaml": "a: [1, 2\n"}, "RenderFailed", message="invalid"),
+    Case("non-utf8", {"app/bad.yaml": b"\xff\xfe\x00bad"}, "RenderFailed", message="UTF-8"),
+    Case("not-a-mapping", {"app/bad.yaml": "- a\n- b\n"}, "RenderFailed"),
+    Case("no-kind", {"app/bad.yaml": "apiVersion: v1\nmetadata: {name: x}\n"}, "RenderFailed"),
+    Case(
+        "no-name",
+        {"app/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"},
+        "RenderFailed",
+        message="metadata.name",
+    ),
+    Case(
+        "unknown-kind",
+        {"app/bad.yaml": doc("Gadget", "g", "example.com/v1")},
+        "DryRunFailed",
+        message="Gadget",
+    ),
+    Case(
+        "missing-crd",
+        {"app/bad.yaml": doc("Certificate", "c", "cert-manager.io/v1")},
+        "DryRunFailed",
+        message="CustomResourceDefinition",
+    ),
+    Case(
+        "schema-violation",
+        {"app/bad.yaml": deployment("web").replace("replicas: 1", "replicas: lots")},
+        "DryRunFailed",
+    ),
+    Case("invalid-name", {"app/bad.yaml": configmap("Not_Valid")}, "DryRunFailed"),
+    Case(
+        "missing-namespace",
+        {
+            "app/bad.yaml": configmap("x").replace(
+                "metadata:\n", "metadata:\n  namespace: does-not-exist\n"
+            )
+        },
+        "DryRunFailed",
+        message="not found",
+    ),
+    Case(
+        "secret-with-int",
+        {"app/bad.yaml": doc("Secret", "s", stringData={"k": 12345678})},
+        "DryRunFailed",
+    ),
+    Case(
+        "immutable-field",
+        {"app/web.yaml": deployment("web", app="other")},
+        "DryRunFailed",
+        first={"app/web.yaml": deployment("web")},
+        message="immutable",
+    ),
+    Case(
+        "crd-and-invalid-cr",
+        {
+            "app/crd.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "apiextensions.k8s.io/v1",
+                    "kind": "CustomResourceDefinition",
+                    "metadata": {"name": "gizmos.corpus.example.com"},
+                    "spec": {
+                        "group": "corpus.example.com",
+                        "scope": "Namespaced",
+                        "names": {"plural": "gizmos", "kind": "Gizmo"},
+                        "versions": [
+                            {
+                                "name": "v1",
+                                "served": True,
+                                "storage": True,
+                                "schema": {
+                                    "openAPIV3Schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "spec": {
+                                                "type": "object",
+                                                "properties": {"size": {"type": "integer"}},
+                                            }
+                                        },
+                                    }
+                                },
+                            }
+                        ],
+                    },
+                }
+            ),
+            "app/gizmo.yaml": doc("Gizmo", "g", "corpus.example.com/v1", spec={"size": "big"}),
+        },
+        "DryRunFailed",
+        message="only CRDs and Namespaces were applied",
+    ),
+    Case(
+        "duplicate-objects",
+        {"app/a.yaml": configmap("dup"), "app/b.yaml": configmap("dup")},
+        "DuplicateObject",
+    ),
+    Case("huge-file", {"app/bad.yaml": "# " + "x" * (5 * 1024 * 1024) + "\n"}, "ManifestTooLarge"),
+    Case(
+        "deep-nesting",
+        {"app/bad.yaml": "a: " + "[" * 5000 + "]" * 5000 + "\n"},
+        "RenderFailed",
+        message="nesting",
+    ),
+    Case(
+        "alias-bomb",
+        {"app/bad.yaml": doc("ConfigMap", "bomb").replace("metadata", BOMB + "metadata")},
+        "ManifestTooLarge",
+    ),
+    Case("symlink-escape", {"app/leak.yaml": "symlink:/etc/passwd"}, "PathOutsideRepository"),
+    Case("path-outside", {}, "PathOutsideRepository", app={"path": "../../etc"}),
+    Case("path-missing", {}, "PathNotFound", app={"path": "nowhere"}),
+    Case(
+        "empty-render",
+        {"app/a.yaml": None, "app/canary.yaml": None, "app/x.txt": "x"},
+        "EmptyRender",
+        first={"app/a.yaml": configmap("a")},
+    ),
+    Case(
+        "too-many-deletions",
+        {"app/a.yaml": None, "app/b.yaml": None},
+        "TooManyDeletions",
+        first={"app/a.yaml": configmap("a"), "app/b.yaml": configmap("b")},
+        app={"maxDeletions": 1},
+    ),
+    Case(
+        "helm-template-error",
+        {
+            "app/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+            "app/templates/x.yaml": '{{ fail "boom" }}\n',
+        },
+        "RenderFailed",
+        message="boom",
+    ),
+    Case(
+        "helm-value-file-outside",
+        {
+            "app/Chart.yaml": "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+            "app/templates/cm.yaml": configmap("c"),
+        },
+        "PathOutsideRepository",
+        app={"render": {"helm": {"valueFiles": ["/etc/passwd"]}}},
+    ),
+    Case(
+        "helm-missing-dependency",
+        {
+            "app/Chart.yaml": "apiVersion: v2\nname: c\nversion: 1.0.0\n"
+            "dependencies:\n- {name: redis, version: 1.0.0,"
+            " repository: https://charts.example.com}\n"
+        },
+        "ChartDependencyMissing",
+    ),
+    Case(
+        "kustomize-missing-resource",
+        {"app/kustomization.yaml": "resources: [missing.yaml]\n"},
+        "PathNotFound",
+    ),
+    Case(
+        "kustomize-remote-base",
+        {"app/kustomization.yaml": "resources: [https://github.com/org/repo//base]\n"},
+        "RemoteBaseRefused",
+    ),
+    Case(
+        "kustomize-exec-plugin",
+        {
+            "app/kustomization.yaml": "generators: [gen.yaml]\n",
+            "app/gen.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "x/v1",
+                    "kind": "Gen",
+                    "metadata": {
+                        "name": "g",
+                        "annotations": {"config.kubernetes.io/function": "exec: {path: /bin/sh}"},
+                    },
+                }
+            ),
+        },
+        "PluginRefused",
+    ),
+    Case(
+        "wrong-credentials",
+        {},
+        "AuthenticationFailed",
+        on="GitRepository",
+        source={"secretRef": {"name": "creds"}, "private": True},
+    ),
+    Case(
+        "missing-secret",
+        {},
+        "SecretNotFound",
+        on="GitRepository",
+        source={"secretRef": {"name": "absent"}},
+    ),
+    Case(
+        "unreachable-host",
+        {},
+        "GitOperationFailed",
+        on="GitRepository",
+        source={"url": "http://127.0.0.1:9/none.git"},
+    ),
+    Case(
+        "branch-not-found",
+        {},
+        "RefNotFound",
+        on="GitRepository",
+        source={"ref": {"branch": "nope"}},
+    ),
+    Case(
+        "invalid-semver",
+        {},
+        "InvalidSemver",
+        on="GitRepository",
+        source={"ref": {"semver": ">=banana"}},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def private_server(git_root):
+    with GitHTTPServer(git_root, auth=("git", "right-password")) as server:
+        yield server
+
+
+def write_files(repo: GitRepo, files: dict[str, str | bytes | None]) -> str:
+    for rel, content in files.items():
+        path = repo.work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str) and content.startswith("symlink:"):
+            if path.exists() or path.is_symlink():
+                path.unlink()
+            os.symlink(content.removeprefix("symlink:"), path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+    text_files = {
+        k: v
+        for k, v in files.items()
+        if v is None or (isinstance(v, str) and not v.startswith("symlink:"))
+    }
+    return repo.commit(text_files, "bad input")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_reported_and_nothing_is_applied(
+    kube, operator, repo, namespace, private_server, case
+):
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds", "namespace": namespace},
+            "data": {"password": base64.b64encode(b"wrong").decode()},
+        }
+    )
+    source = repository(namespace, repo.url)
+    app = application(namespace, **case.app)
+    if case.first is not None:
+        sha = repo.commit(case.first, "good")
+        kube.apply(source)
+        kube.apply(app)
+        wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="the good revision")
+    write_files(repo, {**CANARY, **case.files})
+    source["spec"].update({k: v for k, v in case.source.items() if k != "private"})
+    if case.source.get("private"):
+        source["spec"]["url"] = private_server.url(repo.bare.name)
+    kube.apply(source)
+    kube.apply(app)
+
+    def reported():
+        cond = condition(get_status(kube, case.on, namespace, "app"))
+        return cond if cond.get("reason") == case.reason and cond["status"] == "False" else None
+
+    try:
+        cond = wait_for(reported, timeout=60, what=f"Ready=False reason {case.reason}")
+    except AssertionError:
+        actual = condition(get_status(kube, case.on, namespace, "app"))
+        pytest.fail(f"expected reason {case.reason}, got {actual}")
+    assert case.message in cond["message"]
+    assert "root:x:0:0" not in cond["message"], "no file content leaks"
+    wait_for(
+        lambda: any(
+            e["reason"] == case.reason and e["type"] == "Warning"
+            for e in events_for(kube, namespace, "app")
+        ),
+        timeout=30,
+        what="a Warning Event with the reason",
+    )
+    assert get(kube, "ConfigMap", namespace, "canary") is None, "nothing of it was applied"
+    assert operator.alive
+    obj = kube.get(
+        API_VERSION,
+        __import__("gitops_operator.objects").objects.ObjectRef(
+            "gitops-operator.dev", case.on, namespace, "app"
+        ),
+    )
+    assert obj is not None
+
+
+def test_the_corpus_has_at_least_thirty_cases():
+    webhook_cases = 3  # bad signature, malformed and oversized bodies: test_webhooks.py
+    assert len(CASES) + webhook_cases >= 30
