@@ -92,6 +92,8 @@ go_install kwokctl "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwokctl
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
   "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+go_install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform \
+  "-X main.version=$KUBECONFORM_VERSION"
 
 elapsed=$(($(date +%s) - start))
 if ((${#built[@]})); then

@@ -1,0 +1,107 @@
+{{/* Names, labels and the values every template derives from. */}}
+
+{{- define "gitops-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gitops-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gitops-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gitops-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "gitops-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "gitops-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: gitops-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "gitops-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "gitops-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "gitops-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* More than one replica: leader election over a Lease decides which one reconciles. */}}
+{{- define "gitops-operator.leaderElect" -}}
+{{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- end }}
+
+{{- define "gitops-operator.leaseName" -}}
+{{- printf "%s-leader" (include "gitops-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* GITOPS_WEBHOOK_SECRET is namespace/name; a bare name is in the release namespace. */}}
+{{- define "gitops-operator.webhookSecret" -}}
+{{- $secret := .Values.webhook.secret }}
+{{- if and $secret (not (contains "/" $secret)) }}
+{{- printf "%s/%s" .Release.Namespace $secret }}
+{{- else }}
+{{- $secret }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's own rules, the same in both scopes (a ClusterRole or a Role). Least
+privilege: what the code calls, nothing for "convenience".
+*/}}
+{{- define "gitops-operator.rules" -}}
+# Watch the custom resources, add and remove the operator's finalizer, annotate them.
+- apiGroups: [gitops-operator.dev]
+  resources: [gitrepositories, applications]
+  verbs: [get, list, watch, patch, update]
+# Status is the record: conditions, inventory, history.
+- apiGroups: [gitops-operator.dev]
+  resources: [gitrepositories/status, applications/status]
+  verbs: [get, patch, update]
+# Snapshot Secrets name their Application as owner (ownerReferences), which the
+# OwnerReferencesPermissionEnforcement admission plugin lets only this verb do.
+- apiGroups: [gitops-operator.dev]
+  resources: [gitrepositories/finalizers, applications/finalizers]
+  verbs: [update]
+# Read Git credentials and the webhook Secret; create and update the rollback snapshots
+# (Secrets gitops-snapshot-<application>, written by server-side apply). No list or
+# watch: the operator reads Secrets by name only.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch, update]
+# Events about Applications and GitRepositories.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+# Multi-tenancy: an Application with spec.serviceAccountName (or the default account)
+# is applied as system:serviceaccount:<namespace>:<name>. The operator sends only the
+# Impersonate-User header; the API server then derives the account's groups itself and
+# checks `impersonate` on the ServiceAccount alone (no users/groups rule is needed).
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [impersonate]
+{{- end }}
