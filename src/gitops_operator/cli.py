@@ -1,19 +1,114 @@
-"""The ``gitops-operator`` command."""
+"""The ``gitops-operator`` command: run the operator, or inspect and steer Applications.
+
+Exit codes: 0 success; 1 the answer is "no" (``diff``: objects differ; ``sync``, ``retry``,
+``rollback``: the Application is not Ready afterwards); 2 an error, printed as one line.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 
-from . import __version__, runner
+import yaml
+
+from . import __version__, cli_actions, cli_inspect, cli_render, runner
+from .api import RenderType, parse_duration
+from .cli_cluster import default_namespace
+from .cli_output import OutputFormat
+from .errors import GitOpsError
+
+Handler = Callable[[argparse.Namespace], int]
+Parser = argparse.ArgumentParser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gitops-operator", description=__doc__)
-    parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    runner.add_arguments(commands.add_parser("run", help="run the operator against the cluster"))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "run":
         return runner.run(args)
-    return 2  # pragma: no cover - argparse enforces the choices
+    handler: Handler = args.handler
+    try:
+        if args.namespace is None:
+            args.namespace = default_namespace(args.kubeconfig)
+        return handler(args)
+    except GitOpsError as exc:
+        return _fail(exc.message)
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        return _fail(str(exc))
+    except Exception as exc:  # a bug: still one line, never a traceback
+        return _fail(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gitops-operator",
+        description="Run the GitOps operator, or inspect and steer its Applications.",
+        epilog="Exit codes: 0 success; 1 objects differ (diff) or the Application is not"
+        " Ready afterwards (sync, retry, rollback); 2 an error.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runner.add_arguments(commands.add_parser("run", help="run the operator against the cluster"))
+
+    def command(name: str, handler: Handler, help: str, output: str | None = "table") -> Parser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
+        sub.add_argument(
+            "-n", "--namespace", help="namespace (default: the kubeconfig context's, or default)"
+        )
+        if output:  # a command that prints data
+            formats = [f.value for f in OutputFormat]
+            sub.add_argument("-o", "--output", choices=formats, default=output)
+        return sub
+
+    render = command("render", cli_render.render_command, "render a directory offline", "yaml")
+    render.add_argument("path", metavar="PATH")
+    render.add_argument("--type", choices=[t.value for t in RenderType], default="auto")
+    render.add_argument("--release-name", help="Helm release name (default: the directory's)")
+    render.add_argument(
+        "--values-file", action="append", default=[], metavar="FILE", help="Helm value file"
+    )
+    diff = command("diff", cli_render.diff_command, "what a sync would change (exit 1: some)")
+    diff.add_argument("app", metavar="APP")
+    status = command("status", cli_inspect.status, "list Applications, or show one")
+    status.add_argument("app", metavar="APP", nargs="?")
+    status.add_argument("-A", "--all-namespaces", action="store_true")
+    history = command("history", cli_inspect.history, "an Application's sync history")
+    history.add_argument("app", metavar="APP")
+    for name, handler, help in (
+        ("sync", cli_actions.sync, "reconcile an Application now"),
+        ("retry", cli_actions.retry, "try a quarantined (failed) revision again"),
+        ("rollback", cli_actions.rollback, "go back to a revision of the history"),
+    ):
+        sub = command(name, handler, help)
+        sub.add_argument("app", metavar="APP")
+        sub.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True)
+        sub.add_argument("--timeout", type=_duration, default=300.0, help="default 5m")
+    rollback = commands.choices["rollback"]
+    rollback.add_argument("--to", required=True, metavar="REV", help="main@sha1:<sha>, or a SHA")
+    for name, handler, help in (
+        ("suspend", cli_actions.suspend, "stop applying changes to an Application"),
+        ("resume", cli_actions.resume, "apply changes to an Application again"),
+    ):
+        command(name, handler, help).add_argument("app", metavar="APP")
+    diagram = command("diagram", cli_inspect.diagram, "draw the live GitOps loop (SVG)", None)
+    diagram.add_argument("app", metavar="APP")
+    diagram.add_argument(
+        "-o", "--output", dest="file", metavar="FILE.svg", help="default APP.svg; - for stdout"
+    )
+    return parser
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text, field_name="--timeout")
+    except GitOpsError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code

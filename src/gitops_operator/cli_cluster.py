@@ -1,0 +1,133 @@
+"""The CLI's side of the cluster: connect, find custom resources, nudge them, wait."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .api import API_VERSION, APPLICATION_KIND, GROUP, REPOSITORY_KIND
+from .config import Settings
+from .errors import GitOpsError, NotFoundError
+from .kube import KubeClient, load_api_client
+from .objects import KubeObject, ObjectRef
+
+POLL_INTERVAL = 0.5
+_SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class WaitTimeoutError(GitOpsError):
+    reason = "Timeout"
+
+
+@dataclass(slots=True)
+class Cluster:
+    """A client under the operator's field manager (so dry-runs diff as the operator
+    would apply) and the namespace the command works in."""
+
+    kube: KubeClient
+    namespace: str
+    settings: Settings
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None, namespace: str | None) -> Cluster:
+        settings = Settings.from_env()
+        try:
+            api = load_api_client(kubeconfig)
+        except Exception as exc:  # the client library's config errors, named for people
+            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise GitOpsError(
+                f"cannot load kubeconfig {where}: {exc}", reason="NoKubeconfig"
+            ) from exc
+        kube = KubeClient(api, field_manager=settings.field_manager)
+        return cls(kube, namespace or default_namespace(kubeconfig), settings)
+
+    def application_ref(self, name: str) -> ObjectRef:
+        return ObjectRef(GROUP, APPLICATION_KIND, self.namespace, name)
+
+    def application(self, name: str) -> KubeObject:
+        """The Application ``name``, or a ``NotFoundError`` saying where it was looked for."""
+        obj = self.kube.get(API_VERSION, self.application_ref(name))
+        if obj is None:
+            raise NotFoundError(f"Application {self.namespace}/{name} not found")
+        return obj
+
+    def applications(self, all_namespaces: bool = False) -> list[KubeObject]:
+        items = self.kube.list(
+            API_VERSION, APPLICATION_KIND, None if all_namespaces else self.namespace
+        )
+        return sorted(items, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+
+    def repository_of(self, app: KubeObject) -> KubeObject | None:
+        """The GitRepository ``app`` takes its revisions from, if it exists."""
+        source = (app.get("spec") or {}).get("sourceRef") or {}
+        namespace = source.get("namespace") or app["metadata"]["namespace"]
+        ref = ObjectRef(GROUP, REPOSITORY_KIND, namespace, str(source.get("name", "")))
+        return self.kube.get(API_VERSION, ref) if ref.name else None
+
+    def patch_application(self, name: str, body: dict[str, Any]) -> KubeObject:
+        return self.kube.patch(API_VERSION, self.application_ref(name), body)
+
+    def annotate(self, name: str, annotations: dict[str, str]) -> KubeObject:
+        return self.patch_application(name, {"metadata": {"annotations": annotations}})
+
+    def wait_for(
+        self, name: str, done: Callable[[KubeObject], bool], *, timeout: float, what: str
+    ) -> KubeObject:
+        """Poll the Application until ``done(app)``; ``WaitTimeoutError`` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            app = self.application(name)
+            if done(app):
+                return app
+            if time.monotonic() >= deadline:
+                raise WaitTimeoutError(
+                    f"timed out after {timeout:.0f}s waiting for {what}"
+                    " (is the operator running? see `gitops-operator status"
+                    f" {name} -n {self.namespace}`)"
+                )
+            time.sleep(POLL_INTERVAL)
+
+
+def default_namespace(kubeconfig: str | None) -> str:
+    """The current context's namespace (``--kubeconfig``, else ``$KUBECONFIG``, else
+    ``~/.kube/config``); in a Pod, its own namespace; else ``default``."""
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
+            return _SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+        except OSError:
+            return "default"
+    files = [kubeconfig] if kubeconfig else os.environ.get("KUBECONFIG", "").split(os.pathsep)
+    return _context_namespace([f for f in files if f] or ["~/.kube/config"]) or "default"
+
+
+def _context_namespace(files: list[str]) -> str | None:
+    """Merged like kubectl: the first file to set the current context or a context wins."""
+    current: str | None = None
+    contexts: dict[str, Any] = {}
+    for name in files:
+        try:
+            config = yaml.safe_load(Path(name).expanduser().read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if not isinstance(config, dict):
+            continue
+        current = current or config.get("current-context") or None
+        for entry in config.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") not in contexts:
+                contexts[str(entry.get("name"))] = entry.get("context")
+    context = contexts.get(current or "")
+    namespace = context.get("namespace") if isinstance(context, dict) else None
+    return str(namespace) if namespace else None
+
+
+def now_stamp() -> str:
+    """A fresh value for a request annotation: RFC 3339 with microseconds, so two requests
+    in the same second still differ."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

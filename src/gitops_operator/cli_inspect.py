@@ -1,0 +1,205 @@
+"""Read-only commands: ``status``, ``history`` and ``diagram``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import inventory
+from .cli_cluster import Cluster
+from .cli_output import (
+    OutputFormat,
+    changes_text,
+    emit,
+    format_fields,
+    format_table,
+    short_revision,
+)
+from .diagram import DiagramObject, render_svg
+from .manager import ResourceManager
+from .objects import KubeObject
+
+
+def status(args: argparse.Namespace) -> int:
+    """A table of Applications, or the details of one."""
+    cluster = Cluster.connect(args.kubeconfig, args.namespace)
+    output = OutputFormat(args.output)
+    if args.app:
+        details = application_details(cluster.application(args.app))
+        emit(details, output, lambda: details_table(details))
+        return 0
+    apps = cluster.applications(all_namespaces=args.all_namespaces)
+    if not apps and output is OutputFormat.TABLE:
+        where = "any namespace" if args.all_namespaces else f"namespace {cluster.namespace}"
+        print(f"No Applications found in {where}.", file=sys.stderr)
+        return 0
+    rows = [application_row(app) for app in apps]
+    emit(rows, output, lambda: applications_table(rows, with_namespace=args.all_namespaces))
+    return 0
+
+
+def history(args: argparse.Namespace) -> int:
+    """``status.history``, newest first."""
+    cluster = Cluster.connect(args.kubeconfig, args.namespace)
+    entries = list((cluster.application(args.app).get("status") or {}).get("history") or [])
+    emit(entries, OutputFormat(args.output), lambda: history_table(entries))
+    return 0
+
+
+def diagram(args: argparse.Namespace) -> int:
+    """Write the Application's live loop as SVG (``-o -``: to stdout)."""
+    cluster = Cluster.connect(args.kubeconfig, args.namespace)
+    app = cluster.application(args.app)
+    objects = diagram_objects(cluster, app)
+    svg = render_svg(app, cluster.repository_of(app), objects)
+    target = args.file or f"{args.app}.svg"
+    if target == "-":
+        sys.stdout.write(svg)
+        return 0
+    Path(target).write_text(svg, encoding="utf-8")
+    print(f"wrote {target} ({len(objects)} objects)")
+    return 0
+
+
+def diagram_objects(cluster: Cluster, app: KubeObject) -> list[DiagramObject]:
+    """Every inventoried object with its live health and whether status.drift names it."""
+    status = app.get("status") or {}
+    drifted = {str(d.get("object")) for d in status.get("drift") or [] if isinstance(d, dict)}
+    manager = ResourceManager(cluster.kube, cluster.settings.apply_concurrency)
+    return [
+        DiagramObject(ref, health.status.value, str(ref) in drifted)
+        for ref, health in manager.assess(inventory.from_status(status))
+    ]
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+def ready_condition(status: dict[str, Any]) -> dict[str, Any]:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+
+
+def application_row(app: KubeObject) -> dict[str, Any]:
+    status, spec = app.get("status") or {}, app.get("spec") or {}
+    ready = ready_condition(status)
+    return {
+        "namespace": app["metadata"]["namespace"],
+        "name": app["metadata"]["name"],
+        "source": (spec.get("sourceRef") or {}).get("name", ""),
+        "revision": status.get("lastAppliedRevision", ""),
+        "sync": status.get("sync", "Unknown"),
+        "health": status.get("health", "Unknown"),
+        "ready": ready.get("status", "Unknown"),
+        "suspended": bool(spec.get("suspend", False)),
+        "message": ready.get("message", ""),
+    }
+
+
+def application_details(app: KubeObject) -> dict[str, Any]:
+    status, spec = app.get("status") or {}, app.get("spec") or {}
+    source = spec.get("sourceRef") or {}
+    return {
+        **application_row(app),
+        "sourceNamespace": source.get("namespace") or app["metadata"]["namespace"],
+        "path": spec.get("path", "."),
+        "targetNamespace": spec.get("targetNamespace", ""),
+        **{
+            key: status.get(key, "")
+            for key in (
+                "lastAppliedRevision",
+                "lastAttemptedRevision",
+                "lastGoodRevision",
+                "failedRevision",
+                "lastAppliedAt",
+                "lastHandledReconcileAt",
+                "lastDriftCheckAt",
+            )
+        },
+        "inventory": len(inventory.from_status(status)),
+        "drift": list(status.get("drift") or []),
+        "conditions": list(status.get("conditions") or []),
+    }
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def applications_table(rows: list[dict[str, Any]], *, with_namespace: bool = False) -> str:
+    headers = ["NAME", "SOURCE", "REVISION", "SYNC", "HEALTH", "READY", "MESSAGE"]
+    cells = [
+        [
+            row["name"],
+            row["source"],
+            short_revision(row["revision"]),
+            row["sync"],
+            row["health"],
+            "Suspended" if row["suspended"] else row["ready"],
+            row["message"],
+        ]
+        for row in rows
+    ]
+    if with_namespace:
+        headers.insert(0, "NAMESPACE")
+        cells = [[row["namespace"], *cell] for row, cell in zip(rows, cells, strict=True)]
+    return format_table(headers, cells)
+
+
+def details_table(d: dict[str, Any]) -> str:
+    failed = d["failedRevision"]
+    text = format_fields(
+        [
+            ("Name", f"{d['namespace']}/{d['name']}"),
+            ("Source", f"GitRepository {d['sourceNamespace']}/{d['source']}, path {d['path']}"),
+            ("Target namespace", d["targetNamespace"] or "(the Application's)"),
+            ("Suspended", "yes" if d["suspended"] else "no"),
+            ("Sync", d["sync"]),
+            ("Health", d["health"]),
+            ("Ready", f"{d['ready']}: {d['message']}" if d["message"] else d["ready"]),
+            ("Applied revision", d["lastAppliedRevision"] or "none"),
+            ("Last attempted", d["lastAttemptedRevision"] or "none"),
+            ("Last good revision", d["lastGoodRevision"] or "none"),
+            ("Failed revision", f"{failed} (quarantined)" if failed else "none"),
+            ("Last applied at", d["lastAppliedAt"] or "never"),
+            ("Last handled request", d["lastHandledReconcileAt"] or "none"),
+            ("Last drift check", d["lastDriftCheckAt"] or "never"),
+            ("Inventory", f"{d['inventory']} objects"),
+            ("Drift", f"{len(d['drift'])} objects" if d["drift"] else "none"),
+        ]
+    )
+    for entry in d["drift"]:
+        text += f"  {entry.get('object')}" + (" (missing)\n" if entry.get("missing") else "\n")
+        for f in entry.get("fields") or []:
+            text += f"    {f.get('path')}: desired {f.get('desired')}, live {f.get('live')}\n"
+    conditions = [
+        [
+            c.get("type"),
+            c.get("status"),
+            c.get("reason"),
+            c.get("lastTransitionTime"),
+            c.get("message"),
+        ]
+        for c in d["conditions"]
+    ]
+    if conditions:
+        headers = ["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"]
+        text += "\nConditions:\n" + format_table(headers, conditions)
+    return text
+
+
+def history_table(entries: list[dict[str, Any]]) -> str:
+    headers = ["REVISION", "RESULT", "STARTED", "FINISHED", "ROLLED BACK TO", "CHANGES", "MESSAGE"]
+    rows = [
+        [
+            short_revision(str(e.get("revision", ""))),
+            e.get("result", ""),
+            e.get("startedAt", ""),
+            e.get("finishedAt", ""),
+            short_revision(str(e.get("rolledBackTo", ""))),
+            changes_text(e.get("changes")),
+            e.get("message", ""),
+        ]
+        for e in entries
+    ]
+    return format_table(headers, rows)

@@ -1,0 +1,202 @@
+"""``render`` (a local directory, offline) and ``diff`` (desired vs live, via dry-run)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import git
+import yaml
+
+from . import inventory
+from .api import PRUNE_ANNOTATION, HelmSpec, RenderSpec, RenderType, parse_application_spec
+from .cli_cluster import Cluster
+from .cli_output import OutputFormat, dump, format_table, value_text
+from .config import Settings
+from .errors import GitOpsError, NotFoundError, RenderError
+from .manager import ResourceManager
+from .objects import Manifest
+from .reconcilers.application import ApplicationReconciler, ApplicationRun
+from .reconcilers.snapshots import SnapshotStore
+from .render import RenderTools, render
+from .source import GitSource
+
+log = logging.getLogger("gitops_operator.cli")
+
+
+# -- render --------------------------------------------------------------------------------
+
+
+def render_command(args: argparse.Namespace) -> int:
+    """Render ``PATH`` as the operator renders a commit, and print the objects."""
+    target = Path(args.path).resolve()
+    if not target.is_dir():
+        raise RenderError(f"{args.path}: not a directory")
+    root = repository_root(target)
+    rel = target.relative_to(root).as_posix() if root != target else "."
+    spec = RenderSpec(
+        type=RenderType(args.type),
+        helm=HelmSpec(
+            release_name=args.release_name,
+            value_files=tuple(_chart_relative(f, target) for f in args.values_file),
+        ),
+    )
+    tools = RenderTools.from_settings(Settings.from_env())
+    with committed_view(root) as checkout:
+        manifests = render(
+            checkout, rel, spec, tools=tools, release_name=target.name, namespace=args.namespace
+        )
+    print_manifests(manifests, OutputFormat(args.output))
+    return 0
+
+
+def print_manifests(manifests: list[Manifest], output: OutputFormat) -> None:
+    objects = [m.obj for m in manifests]
+    if output is OutputFormat.YAML:
+        sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True))
+    elif output is OutputFormat.JSON:
+        sys.stdout.write(dump({"apiVersion": "v1", "kind": "List", "items": objects}, output))
+    else:
+        rows = [[m.ref.kind, m.ref.namespace, m.ref.name, m.source] for m in manifests]
+        sys.stdout.write(format_table(["KIND", "NAMESPACE", "NAME", "SOURCE"], rows))
+
+
+def repository_root(path: Path) -> Path:
+    """The nearest directory at or above ``path`` that holds ``.git``; else ``path``."""
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return path
+
+
+@contextmanager
+def committed_view(root: Path) -> Iterator[Path]:
+    """The files of the working tree that Git would commit (tracked, plus untracked ones
+    not ignored), copied aside: what the operator would render after a commit, without
+    ``.venv``, build output or other ignored files. Outside a repository: ``root``."""
+    if not (root / ".git").exists():
+        yield root
+        return
+    try:
+        listing = git.Repo(root).git.ls_files("-z", "--cached", "--others", "--exclude-standard")
+    except (git.GitError, OSError) as exc:
+        raise RenderError(f"{root}: cannot list the repository's files: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="gitops-render-view-") as tmp:
+        view = Path(tmp) / root.name
+        view.mkdir()
+        for rel in sorted(set(filter(None, str(listing).split("\0")))):
+            src, dest = root / rel, view / rel
+            if not (src.is_symlink() or src.is_file()):
+                continue  # deleted but still in the index, or a submodule
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_symlink():
+                dest.symlink_to(os.readlink(src))
+            else:
+                shutil.copy2(src, dest)
+        yield view
+
+
+def _chart_relative(value_file: str, chart: Path) -> str:
+    """A value file as given on the command line (a path from the current directory, if
+    it exists there) made relative to the chart, as ``render.helm.valueFiles`` are."""
+    given = Path(value_file)
+    return os.path.relpath(given.resolve(), chart) if given.is_file() else value_file
+
+
+# -- diff ----------------------------------------------------------------------------------
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    """0: the live objects match what the operator would apply now; 1: they differ."""
+    cluster = Cluster.connect(args.kubeconfig, args.namespace)
+    app = cluster.application(args.app)
+    with tempfile.TemporaryDirectory(prefix="gitops-diff-") as cache:
+        report = desired_vs_live(cluster, app, Path(cache))
+    output = OutputFormat(args.output)
+    if output is OutputFormat.TABLE:
+        sys.stdout.write(diff_text(report))
+    else:
+        sys.stdout.write(dump(report, output))
+    return 1 if report["objects"] else 0
+
+
+def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[str, Any]:
+    """Render the source's current revision with the Application's spec through the
+    operator's own reconciler steps, then dry-run it against the live objects."""
+    settings = cluster.settings
+    reconciler = ApplicationReconciler(
+        cluster.kube,
+        GitSource(cache, allow_local=settings.allow_local_sources),
+        ResourceManager(cluster.kube, settings.apply_concurrency),
+        RenderTools.from_settings(settings),
+        SnapshotStore(cluster.kube),
+        default_service_account=settings.default_service_account,
+        no_cross_namespace_refs=settings.no_cross_namespace_refs,
+    )
+    meta = app["metadata"]
+    spec = parse_application_spec(app.get("spec") or {}, meta["namespace"])
+    status = dict(app.get("status") or {})
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = ApplicationRun(app, spec, status, now, _read_only, log)
+    run.manager = reconciler.manager_for(run.namespace, spec.service_account)
+    reconciler.fetch_source(run)
+    assert run.artifact is not None
+    manifests = reconciler.render(run, run.artifact)
+    objects: list[dict[str, Any]] = []
+    for drift in run.manager.diff_all(manifests, spec.ignore_differences):
+        fields = [{"path": c.path, "desired": c.desired, "live": c.live} for c in drift.changes]
+        action = "create" if drift.missing else "update"
+        objects.append({"object": str(drift.ref), "action": action, "fields": fields})
+    if spec.prune:
+        stale = inventory.stale(inventory.from_status(status), inventory.of_manifests(manifests))
+        for ref, version in sorted(stale.items()):
+            try:
+                live = run.manager.kube.get(version, ref)
+            except NotFoundError:
+                continue  # its kind is gone: nothing left to prune
+            annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+            if live is not None and annotations.get(PRUNE_ANNOTATION) != "disabled":
+                objects.append({"object": str(ref), "action": "prune", "fields": []})
+    notes = []
+    if spec.suspend:
+        notes.append("the Application is suspended: nothing is applied until `resume`")
+    if run.revision == status.get("failedRevision"):
+        notes.append("this revision failed and is quarantined: it is applied only after `retry`")
+    return {
+        "application": f"{meta['namespace']}/{meta['name']}",
+        "revision": run.revision,
+        "lastAppliedRevision": status.get("lastAppliedRevision", ""),
+        "notes": notes,
+        "objects": objects,
+    }
+
+
+def diff_text(report: dict[str, Any]) -> str:
+    """``~`` changed (with each field), ``+`` to be created, ``-`` to be pruned."""
+    head = f"Application {report['application']} at {report['revision']}"
+    notes = "".join(f"note: {note}\n" for note in report.get("notes") or [])
+    if not report["objects"]:
+        return f"{head}: no differences, the live objects match\n{notes}"
+    marks = {"update": "~", "create": "+", "prune": "-"}
+    what = {"update": "", "create": " (to be created)", "prune": " (to be pruned)"}
+    lines = [f"{head}: {len(report['objects'])} objects differ"]
+    for obj in report["objects"]:
+        lines.append(f"{marks[obj['action']]} {obj['object']}{what[obj['action']]}")
+        for f in obj["fields"]:
+            lines.append(f"    {f['path']}")
+            lines.append(f"      desired: {value_text(f['desired'])}")
+            lines.append(f"      live:    {value_text(f['live'])}")
+    return "\n".join(lines) + "\n" + notes
+
+
+def _read_only(status: dict[str, Any]) -> None:
+    raise GitOpsError("internal error: diff tried to write the Application's status")

@@ -1,0 +1,304 @@
+"""The CLI without a cluster: argument parsing, tables, JSON/YAML, and offline render."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitops_operator import cli_actions, cli_inspect, cli_render
+from gitops_operator.api import RenderSpec
+from gitops_operator.cli import build_parser, main
+from gitops_operator.cli_cluster import default_namespace
+from gitops_operator.cli_output import (
+    OutputFormat,
+    dump,
+    format_fields,
+    format_table,
+    short_revision,
+)
+from gitops_operator.config import Settings
+from gitops_operator.render import RenderTools, render
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SHA = "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d"
+REV = f"main@sha1:{SHA}"
+TOOLS = RenderTools.from_settings(Settings.from_env())
+
+
+def needs(binary: str) -> None:
+    if not Path(binary).is_file():
+        pytest.skip(f"pinned {Path(binary).name} not found at {binary!r}")
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def test_tables_align_columns_and_cut_long_cells():
+    text = format_table(["NAME", "READY"], [["a", "True"], ["longer-name", None], ["c", "x" * 200]])
+    lines = text.splitlines()
+    assert lines[0] == "NAME          READY"
+    assert lines[1] == "a             True"
+    assert lines[2] == "longer-name"
+    assert lines[3].endswith("…") and len(lines[3]) == 14 + 80
+
+
+def test_fields_are_aligned_like_describe():
+    assert format_fields([("Name", "app"), ("Last good", None)]) == "Name:      app\nLast good:\n"
+
+
+def test_json_and_yaml_keep_the_data():
+    data = [{"name": "app", "nested": {"n": 1, "list": ["x"]}}]
+    assert json.loads(dump(data, OutputFormat.JSON)) == data
+    assert yaml.safe_load(dump(data, OutputFormat.YAML)) == data
+
+
+@pytest.mark.parametrize(
+    ("revision", "short"),
+    [(REV, "main@sha1:0c1d2e3f4a5b"), (f"sha1:{SHA}", "sha1:0c1d2e3f4a5b"), ("", "")],
+)
+def test_revisions_are_shortened_for_tables(revision, short):
+    assert short_revision(revision) == short
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+
+def test_common_options_and_defaults():
+    args = build_parser().parse_args(["status"])
+    assert (args.output, args.namespace, args.kubeconfig, args.app) == ("table", None, None, None)
+    args = build_parser().parse_args(["history", "app", "-n", "team", "-o", "json"])
+    assert (args.app, args.namespace, args.output) == ("app", "team", "json")
+
+
+def test_waiting_commands_wait_five_minutes_by_default():
+    args = build_parser().parse_args(["sync", "app"])
+    assert args.wait is True and args.timeout == 300
+    args = build_parser().parse_args(["retry", "app", "--no-wait", "--timeout", "90s"])
+    assert args.wait is False and args.timeout == 90
+
+
+def test_rollback_needs_a_revision(capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["rollback", "app"])
+    assert exc.value.code == 2 and "--to" in capsys.readouterr().err
+    assert build_parser().parse_args(["rollback", "app", "--to", SHA[:8]]).to == SHA[:8]
+
+
+def test_a_bad_timeout_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sync", "app", "--timeout", "soon"])
+    assert "not a duration" in capsys.readouterr().err
+
+
+def test_render_prints_yaml_and_diagram_writes_a_file_by_default():
+    render_args = build_parser().parse_args(
+        ["render", "dir", "--values-file", "a", "--values-file", "b"]
+    )
+    assert render_args.output == "yaml" and render_args.values_file == ["a", "b"]
+    assert build_parser().parse_args(["diagram", "app"]).file is None
+    assert build_parser().parse_args(["diagram", "app", "-o", "x.svg"]).file == "x.svg"
+
+
+def test_the_run_command_keeps_its_own_arguments():
+    args = build_parser().parse_args(["run", "--namespace", "a", "--namespace", "b"])
+    assert args.command == "run" and args.namespace == ["a", "b"]
+
+
+def test_the_namespace_defaults_to_the_kubeconfig_context(tmp_path, monkeypatch):
+    config = {
+        "current-context": "work",
+        "contexts": [
+            {"name": "home", "context": {"namespace": "home-ns"}},
+            {"name": "work", "context": {"cluster": "c", "namespace": "team-a"}},
+        ],
+    }
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert default_namespace(str(path)) == "team-a"
+    other = tmp_path / "other"
+    other.write_text(yaml.safe_dump({"current-context": "home"}))
+    monkeypatch.setenv("KUBECONFIG", f"{other}:{path}")
+    assert default_namespace(None) == "home-ns", "the first file to set current-context wins"
+    config["contexts"][1]["context"].pop("namespace")
+    path.write_text(yaml.safe_dump(config))
+    assert default_namespace(str(path)) == "default"
+    assert default_namespace(str(tmp_path / "missing")) == "default"
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    code = main(["status", "--kubeconfig", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+# -- render --------------------------------------------------------------------------------
+
+
+def expected(path: str, *, release_name: str, namespace: str = "default") -> list[dict]:
+    # the examples directory as the repository: the same files, without the project's .venv
+    manifests = render(
+        EXAMPLES, path, RenderSpec(), tools=TOOLS, release_name=release_name, namespace=namespace
+    )
+    return [m.obj for m in manifests]
+
+
+@pytest.mark.parametrize(
+    ("path", "tool"),
+    [("plain", None), ("kustomize/overlays/staging", "kustomize"), ("helm/podinfo", "helm")],
+)
+def test_render_prints_what_the_operator_renders(path, tool, capsys):
+    if tool:
+        needs(getattr(TOOLS, tool))
+    # From inside this project's repository: its root (with .venv's symlinks) is the root.
+    assert main(["render", str(EXAMPLES / path), "-n", "default"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("---\n")
+    documents = list(yaml.safe_load_all(out))
+    assert documents and documents == expected(path, release_name=Path(path).name)
+
+
+def test_render_as_json_is_a_list_and_as_table_names_objects(capsys):
+    assert main(["render", str(EXAMPLES / "plain"), "-n", "x", "-o", "json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["kind"] == "List" and listing["items"] == expected("plain", release_name="plain")
+    assert main(["render", str(EXAMPLES / "plain"), "-o", "table"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["KIND", "NAMESPACE", "NAME", "SOURCE"]
+    assert any(line.split()[:3] == ["Deployment", "podinfo", "podinfo"] for line in lines)
+
+
+def test_render_uses_helm_options(capsys):
+    needs(TOOLS.helm)
+    chart = EXAMPLES / "helm" / "podinfo"
+    argv = ["render", str(chart), "-n", "prod", "--release-name", "shop"]
+    assert main([*argv, "--values-file", str(chart / "values-production.yaml")]) == 0
+    objects = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert {o["metadata"]["namespace"] for o in objects} == {"prod"}
+    assert {o["metadata"]["labels"]["app.kubernetes.io/instance"] for o in objects} == {"shop"}
+    config = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert config["data"]["PODINFO_UI_MESSAGE"] == "hello from production"
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_render_reads_what_git_would_commit(tmp_path, capsys):
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {}}}\n"
+    app = tmp_path / "repo" / "app"
+    app.mkdir(parents=True)
+    git(tmp_path / "repo", "init", "-q")
+    (tmp_path / "repo" / ".gitignore").write_text("generated.yaml\n")
+    (app / "tracked.yaml").write_text(cm.format("tracked"))
+    git(tmp_path / "repo", "add", "-A")
+    (app / "untracked.yaml").write_text(cm.format("untracked"))
+    (app / "generated.yaml").write_text(cm.format("generated"))
+    assert main(["render", str(app), "-n", "default", "-o", "json"]) == 0
+    names = [o["metadata"]["name"] for o in json.loads(capsys.readouterr().out)["items"]]
+    assert names == ["tracked", "untracked"]
+
+
+def test_render_outside_a_repository_reads_the_directory(tmp_path, capsys):
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    assert main(["render", str(tmp_path), "-n", "default"]) == 0
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(capsys.readouterr().out)] == ["a"]
+
+
+def test_render_errors_are_one_line(tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("kind: ConfigMap\n")
+    assert main(["render", str(tmp_path), "-n", "default"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bad.yaml" in err and err.count("\n") == 1
+    assert main(["render", str(tmp_path / "missing"), "-n", "default"]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+# -- status, history, diff and rollback data -----------------------------------------------
+
+
+APP = {
+    "metadata": {"name": "app", "namespace": "team"},
+    "spec": {"sourceRef": {"name": "repo"}, "path": "deploy"},
+    "status": {
+        "sync": "Synced",
+        "health": "Healthy",
+        "lastAppliedRevision": REV,
+        "lastGoodRevision": REV,
+        "conditions": [{"type": "Ready", "status": "True", "message": f"Applied revision: {REV}"}],
+        "inventory": {"entries": [{"id": "team_a__ConfigMap", "v": "v1"}]},
+        "drift": [
+            {
+                "object": "ConfigMap/team/a",
+                "fields": [{"path": "/data/x", "desired": '"1"', "live": '"2"'}],
+            }
+        ],
+        "history": [
+            {
+                "revision": REV,
+                "result": "Succeeded",
+                "startedAt": "2024-05-01T10:00:00Z",
+                "finishedAt": "2024-05-01T10:00:05Z",
+                "changes": {"created": 2, "configured": 1},
+            }
+        ],
+    },
+}
+
+
+def test_the_applications_table():
+    text = cli_inspect.applications_table([cli_inspect.application_row(APP)])
+    header, row = text.splitlines()
+    assert header.split() == ["NAME", "SOURCE", "REVISION", "SYNC", "HEALTH", "READY", "MESSAGE"]
+    assert row.split()[:6] == ["app", "repo", "main@sha1:0c1d2e3f4a5b", "Synced", "Healthy", "True"]
+    with_ns = cli_inspect.applications_table(
+        [cli_inspect.application_row(APP)], with_namespace=True
+    )
+    assert with_ns.splitlines()[1].startswith("team ")
+
+
+def test_the_details_of_one_application():
+    details = cli_inspect.application_details(APP)
+    assert details["inventory"] == 1 and details["lastGoodRevision"] == REV
+    text = cli_inspect.details_table(details)
+    assert "Inventory:" in text and "1 objects" in text
+    assert '/data/x: desired "1", live "2"' in text
+    assert "Conditions:" in text
+
+
+def test_the_history_table():
+    header, row = cli_inspect.history_table(APP["status"]["history"]).splitlines()
+    assert header.startswith("REVISION") and "ROLLED BACK TO" in header
+    assert "Succeeded" in row and "2 created, 1 configured" in row
+
+
+def test_the_diff_report_marks_changes_creations_and_prunes():
+    report = {
+        "application": "team/app",
+        "revision": REV,
+        "objects": [
+            {
+                "object": "ConfigMap/team/a",
+                "action": "update",
+                "fields": [{"path": "/data/x", "desired": "1", "live": None}],
+            },
+            {"object": "Deployment/team/web", "action": "create", "fields": []},
+            {"object": "Service/team/old", "action": "prune", "fields": []},
+        ],
+    }
+    text = cli_render.diff_text(report)
+    assert '~ ConfigMap/team/a\n    /data/x\n      desired: "1"\n      live:    <none>' in text
+    assert "+ Deployment/team/web (to be created)" in text
+    assert "- Service/team/old (to be pruned)" in text
+    assert "no differences" in cli_render.diff_text({**report, "objects": []})
+
+
+def test_a_repeated_rollback_is_spelled_differently_so_it_is_new():
+    assert cli_actions._rollback_value(SHA[:8], REV, "") == SHA[:8]
+    assert cli_actions._rollback_value(SHA[:8], REV, SHA[:8]) == REV
+    assert cli_actions._rollback_value(REV, REV, REV) == SHA
