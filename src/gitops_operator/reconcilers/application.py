@@ -328,6 +328,10 @@ class ApplicationReconciler:
             "health": overall.value,
             "lastAppliedRevision": run.revision,
             "lastAppliedAt": run.status.get("lastAppliedAt", run.now),
+            # kept for the history entry written when the revision turns healthy later
+            "lastAppliedChanges": _counts(run.changes)
+            if applied
+            else run.status.get("lastAppliedChanges") or {},
         }
         if overall is HealthStatus.HEALTHY:
             return self.succeeded(run, status)
@@ -358,10 +362,10 @@ class ApplicationReconciler:
             "result": SyncResult.SUCCEEDED.value,
             "startedAt": status["lastAppliedAt"],
             "finishedAt": run.now,
-            "changes": {k: v for k, v in run.changes.counts().items() if v},
+            "changes": status["lastAppliedChanges"],
         }
         history = record(list(run.status.get("history") or []), entry)
-        count_changes(run.namespace, run.name, run.changes.counts())
+        count_changes(run.namespace, run.name, status["lastAppliedChanges"])
         self.snapshots.retain(run.obj, {sha_of(run.revision)})
         events = [
             Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")
@@ -446,6 +450,10 @@ class ApplicationReconciler:
     def _handled_retry(self, run: ApplicationRun) -> dict[str, Any]:
         retry = run.annotation(RETRY_ANNOTATION)
         return {"lastHandledRetryAt": retry} if retry else {}
+
+
+def _counts(changes: ChangeSet) -> dict[str, int]:
+    return {action: n for action, n in changes.counts().items() if n}
 
 
 def _worst(results: list[tuple[ObjectRef, Health]], overall: HealthStatus) -> str:
