@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import kopf
@@ -214,26 +215,18 @@ async def repository_daemon(
 ) -> None:
     runtime: Runtime = memo.runtime
     key = (str(namespace), name)
-    ref = ObjectRef(GROUP, REPOSITORY_KIND, key[0], name)
-    while True:
-        try:
-            obj = await _fresh(runtime, ref)
-        except GitOpsError as exc:
-            logger.warning("cannot read %s: %s", ref, exc.message)
-            await runtime.sleep(REPOSITORY_KIND, key, API_RETRY)
-            continue
-        if obj is None:
-            return
+
+    def work(obj: KubeObject) -> Outcome:
+        return reconcile_repository(obj, runtime.git, runtime.kube, now=_now())
+
+    def published(obj: KubeObject, outcome: Outcome) -> None:
+        """A new artifact wakes every Application that uses this repository."""
         before = ((obj.get("status") or {}).get("artifact") or {}).get("sha")
-
-        def work(obj: KubeObject = obj) -> Outcome:
-            return reconcile_repository(obj, runtime.git, runtime.kube, now=_now())
-
-        outcome = await _reconcile(runtime, body, obj, ref, logger, work)
         if outcome.status.get("artifact", {}).get("sha") not in (None, before):
             for app in runtime.apps_by_source.get(key, set()):
                 runtime.wake(APPLICATION_KIND, app)
-        await runtime.sleep(REPOSITORY_KIND, key, outcome.requeue_after)
+
+    await _daemon(runtime, body, REPOSITORY_KIND, key, logger, work, published)
 
 
 @kopf.daemon(GROUP, VERSION, APPLICATION_PLURAL, cancellation_timeout=10.0)
@@ -241,28 +234,42 @@ async def application_daemon(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, logger: Logger, **_: Any
 ) -> None:
     runtime: Runtime = memo.runtime
-    key = (str(namespace), name)
-    ref = ObjectRef(GROUP, APPLICATION_KIND, key[0], name)
+    ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
+
+    def write(status: dict[str, Any]) -> None:
+        runtime.kube.patch_status(API_VERSION, ref, status)
+
+    def work(obj: KubeObject) -> Outcome:
+        return runtime.applications.reconcile(obj, write_status=write, now=_now(), logger=logger)
+
+    await _daemon(runtime, body, APPLICATION_KIND, (str(namespace), name), logger, work)
+
+
+async def _daemon(
+    runtime: Runtime,
+    body: kopf.Body,
+    kind: str,
+    key: Key,
+    logger: Logger,
+    work: Callable[[KubeObject], Outcome],
+    after: Callable[[KubeObject, Outcome], None] | None = None,
+) -> None:
+    """Reconcile the resource afresh, write the outcome, sleep until its requeue time or
+    a wake-up; return when the resource is gone (kopf also cancels us on deletion)."""
+    ref = ObjectRef(GROUP, kind, key[0], key[1])
     while True:
         try:
             obj = await _fresh(runtime, ref)
         except GitOpsError as exc:
             logger.warning("cannot read %s: %s", ref, exc.message)
-            await runtime.sleep(APPLICATION_KIND, key, API_RETRY)
+            await runtime.sleep(kind, key, API_RETRY)
             continue
         if obj is None:
             return
-
-        def write(status: dict[str, Any]) -> None:
-            runtime.kube.patch_status(API_VERSION, ref, status)
-
-        def work(obj: KubeObject = obj) -> Outcome:
-            return runtime.applications.reconcile(
-                obj, write_status=write, now=_now(), logger=logger
-            )
-
-        outcome = await _reconcile(runtime, body, obj, ref, logger, work)
-        await runtime.sleep(APPLICATION_KIND, key, outcome.requeue_after)
+        outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
+        if after is not None:
+            after(obj, outcome)
+        await runtime.sleep(kind, key, outcome.requeue_after)
 
 
 @kopf.on.delete(GROUP, VERSION, APPLICATION_PLURAL)

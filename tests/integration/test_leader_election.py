@@ -37,7 +37,11 @@ def test_standby_takes_over_within_the_lease_when_the_leader_dies(kube, operator
         kube.apply(repository(namespace, repo.url, interval="1s"))
         kube.apply(application(namespace))
         wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="leader syncs")
-        assert "waiting to lead" in standby.logs()
+        wait_for(
+            lambda: "waiting to lead" in standby.logs(),
+            timeout=30,
+            what="the standby up and waiting",
+        )
         assert "applied" not in standby.logs(), "the standby never reconciles"
 
         leader.stop(signal.SIGKILL)

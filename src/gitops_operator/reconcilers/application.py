@@ -378,7 +378,7 @@ class ApplicationReconciler:
                 "failedRevision": None,
                 "failedGeneration": None,
                 "history": history,
-                **self._handled_retry(run),
+                **self.handled_retry(run),
             },
             ready(message),
             min(run.spec.interval, run.spec.drift_interval),
@@ -401,7 +401,7 @@ class ApplicationReconciler:
                 "failedRevision": run.revision,
                 "failedGeneration": run.generation,
                 "history": record(list(run.status.get("history") or []), entry),
-                **self._handled_retry(run),
+                **self.handled_retry(run),
                 **extra,
             },
             failed(exc.reason, exc.message, stalled=True),
@@ -447,7 +447,7 @@ class ApplicationReconciler:
             return self.render(run, run.artifact)
         return None
 
-    def _handled_retry(self, run: ApplicationRun) -> dict[str, Any]:
+    def handled_retry(self, run: ApplicationRun) -> dict[str, Any]:
         retry = run.annotation(RETRY_ANNOTATION)
         return {"lastHandledRetryAt": retry} if retry else {}
 

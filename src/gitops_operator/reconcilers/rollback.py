@@ -67,24 +67,13 @@ class Rollback:
             f"revision {run.revision} failed ({error.reason}): {error.message};"
             f" rolled back to {good}"
         )
-        entry = {
-            "revision": run.revision,
-            "result": SyncResult.ROLLED_BACK.value,
-            "startedAt": run.status.get("lastAppliedAt") or run.now,
-            "finishedAt": run.now,
-            "rolledBackTo": good,
-            "message": error.message[:1024],
-            "changes": {k: v for k, v in changes.counts().items() if v},
-        }
-        status = {
-            "sync": "OutOfSync",
-            "lastAppliedRevision": good,
-            "lastAppliedAt": run.now,
-            "failedRevision": run.revision,
-            "failedGeneration": run.generation,
-            "history": record(list(run.status.get("history") or []), entry),
-            **self.reconciler._handled_retry(run),
-        }
+        status = self.rolled_back_status(
+            good,
+            changes,
+            started=run.status.get("lastAppliedAt") or run.now,
+            message=error.message[:1024],
+        )
+        status.update(self.reconciler.handled_retry(run))
         conditions = [
             ConditionUpdate(ConditionType.READY, False, error.reason, message),
             ConditionUpdate(ConditionType.ROLLED_BACK, True, error.reason, message),
@@ -115,29 +104,38 @@ class Rollback:
             f"rolled back to {target} by request; {run.revision} is held until a new"
             " commit or a retryAt annotation"
         )
-        entry = {
-            "revision": run.revision,
-            "result": SyncResult.ROLLED_BACK.value,
-            "startedAt": run.now,
-            "finishedAt": run.now,
-            "rolledBackTo": target,
-            "message": "manual rollback",
-            "changes": {k: v for k, v in changes.counts().items() if v},
-        }
-        status = {
-            "sync": "OutOfSync",
-            "lastAppliedRevision": target,
-            "lastAppliedAt": run.now,
-            "failedRevision": run.revision,
-            "failedGeneration": run.generation,
-            "lastHandledRollbackTo": wanted,
-            "history": record(list(run.status.get("history") or []), entry),
-        }
+        status = self.rolled_back_status(
+            target, changes, started=run.now, message="manual rollback"
+        )
+        status["lastHandledRollbackTo"] = wanted
         conditions = [
             ConditionUpdate(ConditionType.READY, True, "ManualRollback", message),
             ConditionUpdate(ConditionType.ROLLED_BACK, True, "ManualRollback", message),
         ]
         return Outcome(status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message)])
+
+    def rolled_back_status(
+        self, target: str, changes: ChangeSet, *, started: str, message: str
+    ) -> dict[str, Any]:
+        """Status after ``target`` replaced the source's revision, which is now held."""
+        run = self.run
+        entry = {
+            "revision": run.revision,
+            "result": SyncResult.ROLLED_BACK.value,
+            "startedAt": started,
+            "finishedAt": run.now,
+            "rolledBackTo": target,
+            "message": message,
+            "changes": {k: v for k, v in changes.counts().items() if v},
+        }
+        return {
+            "sync": "OutOfSync",
+            "lastAppliedRevision": target,
+            "lastAppliedAt": run.now,
+            "failedRevision": run.revision,
+            "failedGeneration": run.generation,
+            "history": record(list(run.status.get("history") or []), entry),
+        }
 
     def restore(self, good: str) -> ChangeSet:
         """Apply the good revision's manifests and prune what is not in them."""
