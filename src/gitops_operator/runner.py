@@ -101,6 +101,17 @@ def standby_probe(port: int) -> Iterator[None]:
         server.server_close()
 
 
+def _quiet_event_handlers(record: logging.LogRecord) -> bool:
+    """Drop kopf's line for every watch event our wake-up handlers see: one per status
+    write of every resource, and none of them says anything."""
+    return not (
+        record.levelno == logging.INFO
+        and record.getMessage().startswith(
+            ("Handler 'repository_changed' succeeded", "Handler 'application_changed' succeeded")
+        )
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import kopf
 
@@ -113,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_quiet_event_handlers)
     settings = Settings.from_env()
     if settings.leader_elect:
         with standby_probe(args.liveness_port):
