@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,12 @@ from localcluster import LocalCluster, build_binaries, install_crds
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def say(text: str) -> None:
@@ -165,7 +172,14 @@ def main() -> None:
 
         say("starting the operator: gitops-operator run")
         log = work / "operator.log"
-        env = {**os.environ, "KUBECONFIG": kubeconfig, "GITOPS_CACHE_DIR": str(work / "cache")}
+        metrics_port, webhook_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "KUBECONFIG": kubeconfig,
+            "GITOPS_CACHE_DIR": str(work / "cache"),
+            "GITOPS_METRICS_PORT": str(metrics_port),
+            "GITOPS_WEBHOOK_PORT": str(webhook_port),
+        }
         with log.open("wb") as out:
             operator = subprocess.Popen(
                 [sys.executable, "-m", "gitops_operator", "run"],
@@ -173,7 +187,7 @@ def main() -> None:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        print(f"logs: {log}")
+        print(f"logs: {log}; metrics: http://127.0.0.1:{metrics_port}/metrics")
 
         say("applying examples/gitrepository.yaml and examples/application-plain.yaml")
         source = (EXAMPLES / "gitrepository.yaml").read_text().replace("REPO_URL", url)
