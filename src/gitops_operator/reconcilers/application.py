@@ -230,8 +230,8 @@ class ApplicationReconciler:
         )
 
     def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:
-        """Render, put objects in their namespaces; refuse an empty render that would
-        prune everything unless ``spec.allowEmpty``."""
+        """Render the Application's path of ``artifact`` and put every object in its
+        namespace (targetNamespace, else the Application's, for namespaced kinds)."""
         manifests = render(
             artifact.path,
             run.spec.path,
