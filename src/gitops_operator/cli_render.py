@@ -23,10 +23,8 @@ from .cli_cluster import Cluster
 from .cli_output import OutputFormat, dump, format_table, value_text
 from .config import Settings
 from .errors import GitOpsError, NotFoundError, RenderError
-from .manager import ResourceManager
 from .objects import Manifest
 from .reconcilers.application import ApplicationReconciler, ApplicationRun
-from .reconcilers.snapshots import SnapshotStore
 from .render import RenderTools, render
 from .source import GitSource
 
@@ -133,14 +131,8 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     """Render the source's current revision with the Application's spec through the
     operator's own reconciler steps, then dry-run it against the live objects."""
     settings = cluster.settings
-    reconciler = ApplicationReconciler(
-        cluster.kube,
-        GitSource(cache, allow_local=settings.allow_local_sources),
-        ResourceManager(cluster.kube, settings.apply_concurrency),
-        RenderTools.from_settings(settings),
-        SnapshotStore(cluster.kube),
-        default_service_account=settings.default_service_account,
-        no_cross_namespace_refs=settings.no_cross_namespace_refs,
+    reconciler = ApplicationReconciler.from_settings(
+        cluster.kube, GitSource(cache, allow_local=settings.allow_local_sources), settings
     )
     meta = app["metadata"]
     spec = parse_application_spec(app.get("spec") or {}, meta["namespace"])

@@ -42,14 +42,11 @@ from .api import (
 from .config import Settings
 from .errors import ApiError, GitOpsError, RetryableError, StalledError
 from .kube import KubeClient, load_api_client
-from .manager import ResourceManager
 from .objects import KubeObject, ObjectRef
 from .receiver import PushRouter
 from .reconcilers.application import ApplicationReconciler
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Event, Outcome
-from .reconcilers.snapshots import SnapshotStore
-from .render import RenderTools
 from .source import GitSource
 from .webhook import PushEvent, make_app
 
@@ -77,19 +74,7 @@ class Runtime:
     def create(cls, settings: Settings) -> Runtime:
         kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
         git = GitSource(settings.cache_dir, allow_local=settings.allow_local_sources)
-        manager = ResourceManager(kube, settings.apply_concurrency)
-        tools = RenderTools(
-            settings.kustomize_binary, settings.helm_binary, settings.render_timeout
-        )
-        apps = ApplicationReconciler(
-            kube,
-            git,
-            manager,
-            tools,
-            SnapshotStore(kube),
-            default_service_account=settings.default_service_account,
-            no_cross_namespace_refs=settings.no_cross_namespace_refs,
-        )
+        apps = ApplicationReconciler.from_settings(kube, git, settings)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
         return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
 

@@ -39,6 +39,7 @@ from ..api import (
     sha_of,
 )
 from ..conditions import ConditionType, ConditionUpdate, failed, progressing, ready
+from ..config import Settings
 from ..errors import (
     ApplyError,
     DryRunError,
@@ -124,6 +125,21 @@ class ApplicationReconciler:
     no_cross_namespace_refs: bool = False
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(
+        cls, kube: KubeClient, git: GitSource, settings: Settings
+    ) -> ApplicationReconciler:
+        """The reconciler the operator runs, also used by the CLI's diff."""
+        return cls(
+            kube,
+            git,
+            ResourceManager(kube, settings.apply_concurrency),
+            RenderTools.from_settings(settings),
+            SnapshotStore(kube),
+            default_service_account=settings.default_service_account,
+            no_cross_namespace_refs=settings.no_cross_namespace_refs,
+        )
 
     def manager_for(self, namespace: str, service_account: str) -> ResourceManager:
         """Every dry-run, apply, read and delete of an Application goes through this
