@@ -61,3 +61,35 @@ def application(
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"sourceRef": {"name": "app"}, "path": path, **spec},
     }
+
+
+def crd(group: str, kind: str, plural: str) -> dict[str, Any]:
+    """A namespaced CRD whose objects have ``spec.size``, an integer."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }

@@ -14,7 +14,7 @@ import yaml
 from gitops_operator.api import API_VERSION
 from gitserver import GitHTTPServer
 
-from .apps import application, configmap, deployment, repository
+from .apps import application, configmap, crd, deployment, repository
 from .support import GitRepo, condition, events_for, get_status, wait_for
 from .test_reconcile import get, synced_to
 
@@ -95,36 +95,7 @@ CASES = [
     Case(
         "crd-and-invalid-cr",
         {
-            "app/crd.yaml": yaml.safe_dump(
-                {
-                    "apiVersion": "apiextensions.k8s.io/v1",
-                    "kind": "CustomResourceDefinition",
-                    "metadata": {"name": "gizmos.corpus.example.com"},
-                    "spec": {
-                        "group": "corpus.example.com",
-                        "scope": "Namespaced",
-                        "names": {"plural": "gizmos", "kind": "Gizmo"},
-                        "versions": [
-                            {
-                                "name": "v1",
-                                "served": True,
-                                "storage": True,
-                                "schema": {
-                                    "openAPIV3Schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "spec": {
-                                                "type": "object",
-                                                "properties": {"size": {"type": "integer"}},
-                                            }
-                                        },
-                                    }
-                                },
-                            }
-                        ],
-                    },
-                }
-            ),
+            "app/crd.yaml": yaml.safe_dump(crd("corpus.example.com", "Gizmo", "gizmos")),
             "app/gizmo.yaml": doc("Gizmo", "g", "corpus.example.com/v1", spec={"size": "big"}),
         },
         "DryRunFailed",

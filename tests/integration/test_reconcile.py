@@ -9,7 +9,7 @@ from gitops_operator.api import API_VERSION
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 
-from .apps import application, configmap, deployment, repository
+from .apps import application, configmap, crd, deployment, repository
 from .support import GitRepo, condition, events_for, get_status, wait_for
 
 
@@ -76,34 +76,7 @@ def test_refused_revision_writes_nothing_and_is_quarantined(
 
 
 def test_crd_and_namespace_are_applied_before_what_needs_them(kube, operator, repo, namespace):
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{namespace}.example.com"},
-        "spec": {
-            "group": f"{namespace}.example.com",
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "properties": {"size": {"type": "integer"}},
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    definition = crd(f"{namespace}.example.com", "Widget", "widgets")
     widget = {
         "apiVersion": f"{namespace}.example.com/v1",
         "kind": "Widget",
@@ -111,7 +84,7 @@ def test_crd_and_namespace_are_applied_before_what_needs_them(kube, operator, re
         "spec": {"size": 3},
     }
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{namespace}-extra"}}
-    start(kube, repo, namespace, {"app/all.yaml": yaml.safe_dump_all([widget, crd, ns])})
+    start(kube, repo, namespace, {"app/all.yaml": yaml.safe_dump_all([widget, definition, ns])})
     live = kube.get(
         f"{namespace}.example.com/v1",
         ObjectRef(f"{namespace}.example.com", "Widget", f"{namespace}-extra", "w"),
