@@ -696,12 +696,16 @@ def wait_repository(env: Env, timeout: float = 120) -> None:
 class Results:
     rows: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    failed: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, measure: str, system: str, value: float | None, unit: str) -> None:
+        """Record one run's value; None (a timeout) is counted, not averaged."""
         self.units[measure] = unit
-        if value is not None:
-            self.rows.setdefault((measure, system), []).append(value)
+        self.rows.setdefault((measure, system), [])
+        if value is None:
+            self.failed[(measure, system)] += 1
+        else:
+            self.rows[(measure, system)].append(value)
 
     def median(self, measure: str, system: str) -> float | None:
         values = self.rows.get((measure, system))
@@ -716,9 +720,13 @@ class Results:
             ours, theirs = self.median(measure, OURS), self.median(measure, FLUX)
             ratio = f"{ours / theirs:.2f}" if ours is not None and theirs else ""
             runs = "/".join(str(len(self.rows.get((measure, s), []))) for s in (OURS, FLUX))
+            if any(self.failed[(measure, s)] for s in (OURS, FLUX)):
+                runs += (
+                    " (timed out: "
+                    + "/".join(str(self.failed[(measure, s)]) for s in (OURS, FLUX))
+                    + ")"
+                )
             print(f"| {measure} | {_fmt(ours, unit)} | {_fmt(theirs, unit)} | {ratio} | {runs} |")
-        for note in self.notes:
-            print(f"- {note}")
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -972,8 +980,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N=100 (and 100 objects), 1 run")
     parser.add_argument("--concurrency", type=int, default=10, help="GITOPS_CONCURRENCY")
     parser.add_argument("--apply-concurrency", type=int, default=8, help="GITOPS_APPLY_CONCURRENCY")
-    parser.add_argument("--app-interval", default="60m", help="Application/Kustomization")
-    parser.add_argument("--drift-interval", default="60m", help="Application driftInterval")
+    parser.add_argument(
+        "--app-interval", help="Application/Kustomization interval (60m; steady: 5m)"
+    )
+    parser.add_argument("--drift-interval", help="Application driftInterval (60m; steady: 1m)")
     parser.add_argument("--repo-interval", default="1m", help="GitRepository interval")
     parser.add_argument("--duration", type=float, default=60.0, help="steady: window seconds")
     parser.add_argument("--windows", type=int, default=3, help="steady: windows")
@@ -993,8 +1003,8 @@ def main() -> None:
     opts = Options(
         concurrency=args.concurrency,
         apply_concurrency=args.apply_concurrency,
-        app_interval=args.app_interval,
-        drift_interval=args.drift_interval,
+        app_interval=args.app_interval or "60m",
+        drift_interval=args.drift_interval or "60m",
         repo_interval=args.repo_interval,
         timeout=args.timeout,
         keep_logs=args.keep_logs,
@@ -1037,10 +1047,8 @@ def main() -> None:
             bench_big(systems, objects, 0, args.noop_runs, opts, results)
         elif scenario == "steady" and OURS in systems:
             steady = Options(**{**opts.__dict__})
-            if args.app_interval == parser.get_default("app_interval"):
-                steady.app_interval = "5m"  # the product defaults unless given
-            if args.drift_interval == parser.get_default("drift_interval"):
-                steady.drift_interval = "1m"
+            steady.app_interval = args.app_interval or "5m"  # the product defaults
+            steady.drift_interval = args.drift_interval or "1m"
             for n in args.n if args.n and scenarios == ["steady"] else [100]:
                 bench_steady(n, args.duration, args.windows, steady, results)
         print(f"== {scenario} took {time.monotonic() - began:.0f}s", flush=True)
