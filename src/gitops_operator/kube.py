@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 from kubernetes import client, config
@@ -34,18 +35,27 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read: no API call may hang a reconcile
 
 
-def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """In-cluster config inside a Pod; otherwise ``kubeconfig`` or ``$KUBECONFIG``."""
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-        return client.ApiClient()
+def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 64) -> client.ApiClient:
+    """In-cluster config inside a Pod; otherwise ``kubeconfig`` or ``$KUBECONFIG``.
+
+    ``pool_size`` keeps-alive that many connections: it must cover every thread that
+    talks to the API server, or each extra request pays a new TLS handshake."""
     cfg = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config(client_configuration=cfg)
+    else:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    cfg.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration=cfg)
 
 
 class KubeClient:
-    """Get, list, server-side apply (real or dry-run), delete and status patches."""
+    """Get, list, server-side apply (real or dry-run), delete and status patches.
+
+    Discovery goes through the client library (cached); every object request is sent as
+    raw JSON on the library's connection pool and parsed with ``json.loads``: the
+    library's model objects cost more CPU than the request itself.
+    """
 
     def __init__(self, api_client: client.ApiClient, *, field_manager: str) -> None:
         self.field_manager = field_manager
@@ -54,6 +64,7 @@ class KubeClient:
         with _api_errors("API discovery"):
             self._dyn = DynamicClient(api_client, cache_file=cache)
         self._discovery_lock = threading.Lock()
+        self._resources: dict[tuple[str, str], Resource] = {}
 
     def impersonating(self, username: str) -> KubeClient:
         """A client that acts as ``username`` (e.g. ``system:serviceaccount:ns:name``; the
@@ -66,16 +77,21 @@ class KubeClient:
 
     def resource(self, api_version: str, kind: str) -> Resource:
         """The API resource serving ``kind``; ``NotFoundError`` if the server has none."""
+        key = (api_version, kind)
+        found = self._resources.get(key)
+        if found is not None:
+            return found
         try:
             with self._discovery_lock, _api_errors("API discovery"):
                 resource: Resource = self._dyn.resources.get(api_version=api_version, kind=kind)
-                return resource
         except (ResourceNotFoundError, ResourceNotUniqueError) as exc:
             raise NotFoundError(
                 f'no API resource serves kind "{kind}" in version "{api_version}"'
                 " (is its CustomResourceDefinition installed?)",
                 reason="UnknownKind",
             ) from exc
+        self._resources[key] = resource
+        return resource
 
     def is_namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self.resource(api_version, kind).namespaced)
@@ -83,6 +99,7 @@ class KubeClient:
     def refresh_discovery(self) -> None:
         """Forget cached API groups, after CRDs were created or changed."""
         with self._discovery_lock:
+            self._resources.clear()
             self._dyn.resources.invalidate_cache()
 
     # -- objects ------------------------------------------------------------------------
@@ -90,82 +107,62 @@ class KubeClient:
     def apply(self, obj: KubeObject, *, dry_run: bool = False) -> KubeObject:
         """Server-side apply ``obj`` under our field manager; conflicts are forced."""
         ref = ref_of(obj)
-        resource = self.resource(str(obj["apiVersion"]), ref.kind)
+        path = self._path(str(obj["apiVersion"]), ref)
+        query = {"fieldManager": self.field_manager, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
         with _api_errors(f"apply {ref}"):
-            result = self._dyn.server_side_apply(
-                resource,
-                body=obj,
-                name=ref.name,
-                namespace=ref.namespace or None,
-                field_manager=self.field_manager,
-                force_conflicts=True,
-                dry_run="All" if dry_run else None,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        return dict(result.to_dict())
+            return self._send("PATCH", path, query, _dump(obj), "application/apply-patch+yaml")
 
     def get(self, api_version: str, ref: ObjectRef) -> KubeObject | None:
         """The live object, or None when it does not exist."""
-        resource = self.resource(api_version, ref.kind)
+        path = self._path(api_version, ref)
         try:
             with _api_errors(f"get {ref}"):
-                result = self._dyn.get(
-                    resource,
-                    name=ref.name,
-                    namespace=ref.namespace or None,
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
+                return self._send("GET", path)
         except NotFoundError:
             return None
-        return dict(result.to_dict())
 
     def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
+        """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
         resource = self.resource(api_version, kind)
         with _api_errors(f"list {kind}"):
-            result = self._dyn.get(resource, namespace=namespace, _request_timeout=REQUEST_TIMEOUT)
-        return [dict(item) for item in result.to_dict().get("items", [])]
+            items = self._send("GET", resource.path(namespace=namespace)).get("items") or []
+        for item in items:  # a list's items carry no type of their own
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return [dict(item) for item in items]
 
     def delete(self, api_version: str, ref: ObjectRef) -> bool:
         """Delete with background propagation; False if it was already gone."""
-        resource = self.resource(api_version, ref.kind)
+        path = self._path(api_version, ref)
+        body = _dump(
+            {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        )
         try:
             with _api_errors(f"delete {ref}"):
-                self._dyn.delete(
-                    resource,
-                    name=ref.name,
-                    namespace=ref.namespace or None,
-                    propagation_policy="Background",
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
+                self._send("DELETE", path, body=body, content_type="application/json")
         except NotFoundError:
             return False
         return True
 
     def patch(self, api_version: str, ref: ObjectRef, body: dict[str, Any]) -> KubeObject:
         """JSON-merge-patch an object (annotations, a spec flag): for the CLI's nudges."""
-        resource = self.resource(api_version, ref.kind)
+        path = self._path(api_version, ref)
         with _api_errors(f"patch {ref}"):
-            result = self._dyn.patch(
-                resource,
-                body=body,
-                name=ref.name,
-                namespace=ref.namespace or None,
-                content_type="application/merge-patch+json",
-                _request_timeout=REQUEST_TIMEOUT,
+            return self._send(
+                "PATCH", path, body=_dump(body), content_type="application/merge-patch+json"
             )
-        return dict(result.to_dict())
 
     def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None:
         """JSON-merge-patch the status subresource of a custom resource."""
-        resource = self.resource(api_version, ref.kind).subresources["status"]
+        path = self._path(api_version, ref) + "/status"
         with _api_errors(f"update status of {ref}"):
-            self._dyn.patch(
-                resource,
-                body={"status": status},
-                name=ref.name,
-                namespace=ref.namespace or None,
+            self._send(
+                "PATCH",
+                path,
+                body=_dump({"status": status}),
                 content_type="application/merge-patch+json",
-                _request_timeout=REQUEST_TIMEOUT,
             )
 
     def server_version(self) -> str:
@@ -173,13 +170,57 @@ class KubeClient:
             info = client.VersionApi(self._api).get_code(_request_timeout=REQUEST_TIMEOUT)
         return str(info.git_version)
 
+    # -- transport ----------------------------------------------------------------------
+
+    def _path(self, api_version: str, ref: ObjectRef) -> str:
+        resource = self.resource(api_version, ref.kind)
+        return str(resource.path(name=ref.name, namespace=ref.namespace or None))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> KubeObject:
+        """One request; the parsed JSON answer, or ``_HttpError`` for a status >= 400."""
+        headers = {"Accept": "application/json", **self._api.default_headers}
+        if content_type:
+            headers["Content-Type"] = content_type
+        self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
+        url = self._api.configuration.host + path
+        if query:
+            url += "?" + urlencode(query)
+        response = self._api.rest_client.pool_manager.request(
+            method, url, body=body, headers=headers, timeout=_TIMEOUT, preload_content=True
+        )
+        if response.status >= 400:
+            raise _HttpError(response.status, response.data)
+        answer: KubeObject = json.loads(response.data) if response.data else {}
+        return answer
+
+
+_TIMEOUT = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1])
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
 
 @contextmanager
 def _api_errors(action: str) -> Iterator[None]:
     """Translate the client library's exceptions into ``errors.ApiError``."""
     try:
         yield
-    except (ApiException, DynamicApiError) as exc:
+    except (ApiException, DynamicApiError, _HttpError) as exc:
         code = int(getattr(exc, "status", 0) or 0)
         message, reason = _status_message(getattr(exc, "body", None), str(exc))
         if code == 404:
