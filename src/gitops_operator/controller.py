@@ -221,10 +221,11 @@ async def application_daemon(
     runtime: Runtime = memo.runtime
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
 
-    def write(status: dict[str, Any]) -> None:
-        runtime.kube.patch_status(API_VERSION, ref, status)
-
     def work(obj: KubeObject) -> Outcome:
+        def write(status: dict[str, Any]) -> None:
+            runtime.kube.patch_status(API_VERSION, ref, status)
+            obj["status"] = {**(obj.get("status") or {}), **status}  # what _finish compares to
+
         return runtime.applications.reconcile(obj, write_status=write, now=_now(), logger=logger)
 
     await _daemon(runtime, body, APPLICATION_KIND, (str(namespace), name), logger, work)
@@ -392,7 +393,8 @@ def _finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome)
     requested = (meta.get("annotations") or {}).get(REQUESTED_AT_ANNOTATION)
     if requested:
         status["lastHandledReconcileAt"] = requested
-    runtime.kube.patch_status(API_VERSION, ref, status)
+    if any(old.get(key) != value for key, value in status.items()):
+        runtime.kube.patch_status(API_VERSION, ref, status)  # else it would change nothing
     if ref.kind == APPLICATION_KIND:
         merged = {**old, **status}
         metrics.set_application_info(

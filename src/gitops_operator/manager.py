@@ -3,13 +3,22 @@
 Validation before mutation: every object passes a server-side-apply dry-run before the
 first real write. The one exception is staging: objects whose kind or namespace comes from
 a CRD or Namespace of the same set are validated right after that first stage is applied.
+
+Known in sync: after an object was applied, or its dry-run showed no change, the manager
+remembers the desired body's digest with the live ``resourceVersion``. While both are
+unchanged, applying that body again cannot change the object (any write to it, by anyone,
+moves its resourceVersion), so planning and drift checks skip its dry-run. The memory is
+per process: a restarted operator verifies everything once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,6 +30,7 @@ from .errors import ApiError, ApplyError, DryRunError, NotFoundError
 from .health import Health, HealthStatus, assess
 from .inventory import Inventory
 from .kube import KubeClient
+from .live import Live, read_many
 from .objects import (
     KubeObject,
     Manifest,
@@ -88,6 +98,7 @@ class _Planned:
     manifest: Manifest
     body: KubeObject  # what is applied: the manifest with ignored fields adopted
     action: Action
+    digest: str
 
 
 @dataclass(slots=True)
@@ -95,9 +106,24 @@ class ResourceManager:
     kube: KubeClient
     concurrency: int = 8
     _pool: ThreadPoolExecutor = field(init=False)
+    _in_sync: dict[ObjectRef, tuple[str, str]] = field(init=False, default_factory=dict)
+    """ref -> (digest of the desired body, live resourceVersion) known to match."""
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply")
+
+    # -- live state ---------------------------------------------------------------------
+
+    def read(self, items: Iterable[tuple[ObjectRef, str]]) -> dict[ObjectRef, Live]:
+        """The live state of every ``(ref, apiVersion)``: a LIST per large group of one
+        kind and namespace, a GET each otherwise."""
+        return read_many(self.kube, items, lambda jobs: self._map(lambda job: job(), jobs))
+
+    def _known_in_sync(self, ref: ObjectRef, digest: str, live: KubeObject | None) -> bool:
+        return live is not None and self._in_sync.get(ref) == (digest, _version_of(live))
+
+    def _remember(self, ref: ObjectRef, digest: str, live: KubeObject) -> None:
+        self._in_sync[ref] = (digest, _version_of(live))
 
     # -- scope --------------------------------------------------------------------------
 
@@ -153,20 +179,46 @@ class ResourceManager:
         return changes + self._write(_sort_plan(planned_rest + later))
 
     def diff_all(
-        self, manifests: list[Manifest], ignore: tuple[IgnoreRule, ...] = ()
+        self,
+        manifests: list[Manifest],
+        ignore: tuple[IgnoreRule, ...] = (),
+        live: Mapping[ObjectRef, Live] | None = None,
     ) -> list[Drift]:
-        """Dry-run every manifest and report the objects whose live state differs."""
+        """Dry-run every manifest and report the objects whose live state differs.
+
+        ``live`` may hold objects already read (by ``read``) in this pass."""
+        seen = self._live_for(manifests, live or {})
 
         def check(m: Manifest) -> Drift | None:
-            live = self.kube.get(m.api_version, m.ref)
-            if live is None:
+            current = seen[m.ref]
+            if isinstance(current, Exception):
+                raise current
+            if current is None:
                 return Drift(m.ref, (), missing=True)
-            body = adopt_ignored(m.obj, live, *ignores_for(ignore, m.ref))
+            digest = _digest(m, ignore)
+            if self._known_in_sync(m.ref, digest, current):
+                return None
+            body = adopt_ignored(m.obj, current, *ignores_for(ignore, m.ref))
             result = self.kube.apply(body, dry_run=True)
-            changes = field_changes(result, live)
+            if not differs(result, current):
+                self._remember(m.ref, digest, current)
+                return None
+            changes = field_changes(result, current)
             return Drift(m.ref, tuple(changes)) if changes else None
 
         return [d for d in self._map(check, manifests) if d is not None]
+
+    def _live_for(
+        self, manifests: list[Manifest], live: Mapping[ObjectRef, Live]
+    ) -> dict[ObjectRef, Live]:
+        """``live`` for the manifests it holds in their apiVersion; the rest read now."""
+        known = {
+            m.ref: live[m.ref]
+            for m in manifests
+            if m.ref in live and _same_version(live[m.ref], m.api_version)
+        }
+        missing = [(m.ref, m.api_version) for m in manifests if m.ref not in known]
+        return {**known, **self.read(missing)} if missing else known
 
     def _needs_first_stage(self, first: list[Manifest], rest: list[Manifest]) -> set[ObjectRef]:
         """Objects of ``rest`` whose kind or namespace does not exist until ``first`` does."""
@@ -196,17 +248,26 @@ class ResourceManager:
     ) -> list[_Planned]:
         """Dry-run every manifest; raise ``DryRunError`` naming each refused object."""
 
+        seen = self.read((m.ref, m.api_version) for m in manifests)
+
         def dry_run(m: Manifest) -> _Planned | ApiError | NotFoundError:
+            live = seen[m.ref]
+            if isinstance(live, ApiError | NotFoundError):
+                return live
+            digest = _digest(m, ignore)
+            if self._known_in_sync(m.ref, digest, live):
+                return _Planned(m, m.obj, Action.UNCHANGED, digest)
             try:
-                live = self.kube.get(m.api_version, m.ref)
                 body = adopt_ignored(m.obj, live, *ignores_for(ignore, m.ref))
                 result = self.kube.apply(body, dry_run=True)
             except (ApiError, NotFoundError) as exc:
                 return exc
             if live is None:
-                return _Planned(m, body, Action.CREATED)
-            changed = differs(result, live)
-            return _Planned(m, body, Action.CONFIGURED if changed else Action.UNCHANGED)
+                return _Planned(m, body, Action.CREATED, digest)
+            if differs(result, live):
+                return _Planned(m, body, Action.CONFIGURED, digest)
+            self._remember(m.ref, digest, live)
+            return _Planned(m, body, Action.UNCHANGED, digest)
 
         results = self._map(dry_run, manifests)
         failures = [
@@ -220,21 +281,34 @@ class ResourceManager:
         return [r for r in results if isinstance(r, _Planned)]
 
     def _write(self, plan: list[_Planned]) -> ChangeSet:
-        """Apply changed objects in order; stop at the first failure."""
-        entries = []
-        for planned in plan:
-            ref = planned.manifest.ref
-            if planned.action is not Action.UNCHANGED:
-                try:
-                    self.kube.apply(planned.body)
-                except ApiError as exc:
-                    if exc.transient:
-                        raise  # the API server's trouble, not the revision's: retry it
-                    raise ApplyError(f"{ref} ({planned.manifest.source}): {exc}") from exc
-                except NotFoundError as exc:
-                    raise ApplyError(f"{ref} ({planned.manifest.source}): {exc}") from exc
-            entries.append(ChangeSetEntry(ref, planned.action))
+        """Apply changed objects kind by kind, the objects of one kind concurrently; stop
+        after the first kind with a failure."""
+        entries: list[ChangeSetEntry] = []
+        for _, group in itertools.groupby(plan, key=lambda p: apply_order_key(p.manifest.ref)[:2]):
+            batch = list(group)
+            failures = [f for f in self._map(self._write_one, batch) if f is not None]
+            transient = next((f for f in failures if isinstance(f, ApiError) and f.transient), None)
+            if transient is not None:
+                raise transient  # the API server's trouble, not the revision's: retry it
+            if failures:
+                raise failures[0]
+            entries += (ChangeSetEntry(p.manifest.ref, p.action) for p in batch)
         return ChangeSet(tuple(entries))
+
+    def _write_one(self, planned: _Planned) -> ApiError | ApplyError | None:
+        if planned.action is Action.UNCHANGED:
+            return None
+        ref = planned.manifest.ref
+        try:
+            result = self.kube.apply(planned.body)
+        except ApiError as exc:
+            if exc.transient:
+                return exc
+            return ApplyError(f"{ref} ({planned.manifest.source}): {exc}")
+        except NotFoundError as exc:
+            return ApplyError(f"{ref} ({planned.manifest.source}): {exc}")
+        self._remember(ref, planned.digest, result)
+        return None
 
     def _wait_first_stage(self, manifests: list[Manifest]) -> None:
         """Wait until every CRD is Established and every Namespace Active."""
@@ -251,17 +325,20 @@ class ResourceManager:
 
     # -- health -------------------------------------------------------------------------
 
-    def assess(self, inventory: Inventory) -> list[tuple[ObjectRef, Health]]:
-        """The health of every inventoried object, read from the cluster now."""
-
-        def one(item: tuple[ObjectRef, str]) -> tuple[ObjectRef, Health]:
-            ref, version = item
-            try:
-                return ref, assess(self.kube.get(version, ref))
-            except (ApiError, NotFoundError) as exc:
-                return ref, Health(HealthStatus.UNKNOWN, str(exc))
-
-        return self._map(one, sorted(inventory.items()))
+    def assess(
+        self, inventory: Inventory, live: Mapping[ObjectRef, Live] | None = None
+    ) -> list[tuple[ObjectRef, Health]]:
+        """The health of every inventoried object: from ``live`` when given, else read
+        from the cluster now."""
+        seen = live if live is not None else self.read(inventory.items())
+        results = []
+        for ref in sorted(inventory):
+            current = seen.get(ref)
+            if isinstance(current, ApiError | NotFoundError):
+                results.append((ref, Health(HealthStatus.UNKNOWN, str(current))))
+            else:
+                results.append((ref, assess(current)))
+        return results
 
     # -- prune --------------------------------------------------------------------------
 
@@ -283,6 +360,7 @@ class ResourceManager:
                 if annotations.get(PRUNE_ANNOTATION) == "disabled":
                     return Action.SKIPPED
                 self.kube.delete(version, ref)
+                self._in_sync.pop(ref, None)
             except NotFoundError:
                 pass  # its kind is gone too: nothing is left to delete
             except ApiError as exc:
@@ -308,6 +386,23 @@ class ResourceManager:
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(self._pool.map(fn, items))
+
+
+def _digest(manifest: Manifest, ignore: tuple[IgnoreRule, ...]) -> str:
+    """What the applied body depends on besides the live object: the manifest and the
+    ignore rules that match it."""
+    text = json.dumps(
+        [manifest.obj, repr(ignores_for(ignore, manifest.ref))], sort_keys=True, default=str
+    )
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _version_of(obj: KubeObject) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _same_version(live: Live, api_version: str) -> bool:
+    return not isinstance(live, dict) or live.get("apiVersion") == api_version
 
 
 def _sort_plan(plan: list[_Planned]) -> list[_Planned]:

@@ -263,7 +263,8 @@ class ApplicationReconciler:
     def sync(self, run: ApplicationRun) -> Outcome:
         """Apply the source's revision; then assess health (or roll back, or quarantine)."""
         started = time.monotonic()
-        run.write_status({"lastAttemptedRevision": run.revision})
+        if run.status.get("lastAttemptedRevision") != run.revision:
+            run.write_status({"lastAttemptedRevision": run.revision})
         assert run.artifact is not None
         try:
             run.manifests = self.render(run, run.artifact)
@@ -426,8 +427,10 @@ class ApplicationReconciler:
         )
 
     def steady(self, run: ApplicationRun, *, quarantined: bool = False) -> Outcome:
-        """Refresh health; check drift when due and correct it with selfHeal."""
-        results = run.manager.assess(run.inventory)
+        """Refresh health; check drift when due and correct it with selfHeal. Both read
+        the live objects once."""
+        live = run.manager.read(run.inventory.items())
+        results = run.manager.assess(run.inventory, live)
         overall = aggregate(h.status for _, h in results)
         status: dict[str, Any] = {"health": overall.value}
         updates: list[ConditionUpdate] = []
@@ -439,7 +442,7 @@ class ApplicationReconciler:
         if due:
             desired = self.desired_of(run, run.status.get("lastAppliedRevision", ""))
             if desired is not None:
-                drift_outcome = drift_status(run.manager, run, desired)
+                drift_outcome = drift_status(run.manager, run, desired, live)
                 status.update(drift_outcome.status)
                 updates += drift_outcome.conditions
                 events += drift_outcome.events
@@ -456,7 +459,7 @@ class ApplicationReconciler:
         """The rendered manifests of an applied revision: its snapshot, else a re-render."""
         if not revision:
             return None
-        kept = self.snapshots.load(run.namespace, run.name, sha_of(revision))
+        kept = self.snapshots.load(run.obj, sha_of(revision))
         if kept is not None:
             return kept
         if run.artifact is not None and run.artifact.sha == sha_of(revision):

@@ -8,12 +8,14 @@ objects (fields owned by other managers are not drift: the dry-run keeps them). 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..conditions import ConditionType, ConditionUpdate
+from ..live import Live
 from ..manager import Drift, ResourceManager
 from ..metrics import DRIFTED_OBJECTS
-from ..objects import Manifest
+from ..objects import Manifest, ObjectRef
 from .outcome import Event, Outcome
 
 if TYPE_CHECKING:
@@ -24,11 +26,17 @@ MAX_FIELDS = 10
 MAX_VALUE_CHARS = 200
 
 
-def drift_status(manager: ResourceManager, run: ApplicationRun, desired: list[Manifest]) -> Outcome:
-    """Check drift; correct it when ``spec.selfHeal``. Sets ``status.drift``,
+def drift_status(
+    manager: ResourceManager,
+    run: ApplicationRun,
+    desired: list[Manifest],
+    live: Mapping[ObjectRef, Live] | None = None,
+) -> Outcome:
+    """Check drift (against ``live``, the objects already read in this pass, where it
+    holds them); correct it when ``spec.selfHeal``. Sets ``status.drift``,
     ``lastDriftCheckAt`` and the Drifted condition."""
     revision = run.status.get("lastAppliedRevision", "")
-    drifts = manager.diff_all(desired, run.spec.ignore_differences)
+    drifts = manager.diff_all(desired, run.spec.ignore_differences, live)
     DRIFTED_OBJECTS.labels(run.namespace, run.name).set(len(drifts))
     status: dict[str, Any] = {"lastDriftCheckAt": run.now}
     was_drifted = bool(run.status.get("drift"))

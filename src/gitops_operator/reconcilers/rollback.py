@@ -140,7 +140,7 @@ class Rollback:
     def restore(self, good: str) -> ChangeSet:
         """Apply the good revision's manifests and prune what is not in them."""
         run, rec = self.run, self.reconciler
-        manifests = rec.snapshots.load(run.namespace, run.name, sha_of(good))
+        manifests = rec.snapshots.load(run.obj, sha_of(good))
         if manifests is None:
             artifact = rec.artifact(run.spec.source.namespace, run.repo_spec, sha_of(good))
             manifests = rec.render(run, artifact)
