@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections import defaultdict
@@ -171,10 +172,26 @@ def _needs_reconcile(body: kopf.Body) -> bool:
 
 @kopf.on.event(GROUP, VERSION, REPOSITORY_PLURAL)
 async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
+    """Track the repository for webhooks and for the Applications' reads; a new artifact
+    wakes every Application that uses it."""
+    runtime: Runtime = memo.runtime
     key = (str(body.metadata.namespace), str(body.metadata.name))
-    memo.runtime.router.track(key, None if type == "DELETED" else dict(body.get("spec") or {}))
+    runtime.router.track(key, None if type == "DELETED" else dict(body.get("spec") or {}))
+    before = _artifact_sha(runtime.applications.repositories.get(key))
+    if type == "DELETED":
+        runtime.applications.repositories.pop(key, None)
+    else:
+        runtime.applications.repositories[key] = copy.deepcopy(dict(body))
+    if _artifact_sha(runtime.applications.repositories.get(key)) not in (None, before):
+        for app in runtime.apps_by_source.get(key, set()):
+            runtime.wake(APPLICATION_KIND, app)
     if _needs_reconcile(body):
-        memo.runtime.wake(REPOSITORY_KIND, (str(body.metadata.namespace), str(body.metadata.name)))
+        runtime.wake(REPOSITORY_KIND, key)
+
+
+def _artifact_sha(repository: KubeObject | None) -> str | None:
+    sha = (((repository or {}).get("status") or {}).get("artifact") or {}).get("sha")
+    return str(sha) if sha else None
 
 
 @kopf.on.event(GROUP, VERSION, APPLICATION_PLURAL)
@@ -204,14 +221,7 @@ async def repository_daemon(
     def work(obj: KubeObject) -> Outcome:
         return reconcile_repository(obj, runtime.git, runtime.kube, now=_now())
 
-    def published(obj: KubeObject, outcome: Outcome) -> None:
-        """A new artifact wakes every Application that uses this repository."""
-        before = ((obj.get("status") or {}).get("artifact") or {}).get("sha")
-        if outcome.status.get("artifact", {}).get("sha") not in (None, before):
-            for app in runtime.apps_by_source.get(key, set()):
-                runtime.wake(APPLICATION_KIND, app)
-
-    await _daemon(runtime, body, REPOSITORY_KIND, key, logger, work, published)
+    await _daemon(runtime, body, REPOSITORY_KIND, key, logger, work)
 
 
 @kopf.daemon(GROUP, VERSION, APPLICATION_PLURAL, cancellation_timeout=10.0)
@@ -238,7 +248,6 @@ async def _daemon(
     key: Key,
     logger: Logger,
     work: Callable[[KubeObject], Outcome],
-    after: Callable[[KubeObject, Outcome], None] | None = None,
 ) -> None:
     """Reconcile the resource afresh, write the outcome, sleep until its requeue time or
     a wake-up; return when the resource is gone (kopf also cancels us on deletion)."""
@@ -253,8 +262,6 @@ async def _daemon(
         if obj is None:
             return
         outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
-        if after is not None:
-            after(obj, outcome)
         await runtime.sleep(kind, key, outcome.requeue_after)
 
 
@@ -271,6 +278,7 @@ async def application_deleted(
     Orphan leaves every object in place."""
     runtime: Runtime = memo.runtime
     metrics.forget_application(str(namespace), name)
+    runtime.applications.forget(str(namespace), name)
     if (body.get("spec") or {}).get(
         "deletionPolicy", DeletionPolicy.DELETE
     ) != DeletionPolicy.DELETE:

@@ -123,6 +123,12 @@ class ApplicationReconciler:
     snapshots: SnapshotStore
     default_service_account: str = ""
     no_cross_namespace_refs: bool = False
+    repositories: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """GitRepositories as last seen by the operator's watch, by (namespace, name); a
+    repository not in it is read from the API server."""
+    _drift_checked: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """When drift was last checked, by (namespace, name, uid): status.lastDriftCheckAt
+    is written only when the result changes, or at most every interval."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -154,6 +160,12 @@ class ApplicationReconciler:
                     self.kube.impersonating(user), self.manager.concurrency
                 )
             return self._tenants[user]
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop what is remembered about a deleted Application."""
+        for key in [k for k in self._drift_checked if k[:2] == (namespace, name)]:
+            self._drift_checked.pop(key, None)
+        self.snapshots.forget(namespace, name)
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -220,7 +232,9 @@ class ApplicationReconciler:
                 reason="CrossNamespaceRef",
             )
         ref = ObjectRef(GROUP, REPOSITORY_KIND, source.namespace, source.name)
-        repo = self.kube.get(API_VERSION, ref)
+        repo = self.repositories.get((source.namespace, source.name))
+        if repo is None:
+            repo = self.kube.get(API_VERSION, ref)
         if repo is None:
             raise SourceNotReadyError(f"{ref} not found", requeue_after=10.0)
         published = (repo.get("status") or {}).get("artifact") or {}
@@ -435,15 +449,20 @@ class ApplicationReconciler:
         status: dict[str, Any] = {"health": overall.value}
         updates: list[ConditionUpdate] = []
         events: list[Event] = []
-        due = (
-            _seconds_since(run.status.get("lastDriftCheckAt", ""), run.now)
-            >= run.spec.drift_interval
-        )
-        if due:
+        key = (run.namespace, run.name, str(run.obj["metadata"].get("uid", "")))
+        written = str(run.status.get("lastDriftCheckAt") or "")
+        last = max(written, self._drift_checked.get(key, ""))
+        if _seconds_since(last, run.now) >= run.spec.drift_interval:
             desired = self.desired_of(run, run.status.get("lastAppliedRevision", ""))
             if desired is not None:
                 drift_outcome = drift_status(run.manager, run, desired, live)
+                self._drift_checked[key] = run.now
                 status.update(drift_outcome.status)
+                if drift_outcome.status.get("drift") == run.status.get("drift") and _seconds_since(
+                    written, run.now
+                ) < max(run.spec.interval, 300.0):
+                    # an unchanged result is written at most every interval (and 5m)
+                    del status["lastDriftCheckAt"]
                 updates += drift_outcome.conditions
                 events += drift_outcome.events
         if not quarantined:

@@ -89,6 +89,11 @@ class SnapshotStore:
             return True
         return self._write(application, data)
 
+    def forget(self, namespace: str, app: str) -> None:
+        with self._lock:
+            for key in [k for k in self._known if k[:2] == (namespace, app)]:
+                del self._known[key]
+
     def _key(self, application: dict[str, Any]) -> tuple[str, str, str]:
         meta = application["metadata"]
         return (str(meta["namespace"]), str(meta["name"]), str(meta.get("uid", "")))
