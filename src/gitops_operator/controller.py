@@ -14,7 +14,7 @@ import copy
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +70,8 @@ class Runtime:
     wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
     webhook_runner: web.AppRunner | None = None
     apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
+    """What the latest pass of each resource started from (see ``_wake_if_asked``)."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -155,19 +157,32 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 # -- wake-ups ------------------------------------------------------------------------------
 
 
-def _needs_reconcile(body: kopf.Body) -> bool:
-    """A spec change or a new value of an annotation that asks for action."""
+_ASKED = (
+    (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
+    (RETRY_ANNOTATION, "lastHandledRetryAt"),
+    (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
+)
+
+
+def _wake_if_asked(runtime: Runtime, kind: str, key: Key, body: Mapping[str, Any]) -> None:
+    """Wake on a spec change or a new value of an annotation that asks for action, unless
+    the pass running (or last run) already started from that request: the operator's own
+    status writes must not schedule another pass."""
     status = body.get("status") or {}
-    annotations = body.metadata.annotations
-    asked = (
-        (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
-        (RETRY_ANNOTATION, "lastHandledRetryAt"),
-        (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    pending = meta.get("generation") != status.get("observedGeneration") or any(
+        annotations.get(a) and annotations.get(a) != status.get(handled) for a, handled in _ASKED
     )
-    return body.metadata.get("generation") != status.get("observedGeneration") or any(
-        annotations.get(key) and annotations.get(key) != status.get(handled)
-        for key, handled in asked
-    )
+    if pending and runtime.started.get((kind, key)) != _request_of(body):
+        runtime.wake(kind, key)
+
+
+def _request_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a pass was asked to do: the generation and the annotations that ask."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return (meta.get("generation"), *(annotations.get(a) for a, _ in _ASKED))
 
 
 @kopf.on.event(GROUP, VERSION, REPOSITORY_PLURAL)
@@ -185,8 +200,7 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
     if _artifact_sha(runtime.applications.repositories.get(key)) not in (None, before):
         for app in runtime.apps_by_source.get(key, set()):
             runtime.wake(APPLICATION_KIND, app)
-    if _needs_reconcile(body):
-        runtime.wake(REPOSITORY_KIND, key)
+    _wake_if_asked(runtime, REPOSITORY_KIND, key, body)
 
 
 def _artifact_sha(repository: KubeObject | None) -> str | None:
@@ -204,8 +218,7 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         source = body.get("spec", {}).get("sourceRef") or {}
         source_key = (str(source.get("namespace") or key[0]), str(source.get("name", "")))
         runtime.apps_by_source[source_key].add(key)
-    if _needs_reconcile(body):
-        runtime.wake(APPLICATION_KIND, key)
+    _wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 
 # -- daemons -------------------------------------------------------------------------------
@@ -260,7 +273,9 @@ async def _daemon(
             await runtime.sleep(kind, key, API_RETRY)
             continue
         if obj is None:
+            runtime.started.pop((kind, key), None)
             return
+        runtime.started[(kind, key)] = _request_of(obj)
         outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
         await runtime.sleep(kind, key, outcome.requeue_after)
 
