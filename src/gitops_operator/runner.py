@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import socket
@@ -112,7 +113,25 @@ def _quiet_event_handlers(record: logging.LogRecord) -> bool:
     )
 
 
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas before any thread starts. Each of the ~20 threads (kopf,
+    the reconcile and apply pools) would otherwise get an arena of its own, up to 8 per
+    core, that rarely gives freed memory back: peak RSS would follow the thread count
+    rather than the load. ``MALLOC_ARENA_MAX`` in the environment wins; without glibc
+    this does nothing."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        log.debug("not glibc: malloc arenas left as they are")
+
+
 def run(args: argparse.Namespace) -> int:
+    limit_malloc_arenas()
     import kopf
 
     from . import controller  # noqa: F401 - registers the handlers
