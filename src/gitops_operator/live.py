@@ -44,13 +44,7 @@ def read_many(
 
 
 def _getter(kube: KubeClient, version: str, ref: ObjectRef) -> Callable[[], dict[ObjectRef, Live]]:
-    def get() -> dict[ObjectRef, Live]:
-        try:
-            return {ref: kube.get(version, ref)}
-        except (ApiError, NotFoundError) as exc:
-            return {ref: exc}
-
-    return get
+    return lambda: {ref: _get_one(kube, version, ref)}
 
 
 def _lister(
