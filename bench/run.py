@@ -26,7 +26,7 @@ from pathlib import Path
 from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
-from gitserver import GitHTTPServer
+from gitserver import GitHTTPServer, git
 from localcluster import LocalCluster, build_binaries, install_crds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,16 +69,6 @@ def ten_objects(generation: int) -> dict[str, str]:
             f"  labels: {{generation: '{generation}'}}\n"
         )
     return files
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def bench_commit_to_applied(runs: int, interval: str) -> None:

@@ -60,7 +60,7 @@ from kubernetes import client  # noqa: E402
 import flux  # noqa: E402
 from gitops_operator.api import API_VERSION, GROUP, REQUESTED_AT_ANNOTATION, VERSION  # noqa: E402
 from gitops_operator.kube import KubeClient, load_api_client  # noqa: E402
-from gitserver import GitHTTPServer  # noqa: E402
+from gitserver import GitHTTPServer, git  # noqa: E402
 from localcluster import LocalCluster, build_binaries, install_crds  # noqa: E402
 
 OURS, FLUX = "ours", "flux"
@@ -300,16 +300,6 @@ def configmap(index: int) -> dict[str, Any]:
 
 def big_files(objects: int) -> dict[str, str]:
     return {f"big/cm-{i:04d}.yaml": json.dumps(configmap(i)) + "\n" for i in range(objects)}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def make_repository(root: Path, files: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+import gitserver
 from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
@@ -54,13 +55,7 @@ def wait(probe: Any, timeout: float, what: str) -> Any:
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=Demo", "-c", "user.email=demo@example.com", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    return gitserver.git(cwd, *args, name="Demo", email="demo@example.com")
 
 
 def status_of(kube: KubeClient, kind: str, name: str) -> dict[str, Any]:

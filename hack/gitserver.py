@@ -24,6 +24,20 @@ from urllib.parse import urlsplit
 GIT_HTTP_BACKEND = os.environ.get("GIT_HTTP_BACKEND", "/usr/lib/git-core/git-http-backend")
 
 
+def git(
+    cwd: Path, *args: str, name: str = "gitops-operator", email: str = "gitops@example.com"
+) -> str:
+    """Run ``git args`` in ``cwd`` as a fixed author; its stripped stdout (for the scripts
+    that prepare the repositories this server serves)."""
+    return subprocess.run(
+        ["git", "-c", f"user.name={name}", "-c", f"user.email={email}", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 class GitHTTPServer:
     """A threaded HTTP server in front of ``git http-backend`` for every repo under root."""
 
