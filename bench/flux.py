@@ -25,7 +25,7 @@ import yaml
 
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
-from localcluster import cache_dir
+from localcluster import cache_dir, run_build_script
 
 HACK = Path(__file__).resolve().parent.parent / "hack"
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
@@ -41,9 +41,7 @@ def flux_bin() -> Path:
 
 def build_flux() -> float:
     """Run hack/build-flux.sh (a no-op when cached); return the seconds it took."""
-    started = time.monotonic()
-    subprocess.run([str(HACK / "build-flux.sh")], check=True)
-    return time.monotonic() - started
+    return run_build_script("build-flux.sh")
 
 
 def versions() -> dict[str, str]:

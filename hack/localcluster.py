@@ -48,8 +48,13 @@ def bin_dir() -> Path:
 
 def build_binaries() -> float:
     """Run hack/build-binaries.sh (a no-op when everything is cached); return seconds."""
+    return run_build_script("build-binaries.sh")
+
+
+def run_build_script(name: str) -> float:
+    """Run the build script hack/``name`` (no-ops when cached); return the seconds taken."""
     start = time.monotonic()
-    subprocess.run([str(HACK / "build-binaries.sh")], check=True)
+    subprocess.run([str(HACK / name)], check=True)
     return time.monotonic() - start
 
 
