@@ -27,7 +27,6 @@ from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from localcluster import cache_dir, run_build_script
 
-HACK = Path(__file__).resolve().parent.parent / "hack"
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
