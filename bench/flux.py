@@ -21,11 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops_operator.kube import KubeClient
-from gitops_operator.objects import ObjectRef
-from localcluster import cache_dir, run_build_script
+from localcluster import apply_crds, cache_dir, run_build_script
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -52,24 +49,7 @@ def versions() -> dict[str, str]:
 
 def install_crds(kube: KubeClient, timeout: float = 60.0) -> None:
     """Apply every CRD of both controllers and wait until each is Established."""
-    crds = [yaml.safe_load(path.read_text()) for path in sorted(flux_bin().glob("crds/*/*.yaml"))]
-    for crd in crds:
-        kube.apply(crd)
-    deadline = time.monotonic() + timeout
-    for crd in crds:
-        ref = ObjectRef(
-            "apiextensions.k8s.io", "CustomResourceDefinition", "", crd["metadata"]["name"]
-        )
-        while not _established(kube.get(crd["apiVersion"], ref)):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"CRD {ref.name} not Established after {timeout}s")
-            time.sleep(0.1)
-    kube.refresh_discovery()
-
-
-def _established(crd: dict[str, Any] | None) -> bool:
-    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+    apply_crds(kube, sorted(flux_bin().glob("crds/*/*.yaml")), timeout)
 
 
 def free_port() -> int:

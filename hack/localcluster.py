@@ -313,10 +313,13 @@ containerStatuses:
 
 def install_crds(kube: Any, timeout: float = 30.0) -> None:
     """Apply deploy/crds with ``kube`` (a KubeClient) and wait until they are Established."""
-    crds = [
-        yaml.safe_load(p.read_text())
-        for p in sorted((HACK.parent / "deploy" / "crds").glob("*.yaml"))
-    ]
+    apply_crds(kube, sorted((HACK.parent / "deploy" / "crds").glob("*.yaml")), timeout)
+
+
+def apply_crds(kube: Any, paths: list[Path], timeout: float) -> None:
+    """Apply the CRDs in ``paths`` with ``kube`` (a KubeClient), wait until each is
+    Established, then refresh the client's discovery."""
+    crds = [yaml.safe_load(p.read_text()) for p in paths]
     for crd in crds:
         kube.apply(crd)
     deadline = time.monotonic() + timeout
