@@ -239,10 +239,19 @@ def _hpa(obj: dict[str, Any]) -> Health:
         if failing and cond.get("type") == "AbleToScale":
             return Health(HealthStatus.DEGRADED, message)
         if failing and cond.get("type") == "ScalingActive":
-            # Missing metrics are normal for a minute after new pods start (and for good
-            # on clusters without metrics-server): wait, do not fail a rollout for them.
-            return Health(HealthStatus.PROGRESSING, message)
+            if cond.get("reason") in _HPA_SPEC_ERRORS:
+                return Health(HealthStatus.DEGRADED, message)
+            # Missing metrics are normal for a minute after new pods start, and for good on
+            # clusters without a metrics API: the autoscaler is in place and its target
+            # keeps its replicas, so this never holds up or fails a rollout (Argo CD calls
+            # it Degraded; see the README).
+            return Health(HealthStatus.HEALTHY, f"not scaling: {message}")
     return Health(HealthStatus.HEALTHY)
+
+
+# ScalingActive=False reasons that are a mistake in the autoscaler's own spec, which a new
+# revision can introduce; every other reason there is missing metrics.
+_HPA_SPEC_ERRORS = frozenset({"InvalidSelector", "InvalidMetricSourceType"})
 
 
 def _hpa_v1_conditions(obj: dict[str, Any]) -> list[dict[str, Any]]:
