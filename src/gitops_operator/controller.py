@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -104,6 +105,10 @@ async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logger, **_: Any
 ) -> None:
     settings.posting.level = logging.WARNING
+    # Events name the operator, as Argo CD's and Flux's name their controllers
+    settings.posting.reporting_component = "gitops-operator"
+    settings.posting.reporting_instance = os.environ.get("HOSTNAME", "") or "gitops-operator"
+    settings.posting.event_name_prefix = "gitops-operator-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -349,10 +354,7 @@ async def _reconcile(
             runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
         )
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
-    try:
-        await runtime.call(lambda: _finish(runtime, obj, ref, outcome))
-    except GitOpsError as exc:
-        logger.warning("could not write status: %s", exc.message)
+    await _write_outcome(runtime, obj, ref, outcome, logger)
     for event in outcome.events:
         kopf.event(
             body,
@@ -361,6 +363,27 @@ async def _reconcile(
             message=event.message,
         )
     return outcome
+
+
+async def _write_outcome(
+    runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome, logger: Logger
+) -> None:
+    """Write the outcome's status; while the API server cannot take it, try again every
+    ``API_RETRY`` seconds, so the status is right as soon as the server answers (the work
+    is done: only its record is missing). Other refusals are logged once."""
+    while True:
+        try:
+            await runtime.call(lambda: _finish(runtime, obj, ref, outcome))
+            return
+        except ApiError as exc:
+            if not exc.transient:
+                logger.warning("could not write status: %s", exc.message)
+                return
+            logger.info("could not write status, retrying in %.0fs: %s", API_RETRY, exc.message)
+        except GitOpsError as exc:
+            logger.warning("could not write status: %s", exc.message)
+            return
+        await asyncio.sleep(API_RETRY)
 
 
 def _failure(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outcome:
@@ -380,12 +403,15 @@ def _failure(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outcome:
         )
         or {}
     )
-    repeated = ready.get("status") == "False" and ready.get("message") == exc.message
+    repeated = ready.get("status") in ("False", "Unknown") and ready.get("message") == exc.message
     status = {"sync": "OutOfSync"} if obj.get("kind") == APPLICATION_KIND else {}
-    events = [] if repeated else [Event(exc.reason, exc.message, warning=True)]
-    return Outcome(
-        status, conditions.failed(exc.reason, exc.message, stalled=stalled), requeue, events
+    events = [] if repeated else [Event(exc.reason, exc.message, warning=exc.warning)]
+    updates = (
+        conditions.failed(exc.reason, exc.message, stalled=stalled)
+        if exc.warning
+        else conditions.progressing(exc.message)  # on its way, e.g. a source's first fetch
     )
+    return Outcome(status, updates, requeue, events)
 
 
 def _interval_of(runtime: Runtime, obj: KubeObject) -> float:

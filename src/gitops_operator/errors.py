@@ -11,7 +11,8 @@ does with it::
     │   └── DryRunError           an object the API server refuses, before any write
     └── RetryableError            transient: retried after ``requeue_after`` seconds
         ├── SourceError           Git unreachable, ref missing, fetch timeout
-        ├── SourceNotReadyError   the referenced GitRepository has no artifact yet
+        ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
+        │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
         ├── ApplyError            a write failed after validation passed
         └── PruneError            some stale objects could not be deleted
 
@@ -34,6 +35,8 @@ class GitOpsError(Exception):
     """Base class: ``reason`` names the condition reason, ``str()`` is the message."""
 
     reason = "ReconciliationFailed"
+    warning = True
+    """Whether its Event is a Warning; waiting for something that is on its way is not."""
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(redact(message))
@@ -85,6 +88,12 @@ class SourceError(RetryableError):
 
 class SourceNotReadyError(RetryableError):
     reason = "SourceNotReady"
+
+
+class SourcePendingError(SourceNotReadyError):
+    """The GitRepository has not failed: it is fetching its first artifact."""
+
+    warning = False
 
 
 class ApplyError(RetryableError):

@@ -1,0 +1,106 @@
+"""The controller's own logic, without a cluster: outcome writing and failure mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gitops_operator import controller
+from gitops_operator.errors import ApiError, SourceNotReadyError, SourcePendingError
+from gitops_operator.objects import ObjectRef
+from gitops_operator.reconcilers.outcome import Outcome
+
+REF = ObjectRef("gitops-operator.dev", "Application", "ns", "app")
+
+
+class FlakyStatusApi:
+    """A status endpoint that refuses ``failures`` writes the way an API server that is
+    down (or overloaded) does, then accepts them."""
+
+    def __init__(self, failures: int, code: int = 0) -> None:
+        self.failures = failures
+        self.code = code
+        self.written: list[dict[str, Any]] = []
+
+    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ApiError("connection refused", code=self.code, api_reason="")
+        self.written.append(status)
+
+
+class Settings:
+    retry_interval = 30.0
+
+
+class Runtime:
+    def __init__(self, kube: FlakyStatusApi) -> None:
+        self.kube = kube
+        self.settings = Settings()
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        return fn()
+
+
+def app_object() -> dict[str, Any]:
+    return {
+        "kind": "Application",
+        "metadata": {"name": "app", "namespace": "ns", "generation": 2},
+        "spec": {"sourceRef": {"name": "src"}},
+        "status": {"lastAppliedRevision": "old"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def fast_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controller, "API_RETRY", 0.01)
+
+
+def write(kube: FlakyStatusApi) -> None:
+    outcome = Outcome({"lastAppliedRevision": "new"}, [], 60.0)
+    asyncio.run(
+        controller._write_outcome(
+            Runtime(kube),  # type: ignore[arg-type]
+            app_object(),
+            REF,
+            outcome,
+            logging.getLogger("test"),
+        )
+    )
+
+
+def test_status_write_is_retried_until_the_api_server_answers() -> None:
+    kube = FlakyStatusApi(failures=3)
+    write(kube)
+    assert [s["lastAppliedRevision"] for s in kube.written] == ["new"]
+
+
+def test_status_write_refused_for_good_is_not_retried() -> None:
+    kube = FlakyStatusApi(failures=1, code=422)
+    write(kube)
+    assert kube.written == []
+
+
+def test_a_source_still_fetching_is_a_normal_event_and_in_progress() -> None:
+    outcome = controller._failure(
+        Runtime(FlakyStatusApi(0)),  # type: ignore[arg-type]
+        app_object(),
+        SourcePendingError("waiting for GitRepository ns/src to fetch its first artifact"),
+    )
+    assert [e.warning for e in outcome.events] == [False]
+    ready = next(c for c in outcome.conditions if c.type == "Ready")
+    assert ready.status is None
+
+
+def test_a_failing_source_is_a_warning() -> None:
+    outcome = controller._failure(
+        Runtime(FlakyStatusApi(0)),  # type: ignore[arg-type]
+        app_object(),
+        SourceNotReadyError("GitRepository ns/src has no artifact: authentication failed"),
+    )
+    assert [e.warning for e in outcome.events] == [True]
+    assert next(c for c in outcome.conditions if c.type == "Ready").status is False
