@@ -161,6 +161,9 @@ class RollbackSpec:
     enabled: bool = True
     on_apply_failure: bool = True
     on_health_failure: bool = True
+    soak_period: float = 0.0
+    """Seconds after a revision first turns healthy during which turning Degraded still
+    rolls it back; it becomes the last good revision only when the soak period ends."""
 
 
 class DeletionPolicy(StrEnum):
@@ -222,6 +225,9 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             enabled=bool(rollback.get("enabled", True)),
             on_apply_failure=bool(rollback.get("onApplyFailure", True)),
             on_health_failure=bool(rollback.get("onHealthFailure", True)),
+            soak_period=parse_duration(
+                rollback.get("soakPeriod", "0s"), field_name="spec.rollback.soakPeriod"
+            ),
         ),
         max_deletions=spec.get("maxDeletions"),
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),

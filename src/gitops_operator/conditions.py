@@ -1,4 +1,5 @@
-"""Status conditions in kstatus form: Ready, Reconciling, Stalled, Drifted, RolledBack.
+"""Status conditions in kstatus form: Ready, Reconciling, Stalled, Drifted, RolledBack,
+SourceReady.
 
 Pure functions over the ``status.conditions`` list. ``lastTransitionTime`` moves only when
 a condition's status changes, so watchers see real transitions, not every reconcile.
@@ -19,6 +20,8 @@ class ConditionType(StrEnum):
     STALLED = "Stalled"
     DRIFTED = "Drifted"
     ROLLED_BACK = "RolledBack"
+    SOURCE_READY = "SourceReady"
+    """Set (False) only while the source fails; its last artifact still applies."""
 
 
 @dataclass(frozen=True, slots=True)

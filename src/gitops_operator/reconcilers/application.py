@@ -4,8 +4,11 @@ Each pass reads the Application and its source afresh and takes one of four path
 
 - sync: a new revision, a spec change or a requestedAt: render, validate (dry-run), record
   the inventory, apply in stages, prune, then assess health;
-- health: the applied revision is still Progressing: assess again until healthTimeout;
-- steady: nothing new: refresh health, check drift when due, correct it with selfHeal;
+- health: the applied revision has not yet been healthy: assess again until
+  healthTimeout (measured from when it was applied);
+- steady: nothing new: refresh health, check drift when due, correct it with selfHeal.
+  A revision that has been healthy once is never failed by health again (``health_gate``);
+  within an opt-in soak period, turning Degraded still rolls it back;
 - quarantine: the source points at a revision that failed: leave the cluster as the last
   good revision left it until a new commit, a spec change or the retryAt annotation.
 
@@ -19,8 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import inventory
@@ -38,7 +40,14 @@ from ..api import (
     parse_repository_spec,
     sha_of,
 )
-from ..conditions import ConditionType, ConditionUpdate, failed, progressing, ready
+from ..conditions import (
+    ConditionType,
+    ConditionUpdate,
+    failed,
+    get_condition,
+    progressing,
+    ready,
+)
 from ..config import Settings
 from ..errors import (
     ApplyError,
@@ -48,6 +57,7 @@ from ..errors import (
     InvalidSpecError,
     PruneError,
     SourceNotReadyError,
+    SourcePendingError,
     StalledError,
 )
 from ..health import Health, HealthStatus, aggregate
@@ -61,7 +71,8 @@ from ..render import RenderTools, render
 from ..source import Artifact, GitSource
 from .credentials import load_credentials
 from .drift import drift_status
-from .outcome import Event, Outcome
+from .health_gate import health_check_passed, seconds_since, soak_remaining
+from .outcome import Event, Outcome, counts_patch
 from .rollback import Rollback
 from .snapshots import SnapshotStore
 
@@ -70,6 +81,8 @@ StatusWriter = Callable[[dict[str, Any]], None]
 
 HEALTH_POLL = 2.0
 """Seconds between health assessments while a revision is Progressing."""
+SOURCE_GRACE = 30.0
+"""Seconds a new Application waits for its GitRepository to appear before warning."""
 _ALL_TRANSIENT = (ConditionType.RECONCILING, ConditionType.STALLED, ConditionType.ROLLED_BACK)
 
 
@@ -90,6 +103,8 @@ class ApplicationRun:
     inventory: Inventory = field(default_factory=dict)
     """What status.inventory holds now; updated whenever it is written."""
     changes: ChangeSet = field(default_factory=ChangeSet)
+    source_failing: ConditionUpdate | None = None
+    """SourceReady=False while the GitRepository fails (its last artifact still applies)."""
     manager: ResourceManager = field(init=False)
     """The operator's own manager, or one that impersonates the tenant's ServiceAccount."""
 
@@ -189,13 +204,19 @@ class ApplicationReconciler:
         )
         run.manager = self.manager_for(run.namespace, spec.service_account)
         self.fetch_source(run)
+        outcome = self._dispatch(run)
+        if run.source_failing is not None:
+            return replace(outcome, conditions=[*outcome.conditions, run.source_failing])
+        return replace(outcome, clear=(*outcome.clear, ConditionType.SOURCE_READY))
+
+    def _dispatch(self, run: ApplicationRun) -> Outcome:
         rollback_to = run.annotation(ROLLBACK_TO_ANNOTATION)
-        if rollback_to and rollback_to != status.get("lastHandledRollbackTo"):
+        if rollback_to and rollback_to != run.status.get("lastHandledRollbackTo"):
             return Rollback(self, run).manual(rollback_to)
         if self._quarantined(run):
             return self.steady(run, quarantined=True)
         if self._settled(run):
-            if status.get("health") == HealthStatus.PROGRESSING:
+            if not health_check_passed(run.status):
                 return self.check_health(run)
             return self.steady(run)
         return self.sync(run)
@@ -221,7 +242,8 @@ class ApplicationReconciler:
     # -- steps ---------------------------------------------------------------------------
 
     def fetch_source(self, run: ApplicationRun) -> None:
-        """Sets ``run.revision`` and ``run.artifact`` from the GitRepository's artifact.
+        """Sets ``run.revision`` and ``run.artifact`` from the GitRepository's artifact, and
+        ``run.source_failing`` (the SourceReady condition) while the repository fails.
 
         Raises ``SourceNotReadyError`` while the repository has none yet."""
         source = run.spec.source
@@ -236,10 +258,34 @@ class ApplicationReconciler:
         if repo is None:
             repo = self.kube.get(API_VERSION, ref)
         if repo is None:
+            age = seconds_since(str(run.obj["metadata"].get("creationTimestamp") or ""), run.now)
+            if age < SOURCE_GRACE:  # created together, and seen first
+                raise SourcePendingError(f"waiting for {ref} to be created", requeue_after=2.0)
             raise SourceNotReadyError(f"{ref} not found", requeue_after=10.0)
         published = (repo.get("status") or {}).get("artifact") or {}
+        repo_ready = (
+            get_condition((repo.get("status") or {}).get("conditions") or [], ConditionType.READY)
+            or {}
+        )
+        failing = repo_ready.get("status") == "False"
         if not published.get("sha"):
-            raise SourceNotReadyError(f"{ref} has no artifact yet", requeue_after=5.0)
+            if failing:
+                raise SourceNotReadyError(
+                    f"{ref} has no artifact: {repo_ready.get('message', '')}",
+                    requeue_after=10.0,
+                )
+            raise SourcePendingError(
+                f"waiting for {ref} to fetch its first artifact", requeue_after=5.0
+            )
+        if failing:
+            run.source_failing = ConditionUpdate(
+                ConditionType.SOURCE_READY,
+                False,
+                str(repo_ready.get("reason") or "SourceFailed"),
+                f"{ref} is failing since {repo_ready.get('lastTransitionTime', '?')}:"
+                f" {repo_ready.get('message', '')}; its last artifact"
+                f" {published.get('revision', '')} is still the one applied",
+            )
         run.revision = str(published["revision"])
         run.repo_spec = dict(repo.get("spec") or {})
         run.artifact = self.artifact(source.namespace, run.repo_spec, str(published["sha"]))
@@ -305,13 +351,29 @@ class ApplicationReconciler:
             keep={sha_of(run.status.get("lastGoodRevision", ""))},
         )
         run.status["lastAppliedAt"] = run.now
+        run.status["healthyAt"] = None
         run.logger.info(
             "applied %s in %.2fs: %s",
             run.revision,
             time.monotonic() - started,
             run.changes.summary() or "no objects",
         )
-        return self.check_health(run, applied=True)
+        outcome = self.check_health(run, applied=True)
+        applied = outcome.status.get("lastAppliedRevision")
+        if not applied:
+            return outcome
+        # the apply made the live objects match what was applied: an older drift result
+        # would describe a revision that is no longer there
+        return replace(
+            outcome,
+            status={"drift": None, **outcome.status},
+            conditions=[
+                *outcome.conditions,
+                ConditionUpdate(
+                    ConditionType.DRIFTED, False, "NoDrift", f"live objects match {applied}"
+                ),
+            ],
+        )
 
     def guard_deletions(self, run: ApplicationRun) -> None:
         """Refuse, before any write, an empty render or more deletions than allowed."""
@@ -362,11 +424,13 @@ class ApplicationReconciler:
             # kept for the history entry written when the revision turns healthy later
             "lastAppliedChanges": _counts(run.changes)
             if applied
-            else run.status.get("lastAppliedChanges") or {},
+            else _counts_of(run.status.get("lastAppliedChanges")),
         }
+        if applied:
+            status["healthyAt"] = None
         if overall is HealthStatus.HEALTHY:
             return self.succeeded(run, status)
-        waited = _seconds_since(status["lastAppliedAt"], run.now)
+        waited = seconds_since(status["lastAppliedAt"], run.now)
         worst = _worst(results, overall)
         if overall is HealthStatus.DEGRADED or waited >= run.spec.health_timeout:
             why = (
@@ -376,17 +440,19 @@ class ApplicationReconciler:
             )
             error = HealthCheckError(f"revision {run.revision} {why}: {worst}")
             if applied:
-                run.write_status(status)
+                run.write_status(_as_patch(status))
             return Rollback(self, run).handle(error)
         message = f"waiting for revision {run.revision} to become healthy: {worst}"
         return Outcome(
-            status,
+            _as_patch(status),
             progressing(message),
             HEALTH_POLL,
             [Event("Progressing", message)] if applied and run.changes.changed else [],
         )
 
     def succeeded(self, run: ApplicationRun, status: dict[str, Any]) -> Outcome:
+        """The applied revision turned healthy: its health check is over (``healthyAt``).
+        It becomes ``lastGoodRevision`` now, or when its soak period ends."""
         message = f"Applied revision: {run.revision}"
         entry = {
             "revision": run.revision,
@@ -397,22 +463,34 @@ class ApplicationReconciler:
         }
         history = record(list(run.status.get("history") or []), entry)
         count_changes(run.namespace, run.name, status["lastAppliedChanges"])
-        self.snapshots.retain(run.obj, {sha_of(run.revision)})
+        soak = run.spec.rollback.soak_period
+        previous_good = str(run.status.get("lastGoodRevision") or "")
+        soaking = soak > 0 and previous_good not in ("", run.revision)
+        promoted: dict[str, Any] = {}
+        if soaking:
+            self.snapshots.retain(run.obj, {sha_of(run.revision), sha_of(previous_good)})
+            message += f" (healthy; soak period of {soak:.0f}s before it is the last good one)"
+        else:
+            self.snapshots.retain(run.obj, {sha_of(run.revision)})
+            promoted["lastGoodRevision"] = run.revision
         events = [
             Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")
         ]
         return Outcome(
-            {
-                **status,
-                "lastGoodRevision": run.revision,
-                "lastAttemptedRevision": run.revision,
-                "failedRevision": None,
-                "failedGeneration": None,
-                "history": history,
-                **self.handled_retry(run),
-            },
+            _as_patch(
+                {
+                    **status,
+                    **promoted,
+                    "healthyAt": run.now,
+                    "lastAttemptedRevision": run.revision,
+                    "failedRevision": None,
+                    "failedGeneration": None,
+                    "history": history,
+                    **self.handled_retry(run),
+                }
+            ),
             ready(message),
-            min(run.spec.interval, run.spec.drift_interval),
+            min(run.spec.interval, run.spec.drift_interval, soak if soaking else float("inf")),
             events,
             clear=_ALL_TRANSIENT,
         )
@@ -442,23 +520,47 @@ class ApplicationReconciler:
 
     def steady(self, run: ApplicationRun, *, quarantined: bool = False) -> Outcome:
         """Refresh health; check drift when due and correct it with selfHeal. Both read
-        the live objects once."""
+        the live objects once.
+
+        Sets ``health`` (Unknown while nothing was ever applied), ``drift``,
+        ``lastDriftCheckAt``, Ready (False, reason Degraded, while a revision that passed
+        its health check is Degraded) and Drifted; within a soak period, rolls back a
+        revision that turns Degraded, and promotes it to ``lastGoodRevision`` at the end."""
         live = run.manager.read(run.inventory.items())
         results = run.manager.assess(run.inventory, live)
         overall = aggregate(h.status for _, h in results)
+        if not run.status.get("lastAppliedRevision"):
+            overall = HealthStatus.UNKNOWN  # nothing applied: nothing to call healthy
         status: dict[str, Any] = {"health": overall.value}
         updates: list[ConditionUpdate] = []
-        events: list[Event] = []
+        events = _health_events(run, overall, _worst(results, overall))
+        wait = min(run.spec.interval, run.spec.drift_interval)
+        if not quarantined:
+            remaining = soak_remaining(run.status, run.spec.rollback.soak_period, run.now)
+            if remaining is not None and overall is HealthStatus.DEGRADED:
+                error = HealthCheckError(
+                    f"revision {run.revision} turned Degraded within its soak period:"
+                    f" {_worst(results, overall)}"
+                )
+                return Rollback(self, run).handle(error)
+            if remaining is not None and remaining <= 0:
+                status["lastGoodRevision"] = run.revision
+                self.snapshots.retain(run.obj, {sha_of(run.revision)})
+                events.append(
+                    Event("SoakPassed", f"revision {run.revision} is the last good revision")
+                )
+            elif remaining is not None:
+                wait = min(wait, remaining)
         key = (run.namespace, run.name, str(run.obj["metadata"].get("uid", "")))
         written = str(run.status.get("lastDriftCheckAt") or "")
         last = max(written, self._drift_checked.get(key, ""))
-        if _seconds_since(last, run.now) >= run.spec.drift_interval:
+        if seconds_since(last, run.now) >= run.spec.drift_interval:
             desired = self.desired_of(run, run.status.get("lastAppliedRevision", ""))
             if desired is not None:
                 drift_outcome = drift_status(run.manager, run, desired, live)
                 self._drift_checked[key] = run.now
                 status.update(drift_outcome.status)
-                if drift_outcome.status.get("drift") == run.status.get("drift") and _seconds_since(
+                if drift_outcome.status.get("drift") == run.status.get("drift") and seconds_since(
                     written, run.now
                 ) < max(run.spec.interval, 300.0):
                     # an unchanged result is written at most every interval (and 5m)
@@ -470,7 +572,6 @@ class ApplicationReconciler:
                 updates += failed("Degraded", _worst(results, overall), stalled=False)
             else:
                 updates += ready(f"Applied revision: {run.revision}")
-        wait = min(run.spec.interval, run.spec.drift_interval)
         clear = () if quarantined else (ConditionType.RECONCILING, ConditionType.STALLED)
         return Outcome(status, updates, wait, events, clear=clear)
 
@@ -494,20 +595,44 @@ def _counts(changes: ChangeSet) -> dict[str, int]:
     return {action: n for action, n in changes.counts().items() if n}
 
 
+def _counts_of(stored: Any) -> dict[str, int]:
+    """Change counts read back from status (a merge patch may have left nulls)."""
+    if not isinstance(stored, dict):
+        return {}
+    return {str(k): int(v) for k, v in stored.items() if isinstance(v, int) and v}
+
+
+def _as_patch(status: dict[str, Any]) -> dict[str, Any]:
+    """``status`` as a merge patch: ``lastAppliedChanges`` replaces the stored counts
+    instead of merging into them (absent actions are written as null)."""
+    counts = status.get("lastAppliedChanges")
+    if not isinstance(counts, dict):
+        return status
+    return {**status, "lastAppliedChanges": counts_patch(counts)}
+
+
+def _health_events(run: ApplicationRun, overall: HealthStatus, worst: str) -> list[Event]:
+    """An Event when the health of an applied revision turns Degraded or recovers."""
+    before = run.status.get("health")
+    if overall is HealthStatus.DEGRADED and before != HealthStatus.DEGRADED:
+        return [
+            Event(
+                "HealthDegraded",
+                f"{worst}; revision {run.status.get('lastAppliedRevision', '')} stays applied",
+                warning=True,
+            )
+        ]
+    if overall is HealthStatus.HEALTHY and before == HealthStatus.DEGRADED:
+        return [Event("HealthRecovered", "every object is healthy again")]
+    return []
+
+
 def _worst(results: list[tuple[ObjectRef, Health]], overall: HealthStatus) -> str:
     """The first object in the overall state, with its health message."""
     return next(
         (f"{ref}: {h.message or h.status.value}" for ref, h in results if h.status is overall),
         overall.value,
     )
-
-
-def _seconds_since(stamp: str, now: str) -> float:
-    if not stamp:
-        return float("inf")
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    then = datetime.strptime(stamp, fmt).replace(tzinfo=UTC)
-    return (datetime.strptime(now, fmt).replace(tzinfo=UTC) - then).total_seconds()
 
 
 def _with_namespace(manifest: Manifest, namespace: str) -> Manifest:

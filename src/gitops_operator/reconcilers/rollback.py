@@ -17,7 +17,7 @@ from ..history import SyncResult, record
 from ..inventory import Inventory
 from ..manager import ChangeSet
 from ..metrics import count_rollback
-from .outcome import Event, Outcome
+from .outcome import Event, Outcome, counts_patch
 
 if TYPE_CHECKING:
     from .application import ApplicationReconciler, ApplicationRun
@@ -36,6 +36,15 @@ def find_revision(status: dict[str, Any], wanted: str) -> str | None:
         if wanted == revision or (len(wanted) >= 7 and sha_of(revision).startswith(wanted)):
             return revision
     return None
+
+
+def failure_message(revision: str, error: GitOpsError) -> str:
+    """``revision X failed (Reason): detail``, naming the revision once."""
+    detail = error.message
+    prefix = f"revision {revision} "
+    if detail.startswith(prefix):
+        return f"revision {revision} failed ({error.reason}): it {detail.removeprefix(prefix)}"
+    return f"revision {revision} failed ({error.reason}): {detail}"
 
 
 class Rollback:
@@ -63,15 +72,13 @@ class Rollback:
             )
             return self.reconciler.failed(run, failure)
         count_rollback(run.namespace, run.name, error.reason)
-        message = (
-            f"revision {run.revision} failed ({error.reason}): {error.message};"
-            f" rolled back to {good}"
-        )
+        message = f"{failure_message(run.revision, error)}; rolled back to {good}"
         status = self.rolled_back_status(
             good,
             changes,
             started=run.status.get("lastAppliedAt") or run.now,
             message=error.message[:1024],
+            failed_changes=self.failed_changes(),
         )
         status.update(self.reconciler.handled_retry(run))
         conditions = [
@@ -105,7 +112,7 @@ class Rollback:
             " commit or a retryAt annotation"
         )
         status = self.rolled_back_status(
-            target, changes, started=run.now, message="manual rollback"
+            target, changes, started=run.now, message="manual rollback", failed_changes={}
         )
         status["lastHandledRollbackTo"] = wanted
         conditions = [
@@ -114,11 +121,33 @@ class Rollback:
         ]
         return Outcome(status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message)])
 
-    def rolled_back_status(
-        self, target: str, changes: ChangeSet, *, started: str, message: str
-    ) -> dict[str, Any]:
-        """Status after ``target`` replaced the source's revision, which is now held."""
+    def failed_changes(self) -> dict[str, int]:
+        """What the failed revision itself changed: this pass's apply, or the counts kept
+        in status when it was applied in an earlier pass."""
         run = self.run
+        if run.changes.entries:
+            return {k: v for k, v in run.changes.counts().items() if v}
+        if run.status.get("lastAppliedRevision") != run.revision:
+            return {}  # refused before its first write: it changed nothing
+        stored = run.status.get("lastAppliedChanges")
+        if not isinstance(stored, dict):
+            return {}
+        return {str(k): v for k, v in stored.items() if isinstance(v, int) and v}
+
+    def rolled_back_status(
+        self,
+        target: str,
+        changes: ChangeSet,
+        *,
+        started: str,
+        message: str,
+        failed_changes: dict[str, int],
+    ) -> dict[str, Any]:
+        """Status after ``target`` replaced the source's revision, which is now held. The
+        history entry keeps apart what the failed revision changed (``changes``) and what
+        the rollback did (``rollbackChanges``)."""
+        run = self.run
+        rollback_changes = {k: v for k, v in changes.counts().items() if v}
         entry = {
             "revision": run.revision,
             "result": SyncResult.ROLLED_BACK.value,
@@ -126,12 +155,15 @@ class Rollback:
             "finishedAt": run.now,
             "rolledBackTo": target,
             "message": message,
-            "changes": {k: v for k, v in changes.counts().items() if v},
+            "changes": failed_changes,
+            "rollbackChanges": rollback_changes,
         }
         return {
             "sync": "OutOfSync",
             "lastAppliedRevision": target,
             "lastAppliedAt": run.now,
+            "healthyAt": None,
+            "lastAppliedChanges": counts_patch(rollback_changes),
             "failedRevision": run.revision,
             "failedGeneration": run.generation,
             "history": record(list(run.status.get("history") or []), entry),

@@ -1,0 +1,270 @@
+"""A revision's health check ends when it first turns healthy: later degradation is
+reported, not rolled back, unless a soak period says otherwise. And what status says about
+it: counts, drift, the source, Events."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+
+from gitops_operator.kube import KubeClient, load_api_client
+from localcluster import NEVER_READY_LABEL
+
+from .apps import application, configmap, deployment, repository
+from .support import condition, events_for, get_status, wait_for
+from .test_reconcile import get, synced_to
+
+
+@pytest.fixture
+def editor(cluster) -> KubeClient:
+    """Someone else changing live objects, as `kubectl edit` would."""
+    return KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="kubectl-edit")
+
+
+def break_rollout(editor: KubeClient, namespace: str, name: str = "web") -> None:
+    """A pod-template label change by another field manager: the new pods never become
+    ready and the rollout soon exceeds its progress deadline (Degraded)."""
+    editor.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "progressDeadlineSeconds": 2,
+                "template": {"metadata": {"labels": {NEVER_READY_LABEL: "true"}}},
+            },
+        }
+    )
+
+
+def mend_rollout(editor: KubeClient, namespace: str, name: str = "web") -> None:
+    """The other manager gives its fields up: the template is the applied one again."""
+    editor.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+    )
+
+
+def app_status(kube, namespace):
+    return get_status(kube, "Application", namespace, "app")
+
+
+def health_is(kube, namespace, health):
+    status = app_status(kube, namespace)
+    return status if status.get("health") == health else None
+
+
+def test_healthy_revision_that_degrades_later_is_reported_not_failed(
+    kube, editor, operator, repo, namespace
+):
+    good = repo.commit({"app/web.yaml": deployment("web", replicas=2)}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="6s", driftInterval="2s"))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+
+    break_rollout(editor, namespace)
+    status = wait_for(lambda: health_is(kube, namespace, "Degraded"), timeout=60, what="Degraded")
+    time.sleep(8)  # well past healthTimeout, measured from when the revision was applied
+    status = app_status(kube, namespace)
+    assert status["health"] == "Degraded"
+    assert "failedRevision" not in status, "a revision that passed its health check failed"
+    assert status["lastGoodRevision"] == f"main@sha1:{good}"
+    assert [h["result"] for h in status["history"]] == ["Succeeded"]
+    ready = condition(status)
+    assert (ready["status"], ready["reason"]) == ("False", "Degraded")
+    assert condition(status, "Stalled") == {}
+    assert condition(status, "RolledBack") == {}
+    events = events_for(kube, namespace, "app")
+    degraded = [e for e in events if e["reason"] == "HealthDegraded"]
+    assert degraded and degraded[0]["type"] == "Warning"
+    assert "stays applied" in degraded[0]["message"]
+    # Events name the operator, not the framework it is built on
+    assert {(e.get("source") or {}).get("component") for e in events} == {"gitops-operator"}
+
+    mend_rollout(editor, namespace)
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="Ready again")
+    wait_for(lambda: health_is(kube, namespace, "Healthy"), timeout=30, what="Healthy again")
+    assert any(e["reason"] == "HealthRecovered" for e in events_for(kube, namespace, "app"))
+
+
+HPA = yaml.safe_dump(
+    {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 50},
+                    },
+                }
+            ],
+        },
+    }
+)
+
+
+def scaling_inactive(kube, namespace):
+    hpa = get(kube, "HorizontalPodAutoscaler", namespace, "web", "autoscaling/v2") or {}
+    conditions = (hpa.get("status") or {}).get("conditions") or []
+    return next(
+        (c for c in conditions if c["type"] == "ScalingActive" and c["status"] == "False"), None
+    )
+
+
+def test_autoscaler_without_a_metrics_api_does_not_fail_the_rollout(
+    kube, operator, repo, namespace
+):
+    sha = repo.commit({"app/web.yaml": deployment("web"), "app/hpa.yaml": HPA}, "with an HPA")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="40s", driftInterval="2s"))
+    # the cluster has no metrics API: the autoscaler says so in ScalingActive=False
+    inactive = wait_for(lambda: scaling_inactive(kube, namespace), timeout=60, what="HPA")
+    assert inactive["reason"].startswith("FailedGet")
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="Ready with the HPA")
+    status = app_status(kube, namespace)
+    assert status["health"] == "Healthy"
+    assert status["lastGoodRevision"] == f"main@sha1:{sha}"
+    assert "failedRevision" not in status
+
+
+def rolled_back(kube, namespace):
+    status = app_status(kube, namespace)
+    return status if condition(status, "RolledBack").get("status") == "True" else None
+
+
+def test_degraded_within_soak_period_rolls_back(kube, editor, operator, repo, namespace):
+    good = repo.commit({"app/web.yaml": deployment("web")}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(
+        application(
+            namespace, healthTimeout="20s", driftInterval="2s", rollback={"soakPeriod": "5m"}
+        )
+    )
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    second = repo.commit(
+        {"app/web.yaml": deployment("web", replicas=2), "app/extra.yaml": configmap("extra")},
+        "second",
+    )
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second revision")
+    status = app_status(kube, namespace)
+    assert status["healthyAt"]
+    assert status["lastGoodRevision"] == f"main@sha1:{good}", "promoted before its soak ended"
+
+    break_rollout(editor, namespace)
+    status = wait_for(lambda: rolled_back(kube, namespace), timeout=60, what="RolledBack")
+    assert status["failedRevision"] == f"main@sha1:{second}"
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert "soak period" in condition(status, "RolledBack")["message"]
+    assert get(kube, "ConfigMap", namespace, "extra") is None
+    entry = status["history"][0]
+    assert entry["result"] == "RolledBack"
+    # what the failed revision changed, and apart from it what the rollback did
+    assert entry["changes"] == {"configured": 1, "created": 1}
+    assert entry["rollbackChanges"]["deleted"] == 1
+    assert status["lastAppliedChanges"] == entry["rollbackChanges"]
+
+
+def test_revision_becomes_last_good_when_its_soak_period_ends(kube, operator, repo, namespace):
+    first = repo.commit({"app/web.yaml": deployment("web")}, "first")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, driftInterval="1s", rollback={"soakPeriod": "4s"}))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first revision")
+    second = repo.commit({"app/web.yaml": deployment("web", replicas=2)}, "second")
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second revision")
+    wait_for(
+        lambda: app_status(kube, namespace).get("lastGoodRevision") == f"main@sha1:{second}",
+        timeout=30,
+        what="promotion after the soak period",
+    )
+    assert any(e["reason"] == "SoakPassed" for e in events_for(kube, namespace, "app"))
+
+
+def test_each_revision_counts_only_its_own_changes(kube, operator, repo, namespace):
+    files = {f"app/cm-{i}.yaml": configmap(f"cm-{i}", v="1") for i in range(4)}
+    first = repo.commit(files, "four ConfigMaps")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first revision")
+    assert app_status(kube, namespace)["lastAppliedChanges"] == {"created": 4}
+    second = repo.commit(
+        {"app/cm-0.yaml": configmap("cm-0", v="2"), "app/cm-1.yaml": configmap("cm-1", v="2")},
+        "two changed",
+    )
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second revision")
+    status = app_status(kube, namespace)
+    assert status["lastAppliedChanges"] == {"configured": 2, "unchanged": 2}
+    assert status["history"][0]["changes"] == {"configured": 2, "unchanged": 2}
+
+
+def test_drifted_condition_names_the_revision_just_applied(kube, operator, repo, namespace):
+    first = repo.commit({"app/cm.yaml": configmap("cm", v="1")}, "first")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, driftInterval="10m"))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first revision")
+    second = repo.commit({"app/cm.yaml": configmap("cm", v="2")}, "second")
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second revision")
+    drifted = condition(app_status(kube, namespace), "Drifted")
+    assert drifted["status"] == "False"
+    assert drifted["message"] == f"live objects match main@sha1:{second}"
+
+
+def test_failing_source_is_reported_on_its_applications(kube, operator, repo, namespace):
+    sha = repo.commit({"app/cm.yaml": configmap("cm")}, "first")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, driftInterval="1s"))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="first revision")
+    kube.apply(repository(namespace, repo.url.replace(".git", "-gone.git")))
+
+    def source_failing():
+        return condition(app_status(kube, namespace), "SourceReady").get("status") == "False"
+
+    wait_for(source_failing, timeout=60, what="SourceReady=False on the Application")
+    status = app_status(kube, namespace)
+    message = condition(status, "SourceReady")["message"]
+    assert f"GitRepository/{namespace}/app is failing since" in message
+    assert f"main@sha1:{sha} is still the one applied" in message
+    assert condition(status)["status"] == "True", "a failing source must not flip Ready"
+
+    kube.apply(repository(namespace, repo.url))
+    wait_for(
+        lambda: condition(app_status(kube, namespace), "SourceReady") == {},
+        timeout=60,
+        what="SourceReady gone once the source fetches again",
+    )
+
+
+def test_waiting_for_a_source_created_together_is_not_a_warning(kube, operator, repo, namespace):
+    sha = repo.commit({"app/cm.yaml": configmap("cm")}, "first")
+    kube.apply(application(namespace))  # `kubectl apply -f dir/` may create it first
+    time.sleep(1)
+    kube.apply(repository(namespace, repo.url))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="synced")
+    waiting = [e for e in events_for(kube, namespace, "app") if e["reason"] == "SourceNotReady"]
+    assert waiting, "the wait is reported"
+    assert {e["type"] for e in waiting} == {"Normal"}
+
+
+def test_missing_source_is_a_warning_once_it_stays_missing(kube, operator, namespace):
+    kube.apply(application(namespace))
+    warning = wait_for(
+        lambda: [
+            e
+            for e in events_for(kube, namespace, "app")
+            if e["reason"] == "SourceNotReady" and e["type"] == "Warning"
+        ],
+        timeout=60,
+        what="a Warning for a GitRepository that does not exist",
+    )
+    assert f"GitRepository/{namespace}/app not found" in warning[0]["message"]
