@@ -188,6 +188,13 @@ def details_table(d: dict[str, Any]) -> str:
     return text
 
 
+def _changes_of(entry: dict[str, Any]) -> str:
+    """What the revision changed; after a rollback, what the rollback did, apart."""
+    text = changes_text(entry.get("changes")) or "-"
+    rollback = changes_text(entry.get("rollbackChanges"))
+    return f"{text}; rollback: {rollback}" if rollback else text
+
+
 def history_table(entries: list[dict[str, Any]]) -> str:
     headers = ["REVISION", "RESULT", "STARTED", "FINISHED", "ROLLED BACK TO", "CHANGES", "MESSAGE"]
     rows = [
@@ -197,7 +204,7 @@ def history_table(entries: list[dict[str, Any]]) -> str:
             e.get("startedAt", ""),
             e.get("finishedAt", ""),
             short_revision(str(e.get("rolledBackTo", ""))),
-            changes_text(e.get("changes")),
+            _changes_of(e),
             e.get("message", ""),
         ]
         for e in entries

@@ -302,3 +302,15 @@ def test_a_repeated_rollback_is_spelled_differently_so_it_is_new():
     assert cli_actions._rollback_value(SHA[:8], REV, "") == SHA[:8]
     assert cli_actions._rollback_value(SHA[:8], REV, SHA[:8]) == REV
     assert cli_actions._rollback_value(REV, REV, REV) == SHA
+
+
+def test_the_history_table_keeps_a_rollbacks_own_changes_apart():
+    entry = {
+        "revision": REV,
+        "result": "RolledBack",
+        "rolledBackTo": REV,
+        "changes": {"configured": 1, "created": 1},
+        "rollbackChanges": {"configured": 1, "deleted": 1},
+    }
+    row = cli_inspect.history_table([entry]).splitlines()[1]
+    assert "1 configured, 1 created; rollback: 1 configured, 1 deleted" in row
