@@ -24,7 +24,8 @@ from .cli_output import OutputFormat, dump, format_table, value_text
 from .config import Settings
 from .errors import GitOpsError, NotFoundError, RenderError
 from .objects import Manifest
-from .reconcilers.application import ApplicationReconciler, ApplicationRun
+from .reconcilers.application import ApplicationReconciler
+from .reconcilers.run import ApplicationRun
 from .render import RenderTools, render
 from .source import GitSource
 
@@ -138,8 +139,8 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     spec = parse_application_spec(app.get("spec") or {}, meta["namespace"])
     status = dict(app.get("status") or {})
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    run = ApplicationRun(app, spec, status, now, _read_only, log)
-    run.manager = reconciler.manager_for(run.namespace, spec.service_account)
+    manager = reconciler.manager_for(meta["namespace"], spec.service_account)
+    run = ApplicationRun(app, spec, status, now, _read_only, log, manager)
     reconciler.fetch_source(run)
     assert run.artifact is not None
     manifests = reconciler.render(run, run.artifact)

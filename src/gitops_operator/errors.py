@@ -8,12 +8,13 @@ does with it::
     ├── StalledError              the user must act: bad spec, auth denied, render failure
     │   ├── InvalidSpecError
     │   ├── RenderError
-    │   └── DryRunError           an object the API server refuses, before any write
+    │   ├── DryRunError           an object the API server refuses, before any write
+    │   └── ApplyError            a write refused after validation passed: the revision
+    │                             fails (rolled back, or quarantined), never retried
     └── RetryableError            transient: retried after ``requeue_after`` seconds
         ├── SourceError           Git unreachable, ref missing, fetch timeout
         ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
         │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
-        ├── ApplyError            a write failed after validation passed
         └── PruneError            some stale objects could not be deleted
 
 Messages never contain credentials: ``redact`` strips userinfo from every URL.
@@ -96,7 +97,12 @@ class SourcePendingError(SourceNotReadyError):
     warning = False
 
 
-class ApplyError(RetryableError):
+class ApplyError(StalledError):
+    """The API server refused a write after every object passed its dry-run (or a first
+    stage never became ready). The revision fails: it is rolled back when it may have
+    changed the cluster, and quarantined either way; it is not retried. A transient API
+    failure during a write is an ``ApiError`` instead, and is retried."""
+
     reason = "ApplyFailed"
 
 

@@ -1,29 +1,121 @@
-"""Drift: live objects that no longer match the applied revision.
+"""The steady path: nothing new to apply. Health is refreshed and drift checked when due.
 
-Checked by server-side-apply dry-run of the applied revision's manifests against the live
-objects (fields owned by other managers are not drift: the dry-run keeps them). With
-``selfHeal`` the drifted objects are applied again.
+Drift: live objects that no longer match the applied revision, found by server-side-apply
+dry-run of its manifests against the live objects (fields owned by other managers are not
+drift: the dry-run keeps them). With ``selfHeal`` the drifted objects are applied again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
-from ..conditions import ConditionType, ConditionUpdate
+from ..api import sha_of
+from ..conditions import ConditionType, ConditionUpdate, failed, ready
+from ..errors import HealthCheckError, SourceError
+from ..health import HealthStatus, aggregate
 from ..live import Live
 from ..manager import Drift, ResourceManager
 from ..metrics import DRIFTED_OBJECTS
 from ..objects import Manifest, ObjectRef
-from .outcome import Event, Outcome
-
-if TYPE_CHECKING:
-    from .application import ApplicationRun
+from .decisions import drift_due, drift_result_written, soak_remaining
+from .outcome import Event, Outcome, worst_object
+from .run import ApplicationRun, DesiredFn
+from .snapshots import SnapshotStore
 
 MAX_OBJECTS = 20
 MAX_FIELDS = 10
 MAX_VALUE_CHARS = 200
+
+
+def steady(
+    run: ApplicationRun,
+    desired: DesiredFn,
+    snapshots: SnapshotStore,
+    drift_checked: MutableMapping[tuple[str, str, str], str],
+    *,
+    quarantined: bool = False,
+) -> Outcome:
+    """Refresh health; check drift when due and correct it with selfHeal (both read the
+    live objects once). ``drift_checked`` remembers unwritten checks, by Application.
+
+    Sets ``health`` (Unknown while nothing was ever applied), ``drift``,
+    ``lastDriftCheckAt``, Ready (False, reason Degraded, while a revision that passed its
+    health check is Degraded; not when quarantined), Drifted, and ``lastGoodRevision``
+    when a soak period ends. Raises ``HealthCheckError`` when a revision turns Degraded
+    within its soak period."""
+    live = run.manager.read(run.inventory.items())
+    results = run.manager.assess(run.inventory, live)
+    overall = aggregate(h.status for _, h in results)
+    applied = str(run.status.get("lastAppliedRevision") or "")
+    if not applied:
+        overall = HealthStatus.UNKNOWN  # nothing applied: nothing to call healthy
+    worst = worst_object(results, overall)
+    status: dict[str, Any] = {"health": overall.value}
+    updates: list[ConditionUpdate] = []
+    events = _health_events(run, overall, worst)
+    wait = min(run.spec.interval, run.spec.drift_interval)
+    if not quarantined:
+        remaining = soak_remaining(run.status, run.spec.rollback.soak_period, run.now)
+        if remaining is not None and overall is HealthStatus.DEGRADED:
+            raise HealthCheckError(
+                f"revision {run.revision} turned Degraded within its soak period: {worst}"
+            )
+        if remaining is not None and remaining <= 0:
+            status["lastGoodRevision"] = run.revision
+            snapshots.retain(run.obj, {sha_of(run.revision)})
+            events.append(Event("SoakPassed", f"revision {run.revision} is the last good revision"))
+        elif remaining is not None:
+            wait = min(wait, remaining)
+    key = (run.namespace, run.name, run.uid)
+    written = str(run.status.get("lastDriftCheckAt") or "")
+    if applied and drift_due(drift_checked.get(key, ""), written, run.now, run.spec.drift_interval):
+        manifests = _desired_or_none(run, desired, applied)
+        if manifests is not None:
+            checked = drift_status(run.manager, run, manifests, live)
+            drift_checked[key] = run.now
+            status.update(checked.status)
+            changed = checked.status.get("drift") != run.status.get("drift")
+            if not drift_result_written(changed, written, run.now, run.spec.interval):
+                del status["lastDriftCheckAt"]
+            updates += checked.conditions
+            events += checked.events
+    if not quarantined:
+        if overall is HealthStatus.DEGRADED:
+            updates += failed("Degraded", worst, stalled=False)
+        else:
+            updates += ready(f"Applied revision: {run.revision}")
+    clear = () if quarantined else (ConditionType.RECONCILING, ConditionType.STALLED)
+    return Outcome(status, updates, wait, events, clear=clear)
+
+
+def _desired_or_none(
+    run: ApplicationRun, desired: DesiredFn, revision: str
+) -> list[Manifest] | None:
+    """The applied revision's manifests, or None (no drift check this time) when neither
+    its snapshot nor its commit can be had."""
+    try:
+        return desired(run, revision)
+    except SourceError as exc:
+        run.logger.info("drift check skipped: %s", exc.message)
+        return None
+
+
+def _health_events(run: ApplicationRun, overall: HealthStatus, worst: str) -> list[Event]:
+    """An Event when the health of an applied revision turns Degraded or recovers."""
+    before = run.status.get("health")
+    if overall is HealthStatus.DEGRADED and before != HealthStatus.DEGRADED:
+        return [
+            Event(
+                "HealthDegraded",
+                f"{worst}; revision {run.status.get('lastAppliedRevision', '')} stays applied",
+                warning=True,
+            )
+        ]
+    if overall is HealthStatus.HEALTHY and before == HealthStatus.DEGRADED:
+        return [Event("HealthRecovered", "every object is healthy again")]
+    return []
 
 
 def drift_status(

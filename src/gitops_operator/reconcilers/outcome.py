@@ -1,4 +1,5 @@
-"""What a reconcile hands back to the controller to write: status, conditions, events."""
+"""What a reconcile hands back to the controller to write: status, conditions, events;
+and the outcomes built from plain data (a quarantined revision, change counts)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..conditions import TRANSIENT, ConditionType, ConditionUpdate
-from ..manager import Action
+from ..conditions import TRANSIENT, ConditionType, ConditionUpdate, failed
+from ..errors import GitOpsError
+from ..health import Health, HealthStatus
+from ..history import Entry, SyncResult, record
+from ..manager import Action, ChangeSet
+from ..objects import ObjectRef
+from .run import ApplicationRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,47 @@ class Outcome:
     """Conditions removed unless this outcome sets them."""
 
 
-def counts_patch(counts: Mapping[str, int]) -> dict[str, int | None]:
+def counts(changes: ChangeSet) -> dict[str, int]:
+    """``{"created": 2, "configured": 1}``: the actions that happened, by count."""
+    return {action: n for action, n in changes.counts().items() if n}
+
+
+def counts_of(stored: Any) -> dict[str, int]:
+    """Change counts read back from status (a merge patch may have left nulls)."""
+    if not isinstance(stored, dict):
+        return {}
+    return {str(k): v for k, v in stored.items() if isinstance(v, int) and v}
+
+
+def counts_patch(changes: Mapping[str, int]) -> dict[str, int | None]:
     """Change counts as a merge patch of ``status.lastAppliedChanges``: every action named,
     absent ones as null, so the stored counts are replaced rather than merged into."""
-    return {action.value: counts.get(action.value) or None for action in Action}
+    return {action.value: changes.get(action.value) or None for action in Action}
+
+
+def quarantine(run: ApplicationRun, error: GitOpsError, **extra: Any) -> Outcome:
+    """The revision failed and is not retried until a new commit, a spec change or a
+    retryAt: ``failedRevision``, ``failedGeneration``, a Failed history entry,
+    Ready=False and Stalled=True with the error's reason, a Warning Event."""
+    entry = Entry(run.revision, SyncResult.FAILED, run.now, run.now, message=error.message)
+    return Outcome(
+        {
+            "sync": "OutOfSync",
+            "failedRevision": run.revision,
+            "failedGeneration": run.generation,
+            "history": record(list(run.status.get("history") or []), entry),
+            **run.handled_retry(),
+            **extra,
+        },
+        failed(error.reason, error.message, stalled=True),
+        run.spec.interval,
+        [Event(error.reason, error.message, warning=True)],
+    )
+
+
+def worst_object(results: list[tuple[ObjectRef, Health]], overall: HealthStatus) -> str:
+    """The first object in the overall state, with its health message."""
+    return next(
+        (f"{ref}: {h.message or h.status.value}" for ref, h in results if h.status is overall),
+        overall.value,
+    )

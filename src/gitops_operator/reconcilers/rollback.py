@@ -1,26 +1,24 @@
 """Roll an Application back to its last good revision after a revision failed.
 
 The last good revision's rendered manifests come from its snapshot (no Git, no renderer
-needed), else from a re-render of its commit. Whatever the failed revision added is
-pruned; the failed revision is quarantined either way.
+needed), else from a re-render of its commit (the injected ``desired``). Whatever the
+failed revision added is pruned; the failed revision is quarantined either way. Whether
+to roll back at all is ``decisions.should_roll_back``'s business, not this module's.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import inventory
 from ..api import ROLLBACK_TO_ANNOTATION, sha_of
 from ..conditions import ConditionType, ConditionUpdate, failed
-from ..errors import GitOpsError, HealthCheckError
-from ..history import SyncResult, record
-from ..inventory import Inventory
+from ..errors import GitOpsError
+from ..history import Entry, SyncResult, record
 from ..manager import ChangeSet
 from ..metrics import count_rollback
-from .outcome import Event, Outcome, counts_patch
-
-if TYPE_CHECKING:
-    from .application import ApplicationReconciler, ApplicationRun
+from .apply import apply_and_prune
+from .outcome import Event, Outcome, counts, counts_of, counts_patch, quarantine
+from .run import ApplicationRun, DesiredFn
 
 ROLLBACK_RECHECK = 5.0
 """Seconds until the health of the restored revision is assessed."""
@@ -48,39 +46,43 @@ def failure_message(revision: str, error: GitOpsError) -> str:
 
 
 class Rollback:
-    def __init__(self, reconciler: ApplicationReconciler, run: ApplicationRun) -> None:
-        self.reconciler = reconciler
-        self.run = run
+    """Replace the source's revision with an earlier one and hold it there."""
 
-    def handle(self, error: GitOpsError) -> Outcome:
-        """Roll back if the Application allows it and has a last good revision; otherwise
-        quarantine the failed revision and leave the cluster as it is."""
-        run, policy = self.run, self.run.spec.rollback
+    def __init__(self, run: ApplicationRun, desired: DesiredFn) -> None:
+        self.run = run
+        self.desired = desired
+
+    def to_last_good(self, error: GitOpsError) -> Outcome:
+        """Restore ``lastGoodRevision`` after ``error`` failed the source's revision.
+
+        Sets ``lastAppliedRevision`` (the good one), ``lastAppliedAt``,
+        ``lastAppliedChanges`` (the rollback's), ``failedRevision``, ``failedGeneration``,
+        a RolledBack history entry; Ready=False and RolledBack=True with the error's
+        reason; a Warning Event. If the restore itself fails, the revision is only
+        quarantined (reason RollbackFailed)."""
+        run = self.run
         good = str(run.status.get("lastGoodRevision") or "")
-        on_health = isinstance(error, HealthCheckError)
-        wanted = policy.enabled and (
-            policy.on_health_failure if on_health else policy.on_apply_failure
-        )
-        if not wanted or not good or good == run.revision:
-            return self.reconciler.failed(run, error)
+        note = ""
         try:
-            changes = self.restore(good)
+            changes, prune_error = self.restore(good)
         except GitOpsError as exc:
             failure = GitOpsError(
                 f"{error.message}; rollback to {good} failed: {exc.message}",
                 reason="RollbackFailed",
             )
-            return self.reconciler.failed(run, failure)
+            return quarantine(run, failure)
+        if prune_error is not None:
+            note = f" ({prune_error.message}; they stay in the inventory)"
         count_rollback(run.namespace, run.name, error.reason)
-        message = f"{failure_message(run.revision, error)}; rolled back to {good}"
+        message = f"{failure_message(run.revision, error)}; rolled back to {good}{note}"
         status = self.rolled_back_status(
             good,
             changes,
             started=run.status.get("lastAppliedAt") or run.now,
-            message=error.message[:1024],
+            message=error.message,
             failed_changes=self.failed_changes(),
         )
-        status.update(self.reconciler.handled_retry(run))
+        status.update(run.handled_retry())
         conditions = [
             ConditionUpdate(ConditionType.READY, False, error.reason, message),
             ConditionUpdate(ConditionType.ROLLED_BACK, True, error.reason, message),
@@ -91,7 +93,11 @@ class Rollback:
 
     def manual(self, wanted: str) -> Outcome:
         """Roll back to ``wanted`` by request (the rollbackTo annotation); the source's
-        current revision is held, as a failed one is, until a new commit or retryAt."""
+        current revision is held, as a failed one is, until a new commit or retryAt.
+
+        Sets what ``to_last_good`` sets and ``lastHandledRollbackTo``; Ready=True and
+        RolledBack=True, reason ManualRollback. A ``wanted`` that names no revision of
+        history changes nothing: Ready=False, Stalled=True, reason UnknownRevision."""
         run = self.run
         target = find_revision(run.status, wanted)
         if target is None:
@@ -106,10 +112,11 @@ class Rollback:
                 run.spec.interval,
                 [Event("UnknownRevision", message, warning=True)],
             )
-        changes = self.restore(target)
+        changes, prune_error = self.restore(target)
+        note = f" ({prune_error.message})" if prune_error is not None else ""
         message = (
             f"rolled back to {target} by request; {run.revision} is held until a new"
-            " commit or a retryAt annotation"
+            f" commit or a retryAt annotation{note}"
         )
         status = self.rolled_back_status(
             target, changes, started=run.now, message="manual rollback", failed_changes={}
@@ -126,13 +133,10 @@ class Rollback:
         in status when it was applied in an earlier pass."""
         run = self.run
         if run.changes.entries:
-            return {k: v for k, v in run.changes.counts().items() if v}
+            return counts(run.changes)
         if run.status.get("lastAppliedRevision") != run.revision:
             return {}  # refused before its first write: it changed nothing
-        stored = run.status.get("lastAppliedChanges")
-        if not isinstance(stored, dict):
-            return {}
-        return {str(k): v for k, v in stored.items() if isinstance(v, int) and v}
+        return counts_of(run.status.get("lastAppliedChanges"))
 
     def rolled_back_status(
         self,
@@ -147,17 +151,17 @@ class Rollback:
         history entry keeps apart what the failed revision changed (``changes``) and what
         the rollback did (``rollbackChanges``)."""
         run = self.run
-        rollback_changes = {k: v for k, v in changes.counts().items() if v}
-        entry = {
-            "revision": run.revision,
-            "result": SyncResult.ROLLED_BACK.value,
-            "startedAt": started,
-            "finishedAt": run.now,
-            "rolledBackTo": target,
-            "message": message,
-            "changes": failed_changes,
-            "rollbackChanges": rollback_changes,
-        }
+        rollback_changes = counts(changes)
+        entry = Entry(
+            run.revision,
+            SyncResult.ROLLED_BACK,
+            started,
+            run.now,
+            changes=failed_changes,
+            message=message,
+            rolled_back_to=target,
+            rollback_changes=rollback_changes,
+        )
         return {
             "sync": "OutOfSync",
             "lastAppliedRevision": target,
@@ -169,26 +173,11 @@ class Rollback:
             "history": record(list(run.status.get("history") or []), entry),
         }
 
-    def restore(self, good: str) -> ChangeSet:
-        """Apply the good revision's manifests and prune what is not in them."""
-        run, rec = self.run, self.reconciler
-        manifests = rec.snapshots.load(run.obj, sha_of(good))
-        if manifests is None:
-            artifact = rec.artifact(run.spec.source.namespace, run.repo_spec, sha_of(good))
-            manifests = rec.render(run, artifact)
-        good_inventory = inventory.of_manifests(manifests)
-        changes = run.manager.apply_all(
-            manifests,
-            ignore=run.spec.ignore_differences,
-            before_write=lambda: run.record_inventory(
-                inventory.union(run.inventory, good_inventory)
-            ),
-        )
-        stale = inventory.stale(run.inventory, good_inventory) if run.spec.prune else {}
-        survivors: Inventory = {}
-        if stale:
-            deleted, survivors, _ = run.manager.delete_all(stale)
-            changes = changes + deleted
-        run.record_inventory(inventory.union(survivors, good_inventory))
+    def restore(self, target: str) -> tuple[ChangeSet, GitOpsError | None]:
+        """Apply ``target``'s manifests and prune what is not in them; what could not be
+        deleted is returned with the changes, and stays in the inventory."""
+        run = self.run
+        manifests = self.desired(run, target)
+        applied = apply_and_prune(run, manifests)
         run.manifests = manifests
-        return changes
+        return applied.changes, applied.prune_error

@@ -1,0 +1,127 @@
+"""Every decision of an Application's reconcile, as pure functions over its spec and
+status: which path a pass takes, whether a failed revision is rolled back, whether drift
+is due, whether a render may prune.
+
+A revision's health check starts when it is applied and ends the first time it is
+assessed healthy. After that, health never fails it: later degradation is reported (health,
+the Ready condition, an Event, the metric) and is drift's and the user's business. The one
+exception is an opt-in soak period (``spec.rollback.soakPeriod``): until it ends, a revision
+that turns Degraded (not merely Progressing) is still rolled back, and it becomes the last
+good revision only when the soak period is over.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..api import RollbackSpec
+from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError
+
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def seconds_since(stamp: str, now: str) -> float:
+    """Seconds from ``stamp`` to ``now`` (RFC 3339, UTC); infinite when ``stamp`` is empty."""
+    if not stamp:
+        return float("inf")
+    then = datetime.strptime(stamp, TIMESTAMP).replace(tzinfo=UTC)
+    return (datetime.strptime(now, TIMESTAMP).replace(tzinfo=UTC) - then).total_seconds()
+
+
+def health_check_passed(status: dict[str, Any]) -> bool:
+    """Whether the applied revision, as last applied, has already turned healthy once."""
+    healthy_at = str(status.get("healthyAt") or "")
+    applied_at = str(status.get("lastAppliedAt") or "")
+    if healthy_at:
+        # RFC 3339 UTC stamps of one format order as strings do
+        return healthy_at >= applied_at
+    # status written before healthyAt existed: the last good revision had passed
+    applied = status.get("lastAppliedRevision")
+    return bool(applied) and applied == status.get("lastGoodRevision")
+
+
+def soak_remaining(status: dict[str, Any], soak_period: float, now: str) -> float | None:
+    """Seconds left in the applied revision's soak period (0 or less: it is over, promote
+    the revision); None when it is not soaking."""
+    if soak_period <= 0 or not status.get("healthyAt") or not health_check_passed(status):
+        return None
+    if status.get("lastGoodRevision") == status.get("lastAppliedRevision"):
+        return None
+    return soak_period - seconds_since(str(status["healthyAt"]), now)
+
+
+def quarantined(
+    status: dict[str, Any], revision: str, generation: int, retry_requested: str
+) -> bool:
+    """The source's revision failed at this generation and no new retryAt asks again."""
+    return bool(
+        status.get("failedRevision") == revision
+        and status.get("failedGeneration") == generation
+        and (not retry_requested or retry_requested == status.get("lastHandledRetryAt"))
+    )
+
+
+def settled(status: dict[str, Any], revision: str, generation: int, requested: str) -> bool:
+    """The source's revision is applied at this generation and no new requestedAt asks
+    for a sync."""
+    return bool(
+        status.get("lastAppliedRevision") == revision
+        and status.get("observedGeneration") == generation
+        and (not requested or requested == status.get("lastHandledReconcileAt"))
+    )
+
+
+def should_roll_back(
+    error: GitOpsError, policy: RollbackSpec, status: dict[str, Any], revision: str
+) -> bool:
+    """Whether a failed revision is replaced by the last good one (else it is only
+    quarantined): the failure may have changed the cluster, the policy allows a rollback
+    for this kind of failure, and there is a last good revision other than this one."""
+    good = str(status.get("lastGoodRevision") or "")
+    if not policy.enabled or not good or good == revision:
+        return False
+    if isinstance(error, HealthCheckError):
+        return policy.on_health_failure
+    if isinstance(error, DryRunError):
+        return error.partial and policy.on_apply_failure  # else nothing was written
+    if isinstance(error, ApplyError):
+        return policy.on_apply_failure
+    return False  # refused before any write (render, spec, prune guards)
+
+
+def drift_due(last_checked: str, last_written: str, now: str, drift_interval: float) -> bool:
+    """A drift check runs every ``drift_interval`` after the last one, whether its result
+    was written to status (``lastDriftCheckAt``) or only remembered in this process."""
+    return seconds_since(max(last_checked, last_written), now) >= drift_interval
+
+
+def drift_result_written(changed: bool, last_written: str, now: str, interval: float) -> bool:
+    """Whether ``lastDriftCheckAt`` is written: when the result changed, else at most
+    every ``interval`` (and 5m), so an unchanged result costs no status write."""
+    return changed or seconds_since(last_written, now) >= max(interval, 300.0)
+
+
+def deletion_refusal(
+    *,
+    prune: bool,
+    stale: int,
+    rendered: int,
+    allow_empty: bool,
+    max_deletions: int | None,
+) -> tuple[str, str] | None:
+    """(reason, why) when a render must not prune, checked before any write; else None."""
+    if not prune or not stale:
+        return None
+    if not rendered and not allow_empty:
+        return (
+            "EmptyRender",
+            f"renders no objects; refusing to prune the {stale} objects of the inventory"
+            " (set spec.allowEmpty to allow it)",
+        )
+    if max_deletions is not None and stale > max_deletions:
+        return (
+            "TooManyDeletions",
+            f"would delete {stale} objects, more than spec.maxDeletions={max_deletions}",
+        )
+    return None

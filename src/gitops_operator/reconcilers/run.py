@@ -1,0 +1,79 @@
+"""One pass over one Application: what it has learned so far, and its status writer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import inventory
+from ..api import RETRY_ANNOTATION, ApplicationSpec
+from ..conditions import ConditionUpdate
+from ..inventory import Inventory
+from ..manager import ChangeSet, ResourceManager
+from ..objects import Manifest
+from ..source import Artifact
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+StatusWriter = Callable[[dict[str, Any]], None]
+"""Merge-patches the Application's status at once (the inventory before any write)."""
+
+
+@dataclass(slots=True)
+class ApplicationRun:
+    """Everything one pass over one Application learns, step by step."""
+
+    obj: dict[str, Any]
+    spec: ApplicationSpec
+    status: dict[str, Any]
+    """The status the pass started from; what it writes goes to ``write_status``."""
+    now: str
+    write_status: StatusWriter
+    logger: Logger
+    manager: ResourceManager
+    """The operator's own manager, or one that impersonates the tenant's ServiceAccount."""
+    revision: str = ""
+    repo_spec: dict[str, Any] = field(default_factory=dict)
+    artifact: Artifact | None = None
+    manifests: list[Manifest] = field(default_factory=list)
+    inventory: Inventory = field(default_factory=dict)
+    """What status.inventory holds now; updated whenever it is written."""
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    """What this pass's apply of ``revision`` changed."""
+    source_failing: ConditionUpdate | None = None
+    """SourceReady=False while the GitRepository fails (its last artifact still applies)."""
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])
+
+    @property
+    def uid(self) -> str:
+        return str(self.obj["metadata"].get("uid", ""))
+
+    @property
+    def generation(self) -> int:
+        return int(self.obj["metadata"].get("generation", 0))
+
+    def annotation(self, key: str) -> str:
+        return str((self.obj["metadata"].get("annotations") or {}).get(key, ""))
+
+    def record_inventory(self, refs: Inventory) -> None:
+        """Write ``status.inventory`` now, if it changes."""
+        if refs != self.inventory:
+            self.write_status({"inventory": inventory.to_status(refs)})
+            self.inventory = dict(refs)
+
+    def handled_retry(self) -> dict[str, Any]:
+        """``lastHandledRetryAt``: the retryAt request this pass answers, if any."""
+        retry = self.annotation(RETRY_ANNOTATION)
+        return {"lastHandledRetryAt": retry} if retry else {}
+
+
+DesiredFn = Callable[[ApplicationRun, str], list[Manifest]]
+"""The rendered manifests of a revision: its snapshot, else a render of its commit."""

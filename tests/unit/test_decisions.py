@@ -1,0 +1,230 @@
+"""The decisions of a reconcile, table by table."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_operator.api import RollbackSpec
+from gitops_operator.errors import (
+    ApplyError,
+    DryRunError,
+    GitOpsError,
+    HealthCheckError,
+    PruneError,
+    RenderError,
+    StalledError,
+)
+from gitops_operator.reconcilers.decisions import (
+    deletion_refusal,
+    drift_due,
+    drift_result_written,
+    health_check_passed,
+    quarantined,
+    seconds_since,
+    settled,
+    should_roll_back,
+    soak_remaining,
+)
+
+A = "main@sha1:" + "a" * 40
+B = "main@sha1:" + "b" * 40
+
+
+@pytest.mark.parametrize(
+    ("status", "passed"),
+    [
+        ({}, False),
+        ({"lastAppliedRevision": A, "lastAppliedAt": "2026-01-01T00:00:00Z"}, False),
+        (
+            {
+                "lastAppliedRevision": A,
+                "lastAppliedAt": "2026-01-01T00:00:00Z",
+                "healthyAt": "2026-01-01T00:00:30Z",
+            },
+            True,
+        ),
+        (  # healthy in the same second it was applied
+            {
+                "lastAppliedRevision": A,
+                "lastAppliedAt": "2026-01-01T00:00:00Z",
+                "healthyAt": "2026-01-01T00:00:00Z",
+            },
+            True,
+        ),
+        (  # applied again (a spec change) after it had been healthy: a new health check
+            {
+                "lastAppliedRevision": A,
+                "lastGoodRevision": A,
+                "lastAppliedAt": "2026-01-01T01:00:00Z",
+                "healthyAt": "2026-01-01T00:00:30Z",
+            },
+            False,
+        ),
+        (  # written before healthyAt existed
+            {"lastAppliedRevision": A, "lastGoodRevision": A},
+            True,
+        ),
+        ({"lastAppliedRevision": B, "lastGoodRevision": A}, False),
+    ],
+)
+def test_health_check_ends_at_first_healthy_assessment(
+    status: dict[str, str], passed: bool
+) -> None:
+    assert health_check_passed(status) is passed
+
+
+SOAKING = {
+    "lastAppliedRevision": B,
+    "lastGoodRevision": A,
+    "lastAppliedAt": "2026-01-01T00:00:00Z",
+    "healthyAt": "2026-01-01T00:00:10Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "soak", "now", "remaining"),
+    [
+        (SOAKING, 0.0, "2026-01-01T00:00:20Z", None),  # no soak period
+        (SOAKING, 60.0, "2026-01-01T00:00:20Z", 50.0),
+        (SOAKING, 60.0, "2026-01-01T00:01:10Z", 0.0),
+        (SOAKING, 60.0, "2026-01-01T00:05:00Z", -230.0),
+        ({**SOAKING, "lastGoodRevision": B}, 60.0, "2026-01-01T00:00:20Z", None),  # promoted
+        ({**SOAKING, "healthyAt": None}, 60.0, "2026-01-01T00:00:20Z", None),  # not healthy yet
+    ],
+)
+def test_soak_period_runs_from_first_healthy_until_promotion(
+    status: dict[str, str | None], soak: float, now: str, remaining: float | None
+) -> None:
+    assert soak_remaining(status, soak, now) == remaining
+
+
+def test_seconds_since_empty_stamp_is_forever() -> None:
+    assert seconds_since("", "2026-01-01T00:00:00Z") == float("inf")
+    assert seconds_since("2026-01-01T00:00:00Z", "2026-01-01T00:01:30Z") == 90.0
+
+
+def partial_dry_run() -> DryRunError:
+    error = DryRunError("Widget/ns/w: no kind Widget")
+    error.partial = True
+    return error
+
+
+GOOD = {"lastGoodRevision": A}
+ON = RollbackSpec()
+
+
+@pytest.mark.parametrize(
+    ("error", "policy", "status", "revision", "expected"),
+    [
+        (HealthCheckError("x"), ON, GOOD, B, True),
+        (ApplyError("x"), ON, GOOD, B, True),
+        (partial_dry_run(), ON, GOOD, B, True),
+        (DryRunError("nothing written"), ON, GOOD, B, False),
+        (RenderError("x"), ON, GOOD, B, False),
+        (StalledError("empty render", reason="EmptyRender"), ON, GOOD, B, False),
+        (PruneError("x"), ON, GOOD, B, False),
+        (GitOpsError("x"), ON, GOOD, B, False),
+        (HealthCheckError("x"), ON, {}, B, False),  # nothing good to go back to
+        (HealthCheckError("x"), ON, GOOD, A, False),  # the good one itself failed
+        (HealthCheckError("x"), RollbackSpec(enabled=False), GOOD, B, False),
+        (HealthCheckError("x"), RollbackSpec(on_health_failure=False), GOOD, B, False),
+        (ApplyError("x"), RollbackSpec(on_health_failure=False), GOOD, B, True),
+        (ApplyError("x"), RollbackSpec(on_apply_failure=False), GOOD, B, False),
+        (partial_dry_run(), RollbackSpec(on_apply_failure=False), GOOD, B, False),
+    ],
+)
+def test_should_roll_back(
+    error: GitOpsError,
+    policy: RollbackSpec,
+    status: dict[str, str],
+    revision: str,
+    expected: bool,
+) -> None:
+    assert should_roll_back(error, policy, status, revision) is expected
+
+
+NOW = "2026-01-01T00:10:00Z"
+
+
+@pytest.mark.parametrize(
+    ("memo", "written", "interval", "due"),
+    [
+        ("", "", 60.0, True),  # never checked
+        ("2026-01-01T00:09:30Z", "", 60.0, False),  # checked in this process, not written
+        ("", "2026-01-01T00:09:30Z", 60.0, False),  # written by an earlier process
+        ("2026-01-01T00:08:00Z", "2026-01-01T00:05:00Z", 60.0, True),
+        ("2026-01-01T00:09:00Z", "", 60.0, True),  # exactly one interval
+    ],
+)
+def test_drift_due(memo: str, written: str, interval: float, due: bool) -> None:
+    assert drift_due(memo, written, NOW, interval) is due
+
+
+@pytest.mark.parametrize(
+    ("changed", "written", "interval", "write"),
+    [
+        (True, "2026-01-01T00:09:59Z", 60.0, True),
+        (False, "2026-01-01T00:09:00Z", 60.0, False),  # unchanged: at most every 5m
+        (False, "2026-01-01T00:04:59Z", 60.0, True),
+        (False, "2026-01-01T00:02:00Z", 600.0, False),  # ... or every interval when longer
+        (False, "", 60.0, True),
+    ],
+)
+def test_drift_result_written(changed: bool, written: str, interval: float, write: bool) -> None:
+    assert drift_result_written(changed, written, NOW, interval) is write
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"prune": True, "stale": 3, "rendered": 0, "allow_empty": False}, "EmptyRender"),
+        ({"prune": True, "stale": 3, "rendered": 0, "allow_empty": True}, None),
+        ({"prune": False, "stale": 3, "rendered": 0, "allow_empty": False}, None),
+        ({"prune": True, "stale": 0, "rendered": 0, "allow_empty": False}, None),
+        ({"prune": True, "stale": 3, "rendered": 5, "max_deletions": 2}, "TooManyDeletions"),
+        ({"prune": True, "stale": 2, "rendered": 5, "max_deletions": 2}, None),
+        ({"prune": False, "stale": 9, "rendered": 5, "max_deletions": 2}, None),
+    ],
+)
+def test_deletion_refusal(kwargs: dict[str, object], reason: str | None) -> None:
+    args = {"allow_empty": False, "max_deletions": None, **kwargs}
+    refusal = deletion_refusal(**args)  # type: ignore[arg-type]
+    assert (refusal[0] if refusal else None) == reason
+
+
+FAILED = {"failedRevision": B, "failedGeneration": 3}
+
+
+@pytest.mark.parametrize(
+    ("status", "revision", "generation", "retry", "expected"),
+    [
+        (FAILED, B, 3, "", True),
+        (FAILED, A, 3, "", False),  # a new commit
+        (FAILED, B, 4, "", False),  # a spec change
+        (FAILED, B, 3, "t1", False),  # a new retryAt
+        ({**FAILED, "lastHandledRetryAt": "t1"}, B, 3, "t1", True),  # already answered
+    ],
+)
+def test_quarantined(
+    status: dict[str, object], revision: str, generation: int, retry: str, expected: bool
+) -> None:
+    assert quarantined(status, revision, generation, retry) is expected
+
+
+APPLIED = {"lastAppliedRevision": B, "observedGeneration": 3}
+
+
+@pytest.mark.parametrize(
+    ("status", "revision", "generation", "requested", "expected"),
+    [
+        (APPLIED, B, 3, "", True),
+        (APPLIED, A, 3, "", False),
+        (APPLIED, B, 4, "", False),
+        (APPLIED, B, 3, "t1", False),
+        ({**APPLIED, "lastHandledReconcileAt": "t1"}, B, 3, "t1", True),
+    ],
+)
+def test_settled(
+    status: dict[str, object], revision: str, generation: int, requested: str, expected: bool
+) -> None:
+    assert settled(status, revision, generation, requested) is expected
