@@ -104,3 +104,47 @@ def test_a_failing_source_is_a_warning() -> None:
     )
     assert [e.warning for e in outcome.events] == [True]
     assert next(c for c in outcome.conditions if c.type == "Ready").status is False
+
+
+class Waker:
+    """What ``_wake_if_asked`` needs of the runtime: what each pass started from, and a
+    way to wake a resource."""
+
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, tuple[str, str]], tuple[Any, ...]] = {}
+        self.woken: list[tuple[str, tuple[str, str]]] = []
+
+    def wake(self, kind: str, key: tuple[str, str]) -> None:
+        self.woken.append((kind, key))
+
+
+def body(generation: int, observed: int, **annotations: str) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": generation, "annotations": annotations},
+        "status": {"observedGeneration": observed, "lastHandledReconcileAt": "t0"},
+    }
+
+
+KEY = ("ns", "app")
+REQUESTED = "gitops-operator.dev/requestedAt"
+
+
+@pytest.mark.parametrize(
+    ("obj", "started", "woken"),
+    [
+        (body(2, 1), None, True),  # a spec change nobody has started on
+        (body(2, 2), None, False),  # the operator's own status write
+        (body(2, 1), (2, None, None, None), False),  # the running pass started from it
+        (body(2, 2, **{REQUESTED: "t1"}), None, True),  # a new requestedAt
+        (body(2, 2, **{REQUESTED: "t0"}), None, False),  # already handled
+        (body(2, 2, **{REQUESTED: "t1"}), (2, "t1", None, None), False),
+    ],
+)
+def test_wake_ups_come_from_requests_never_from_own_writes(
+    obj: dict[str, Any], started: tuple[Any, ...] | None, woken: bool
+) -> None:
+    runtime = Waker()
+    if started is not None:
+        runtime.started[("Application", KEY)] = started
+    controller._wake_if_asked(runtime, "Application", KEY, obj)  # type: ignore[arg-type]
+    assert bool(runtime.woken) is woken

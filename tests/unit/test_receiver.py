@@ -1,0 +1,83 @@
+"""Routing verified pushes to the GitRepositories they concern."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from gitops_operator.api import GitRef, RefKind
+from gitops_operator.objects import ObjectRef
+from gitops_operator.receiver import PushRouter, ref_matches
+from gitops_operator.webhook import Provider, PushEvent, normalize_repo_url
+
+
+class SecretsAndStatus:
+    """The two calls a router makes: read the receiver Secret, patch a repository's
+    status. Counts the reads, keeps the patches."""
+
+    def __init__(self, data: dict[str, bytes]) -> None:
+        self.data = {k: base64.b64encode(v).decode() for k, v in data.items()}
+        self.reads = 0
+        self.patched: list[tuple[ObjectRef, dict[str, Any]]] = []
+
+    def get(self, api_version: str, ref: ObjectRef) -> dict[str, Any] | None:
+        self.reads += 1
+        return {"data": self.data}
+
+    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None:
+        self.patched.append((ref, status))
+
+
+@pytest.mark.parametrize(
+    ("ref", "pushed", "matches"),
+    [
+        (GitRef(RefKind.BRANCH, "main"), "refs/heads/main", True),
+        (GitRef(RefKind.BRANCH, "main"), "refs/heads/mainline", False),
+        (GitRef(RefKind.BRANCH, "main"), "refs/tags/main", False),
+        (GitRef(RefKind.TAG, "v1"), "refs/tags/v1", True),
+        (GitRef(RefKind.TAG, "v1"), "refs/tags/v10", False),
+        (GitRef(RefKind.SEMVER, ">=1.0.0"), "refs/tags/v2.0.0", True),
+        (GitRef(RefKind.SEMVER, ">=1.0.0"), "refs/heads/main", False),
+        (GitRef(RefKind.COMMIT, "a" * 40), "refs/heads/main", False),
+    ],
+)
+def test_a_push_concerns_the_ref_it_moves(ref: GitRef, pushed: str, matches: bool) -> None:
+    assert ref_matches(ref, pushed) is matches
+
+
+def push(url: str, ref: str = "refs/heads/main") -> PushEvent:
+    return PushEvent(Provider.GITHUB, frozenset({normalize_repo_url(url)}), ref, "b" * 40)
+
+
+def test_a_push_triggers_every_repository_of_that_url_and_ref_and_no_other() -> None:
+    router = PushRouter(SecretsAndStatus({}))  # type: ignore[arg-type]
+    url = "https://git.example.com/team/app.git"
+    router.track(("a", "app"), {"url": url, "ref": {"branch": "main"}})
+    router.track(("b", "app"), {"url": "https://git.example.com/team/app", "ref": {}})
+    router.track(("c", "app"), {"url": url, "ref": {"branch": "dev"}})
+    router.track(("d", "other"), {"url": "https://git.example.com/team/other.git"})
+    router.track(("e", "bad"), {"url": url, "ref": {"commit": "not-a-sha"}})
+    assert router.match(push(url)) == [("a", "app"), ("b", "app")]
+    router.track(("a", "app"), None)  # deleted
+    assert router.match(push(url)) == [("b", "app")]
+
+
+def test_receiver_secret_is_read_once_per_ttl() -> None:
+    kube = SecretsAndStatus({"github": b"s3cr3t"})
+    router = PushRouter(kube, secret_ref="ops/webhooks")  # type: ignore[arg-type]
+    assert router.secret(Provider.GITHUB) == b"s3cr3t"
+    assert router.secret(Provider.GITLAB) is None
+    assert kube.reads == 1
+    assert PushRouter(kube).secret(Provider.GITHUB) is None  # no Secret named: no secret
+
+
+def test_a_delivery_is_recorded_on_the_repository() -> None:
+    kube = SecretsAndStatus({})
+    router = PushRouter(kube)  # type: ignore[arg-type]
+    router.record(("ns", "app"), push("https://x.example/r.git"), "2026-01-01T00:00:00Z")
+    [(ref, status)] = kube.patched
+    assert (ref.namespace, ref.name, ref.kind) == ("ns", "app", "GitRepository")
+    assert status["lastDelivery"]["sha"] == "b" * 40
+    assert status["lastDelivery"]["ref"] == "refs/heads/main"
