@@ -61,6 +61,7 @@ from ..render import RenderTools, render
 from ..source import Artifact, GitSource
 from .credentials import load_credentials
 from .drift import drift_status
+from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome
 from .rollback import Rollback
 from .snapshots import SnapshotStore
@@ -269,6 +270,8 @@ class ApplicationReconciler:
             tools=self.tools,
             release_name=run.spec.render.helm.release_name or run.name,
             namespace=run.spec.target_namespace or run.namespace,
+            capabilities=cluster_capabilities(self.kube),
+            credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
         )
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
