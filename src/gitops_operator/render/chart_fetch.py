@@ -107,7 +107,11 @@ class ChartFetcher:
         http = [p for p in pulls if p.dep.scheme != "oci"]
         if http:
             names = sorted({self._repo_name(p.dep.reference) for p in http})
-            self._run(["repo", "update", *names], what="repository index", pulls=http)
+            self._run(
+                ["repo", "update", "--fail-on-repo-update-fail", *names],
+                what="chart dependency " + ", ".join(p.dep.describe() for p in http),
+                pulls=http,
+            )
         for index, pull in enumerate(pulls):
             archive = self._pull(pull, self.work / "pulled" / str(index))
             if pull.key is not None and cache is not None:
@@ -153,9 +157,15 @@ class ChartFetcher:
                 requeue_after=FETCH_RETRY_AFTER,
             )
         try:
-            run_tool([self.binary, *argv], cwd=self.work, timeout=remaining, env=self.env)
+            run_tool(
+                [self.binary, *argv],
+                cwd=self.work,
+                timeout=remaining,
+                env=self.env,
+                stdout_in_errors=True,
+            )
         except RenderError as exc:
-            message = str(exc).replace(str(self.work), "<work>")
+            message = str(exc).replace("<checkout>/", "")
             for pull in pulls:
                 for value in pull.credentials.values if pull.credentials else ():
                     message = message.replace(value, "***")

@@ -1,0 +1,155 @@
+"""Chart dependencies downloaded by the pinned helm from a real chart repository on
+127.0.0.1: credentials, the lock, the size cap and the cache."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitops_operator.api import ChartRepository as RepositoryEntry
+from gitops_operator.api import HelmSpec, RenderSpec
+from gitops_operator.config import Settings
+from gitops_operator.errors import RenderError, RetryableError
+from gitops_operator.render import RenderTools, RepositoryCredentials, render
+from gitops_operator.render.chart_deps import lock_digest
+from gitops_operator.render.chart_fetch import ChartFetchSettings
+from integration.charts import ChartRepository, write_chart
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    binary = Settings().helm_binary
+    if not Path(binary).is_file():
+        pytest.skip(f"pinned helm not found at {binary!r} (run hack/build-binaries.sh)")
+    return binary
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    path = tmp_path / "tmpdir"
+    path.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(path))
+    yield path
+    assert list(path.iterdir()) == [], "every render removes its work directory"
+
+
+@pytest.fixture
+def charts(tmp_path):
+    with ChartRepository(tmp_path / "charts") as served:
+        served.publish("redis", "1.0.0", "one")
+        served.publish("redis", "1.1.0", "eleven")
+        yield served
+
+
+def tools_for(helm, tmp_path, **settings) -> RenderTools:
+    fetch = ChartFetchSettings(
+        **{"allowed_hosts": ("127.0.0.1",), "cache_dir": tmp_path / "cache", **settings}
+    )
+    return RenderTools(kustomize="/nonexistent", helm=helm, timeout=30, charts=fetch)
+
+
+def app_chart(root: Path, dependency: dict, lock_version: str | None = None) -> None:
+    write_chart(root, "app", "1.0.0")
+    chart = root / "app" / "Chart.yaml"
+    meta = yaml.safe_load(chart.read_text())
+    meta["dependencies"] = [dependency]
+    chart.write_text(yaml.safe_dump(meta))
+    if lock_version:
+        locked = [{**{k: dependency[k] for k in ("name", "repository")}, "version": lock_version}]
+        lock = {"dependencies": locked, "digest": lock_digest([dependency], locked)}
+        (root / "app" / "Chart.lock").write_text(yaml.safe_dump(lock))
+
+
+def rendered(root, tools, helm_spec=None, credentials=None) -> dict[str, dict]:
+    manifests = render(
+        root,
+        "app",
+        RenderSpec(helm=helm_spec or HelmSpec()),
+        tools=tools,
+        release_name="web",
+        namespace="shop",
+        credentials=credentials,
+    )
+    return {m.ref.name: m.obj for m in manifests}
+
+
+def test_a_dependency_from_a_chart_repository_renders_without_vendoring(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "~1.0.0", "repository": charts.url})
+    objs = rendered(root, tools_for(helm, tmp_path))
+    assert objs["web-redis"]["data"] == {"version": "1.0.0", "value": "one"}
+    assert "web-app" in objs
+    assert not (root / "app" / "charts").exists(), "the checkout is never written"
+
+
+def test_the_lock_decides_the_version(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "^1.0.0", "repository": charts.url}, "1.0.0")
+    objs = rendered(root, tools_for(helm, tmp_path))
+    assert objs["web-redis"]["data"]["version"] == "1.0.0", "1.1.0 also matches ^1.0.0"
+
+
+def test_exact_versions_are_served_from_the_cache(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "1.1.0", "repository": charts.url})
+    tools = tools_for(helm, tmp_path)
+    rendered(root, tools)
+    downloads = [r for r in charts.requests if r.endswith(".tgz")]
+    assert downloads == ["/redis-1.1.0.tgz"]
+    charts.__exit__()
+    assert rendered(root, tools)["web-redis"]["data"]["value"] == "eleven"
+
+
+def test_a_corrupted_cache_entry_is_fetched_again(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "1.1.0", "repository": charts.url})
+    tools = tools_for(helm, tmp_path)
+    rendered(root, tools)
+    for archive in (tmp_path / "cache").glob("*.tgz"):
+        archive.write_bytes(b"not a chart")
+    assert rendered(root, tools)["web-redis"]["data"]["value"] == "eleven"
+    assert len([r for r in charts.requests if r.endswith(".tgz")]) == 2
+
+
+def test_an_archive_over_the_size_limit_is_refused(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "1.0.0", "repository": charts.url})
+    with pytest.raises(RenderError) as err:
+        rendered(root, tools_for(helm, tmp_path, max_chart_bytes=100))
+    assert err.value.reason == "ChartDependencyTooLarge"
+    assert "redis 1.0.0" in str(err.value)
+
+
+def test_a_version_the_repository_lacks_is_a_retryable_fetch_failure(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "9.9.9", "repository": charts.url})
+    with pytest.raises(RetryableError) as err:
+        rendered(root, tools_for(helm, tmp_path))
+    assert err.value.reason == "ChartDependencyFetchFailed"
+    assert f"redis 9.9.9 from {charts.url}" in str(err.value)
+    assert "<work>" not in str(err.value) or "tmpdir" not in str(err.value)
+
+
+def test_basic_auth_credentials_come_from_the_repository_entry(helm, tmp_path):
+    with ChartRepository(tmp_path / "private", username="reader", password="s3cret-pw") as repo:
+        repo.publish("redis", "1.0.0", "private")
+        root = tmp_path / "repo"
+        app_chart(root, {"name": "redis", "version": "1.0.0", "repository": repo.url})
+        tools = tools_for(helm, tmp_path)
+        with pytest.raises(RetryableError) as err:
+            rendered(root, tools)
+        assert "401" in str(err.value)
+        spec = HelmSpec(repositories=(RepositoryEntry(repo.url, "creds"),))
+        wrong = {repo.url: RepositoryCredentials("reader", "wrong-pw")}
+        with pytest.raises(RetryableError) as err:
+            rendered(root, tools, spec, wrong)
+        assert "wrong-pw" not in str(err.value)
+        right = {repo.url: RepositoryCredentials("reader", "s3cret-pw")}
+        assert rendered(root, tools, spec, right)["web-redis"]["data"]["value"] == "private"
+        cache = list((tmp_path / "cache").iterdir())
+        assert not any(
+            "s3cret" in p.read_text(errors="replace") for p in cache if p.suffix != ".tgz"
+        )
+        with pytest.raises(RetryableError):
+            rendered(root, tools)  # a render without the credentials never gets the cached copy
