@@ -8,6 +8,7 @@ import base64
 import socket
 import subprocess
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -115,18 +116,28 @@ def registry_binary() -> str | None:
 
 
 @contextmanager
-def oci_registry(root: Path) -> Iterator[str]:
-    """A distribution registry on 127.0.0.1 (plain HTTP, filesystem storage); yields
-    ``host:port``."""
+def oci_registry(root: Path, *, username: str = "", password: str = "") -> Iterator[str]:
+    """A distribution registry on 127.0.0.1 (plain HTTP, filesystem storage, basic auth
+    when ``password`` is given); yields ``host:port``."""
     binary = registry_binary()
     assert binary is not None
     port = free_port()
     config = root / "registry.yml"
     root.mkdir(parents=True, exist_ok=True)
+    auth = ""
+    if password:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+
+            # the registry reads bcrypt htpasswd entries only
+            hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))  # noqa: S324
+        (root / "htpasswd").write_text(f"{username}:{hashed}\n")
+        auth = f"auth: {{htpasswd: {{realm: charts, path: {root / 'htpasswd'}}}}}\n"
     config.write_text(
         "version: 0.1\nlog: {level: error}\n"
         f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n" + auth
     )
     env = {"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "none"}
     with (root / "registry.log").open("ab") as log:

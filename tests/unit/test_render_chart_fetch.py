@@ -14,7 +14,8 @@ from gitops_operator.errors import RenderError, RetryableError
 from gitops_operator.render import RenderTools, RepositoryCredentials, render
 from gitops_operator.render.chart_deps import lock_digest
 from gitops_operator.render.chart_fetch import ChartFetchSettings
-from integration.charts import ChartRepository, write_chart
+from integration.charts import ChartRepository, oci_registry, registry_binary, write_chart
+from integration.charts import helm as helm_cli
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,64 @@ def test_basic_auth_credentials_come_from_the_repository_entry(helm, tmp_path):
         )
         with pytest.raises(RetryableError):
             rendered(root, tools)  # a render without the credentials never gets the cached copy
+
+
+@pytest.fixture
+def registry(tmp_path, helm):
+    if registry_binary() is None:
+        pytest.skip("the distribution registry is not built (run hack/build-binaries.sh)")
+    with oci_registry(tmp_path / "registry") as host:
+        src = tmp_path / "oci-src"
+        for version, value in (("2.0.0", "two"), ("2.1.0", "two-one")):
+            chart = write_chart(src / version, "cache", version, value)
+            helm_cli("package", str(chart), "--destination", str(src), home=tmp_path / "h")
+            archive = str(src / f"cache-{version}.tgz")
+            helm_cli("push", archive, f"oci://{host}/charts", "--plain-http", home=tmp_path / "h")
+        yield host
+
+
+def test_a_dependency_from_an_oci_registry_renders(helm, tmp_path, registry):
+    root = tmp_path / "repo"
+    url = f"oci://{registry}/charts"
+    app_chart(root, {"name": "cache", "version": "~2.0.0", "repository": url})
+    spec = HelmSpec(repositories=(RepositoryEntry(f"oci://{registry}", plain_http=True),))
+    objs = rendered(root, tools_for(helm, tmp_path), spec)
+    assert objs["web-cache"]["data"] == {"version": "2.0.0", "value": "two"}
+
+
+def test_oci_dependencies_honour_the_lock_and_the_cache(helm, tmp_path, registry):
+    root = tmp_path / "repo"
+    url = f"oci://{registry}/charts"
+    app_chart(root, {"name": "cache", "version": ">=2.0.0", "repository": url}, "2.0.0")
+    spec = HelmSpec(repositories=(RepositoryEntry(url, plain_http=True),))
+    tools = tools_for(helm, tmp_path)
+    assert rendered(root, tools, spec)["web-cache"]["data"]["version"] == "2.0.0"
+    assert len(list((tmp_path / "cache").glob("*.tgz"))) == 1
+
+
+def test_oci_credentials_come_from_the_repository_entry(helm, tmp_path):
+    if registry_binary() is None:
+        pytest.skip("the distribution registry is not built (run hack/build-binaries.sh)")
+    with oci_registry(tmp_path / "registry", username="bot", password="oci-s3cret") as host:
+        home = tmp_path / "h"
+        chart = write_chart(tmp_path / "src", "cache", "3.0.0", "private")
+        helm_cli("package", str(chart), "--destination", str(tmp_path / "src"), home=home)
+        helm_cli(
+            "registry", "login", host, "-u", "bot", "-p", "oci-s3cret", "--insecure", home=home
+        )
+        archive = str(tmp_path / "src" / "cache-3.0.0.tgz")
+        helm_cli("push", archive, f"oci://{host}/private", "--plain-http", home=home)
+        root = tmp_path / "repo"
+        url = f"oci://{host}/private"
+        app_chart(root, {"name": "cache", "version": "3.0.0", "repository": url})
+        spec = HelmSpec(repositories=(RepositoryEntry(url, "creds", plain_http=True),))
+        tools = tools_for(helm, tmp_path)
+        with pytest.raises(RetryableError) as err:
+            rendered(root, tools, spec)
+        assert "cache 3.0.0" in str(err.value)
+        wrong = {url: RepositoryCredentials("bot", "wrong-secret")}
+        with pytest.raises(RetryableError) as err:
+            rendered(root, tools, spec, wrong)
+        assert "wrong-secret" not in str(err.value)
+        right = {url: RepositoryCredentials("bot", "oci-s3cret")}
+        assert rendered(root, tools, spec, right)["web-cache"]["data"]["value"] == "private"
