@@ -1,5 +1,8 @@
 """What a helm render needs from the cluster: its capabilities and the credentials of the
-chart repositories an Application names."""
+chart repositories an Application names.
+
+A missing or unusable Secret is retried (``RetryableError``), never held against the
+revision: creating or fixing the Secret is enough, no new commit is needed."""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ import base64
 import binascii
 
 from ..api import HelmSpec
-from ..errors import InvalidSpecError
+from ..errors import RetryableError
 from ..kube import KubeClient
 from ..objects import ObjectRef
 from ..render import Capabilities, RepositoryCredentials
+
+SECRET_RETRY = 15.0
+"""Seconds before a render waiting for a repository Secret is tried again."""
 
 
 def cluster_capabilities(kube: KubeClient) -> Capabilities:
@@ -31,10 +37,11 @@ def chart_credentials(
         ref = ObjectRef("", "Secret", namespace, repo.secret_name)
         secret = kube.get("v1", ref)
         if secret is None:
-            raise InvalidSpecError(
+            raise RetryableError(
                 f"Secret {namespace}/{repo.secret_name} (spec.render.helm.repositories"
                 f" secretRef of {repo.url}) not found",
                 reason="SecretNotFound",
+                requeue_after=SECRET_RETRY,
             )
         found[repo.url] = _from_secret(f"{namespace}/{repo.secret_name}", secret.get("data") or {})
     return found
@@ -46,14 +53,17 @@ def _from_secret(name: str, data: dict[str, str]) -> RepositoryCredentials:
         try:
             return base64.b64decode(raw).decode().strip("\n") if raw else ""
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidSpecError(
-                f"Secret {name}: {key} is not valid base64 text", reason="InvalidSecret"
+            raise RetryableError(
+                f"Secret {name}: {key} is not valid base64 text",
+                reason="InvalidSecret",
+                requeue_after=SECRET_RETRY,
             ) from exc
 
     creds = RepositoryCredentials(value("username"), value("password"), value("ca.crt"))
     if bool(creds.username) != bool(creds.password) or not (creds.password or creds.ca_pem):
-        raise InvalidSpecError(
+        raise RetryableError(
             f"Secret {name} needs username and password, or ca.crt, for a chart repository",
             reason="InvalidSecret",
+            requeue_after=SECRET_RETRY,
         )
     return creds
