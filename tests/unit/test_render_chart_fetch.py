@@ -11,7 +11,7 @@ from gitops_operator.api import ChartRepository as RepositoryEntry
 from gitops_operator.api import HelmSpec, RenderSpec
 from gitops_operator.config import Settings
 from gitops_operator.errors import RenderError, RetryableError
-from gitops_operator.render import RenderTools, RepositoryCredentials, render
+from gitops_operator.render import RenderTools, RepositoryCredentials, chart_fetch, render
 from gitops_operator.render.chart_deps import lock_digest
 from gitops_operator.render.chart_fetch import ChartFetchSettings
 from integration.charts import ChartRepository, oci_registry, registry_binary, write_chart
@@ -215,3 +215,15 @@ def test_oci_credentials_come_from_the_repository_entry(helm, tmp_path):
         assert "wrong-secret" not in str(err.value)
         right = {url: RepositoryCredentials("bot", "oci-s3cret")}
         assert rendered(root, tools, spec, right)["web-cache"]["data"]["value"] == "private"
+
+
+def test_a_repository_index_over_the_limit_is_refused_while_it_is_written(
+    helm, tmp_path, charts, monkeypatch
+):
+    monkeypatch.setattr(chart_fetch, "MAX_INDEX_BYTES", 64)
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "1.0.0", "repository": charts.url})
+    with pytest.raises(RenderError) as err:
+        rendered(root, tools_for(helm, tmp_path))
+    assert err.value.reason == "ChartDependencyTooLarge"
+    assert "an index is larger than the limit of 64 bytes" in str(err.value)

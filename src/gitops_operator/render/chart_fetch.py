@@ -29,10 +29,13 @@ import yaml
 from ..api import ChartRepository
 from ..errors import RenderError, RetryableError
 from .chart_deps import ChartDependency, cache_key, is_exact_version, redact, repository_entry
-from .process import run_tool
+from .process import SAFE_PATH, run_tool
 
 FETCH_RETRY_AFTER = 60.0
 """Seconds before a render whose download failed (network, 404, auth) is tried again."""
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+"""Largest repository ``index.yaml`` helm may write (large public indexes are ~30 MiB)."""
+_PRLIMIT = shutil.which("prlimit", path=SAFE_PATH)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -107,11 +110,17 @@ class ChartFetcher:
         http = [p for p in pulls if p.dep.scheme != "oci"]
         if http:
             names = sorted({self._repo_name(p.dep.reference) for p in http})
-            self._run(
-                ["repo", "update", "--fail-on-repo-update-fail", *names],
-                what="chart dependency " + ", ".join(p.dep.describe() for p in http),
-                pulls=http,
-            )
+            what = "chart dependency " + ", ".join(p.dep.describe() for p in http)
+            try:
+                self._run(
+                    ["repo", "update", "--fail-on-repo-update-fail", *names],
+                    what=what,
+                    pulls=http,
+                    max_file_bytes=MAX_INDEX_BYTES,
+                )
+            except RetryableError:
+                self._refuse_oversized(self.work / "helm", MAX_INDEX_BYTES, f"{what}: an index")
+                raise
         for index, pull in enumerate(pulls):
             archive = self._pull(pull, self.work / "pulled" / str(index))
             if pull.key is not None and cache is not None:
@@ -132,7 +141,12 @@ class ChartFetcher:
         if dep.version:
             argv.append(f"--version={dep.version}")
         argv.append(f"--destination={into}")
-        self._run(argv, what=f"chart dependency {dep.describe()}", pulls=[pull])
+        what = f"chart dependency {dep.describe()}"
+        try:
+            self._run(argv, what=what, pulls=[pull], max_file_bytes=self.settings.max_chart_bytes)
+        except RetryableError:
+            self._refuse_oversized(into, self.settings.max_chart_bytes, f"{what}: the archive")
+            raise
         archives = sorted(into.glob("*.tgz"))
         if len(archives) != 1:
             raise RenderError(
@@ -148,7 +162,22 @@ class ChartFetcher:
             )
         return archives[0]
 
-    def _run(self, argv: list[str], *, what: str, pulls: Sequence[_Pull]) -> None:
+    @staticmethod
+    def _refuse_oversized(directory: Path, limit: int, what: str) -> None:
+        """After a failed command: a file that reached ``limit`` means the size cap, not
+        the network, stopped it."""
+        for path in directory.rglob("*"):
+            if path.is_file() and not path.is_symlink() and path.stat().st_size >= limit:
+                raise RenderError(
+                    f"{what} is larger than the limit of {limit} bytes",
+                    reason="ChartDependencyTooLarge",
+                )
+
+    def _run(
+        self, argv: list[str], *, what: str, pulls: Sequence[_Pull], max_file_bytes: int
+    ) -> None:
+        """Run helm within the remaining time; no file it writes may grow past
+        ``max_file_bytes`` (``prlimit --fsize``: the kernel stops the write)."""
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise RetryableError(
@@ -157,15 +186,18 @@ class ChartFetcher:
                 requeue_after=FETCH_RETRY_AFTER,
             )
         try:
+            command = [self.binary, *argv]
+            if _PRLIMIT:
+                command = [_PRLIMIT, f"--fsize={max_file_bytes}", "--", *command]
             run_tool(
-                [self.binary, *argv],
+                command,
                 cwd=self.work,
                 timeout=remaining,
                 env=self.env,
                 stdout_in_errors=True,
             )
         except RenderError as exc:
-            message = str(exc).replace("<checkout>/", "")
+            message = str(exc).replace("<checkout>/", "").replace("prlimit failed", "helm failed")
             for pull in pulls:
                 for value in pull.credentials.values if pull.credentials else ():
                     message = message.replace(value, "***")
