@@ -370,3 +370,21 @@ def test_an_out_of_date_lock_is_refused_before_anything_is_fetched(repo, tools):
     (repo / "podinfo" / "Chart.lock").write_text(yaml.safe_dump(lock))
     set_chart(repo, dependencies=[dict(deps[0], version="2.0.0")])
     assert refused(repo, tools).reason == "ChartLockOutOfDate"
+
+
+def test_offline_render_takes_capabilities_from_flags_and_says_when_it_has_none(
+    tmp_path, helm, capsys
+):
+    from gitops_operator.cli import main
+
+    write(tmp_path / "repo" / "caps", CAPABILITIES_CHART)
+    chart = str(tmp_path / "repo" / "caps")
+    argv = ["render", chart, "--kube-version", "v1.31.0", "--api-versions", "example.com/v1"]
+    argv += ["--api-versions", "example.com/v1/Widget"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    data = yaml.safe_load(out)["data"]
+    assert (data["kube"], data["widget"]) == ("v1.31.0", "true")
+    assert "Helm's defaults" not in err
+    assert main(["render", chart]) != 0
+    assert "note: rendering offline: .Capabilities holds Helm's defaults" in capsys.readouterr().err
