@@ -1,7 +1,6 @@
 """Chart dependencies downloaded by the pinned helm from a real chart repository on
 127.0.0.1: credentials, the lock, the size cap and the cache."""
 
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,6 @@ import yaml
 
 from gitops_operator.api import ChartRepository as RepositoryEntry
 from gitops_operator.api import HelmSpec, RenderSpec
-from gitops_operator.config import Settings
 from gitops_operator.errors import RenderError, RetryableError
 from gitops_operator.render import RenderTools, RepositoryCredentials, chart_fetch, render
 from gitops_operator.render.chart_deps import lock_digest
@@ -17,22 +15,7 @@ from gitops_operator.render.chart_fetch import ChartFetchSettings
 from integration.charts import ChartRepository, oci_registry, registry_binary, write_chart
 from integration.charts import helm as helm_cli
 
-
-@pytest.fixture(scope="module")
-def helm() -> str:
-    binary = Settings().helm_binary
-    if not Path(binary).is_file():
-        pytest.skip(f"pinned helm not found at {binary!r} (run hack/build-binaries.sh)")
-    return binary
-
-
-@pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    path = tmp_path / "tmpdir"
-    path.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(path))
-    yield path
-    assert list(path.iterdir()) == [], "every render removes its work directory"
+pytestmark = pytest.mark.usefixtures("private_tmp")
 
 
 @pytest.fixture

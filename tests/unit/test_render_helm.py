@@ -5,14 +5,12 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gitops_operator.api import HelmSpec, RenderSpec
-from gitops_operator.config import Settings
 from gitops_operator.errors import RenderError
 from gitops_operator.render import Capabilities, RenderTools, render
 from gitops_operator.render.capabilities import capability_args, effective_capabilities
@@ -22,26 +20,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CHART = EXAMPLES / "helm" / "podinfo"
 
 
-@pytest.fixture(scope="module")
-def helm() -> str:
-    binary = Settings().helm_binary
-    if not Path(binary).is_file():
-        pytest.skip(f"pinned helm not found at {binary!r} (run hack/build-binaries.sh)")
-    return binary
-
-
 @pytest.fixture
 def tools(helm):
     return RenderTools(kustomize="/nonexistent/kustomize", helm=helm, timeout=30)
 
 
-@pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    path = tmp_path / "tmpdir"
-    path.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(path))
-    yield path
-    assert list(path.iterdir()) == [], "every render removes its work directory"
+pytestmark = pytest.mark.usefixtures("private_tmp")
 
 
 @pytest.fixture
