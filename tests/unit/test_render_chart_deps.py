@@ -6,6 +6,7 @@ from gitops_operator.api import ChartRepository, parse_helm_spec
 from gitops_operator.errors import InvalidSpecError, RenderError
 from gitops_operator.render.chart_deps import (
     ChartDependency,
+    archive_urls,
     cache_key,
     host_allowed,
     is_exact_version,
@@ -161,3 +162,20 @@ def test_helm_spec_parses_capabilities_and_repositories():
 def test_bad_helm_fields_are_spec_errors(helm):
     with pytest.raises(InvalidSpecError):
         parse_helm_spec(helm)
+
+
+def test_archive_urls_of_an_exact_version_or_of_every_version_of_a_range():
+    index = {
+        "entries": {
+            "redis": [
+                {"version": "1.1.0", "urls": ["https://cdn.example.net/redis-1.1.0.tgz"]},
+                {"version": "1.0.0", "urls": ["redis-1.0.0.tgz"]},
+            ]
+        }
+    }
+    repo = "https://charts.example.com/stable"
+    assert archive_urls(index, repo, "redis", "1.0.0") == [
+        "https://charts.example.com/stable/redis-1.0.0.tgz"
+    ]
+    assert len(archive_urls(index, repo, "redis", "~1.0")) == 2
+    assert archive_urls(index, repo, "other", "1.0.0") == []

@@ -210,3 +210,18 @@ def test_a_repository_index_over_the_limit_is_refused_while_it_is_written(
         rendered(root, tools_for(helm, tmp_path))
     assert err.value.reason == "ChartDependencyTooLarge"
     assert "an index is larger than the limit of 64 bytes" in str(err.value)
+
+
+def test_archives_the_index_serves_from_a_host_off_the_allow_list_are_refused(
+    helm, tmp_path, charts
+):
+    index = charts.root / "index.yaml"
+    elsewhere = charts.url.replace("127.0.0.1", "localhost")
+    index.write_text(index.read_text().replace(f"{charts.url}/", f"{elsewhere}/"))
+    root = tmp_path / "repo"
+    app_chart(root, {"name": "redis", "version": "1.0.0", "repository": charts.url})
+    with pytest.raises(RenderError) as err:
+        rendered(root, tools_for(helm, tmp_path))
+    assert err.value.reason == "ChartRepositoryNotAllowed"
+    assert f"serves it from {elsewhere}/redis-1.0.0.tgz" in str(err.value)
+    assert not [r for r in charts.requests if r.endswith(".tgz")], "nothing downloaded"

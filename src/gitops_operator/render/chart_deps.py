@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ..api import ChartRepository
 from ..errors import RenderError
@@ -189,6 +189,21 @@ def host_allowed(url: str, allowed: Sequence[str]) -> bool:
         if name == host or (name.startswith("*.") and host.endswith(name[1:])):
             return True
     return False
+
+
+def archive_urls(index: dict[str, Any], repository: str, name: str, version: str) -> list[str]:
+    """The absolute URLs a repository's ``index.yaml`` gives for ``name`` at ``version``:
+    that version's when it is exact, every version's when it is a range (helm picks one)."""
+    wanted = version.removeprefix("v")
+    entries = (index.get("entries") or {}).get(name) or []
+    urls = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        if is_exact_version(version) and str(entry.get("version", "")).removeprefix("v") != wanted:
+            continue
+        urls += [urljoin(repository.rstrip("/") + "/", str(u)) for u in entry.get("urls") or []]
+    return urls
 
 
 def repository_entry(url: str, repositories: Sequence[ChartRepository]) -> ChartRepository | None:

@@ -23,12 +23,21 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ..api import ChartRepository
 from ..errors import RenderError, RetryableError
-from .chart_deps import ChartDependency, cache_key, is_exact_version, redact, repository_entry
+from .chart_deps import (
+    ChartDependency,
+    archive_urls,
+    cache_key,
+    host_allowed,
+    is_exact_version,
+    redact,
+    repository_entry,
+)
 from .process import SAFE_PATH, run_tool
 
 FETCH_RETRY_AFTER = 60.0
@@ -36,6 +45,7 @@ FETCH_RETRY_AFTER = 60.0
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 """Largest repository ``index.yaml`` helm may write (large public indexes are ~30 MiB)."""
 _PRLIMIT = shutil.which("prlimit", path=SAFE_PATH)
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -121,6 +131,8 @@ class ChartFetcher:
             except RetryableError:
                 self._refuse_oversized(self.work / "helm", MAX_INDEX_BYTES, f"{what}: an index")
                 raise
+            for pull in http:
+                self._check_archive_hosts(pull.dep)
         for index, pull in enumerate(pulls):
             archive = self._pull(pull, self.work / "pulled" / str(index))
             if pull.key is not None and cache is not None:
@@ -161,6 +173,29 @@ class ChartFetcher:
                 reason="ChartDependencyTooLarge",
             )
         return archives[0]
+
+    def _check_archive_hosts(self, dep: ChartDependency) -> None:
+        """An index may serve archives from any host: each one helm could download for
+        ``dep`` must be on the allow-list too."""
+        index_file = (
+            Path(self.env["HELM_CACHE_HOME"])
+            / "repository"
+            / f"{self._repo_name(dep.reference)}-index.yaml"
+        )
+        try:
+            index = yaml.load(index_file.read_bytes(), Loader=_SafeLoader)  # noqa: S506
+        except (OSError, yaml.YAMLError):
+            return  # helm pull reports an unreadable index itself
+        if not isinstance(index, dict):
+            return
+        for url in archive_urls(index, dep.reference, dep.name, dep.version):
+            if not host_allowed(url, self.settings.allowed_hosts):
+                raise RenderError(
+                    f"chart dependency {dep.describe()}: the repository serves it from"
+                    f" {redact(url)}, whose host is not on the operator's allow-list of chart"
+                    " repositories (GITOPS_CHART_REPOSITORY_HOSTS)",
+                    reason="ChartRepositoryNotAllowed",
+                )
 
     @staticmethod
     def _refuse_oversized(directory: Path, limit: int, what: str) -> None:
