@@ -14,7 +14,7 @@ from gitops_operator.objects import ObjectRef
 from gitops_operator.render.chart_deps import lock_digest
 
 from .apps import application, repository
-from .charts import ChartRepository
+from .charts import ChartRepository, helm, oci_registry, registry_binary, write_chart
 from .support import events_for, get_status, wait_for
 from .test_bad_input import ready_false
 from .test_reconcile import synced_to
@@ -195,3 +195,23 @@ def test_a_lock_out_of_date_with_the_chart_is_refused(
     )
     assert "app/Chart.lock" in cond["message"]
     assert configmap(kube, namespace, "app-redis") is None, "nothing applied"
+
+
+def test_a_dependency_from_an_oci_registry_syncs(
+    kube, chart_operator, repo, namespace, tmp_path_factory
+):
+    if registry_binary() is None:
+        pytest.skip("the distribution registry is not built (run hack/build-binaries.sh)")
+    work = tmp_path_factory.mktemp("oci")
+    with oci_registry(work / "registry") as host:
+        chart = write_chart(work / "src", "cache", "3.1.0", "from-oci")
+        helm("package", str(chart), "--destination", str(work), home=work / "helm")
+        archive = str(work / "cache-3.1.0.tgz")
+        helm("push", archive, f"oci://{host}/charts", "--plain-http", home=work / "helm")
+        deps = [{"name": "cache", "version": "3.1.0", "repository": f"oci://{host}/charts"}]
+        sha = repo.commit(chart_files(deps, lock_versions=["3.1.0"]))
+        kube.apply(repository(namespace, repo.url))
+        helm_spec = {"repositories": [{"url": f"oci://{host}", "plainHTTP": True}]}
+        kube.apply(application(namespace, render={"helm": helm_spec}))
+        wait_for(lambda: synced_to(kube, namespace, sha), timeout=90, what="OCI chart synced")
+    assert configmap(kube, namespace, "app-cache")["data"]["value"] == "from-oci"

@@ -225,3 +225,15 @@ def test_archives_the_index_serves_from_a_host_off_the_allow_list_are_refused(
     assert err.value.reason == "ChartRepositoryNotAllowed"
     assert f"serves it from {elsewhere}/redis-1.0.0.tgz" in str(err.value)
     assert not [r for r in charts.requests if r.endswith(".tgz")], "nothing downloaded"
+
+
+def test_a_v1_chart_with_requirements_yaml_and_its_lock(helm, tmp_path, charts):
+    root = tmp_path / "repo"
+    write_chart(root, "app", "1.0.0")
+    (root / "app" / "Chart.yaml").write_text("apiVersion: v1\nname: app\nversion: 1.0.0\n")
+    deps = [{"name": "redis", "version": ">=1.0.0", "repository": charts.url}]
+    locked = [{"name": "redis", "version": "1.0.0", "repository": charts.url}]
+    (root / "app" / "requirements.yaml").write_text(yaml.safe_dump({"dependencies": deps}))
+    lock = {"dependencies": locked, "digest": lock_digest(deps, locked)}
+    (root / "app" / "requirements.lock").write_text(yaml.safe_dump(lock))
+    assert rendered(root, tools_for(helm, tmp_path))["web-redis"]["data"]["version"] == "1.0.0"
