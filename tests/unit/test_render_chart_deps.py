@@ -179,3 +179,11 @@ def test_archive_urls_of_an_exact_version_or_of_every_version_of_a_range():
     ]
     assert len(archive_urls(index, repo, "redis", "~1.0")) == 2
     assert archive_urls(index, repo, "other", "1.0.0") == []
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a/b", "--set=x"])
+def test_dependency_names_that_are_not_chart_names_are_refused(name):
+    entries = [{"name": name, "version": "1.0.0", "repository": "https://c.example.com"}]
+    with pytest.raises(RenderError) as err:
+        resolve_versions(entries, None, chart_api_version="v2", lock_name="Chart.lock")
+    assert err.value.reason == "InvalidChart"

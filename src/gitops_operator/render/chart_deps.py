@@ -93,6 +93,11 @@ def resolve_versions(
     result = []
     for index, entry in enumerate(entries):
         name = str(entry.get("name") or "")
+        if not name or "/" in name or ".." in name or name.startswith("-"):
+            raise RenderError(
+                f"dependency name {name!r} must be a chart name (no '/', '..' or leading '-')",
+                reason="InvalidChart",
+            )
         repository = str(entry.get("repository") or "")
         version = str(entry.get("version") or "")
         if index < len(locked) and str(locked[index].get("name")) == name:
