@@ -94,6 +94,8 @@ go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
 go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
 go_install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform \
   "-X main.version=$KUBECONFORM_VERSION"
+go_install registry "$REGISTRY_VERSION" github.com/distribution/distribution/v3/cmd/registry \
+  "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION"
 
 elapsed=$(($(date +%s) - start))
 if ((${#built[@]})); then

@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--values-file", action="append", default=[], metavar="FILE", help="Helm value file"
     )
+    render.add_argument(
+        "--kube-version", help="Kubernetes version Helm templates see (default: Helm's own)"
+    )
+    render.add_argument(
+        "--api-versions",
+        action="append",
+        default=[],
+        metavar="GROUP/VERSION[/KIND]",
+        help="API version Helm templates see, in addition to Helm's own (repeatable)",
+    )
     diff = command("diff", cli_render.diff_command, "what a sync would change (exit 1: some)")
     diff.add_argument("app", metavar="APP")
     status = command("status", cli_inspect.status, "list Applications, or show one")

@@ -18,7 +18,13 @@ import git
 import yaml
 
 from . import inventory
-from .api import PRUNE_ANNOTATION, HelmSpec, RenderSpec, RenderType, parse_application_spec
+from .api import (
+    PRUNE_ANNOTATION,
+    RenderSpec,
+    RenderType,
+    parse_application_spec,
+    parse_helm_spec,
+)
 from .cli_cluster import Cluster
 from .cli_output import OutputFormat, dump, format_table, value_text
 from .config import Settings
@@ -44,11 +50,22 @@ def render_command(args: argparse.Namespace) -> int:
     rel = target.relative_to(root).as_posix() if root != target else "."
     spec = RenderSpec(
         type=RenderType(args.type),
-        helm=HelmSpec(
-            release_name=args.release_name,
-            value_files=tuple(_chart_relative(f, target) for f in args.values_file),
+        helm=parse_helm_spec(
+            {
+                "releaseName": args.release_name,
+                "valueFiles": [_chart_relative(f, target) for f in args.values_file],
+                "kubeVersion": args.kube_version,
+                "apiVersions": args.api_versions,
+            }
         ),
     )
+    is_chart = args.type == "helm" or (args.type == "auto" and (target / "Chart.yaml").is_file())
+    if is_chart and not (args.kube_version and args.api_versions):
+        sys.stderr.write(
+            "note: rendering offline: .Capabilities holds Helm's defaults (Kubernetes"
+            " v1.20.0 and Helm's built-in API versions) where --kube-version and"
+            " --api-versions are not given; the operator uses the destination cluster's\n"
+        )
     tools = RenderTools.from_settings(Settings.from_env())
     with committed_view(root) as checkout:
         manifests = render(

@@ -46,6 +46,13 @@ class Settings:
     """The kustomize binary used by ``kustomize build``."""
     render_timeout: float = 60.0
     """Seconds one render may take before its process is killed."""
+    chart_repository_hosts: tuple[str, ...] = ()
+    """Hosts chart dependencies may be downloaded from (``host``, ``host:port``,
+    ``*.domain`` or ``*``). Empty: none; only vendored and ``file://`` dependencies work."""
+    chart_timeout: float = 60.0
+    """Seconds the dependency downloads of one render may take together."""
+    max_chart_bytes: int = 20 * 1024 * 1024
+    """Largest chart archive a dependency download may bring."""
     default_service_account: str = ""
     """ServiceAccount (in the Application's namespace) impersonated when an Application
     names none; empty: the operator's own identity."""
@@ -86,6 +93,13 @@ class Settings:
             helm_binary=env.get("GITOPS_HELM_BINARY", default.helm_binary),
             kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),
+            chart_repository_hosts=tuple(
+                h.strip()
+                for h in env.get("GITOPS_CHART_REPOSITORY_HOSTS", "").split(",")
+                if h.strip()
+            ),
+            chart_timeout=num("GITOPS_CHART_TIMEOUT", default.chart_timeout),
+            max_chart_bytes=int(num("GITOPS_MAX_CHART_BYTES", default.max_chart_bytes)),
             default_service_account=env.get("GITOPS_DEFAULT_SERVICE_ACCOUNT", ""),
             no_cross_namespace_refs=env.get("GITOPS_NO_CROSS_NAMESPACE_REFS", "") in {"1", "true"},
             leader_elect=env.get("GITOPS_LEADER_ELECT", "") in {"1", "true"},

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,9 @@ from .objects import KubeObject, ObjectRef, ref_of
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read: no API call may hang a reconcile
+CAPABILITIES_TTL = 300.0
+"""Seconds the server's version and API versions are remembered (CRD changes refresh
+them sooner, through ``refresh_discovery``)."""
 
 
 def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 64) -> client.ApiClient:
@@ -65,6 +69,7 @@ class KubeClient:
             self._dyn = DynamicClient(api_client, cache_file=cache)
         self._discovery_lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] = {}
+        self._capabilities: tuple[float, str, tuple[str, ...]] | None = None
 
     def impersonating(self, username: str) -> KubeClient:
         """A client that acts as ``username`` (e.g. ``system:serviceaccount:ns:name``; the
@@ -101,6 +106,7 @@ class KubeClient:
         with self._discovery_lock:
             self._resources.clear()
             self._dyn.resources.invalidate_cache()
+            self._capabilities = None
 
     # -- objects ------------------------------------------------------------------------
 
@@ -169,6 +175,34 @@ class KubeClient:
         with _api_errors("get server version"):
             info = client.VersionApi(self._api).get_code(_request_timeout=REQUEST_TIMEOUT)
         return str(info.git_version)
+
+    def capabilities(self) -> tuple[str, tuple[str, ...]]:
+        """The server's version and every API version it serves, as ``group/version`` and
+        ``group/version/Kind`` (``v1``, ``v1/Pod``, ``apps/v1/Deployment``), remembered
+        for ``CAPABILITIES_TTL``. A group version that fails discovery (an aggregated API
+        that is down) still counts by name."""
+        cached = self._capabilities
+        if cached is not None and time.monotonic() - cached[0] < CAPABILITIES_TTL:
+            return cached[1], cached[2]
+        version = self.server_version()
+        with _api_errors("API discovery"):
+            versions = list(self._send("GET", "/api").get("versions") or [])
+            groups = self._send("GET", "/apis").get("groups") or []
+        versions += [v["groupVersion"] for g in groups for v in g.get("versions") or []]
+        found: set[str] = set()
+        for group_version in versions:
+            found.add(group_version)
+            path = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+            try:
+                with _api_errors(f"discover {group_version}"):
+                    resources = self._send("GET", path).get("resources") or []
+            except (ApiError, NotFoundError):
+                continue
+            found.update(
+                f"{group_version}/{r['kind']}" for r in resources if "/" not in r.get("name", "/")
+            )
+        self._capabilities = (time.monotonic(), version, tuple(sorted(found)))
+        return version, self._capabilities[2]
 
     # -- transport ----------------------------------------------------------------------
 

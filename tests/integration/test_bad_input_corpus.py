@@ -159,7 +159,7 @@ CASES = [
             "dependencies:\n- {name: redis, version: 1.0.0,"
             " repository: https://charts.example.com}\n"
         },
-        "ChartDependencyMissing",
+        "ChartRepositoryNotAllowed",
     ),
     Case(
         "kustomize-missing-resource",

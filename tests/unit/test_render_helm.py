@@ -5,27 +5,19 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gitops_operator.api import HelmSpec, RenderSpec
-from gitops_operator.config import Settings
 from gitops_operator.errors import RenderError
-from gitops_operator.render import RenderTools, render
+from gitops_operator.render import Capabilities, RenderTools, render
+from gitops_operator.render.capabilities import capability_args, effective_capabilities
+from gitops_operator.render.chart_deps import lock_digest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CHART = EXAMPLES / "helm" / "podinfo"
-
-
-@pytest.fixture(scope="module")
-def helm() -> str:
-    binary = Settings().helm_binary
-    if not Path(binary).is_file():
-        pytest.skip(f"pinned helm not found at {binary!r} (run hack/build-binaries.sh)")
-    return binary
 
 
 @pytest.fixture
@@ -33,13 +25,7 @@ def tools(helm):
     return RenderTools(kustomize="/nonexistent/kustomize", helm=helm, timeout=30)
 
 
-@pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    path = tmp_path / "tmpdir"
-    path.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(path))
-    yield path
-    assert list(path.iterdir()) == [], "every render removes its work directory"
+pytestmark = pytest.mark.usefixtures("private_tmp")
 
 
 @pytest.fixture
@@ -156,17 +142,24 @@ def test_a_missing_value_file_is_reported(repo, tools):
     assert err.reason == "PathNotFound"
 
 
-def test_missing_vendored_dependency_is_reported_by_name(repo, tools):
+def test_a_dependency_from_a_host_not_on_the_allow_list_is_refused_by_name(repo, tools):
     set_chart(
         repo,
         dependencies=[
             {"name": "redis", "version": "1.0.0", "repository": "https://charts.example.com"},
-            {"name": "common", "version": "2.0.0", "repository": "oci://registry.example.com"},
         ],
     )
     err = refused(repo, tools)
+    assert err.reason == "ChartRepositoryNotAllowed"
+    assert "redis 1.0.0 from https://charts.example.com" in str(err)
+    assert "GITOPS_CHART_REPOSITORY_HOSTS" in str(err)
+
+
+def test_a_dependency_without_a_repository_url_is_missing(repo, tools):
+    set_chart(repo, dependencies=[{"name": "redis", "version": "1.0.0", "repository": "@stable"}])
+    err = refused(repo, tools)
     assert err.reason == "ChartDependencyMissing"
-    assert "common, redis" in str(err)
+    assert "redis" in str(err)
 
 
 def _subchart(name: str) -> dict[str, str]:
@@ -226,3 +219,156 @@ def test_invalid_yaml_from_a_template_is_a_render_error(repo, tools):
     )
     with pytest.raises(RenderError):
         render_chart(repo, "podinfo", tools)
+
+
+CAPABILITIES_CHART = {
+    "Chart.yaml": 'apiVersion: v2\nname: caps\nversion: 1.0.0\nkubeVersion: ">=1.23.0-0"\n',
+    "templates/cm.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caps\ndata:\n"
+        "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+        '  widget: {{ .Capabilities.APIVersions.Has "example.com/v1/Widget" | quote }}\n'
+        '  hpa: {{ .Capabilities.APIVersions.Has "autoscaling/v2" | quote }}\n'
+    ),
+}
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def caps_data(root, tools, capabilities, helm_spec=None) -> dict[str, str]:
+    spec = RenderSpec(helm=helm_spec or HelmSpec())
+    manifests = render(
+        root, "caps", spec, tools=tools, release_name="r", namespace="ns", capabilities=capabilities
+    )
+    return dict(manifests[0].obj["data"])
+
+
+def test_capability_flags_for_helm_template():
+    caps = Capabilities("v1.31.2", ("apps/v1", "v1", "apps/v1"))
+    assert capability_args(caps) == [
+        "--kube-version=v1.31.2",
+        "--api-versions=apps/v1",
+        "--api-versions=v1",
+    ]
+    assert capability_args(Capabilities()) == []
+
+
+def test_spec_overrides_replace_the_clusters_capabilities():
+    cluster = Capabilities("v1.31.2", ("apps/v1",))
+    assert effective_capabilities(cluster, HelmSpec()) == cluster
+    assert effective_capabilities(cluster, HelmSpec(kube_version="v1.25.0")) == Capabilities(
+        "v1.25.0", ("apps/v1",)
+    )
+    assert effective_capabilities(cluster, HelmSpec(api_versions=("x.io/v1",))) == Capabilities(
+        "v1.31.2", ("x.io/v1",)
+    )
+
+
+def test_templates_see_the_clusters_version_and_api_versions(tmp_path, tools):
+    root = tmp_path / "repo"
+    write(root / "caps", CAPABILITIES_CHART)
+    cluster = Capabilities("v1.31.2", ("example.com/v1", "example.com/v1/Widget"))
+    assert caps_data(root, tools, cluster) == {
+        "kube": "v1.31.2",
+        "widget": "true",
+        "hpa": "true",
+    }
+    overridden = caps_data(
+        root, tools, cluster, HelmSpec(kube_version="v1.24.0", api_versions=("x.io/v1",))
+    )
+    assert overridden["kube"] == "v1.24.0"
+    assert overridden["widget"] == "false"
+
+
+def test_helms_default_kubernetes_version_fails_a_chart_that_needs_a_newer_one(tmp_path, tools):
+    write(tmp_path / "repo" / "caps", CAPABILITIES_CHART)
+    with pytest.raises(RenderError) as err:
+        caps_data(tmp_path / "repo", tools, None)
+    assert "incompatible with Kubernetes v1.20.0" in str(err.value)
+
+
+def test_file_dependencies_inside_the_repository_are_copied_in(repo, tools):
+    write(repo / "common", _subchart("common"))
+    set_chart(
+        repo,
+        dependencies=[{"name": "common", "version": "1.0.0", "repository": "file://../common"}],
+    )
+    names = {m.ref.name for m in render_chart(repo, "podinfo", tools)}
+    assert "web-common" in names
+
+
+def test_file_dependencies_outside_the_repository_are_refused(repo, tools, tmp_path):
+    write(tmp_path / "outside", _subchart("outside"))
+    set_chart(
+        repo,
+        dependencies=[
+            {"name": "outside", "version": "1.0.0", "repository": "file://../../outside"}
+        ],
+    )
+    assert refused(repo, tools).reason == "PathOutsideRepository"
+
+
+def test_lock_digest_equals_the_one_helm_writes(repo, helm, tmp_path):
+    """``helm dependency update`` (file:// dependencies: no network) writes Chart.lock;
+    our digest of the same chart must be the one helm checks."""
+    write(repo / "common", _subchart("common"))
+    write(repo / "other", _subchart("other"))
+    deps = [
+        {
+            "name": "common",
+            "version": ">=1.0.0 <2.0.0",
+            "repository": "file://../common",
+            "condition": "common.enabled",
+            "tags": ["a", "b&c"],
+            "alias": "base",
+            "import-values": [{"child": "data.x", "parent": "imported"}, "data"],
+        },
+        {"name": "other", "version": "~1.0.0", "repository": "file://../other", "enabled": True},
+    ]
+    set_chart(repo, dependencies=deps)
+    home = tmp_path / "helm-home"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "HELM_CACHE_HOME": str(home / "c"),
+        "HELM_CONFIG_HOME": str(home / "f"),
+        "HELM_DATA_HOME": str(home / "d"),
+    }
+    subprocess.run(
+        [helm, "dependency", "update", str(repo / "podinfo")],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    lock = yaml.safe_load((repo / "podinfo" / "Chart.lock").read_text())
+    assert lock_digest(deps, lock["dependencies"]) == lock["digest"]
+
+
+def test_an_out_of_date_lock_is_refused_before_anything_is_fetched(repo, tools):
+    deps = [{"name": "redis", "version": "1.0.0", "repository": "https://charts.example.com"}]
+    set_chart(repo, dependencies=deps)
+    lock = {"dependencies": deps, "digest": lock_digest(deps, deps)}
+    (repo / "podinfo" / "Chart.lock").write_text(yaml.safe_dump(lock))
+    set_chart(repo, dependencies=[dict(deps[0], version="2.0.0")])
+    assert refused(repo, tools).reason == "ChartLockOutOfDate"
+
+
+def test_offline_render_takes_capabilities_from_flags_and_says_when_it_has_none(
+    tmp_path, helm, capsys
+):
+    from gitops_operator.cli import main
+
+    write(tmp_path / "repo" / "caps", CAPABILITIES_CHART)
+    chart = str(tmp_path / "repo" / "caps")
+    argv = ["render", chart, "--kube-version", "v1.31.0", "--api-versions", "example.com/v1"]
+    argv += ["--api-versions", "example.com/v1/Widget"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    data = yaml.safe_load(out)["data"]
+    assert (data["kube"], data["widget"]) == ("v1.31.0", "true")
+    assert "Helm's defaults" not in err
+    assert main(["render", chart]) != 0
+    assert "note: rendering offline: .Capabilities holds Helm's defaults" in capsys.readouterr().err

@@ -55,6 +55,7 @@ from ..source import Artifact, GitSource
 from .credentials import load_credentials
 from .decisions import health_check_passed, quarantined, seconds_since, settled, should_roll_back
 from .drift import steady
+from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Outcome, quarantine
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
@@ -252,6 +253,8 @@ class ApplicationReconciler:
             tools=self.tools,
             release_name=run.spec.render.helm.release_name or run.name,
             namespace=run.spec.target_namespace or run.namespace,
+            capabilities=cluster_capabilities(self.kube),
+            credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
         )
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]

@@ -8,7 +8,8 @@ kustomize and helm run as pinned binaries on a private copy (``process``).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from ..api import RenderSpec, RenderType
 from ..config import Settings
 from ..errors import RenderError
 from ..objects import Manifest
+from .capabilities import Capabilities
+from .chart_fetch import ChartFetchSettings, RepositoryCredentials
 from .helm import render_helm
 from .kustomize import KUSTOMIZATION_FILES, render_kustomize
 from .paths import check_tree, resolve_inside
 from .plain import render_plain
 
-__all__ = ["RenderTools", "render"]
+__all__ = ["Capabilities", "RenderTools", "RepositoryCredentials", "render"]
 
 MAX_ALIAS_EXPANSION = 1_000_000
 """Nodes YAML aliases may add to a render; a "billion laughs" document adds billions."""
@@ -29,15 +32,23 @@ MAX_ALIAS_EXPANSION = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class RenderTools:
-    """The binaries that render kustomize and helm paths, and how long one render may take."""
+    """The binaries that render kustomize and helm paths, how long one render may take,
+    and where and how chart dependencies may be downloaded."""
 
     kustomize: str
     helm: str
     timeout: float
+    charts: ChartFetchSettings = field(default_factory=ChartFetchSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RenderTools:
-        return cls(settings.kustomize_binary, settings.helm_binary, settings.render_timeout)
+        charts = ChartFetchSettings(
+            allowed_hosts=settings.chart_repository_hosts,
+            cache_dir=settings.cache_dir / "charts",
+            max_chart_bytes=settings.max_chart_bytes,
+            timeout=settings.chart_timeout,
+        )
+        return cls(settings.kustomize_binary, settings.helm_binary, settings.render_timeout, charts)
 
 
 def render(
@@ -48,9 +59,13 @@ def render(
     tools: RenderTools,
     release_name: str,
     namespace: str,
+    capabilities: Capabilities | None = None,
+    credentials: Mapping[str, RepositoryCredentials] | None = None,
 ) -> list[Manifest]:
     """Render ``path`` of the checkout at ``root`` according to ``spec``. ``release_name``
-    (unless ``spec.helm`` names one) and ``namespace`` are helm's release name and namespace."""
+    (unless ``spec.helm`` names one) and ``namespace`` are helm's release name and namespace,
+    ``capabilities`` the destination cluster's (helm's defaults if None) and
+    ``credentials`` those of ``spec.helm.repositories``, by URL."""
     top = resolve_inside(root, path, what="spec.path")
     if not top.is_dir():
         raise RenderError(
@@ -70,6 +85,9 @@ def render(
             timeout=tools.timeout,
             release_name=spec.helm.release_name or release_name,
             namespace=namespace,
+            capabilities=capabilities,
+            charts=tools.charts,
+            credentials=credentials,
         )
     else:
         manifests = render_plain(root, top, spec.include, spec.exclude)
@@ -94,9 +112,17 @@ def _refuse_options_of_other_types(spec: RenderSpec, kind: RenderType) -> None:
             f" renders with {kind.value}",
             reason="UnsupportedRenderOption",
         )
-    if kind is not RenderType.HELM and (spec.helm.values or spec.helm.value_files):
+    helm = spec.helm
+    if kind is not RenderType.HELM and (
+        helm.values
+        or helm.value_files
+        or helm.kube_version
+        or helm.api_versions
+        or helm.repositories
+    ):
         raise RenderError(
-            f"render.helm values apply to Helm charts; this path renders with {kind.value}",
+            f"render.helm values, kubeVersion, apiVersions and repositories apply to Helm"
+            f" charts; this path renders with {kind.value}",
             reason="UnsupportedRenderOption",
         )
 

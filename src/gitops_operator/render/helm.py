@@ -1,22 +1,32 @@
 """``helm template`` of a chart directory in the repository, on a private copy.
 
 The command is fixed: ``helm template <release> <chart> --namespace=<ns> --include-crds
---skip-tests -f <valueFile>... -f <inline values>``; inline values come last so they win.
+--skip-tests --kube-version=<v> --api-versions=<gv>... -f <valueFile>... -f <inline
+values>``; inline values come last so they win. The Kubernetes and API versions are the
+destination cluster's unless ``spec.render.helm`` overrides them (``capabilities``).
 ``--skip-tests``: test hooks are Pods meant for ``helm test``; applied by a GitOps loop
 they would run once at every sync and stay behind (Flux's helm install skips them too).
 
 Refused before helm runs: value files that are absolute, climb out of the repository or
 follow a symlink out of it (``PathOutsideRepository``; the message never shows content,
-CVE-2022-24348), missing value files (``PathNotFound``), dependencies not vendored under
-``charts/`` (``ChartDependencyMissing``: helm never downloads, ``helm dependency`` never
-runs on tenant input, CVE-2025-53547), chart names with ``/`` or ``..``
+CVE-2022-24348), missing value files (``PathNotFound``), chart names with ``/`` or ``..``
 (``InvalidChart``, CVE-2024-25620), and release names helm would not accept or could read
 as a flag (``InvalidReleaseName``).
+
+Dependencies not vendored under ``charts/``: a ``file://`` one is copied from inside the
+repository (``PathOutsideRepository`` otherwise); one from an ``https://``, ``http://`` or
+``oci://`` repository on the operator's allow-list (``ChartRepositoryNotAllowed``
+otherwise) is downloaded by ``chart_fetch`` at the version of ``Chart.lock``, whose digest
+must match (``ChartLockOutOfDate``). ``helm dependency`` itself never runs on tenant
+input (its lock-file writes are CVE-2025-53547); any other dependency is
+``ChartDependencyMissing``.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +35,10 @@ import yaml
 from ..api import HelmSpec
 from ..errors import RenderError
 from ..objects import Manifest, load_manifests
-from .paths import resolve_from
+from .capabilities import Capabilities, capability_args, effective_capabilities
+from .chart_deps import REMOTE_SCHEMES, ChartDependency, declared, host_allowed, resolve_versions
+from .chart_fetch import ChartFetcher, ChartFetchSettings, RepositoryCredentials
+from .paths import check_tree, resolve_from
 from .process import copy_checkout, isolated_env, private_workdir, run_tool
 
 # Helm's own rule for release names: DNS-1123 subdomain, at most 53 characters.
@@ -42,17 +55,30 @@ def render_helm(
     timeout: float,
     release_name: str,
     namespace: str,
+    capabilities: Capabilities | None = None,
+    charts: ChartFetchSettings | None = None,
+    credentials: Mapping[str, RepositoryCredentials] | None = None,
 ) -> list[Manifest]:
-    """Template the chart directory ``chart`` (inside ``root``) with ``helm``'s values."""
+    """Template the chart directory ``chart`` (inside ``root``) with ``helm``'s values,
+    for a cluster with ``capabilities``; dependencies are fetched within ``charts``."""
     real_root, chart = root.resolve(), chart.resolve()
     chart_rel = chart.relative_to(real_root).as_posix()
     _check_release_name(release_name)
     metadata = _chart_metadata(chart, chart_rel)
-    _check_vendored_dependencies(chart, chart_rel, metadata)
+    local, remote = _missing_dependencies(real_root, chart, chart_rel, metadata, charts)
     value_files = [_value_file(real_root, chart, entry) for entry in helm.value_files]
     with private_workdir() as work:
         copy = work / "repo"
         copy_checkout(real_root, copy)
+        env = _helm_env(work)
+        for source, dep in local:
+            _copy_subchart(copy / source, copy / chart_rel / "charts", dep.name)
+        if remote:
+            assert charts is not None
+            fetcher = ChartFetcher(
+                binary, charts, helm.repositories, credentials or {}, work, dict(env)
+            )
+            fetcher.fetch(remote, copy / chart_rel / "charts")
         inline = work / "inline-values.yaml"
         inline.write_text(yaml.safe_dump(helm.values), encoding="utf-8")
         argv = [
@@ -63,11 +89,12 @@ def render_helm(
             f"--namespace={namespace}",
             "--include-crds",
             "--skip-tests",
+            *capability_args(effective_capabilities(capabilities or Capabilities(), helm)),
         ]
         for rel in value_files:
             argv += ["-f", str(copy / rel)]
         argv += ["-f", str(inline)]
-        output = run_tool(argv, cwd=copy, timeout=timeout, env=_helm_env(work))
+        output = run_tool(argv, cwd=copy, timeout=timeout, env=env)
     return load_manifests(output, f"helm template {chart_rel}")
 
 
@@ -117,16 +144,68 @@ def _load_yaml(path: Path, where: str) -> dict[str, Any] | None:
     return doc
 
 
-def _check_vendored_dependencies(chart: Path, chart_rel: str, metadata: dict[str, Any]) -> None:
-    """Every dependency of Chart.yaml (or a v1 requirements.yaml) must be in ``charts/``;
-    the name of every vendored chart directory is checked on the way."""
-    requirements = _load_yaml(chart / "requirements.yaml", f"{chart_rel}/requirements.yaml") or {}
-    declared = {
-        str(dep["name"])
-        for source in (metadata, requirements)
-        for dep in (source.get("dependencies") or [])
-        if isinstance(dep, dict) and dep.get("name")
-    }
+def _missing_dependencies(
+    root: Path,
+    chart: Path,
+    chart_rel: str,
+    metadata: dict[str, Any],
+    charts: ChartFetchSettings | None,
+) -> tuple[list[tuple[str, ChartDependency]], list[ChartDependency]]:
+    """The dependencies not vendored under ``charts/``: ``file://`` ones (with their
+    repository-relative directory) and remote ones to download, every one of them
+    admitted; the name of every vendored chart directory is checked on the way."""
+    requirements = _load_yaml(chart / "requirements.yaml", f"{chart_rel}/requirements.yaml")
+    entries = declared(metadata, requirements)
+    present = _vendored(chart, chart_rel)
+    absent = [e for e in entries if not _is_vendored(str(e.get("name") or ""), present)]
+    if not absent:
+        return [], []
+    lock_name = "Chart.lock" if (chart / "Chart.lock").is_file() else "requirements.lock"
+    lock = _load_yaml(chart / lock_name, f"{chart_rel}/{lock_name}")
+    deps = resolve_versions(
+        entries,
+        lock,
+        chart_api_version=str(metadata.get("apiVersion") or "v1"),
+        lock_name=f"{chart_rel}/{lock_name}",
+    )
+    local: list[tuple[str, ChartDependency]] = []
+    remote: list[ChartDependency] = []
+    for dep in deps:
+        if _is_vendored(dep.name, present):
+            continue
+        if dep.scheme == "file":
+            source = resolve_from(
+                root, chart, dep.repository[len("file://") :], what=f"dependency {dep.name}"
+            )
+            if not (root / source / "Chart.yaml").is_file():
+                raise RenderError(
+                    f"chart {chart_rel} depends on {dep.name} from {dep.repository}, which is"
+                    " not a chart directory in the repository",
+                    reason="ChartDependencyMissing",
+                )
+            check_tree(root, root / source)
+            local.append((source, dep))
+        elif dep.scheme in REMOTE_SCHEMES:
+            allowed = charts.allowed_hosts if charts else ()
+            if not host_allowed(dep.repository, allowed):
+                raise RenderError(
+                    f"chart {chart_rel} depends on {dep.describe()}: that host is not on the"
+                    " operator's allow-list of chart repositories (GITOPS_CHART_REPOSITORY_HOSTS)",
+                    reason="ChartRepositoryNotAllowed",
+                )
+            remote.append(dep)
+        else:
+            raise RenderError(
+                f"chart {chart_rel} depends on {dep.describe()}, missing from"
+                f" {chart_rel}/charts/: name its repository by URL (https://, http://,"
+                " oci:// or file://) or vendor it (helm dependency build) and commit it",
+                reason="ChartDependencyMissing",
+            )
+    return local, remote
+
+
+def _vendored(chart: Path, chart_rel: str) -> tuple[set[str], list[str]]:
+    """Names of the chart directories and file names of the archives under ``charts/``."""
     present: set[str] = set()
     archives: list[str] = []
     vendored = chart / "charts"
@@ -136,18 +215,21 @@ def _check_vendored_dependencies(chart: Path, chart_rel: str, metadata: dict[str
             present.add(str((sub or {}).get("name") or entry.name))
         elif entry.name.endswith(".tgz"):
             archives.append(entry.name)
-    missing = sorted(
-        name
-        for name in declared
-        if name not in present and not any(a.startswith(f"{name}-") for a in archives)
-    )
-    if missing:
-        raise RenderError(
-            f"chart {chart_rel} depends on {', '.join(missing)}, missing from"
-            f" {chart_rel}/charts/: vendor the dependencies (helm dependency build) and commit"
-            " them; the operator never downloads charts",
-            reason="ChartDependencyMissing",
-        )
+    return present, archives
+
+
+def _is_vendored(name: str, vendored: tuple[set[str], list[str]]) -> bool:
+    present, archives = vendored
+    return name in present or any(a.startswith(f"{name}-") for a in archives)
+
+
+def _copy_subchart(source: Path, charts: Path, name: str) -> None:
+    """Copy a ``file://`` dependency into ``charts/``, as ``helm dependency build`` would."""
+    charts.mkdir(exist_ok=True)
+    target = charts / name
+    while target.exists():
+        target = target.with_name(target.name + "_")
+    shutil.copytree(source, target, symlinks=True)
 
 
 def _value_file(root: Path, chart: Path, entry: str) -> str:

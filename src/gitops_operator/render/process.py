@@ -65,9 +65,17 @@ def isolated_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def run_tool(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str]) -> str:
+def run_tool(
+    argv: list[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str],
+    stdout_in_errors: bool = False,
+) -> str:
     """Run ``argv`` and return its stdout; a timeout, an oversized output or a non-zero
-    exit is a ``RenderError`` naming the tool (with the tail of its stderr)."""
+    exit is a ``RenderError`` naming the tool (with the tail of its stderr, after its
+    stdout's when ``stdout_in_errors``: helm prints why a repository failed there)."""
     tool = Path(argv[0]).name
     try:
         proc = subprocess.Popen(
@@ -94,7 +102,8 @@ def run_tool(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str])
             if pipe is not None:
                 pipe.close()
     if proc.returncode != 0:
-        message = err.decode("utf-8", errors="replace").replace(str(cwd), "<checkout>")
+        text = (out + b"\n" + err) if stdout_in_errors else err
+        message = text.decode("utf-8", errors="replace").replace(str(cwd), "<checkout>")
         raise RenderError(f"{tool} failed (exit {proc.returncode}): {_tail(message)}")
     try:
         return out.decode("utf-8")
