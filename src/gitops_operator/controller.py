@@ -3,101 +3,44 @@
 
 Level-triggered: every reconcile reads the object afresh and compares Git with the
 cluster; nothing depends on which field changed. Status, conditions and Events of a
-reconcile are written in one place (``_finish``), whatever the reconcile raised.
+reconcile are written in one place (``status_writer``), whatever the reconcile raised.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import kopf
 from aiohttp import web
 
-from . import conditions, inventory, metrics
+from . import inventory, metrics
 from .api import (
     API_VERSION,
     APPLICATION_KIND,
     APPLICATION_PLURAL,
-    DEFAULT_APPLICATION_INTERVAL,
     GROUP,
     REPOSITORY_KIND,
     REPOSITORY_PLURAL,
-    REQUESTED_AT_ANNOTATION,
-    RETRY_ANNOTATION,
-    ROLLBACK_TO_ANNOTATION,
     VERSION,
     DeletionPolicy,
-    parse_duration,
 )
 from .config import Settings
-from .errors import ApiError, GitOpsError, RetryableError, StalledError
-from .kube import KubeClient, load_api_client
+from .errors import GitOpsError, StalledError
 from .objects import KubeObject, ObjectRef
-from .receiver import PushRouter
-from .reconcilers.application import ApplicationReconciler
 from .reconcilers.gitrepository import reconcile_repository
-from .reconcilers.outcome import Event, Outcome
-from .source import GitSource
+from .reconcilers.outcome import Outcome
+from .runtime import API_RETRY, Key, Runtime, request_of, wake_if_asked
+from .status_writer import failure_outcome, now, write_outcome
 from .webhook import PushEvent, make_app
 
-Key = tuple[str, str]  # namespace, name
-API_RETRY = 2.0
-"""Seconds between attempts to read a resource while the API server is unreachable."""
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-
-
-@dataclass(slots=True)
-class Runtime:
-    """Process-wide collaborators, created once at startup and kept in kopf's memo."""
-
-    settings: Settings
-    kube: KubeClient
-    git: GitSource
-    applications: ApplicationReconciler
-    executor: ThreadPoolExecutor
-    router: PushRouter
-    wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
-    webhook_runner: web.AppRunner | None = None
-    apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
-    started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
-    """What the latest pass of each resource started from (see ``_wake_if_asked``)."""
-
-    @classmethod
-    def create(cls, settings: Settings) -> Runtime:
-        kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
-        git = GitSource(settings.cache_dir, allow_local=settings.allow_local_sources)
-        apps = ApplicationReconciler.from_settings(kube, git, settings)
-        executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
-        return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
-
-    def waker(self, kind: str, key: Key) -> asyncio.Event:
-        return self.wakers.setdefault((kind, key), asyncio.Event())
-
-    def wake(self, kind: str, key: Key) -> None:
-        self.waker(kind, key).set()
-
-    async def sleep(self, kind: str, key: Key, seconds: float) -> None:
-        """Sleep ``seconds`` or until woken, whichever comes first."""
-        event = self.waker(kind, key)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=max(seconds, 0.0))
-        event.clear()
-
-    async def call(self, fn: Callable[[], Outcome]) -> Outcome:
-        """Run blocking reconcile work on the bounded reconcile pool."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
 
 @kopf.on.startup()
@@ -131,7 +74,7 @@ async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
         loop = asyncio.get_running_loop()
         for key in keys:
             runtime.wake(REPOSITORY_KIND, key)
-            await loop.run_in_executor(runtime.executor, runtime.router.record, key, event, _now())
+            await loop.run_in_executor(runtime.executor, runtime.router.record, key, event, now())
         logger.info(
             "push of %s (%s) triggered %d repositories", event.ref, event.sha[:12], len(keys)
         )
@@ -162,34 +105,6 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 # -- wake-ups ------------------------------------------------------------------------------
 
 
-_ASKED = (
-    (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
-    (RETRY_ANNOTATION, "lastHandledRetryAt"),
-    (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
-)
-
-
-def _wake_if_asked(runtime: Runtime, kind: str, key: Key, body: Mapping[str, Any]) -> None:
-    """Wake on a spec change or a new value of an annotation that asks for action, unless
-    the pass running (or last run) already started from that request: the operator's own
-    status writes must not schedule another pass."""
-    status = body.get("status") or {}
-    meta = body.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    pending = meta.get("generation") != status.get("observedGeneration") or any(
-        annotations.get(a) and annotations.get(a) != status.get(handled) for a, handled in _ASKED
-    )
-    if pending and runtime.started.get((kind, key)) != _request_of(body):
-        runtime.wake(kind, key)
-
-
-def _request_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a pass was asked to do: the generation and the annotations that ask."""
-    meta = body.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    return (meta.get("generation"), *(annotations.get(a) for a, _ in _ASKED))
-
-
 @kopf.on.event(GROUP, VERSION, REPOSITORY_PLURAL)
 async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
     """Track the repository for webhooks and for the Applications' reads; a new artifact
@@ -205,7 +120,7 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
     if _artifact_sha(runtime.applications.repositories.get(key)) not in (None, before):
         for app in runtime.apps_by_source.get(key, set()):
             runtime.wake(APPLICATION_KIND, app)
-    _wake_if_asked(runtime, REPOSITORY_KIND, key, body)
+    wake_if_asked(runtime, REPOSITORY_KIND, key, body)
 
 
 def _artifact_sha(repository: KubeObject | None) -> str | None:
@@ -223,7 +138,7 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         source = body.get("spec", {}).get("sourceRef") or {}
         source_key = (str(source.get("namespace") or key[0]), str(source.get("name", "")))
         runtime.apps_by_source[source_key].add(key)
-    _wake_if_asked(runtime, APPLICATION_KIND, key, body)
+    wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 
 # -- daemons -------------------------------------------------------------------------------
@@ -237,7 +152,7 @@ async def repository_daemon(
     key = (str(namespace), name)
 
     def work(obj: KubeObject) -> Outcome:
-        return reconcile_repository(obj, runtime.git, runtime.kube, now=_now())
+        return reconcile_repository(obj, runtime.git, runtime.kube, now=now())
 
     await _daemon(runtime, body, REPOSITORY_KIND, key, logger, work)
 
@@ -252,9 +167,9 @@ async def application_daemon(
     def work(obj: KubeObject) -> Outcome:
         def write(status: dict[str, Any]) -> None:
             runtime.kube.patch_status(API_VERSION, ref, status)
-            obj["status"] = {**(obj.get("status") or {}), **status}  # what _finish compares to
+            obj["status"] = {**(obj.get("status") or {}), **status}  # what finish() compares to
 
-        return runtime.applications.reconcile(obj, write_status=write, now=_now(), logger=logger)
+        return runtime.applications.reconcile(obj, write_status=write, now=now(), logger=logger)
 
     await _daemon(runtime, body, APPLICATION_KIND, (str(namespace), name), logger, work)
 
@@ -280,7 +195,7 @@ async def _daemon(
         if obj is None:
             runtime.started.pop((kind, key), None)
             return
-        runtime.started[(kind, key)] = _request_of(obj)
+        runtime.started[(kind, key)] = request_of(obj)
         outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
         await runtime.sleep(kind, key, outcome.requeue_after)
 
@@ -345,16 +260,16 @@ async def _reconcile(
         outcome = await runtime.call(work)
     except GitOpsError as exc:
         result = "stalled" if isinstance(exc, StalledError) else "error"
-        outcome = _failure(runtime, obj, exc)
+        outcome = failure_outcome(runtime, obj, exc)
         logger.warning("reconcile failed: %s: %s", exc.reason, exc.message)
     except Exception as exc:  # a bug must not stop the daemon: report it and retry later
         result = "error"
         logger.exception("unexpected error during reconcile")
-        outcome = _failure(
+        outcome = failure_outcome(
             runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
         )
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
-    await _write_outcome(runtime, obj, ref, outcome, logger)
+    await write_outcome(runtime, obj, ref, outcome, logger)
     for event in outcome.events:
         kopf.event(
             body,
@@ -363,99 +278,3 @@ async def _reconcile(
             message=event.message,
         )
     return outcome
-
-
-async def _write_outcome(
-    runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome, logger: Logger
-) -> None:
-    """Write the outcome's status; while the API server cannot take it, try again every
-    ``API_RETRY`` seconds, so the status is right as soon as the server answers (the work
-    is done: only its record is missing). Other refusals are logged once."""
-    while True:
-        try:
-            await runtime.call(lambda: _finish(runtime, obj, ref, outcome))
-            return
-        except ApiError as exc:
-            if not exc.transient:
-                logger.warning("could not write status: %s", exc.message)
-                return
-            logger.info("could not write status, retrying in %.0fs: %s", API_RETRY, exc.message)
-        except GitOpsError as exc:
-            logger.warning("could not write status: %s", exc.message)
-            return
-        await asyncio.sleep(API_RETRY)
-
-
-def _failure(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outcome:
-    stalled = isinstance(exc, StalledError)
-    interval = _interval_of(runtime, obj)
-    if isinstance(exc, ApiError) and exc.transient:
-        requeue = API_RETRY * 2.5  # the API server is down or overloaded: back soon
-    elif isinstance(exc, RetryableError):
-        requeue = min(exc.requeue_after, interval)
-    elif isinstance(exc, StalledError):
-        requeue = interval  # waits for a new commit, a spec change or an annotation
-    else:
-        requeue = min(runtime.settings.retry_interval, interval)
-    ready = (
-        conditions.get_condition(
-            (obj.get("status") or {}).get("conditions") or [], conditions.ConditionType.READY
-        )
-        or {}
-    )
-    repeated = ready.get("status") in ("False", "Unknown") and ready.get("message") == exc.message
-    status = {"sync": "OutOfSync"} if obj.get("kind") == APPLICATION_KIND else {}
-    events = [] if repeated else [Event(exc.reason, exc.message, warning=exc.warning)]
-    updates = (
-        conditions.failed(exc.reason, exc.message, stalled=stalled)
-        if exc.warning
-        else conditions.progressing(exc.message)  # on its way, e.g. a source's first fetch
-    )
-    return Outcome(status, updates, requeue, events)
-
-
-def _interval_of(runtime: Runtime, obj: KubeObject) -> float:
-    default = "1m" if obj.get("kind") == REPOSITORY_KIND else DEFAULT_APPLICATION_INTERVAL
-    try:
-        return parse_duration(
-            str((obj.get("spec") or {}).get("interval", default)), field_name="spec.interval"
-        )
-    except GitOpsError:
-        return runtime.settings.retry_interval
-
-
-def _finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome) -> Outcome:
-    meta = obj["metadata"]
-    generation = int(meta.get("generation", 0))
-    old = obj.get("status") or {}
-    status: dict[str, Any] = {
-        **outcome.status,
-        "observedGeneration": generation,
-        "conditions": conditions.apply_updates(
-            list(old.get("conditions") or []),
-            outcome.conditions,
-            generation=generation,
-            now=_now(),
-            clear=outcome.clear,
-        ),
-    }
-    requested = (meta.get("annotations") or {}).get(REQUESTED_AT_ANNOTATION)
-    if requested:
-        status["lastHandledReconcileAt"] = requested
-    if any(old.get(key) != value for key, value in status.items()):
-        runtime.kube.patch_status(API_VERSION, ref, status)  # else it would change nothing
-    if ref.kind == APPLICATION_KIND:
-        merged = {**old, **status}
-        metrics.set_application_info(
-            ref.namespace,
-            ref.name,
-            source=str(((obj.get("spec") or {}).get("sourceRef") or {}).get("name", "")),
-            revision=str(merged.get("lastAppliedRevision") or ""),
-            sync=str(merged.get("sync") or "Unknown"),
-            health=str(merged.get("health") or "Unknown"),
-        )
-    return outcome
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

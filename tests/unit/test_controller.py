@@ -1,4 +1,5 @@
-"""The controller's own logic, without a cluster: outcome writing and failure mapping."""
+"""The controller's own logic, without a cluster: wake-ups, outcome writing and failure
+mapping."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from gitops_operator import controller
+from gitops_operator import status_writer
 from gitops_operator.errors import ApiError, SourceNotReadyError, SourcePendingError
 from gitops_operator.objects import ObjectRef
 from gitops_operator.reconcilers.outcome import Outcome
+from gitops_operator.runtime import wake_if_asked
 
 REF = ObjectRef("gitops-operator.dev", "Application", "ns", "app")
 
@@ -55,20 +57,16 @@ def app_object() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(autouse=True)
-def fast_retry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(controller, "API_RETRY", 0.01)
-
-
 def write(kube: FlakyStatusApi) -> None:
     outcome = Outcome({"lastAppliedRevision": "new"}, [], 60.0)
     asyncio.run(
-        controller._write_outcome(
+        status_writer.write_outcome(
             Runtime(kube),  # type: ignore[arg-type]
             app_object(),
             REF,
             outcome,
             logging.getLogger("test"),
+            retry_every=0.01,
         )
     )
 
@@ -86,7 +84,7 @@ def test_status_write_refused_for_good_is_not_retried() -> None:
 
 
 def test_a_source_still_fetching_is_a_normal_event_and_in_progress() -> None:
-    outcome = controller._failure(
+    outcome = status_writer.failure_outcome(
         Runtime(FlakyStatusApi(0)),  # type: ignore[arg-type]
         app_object(),
         SourcePendingError("waiting for GitRepository ns/src to fetch its first artifact"),
@@ -97,7 +95,7 @@ def test_a_source_still_fetching_is_a_normal_event_and_in_progress() -> None:
 
 
 def test_a_failing_source_is_a_warning() -> None:
-    outcome = controller._failure(
+    outcome = status_writer.failure_outcome(
         Runtime(FlakyStatusApi(0)),  # type: ignore[arg-type]
         app_object(),
         SourceNotReadyError("GitRepository ns/src has no artifact: authentication failed"),
@@ -143,8 +141,8 @@ REQUESTED = "gitops-operator.dev/requestedAt"
 def test_wake_ups_come_from_requests_never_from_own_writes(
     obj: dict[str, Any], started: tuple[Any, ...] | None, woken: bool
 ) -> None:
-    runtime = Waker()
+    waker = Waker()
     if started is not None:
-        runtime.started[("Application", KEY)] = started
-    controller._wake_if_asked(runtime, "Application", KEY, obj)  # type: ignore[arg-type]
-    assert bool(runtime.woken) is woken
+        waker.started[("Application", KEY)] = started
+    wake_if_asked(waker, "Application", KEY, obj)  # type: ignore[arg-type]
+    assert bool(waker.woken) is woken

@@ -1,0 +1,99 @@
+"""The operator's process-wide collaborators, and when a resource is woken.
+
+Created once at startup and kept in kopf's memo; each resource's daemon sleeps on its own
+event until its requeue time or a wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .api import REQUESTED_AT_ANNOTATION, RETRY_ANNOTATION, ROLLBACK_TO_ANNOTATION
+from .config import Settings
+from .kube import KubeClient, load_api_client
+from .receiver import PushRouter
+from .reconcilers.application import ApplicationReconciler
+from .source import GitSource
+
+Key = tuple[str, str]  # namespace, name
+API_RETRY = 2.0
+"""Seconds between attempts to read or write a resource while the API server is down."""
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Process-wide collaborators, created once at startup and kept in kopf's memo."""
+
+    settings: Settings
+    kube: KubeClient
+    git: GitSource
+    applications: ApplicationReconciler
+    executor: ThreadPoolExecutor
+    router: PushRouter
+    wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
+    webhook_runner: web.AppRunner | None = None
+    apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
+    """What the latest pass of each resource started from (see ``wake_if_asked``)."""
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
+        git = GitSource(settings.cache_dir, allow_local=settings.allow_local_sources)
+        apps = ApplicationReconciler.from_settings(kube, git, settings)
+        executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
+        return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
+
+    def waker(self, kind: str, key: Key) -> asyncio.Event:
+        return self.wakers.setdefault((kind, key), asyncio.Event())
+
+    def wake(self, kind: str, key: Key) -> None:
+        self.waker(kind, key).set()
+
+    async def sleep(self, kind: str, key: Key, seconds: float) -> None:
+        """Sleep ``seconds`` or until woken, whichever comes first."""
+        event = self.waker(kind, key)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=max(seconds, 0.0))
+        event.clear()
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run blocking reconcile work on the bounded reconcile pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+
+_ASKED = (
+    (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
+    (RETRY_ANNOTATION, "lastHandledRetryAt"),
+    (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
+)
+
+
+def wake_if_asked(runtime: Runtime, kind: str, key: Key, body: Mapping[str, Any]) -> None:
+    """Wake on a spec change or a new value of an annotation that asks for action, unless
+    the pass running (or last run) already started from that request: the operator's own
+    status writes must not schedule another pass."""
+    status = body.get("status") or {}
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    pending = meta.get("generation") != status.get("observedGeneration") or any(
+        annotations.get(a) and annotations.get(a) != status.get(handled) for a, handled in _ASKED
+    )
+    if pending and runtime.started.get((kind, key)) != request_of(body):
+        runtime.wake(kind, key)
+
+
+def request_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a pass was asked to do: the generation and the annotations that ask."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return (meta.get("generation"), *(annotations.get(a) for a, _ in _ASKED))
