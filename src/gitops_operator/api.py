@@ -126,6 +126,17 @@ class SourceRef:
     namespace: str
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class DependencyRef:
+    """An Application this one waits for (``spec.dependsOn``)."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 CHART_REPOSITORY_SCHEMES = ("https", "http", "oci")
 _KUBE_VERSION = re.compile(r"v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]*)?")
 _API_VERSION = re.compile(r"([a-z0-9.-]+/)?v[0-9a-z]+(/[A-Za-z0-9]+)?")
@@ -215,6 +226,7 @@ class ApplicationSpec:
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     ignore_differences: tuple[IgnoreRule, ...] = ()
     service_account: str = ""
+    depends_on: tuple[DependencyRef, ...] = ()
 
 
 def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationSpec:
@@ -258,6 +270,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
         max_deletions=spec.get("maxDeletions"),
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),
         service_account=str(spec.get("serviceAccountName") or ""),
+        depends_on=parse_depends_on(spec, namespace),
         ignore_differences=tuple(
             IgnoreRule(
                 group=rule.get("group"),
@@ -269,6 +282,15 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             )
             for rule in spec.get("ignoreDifferences") or ()
         ),
+    )
+
+
+def parse_depends_on(spec: dict[str, Any], namespace: str) -> tuple[DependencyRef, ...]:
+    """``spec.dependsOn``; a dependency's namespace defaults to the Application's."""
+    return tuple(
+        DependencyRef(str(dep.get("namespace") or namespace), str(dep["name"]))
+        for dep in spec.get("dependsOn") or ()
+        if isinstance(dep, dict) and dep.get("name")
     )
 
 

@@ -36,7 +36,7 @@ from .errors import GitOpsError, StalledError
 from .objects import KubeObject, ObjectRef
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
-from .runtime import API_RETRY, Key, Runtime, request_of, wake_if_asked
+from .runtime import API_RETRY, Key, Runtime, request_of, track_dependencies, wake_if_asked
 from .status_writer import failure_outcome, now, write_outcome
 from .webhook import PushEvent, make_app
 
@@ -138,6 +138,8 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         source = body.get("spec", {}).get("sourceRef") or {}
         source_key = (str(source.get("namespace") or key[0]), str(source.get("name", "")))
         runtime.apps_by_source[source_key].add(key)
+    for dependent in track_dependencies(runtime, key, None if type == "DELETED" else body):
+        runtime.wake(APPLICATION_KIND, dependent)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 

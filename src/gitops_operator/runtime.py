@@ -16,11 +16,18 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .api import REQUESTED_AT_ANNOTATION, RETRY_ANNOTATION, ROLLBACK_TO_ANNOTATION
+from .api import (
+    REQUESTED_AT_ANNOTATION,
+    RETRY_ANNOTATION,
+    ROLLBACK_TO_ANNOTATION,
+    DependencyRef,
+    parse_depends_on,
+)
 from .config import Settings
 from .kube import KubeClient, load_api_client
 from .receiver import PushRouter
 from .reconcilers.application import ApplicationReconciler
+from .reconcilers.decisions import dependency_blocker
 from .source import GitSource
 
 Key = tuple[str, str]  # namespace, name
@@ -42,6 +49,9 @@ class Runtime:
     wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
     webhook_runner: web.AppRunner | None = None
     apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    ready: dict[Key, tuple[Any, ...] | None] = field(default_factory=dict)
+    """Each Application's readiness for its dependents at its last watch event: None, or
+    what it is ready at (generation and applied revision)."""
     started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
     """What the latest pass of each resource started from (see ``wake_if_asked``)."""
 
@@ -97,3 +107,27 @@ def request_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     return (meta.get("generation"), *(annotations.get(a) for a, _ in _ASKED))
+
+
+def track_dependencies(runtime: Runtime, key: Key, body: Mapping[str, Any] | None) -> list[Key]:
+    """Record an Application's ``spec.dependsOn`` (``body`` None: it is gone) and return
+    the Applications that depend on it, when it has just turned ready for them (or is
+    ready at a new revision or generation)."""
+    me = DependencyRef(*key)
+    graph = runtime.applications.dependencies
+    if body is None:
+        graph.pop(me, None)
+        runtime.ready.pop(key, None)
+        return []
+    graph[me] = parse_depends_on(dict(body.get("spec") or {}), key[0])
+    status = body.get("status") or {}
+    ready = (
+        ((body.get("metadata") or {}).get("generation"), status.get("lastAppliedRevision"))
+        if dependency_blocker(dict(body)) is None
+        else None
+    )
+    was_ready = runtime.ready.get(key)
+    runtime.ready[key] = ready
+    if ready is None or ready == was_ready:
+        return []
+    return sorted((d.namespace, d.name) for d, deps in graph.items() if me in deps)

@@ -104,7 +104,7 @@ def finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome) 
     old = obj.get("status") or {}
     status: dict[str, Any] = {
         **outcome.status,
-        "observedGeneration": generation,
+        **({"observedGeneration": generation} if outcome.observed else {}),
         "conditions": conditions.apply_updates(
             list(old.get("conditions") or []),
             outcome.conditions,

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from gitops_operator import status_writer
+from gitops_operator.api import DependencyRef
 from gitops_operator.errors import ApiError, SourceNotReadyError, SourcePendingError
 from gitops_operator.objects import ObjectRef
 from gitops_operator.reconcilers.outcome import Outcome
-from gitops_operator.runtime import wake_if_asked
+from gitops_operator.runtime import track_dependencies, wake_if_asked
 
 REF = ObjectRef("gitops-operator.dev", "Application", "ns", "app")
 
@@ -146,3 +147,37 @@ def test_wake_ups_come_from_requests_never_from_own_writes(
         waker.started[("Application", KEY)] = started
     wake_if_asked(waker, "Application", KEY, obj)  # type: ignore[arg-type]
     assert bool(waker.woken) is woken
+
+
+class Graph:
+    """What ``track_dependencies`` needs of the runtime: the reconciler's dependency graph
+    and what was ready at the last event."""
+
+    def __init__(self) -> None:
+        self.ready: dict[tuple[str, str], Any] = {}
+
+        class Apps:
+            dependencies: dict[Any, Any] = {}
+
+        self.applications = Apps()
+
+
+def app_body(name: str, ready: str, *depends_on: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "ns", "generation": 1},
+        "spec": {"dependsOn": [{"name": d} for d in depends_on]},
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def test_dependents_are_woken_once_when_their_dependency_turns_ready() -> None:
+    graph = Graph()
+    track = track_dependencies
+    assert track(graph, ("ns", "b"), app_body("b", "False", "a")) == []  # type: ignore[arg-type]
+    assert track(graph, ("ns", "c"), app_body("c", "False", "a")) == []  # type: ignore[arg-type]
+    assert track(graph, ("ns", "a"), app_body("a", "Unknown")) == []  # type: ignore[arg-type]
+    woken = track(graph, ("ns", "a"), app_body("a", "True"))  # type: ignore[arg-type]
+    assert woken == [("ns", "b"), ("ns", "c")]
+    assert track(graph, ("ns", "a"), app_body("a", "True")) == []  # type: ignore[arg-type]
+    assert track(graph, ("ns", "b"), None) == []  # type: ignore[arg-type]
+    assert DependencyRef("ns", "b") not in graph.applications.dependencies

@@ -16,8 +16,10 @@ from gitops_operator.errors import (
 )
 from gitops_operator.reconcilers.decisions import (
     deletion_refusal,
+    dependency_blocker,
     drift_due,
     drift_result_written,
+    find_cycle,
     health_check_passed,
     quarantined,
     seconds_since,
@@ -228,3 +230,56 @@ def test_settled(
     status: dict[str, object], revision: str, generation: int, requested: str, expected: bool
 ) -> None:
     assert settled(status, revision, generation, requested) is expected
+
+
+def application(
+    generation: int = 1, observed: int | None = 1, **conditions: str
+) -> dict[str, object]:
+    return {
+        "metadata": {"generation": generation},
+        "status": {
+            "observedGeneration": observed,
+            "conditions": [
+                {"type": t, "status": s, "reason": "R", "message": "m"}
+                for t, s in conditions.items()
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("dependency", "blocked"),
+    [
+        (application(Ready="True"), None),
+        (None, "not found"),
+        (application(2, 1, Ready="True"), "its latest spec is not reconciled yet"),
+        (application(1, None), "its latest spec is not reconciled yet"),
+        (application(Ready="False"), "Ready=False (R: m)"),
+        (application(Ready="Unknown"), "in progress (R: m)"),
+        (application(Ready="True", RolledBack="True"), "rolled back: m"),
+        (application(), "not reconciled yet"),
+    ],
+)
+def test_dependency_blocker(dependency: dict[str, object] | None, blocked: str | None) -> None:
+    assert dependency_blocker(dependency) == blocked
+
+
+@pytest.mark.parametrize(
+    ("graph", "cycle"),
+    [
+        ({"a": ("b",), "b": ("c",)}, None),
+        ({"a": ("b",), "b": ("a",)}, ["a", "b", "a"]),
+        ({"a": ("a",)}, ["a", "a"]),
+        ({"a": ("b", "c"), "b": ("d",), "c": ("d",), "d": ("a",)}, ["a", "b", "d", "a"]),
+        ({"a": ("b",), "b": ("c",), "c": ("b",)}, None),  # a cycle a is not part of
+        ({"a": ()}, None),
+    ],
+)
+def test_find_cycle(graph: dict[str, tuple[str, ...]], cycle: list[str] | None) -> None:
+    assert find_cycle("a", graph) == cycle
+
+
+def test_find_cycle_walks_a_long_chain_without_recursion() -> None:
+    chain = {i: (i + 1,) for i in range(20_000)}
+    assert find_cycle(0, chain) is None
+    assert find_cycle(0, {**chain, 20_000: (0,)}) == [*range(20_001), 0]

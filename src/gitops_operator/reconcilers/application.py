@@ -3,7 +3,8 @@
 Each pass reads the Application and its source afresh and takes one of four paths
 (``decisions`` holds each choice as a pure function):
 
-- sync (``sync.py``): a new revision, a spec change or a requestedAt: render, validate
+- sync (``sync.py``): a new revision, a spec change or a requestedAt: once every
+  Application of ``spec.dependsOn`` is Ready (``dependencies.py``), render, validate
   (dry-run), record the inventory, apply in stages, prune, then assess health;
 - health (``sync.check_health``): the applied revision has not yet been healthy: assess
   again until healthTimeout (measured from when it was applied);
@@ -31,6 +32,7 @@ from ..api import (
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
+    DependencyRef,
     GitRef,
     RefKind,
     parse_application_spec,
@@ -54,6 +56,7 @@ from ..render import RenderTools, render
 from ..source import Artifact, GitSource
 from .credentials import load_credentials
 from .decisions import health_check_passed, quarantined, seconds_since, settled, should_roll_back
+from .dependencies import wait_for_dependencies
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Outcome, quarantine
@@ -78,6 +81,8 @@ class ApplicationReconciler:
     repositories: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """GitRepositories as last seen by the operator's watch, by (namespace, name); a
     repository not in it is read from the API server."""
+    dependencies: dict[DependencyRef, tuple[DependencyRef, ...]] = field(default_factory=dict)
+    """Every Application's spec.dependsOn, as last seen by the operator's watch."""
     _drift_checked: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """When drift was last checked, by (namespace, name, uid): status.lastDriftCheckAt
     is written only when the result changes, or at most every interval."""
@@ -167,6 +172,16 @@ class ApplicationReconciler:
                 return steady(run, self.desired, self.snapshots, self._drift_checked)
             except HealthCheckError as exc:
                 return self.revision_failed(run, exc)
+        if self.no_cross_namespace_refs and any(
+            d.namespace != run.namespace for d in run.spec.depends_on
+        ):
+            raise InvalidSpecError(
+                "spec.dependsOn: this operator forbids dependencies in other namespaces",
+                reason="CrossNamespaceRef",
+            )
+        waiting = wait_for_dependencies(run, self.dependencies, self.repositories)
+        if waiting is not None:
+            return waiting
         try:
             return sync(run, self.render, self.snapshots)
         except (StalledError, HealthCheckError) as exc:

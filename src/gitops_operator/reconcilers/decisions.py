@@ -12,12 +12,14 @@ good revision only when the soak period is over.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..api import RollbackSpec
 from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError
 
+K = TypeVar("K", bound=Hashable)
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -124,4 +126,54 @@ def deletion_refusal(
             "TooManyDeletions",
             f"would delete {stale} objects, more than spec.maxDeletions={max_deletions}",
         )
+    return None
+
+
+def dependency_blocker(
+    dependency: dict[str, Any] | None, source_revision: str | None = None
+) -> str | None:
+    """Why an Application that others depend on is not ready for them, or None when it is:
+    it exists, its Ready condition is True for its current generation, it has applied its
+    source's current revision (``source_revision``, when known) and it is not held at an
+    earlier revision by a rollback."""
+    if dependency is None:
+        return "not found"
+    meta = dependency.get("metadata") or {}
+    status = dependency.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
+    ready = conditions.get("Ready") or {}
+    if status.get("observedGeneration") != meta.get("generation"):
+        return "its latest spec is not reconciled yet"
+    if (conditions.get("RolledBack") or {}).get("status") == "True":
+        return f"rolled back: {ready.get('message') or 'held at its last good revision'}"
+    if ready.get("status") != "True":
+        state = {"False": "Ready=False", "Unknown": "in progress"}.get(
+            str(ready.get("status")), "not reconciled yet"
+        )
+        detail = f" ({ready.get('reason')}: {ready.get('message')})" if ready else ""
+        return f"{state}{detail}"
+    if source_revision and status.get("lastAppliedRevision") != source_revision:
+        return f"its source is at {source_revision}, not applied yet"
+    return None
+
+
+def find_cycle(start: K, graph: Mapping[K, tuple[K, ...]]) -> list[K] | None:
+    """A dependency cycle through ``start`` (``[start, ..., start]``), or None. Iterative:
+    a chain of any length cannot exhaust the stack."""
+    path: list[K] = [start]
+    stack = [iter(graph.get(start, ()))]
+    seen = {start}
+    while stack:
+        nxt = next(stack[-1], None)
+        if nxt is None:
+            stack.pop()
+            path.pop()
+            continue
+        if nxt == start:
+            return [*path, start]
+        if nxt in seen:
+            continue
+        seen.add(nxt)
+        path.append(nxt)
+        stack.append(iter(graph.get(nxt, ())))
     return None

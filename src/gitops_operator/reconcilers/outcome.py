@@ -33,6 +33,9 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     clear: tuple[ConditionType, ...] = TRANSIENT
     """Conditions removed unless this outcome sets them."""
+    observed: bool = True
+    """Whether the spec's generation is written as observed: False while a pass only
+    waits (for a dependency), so the spec is still applied once the wait is over."""
 
 
 def counts(changes: ChangeSet) -> dict[str, int]:
