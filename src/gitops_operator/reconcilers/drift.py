@@ -103,7 +103,8 @@ def _desired_or_none(
 
 
 def _health_events(run: ApplicationRun, overall: HealthStatus, worst: str) -> list[Event]:
-    """An Event when the health of an applied revision turns Degraded or recovers."""
+    """An Event when the health of an applied revision turns Degraded, and when it is
+    Healthy again after being Degraded or Progressing."""
     before = run.status.get("health")
     if overall is HealthStatus.DEGRADED and before != HealthStatus.DEGRADED:
         return [
@@ -113,7 +114,11 @@ def _health_events(run: ApplicationRun, overall: HealthStatus, worst: str) -> li
                 warning=True,
             )
         ]
-    if overall is HealthStatus.HEALTHY and before == HealthStatus.DEGRADED:
+    if overall is HealthStatus.HEALTHY and before in (
+        HealthStatus.DEGRADED,
+        HealthStatus.PROGRESSING,
+    ):
+        # a recovery often passes through Progressing (a rollout): say it when it is over
         return [Event("HealthRecovered", "every object is healthy again")]
     return []
 
