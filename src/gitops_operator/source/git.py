@@ -22,7 +22,7 @@ import git
 from ..api import GitRef, RefKind
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
 from .auth import Credentials, git_environment
-from .refs import ls_remote_patterns, parse_ls_remote, select
+from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,11 @@ class GitSource:
         round trip (none for a commit). A semver range resolves to its highest tag."""
         self.check_url(url)
         if ref.kind is RefKind.COMMIT:
-            return ref, ref.value
+            return ref, check_sha(ref.value, where="spec.ref.commit")
         output = self._git(
             None,
             "ls_remote",
+            "--",
             url,
             *ls_remote_patterns(ref),
             timeout=timeout,
@@ -81,6 +82,7 @@ class GitSource:
 
     def artifact(self, sha: str) -> Artifact | None:
         """The cached artifact of ``sha``, if this process (or an earlier one) fetched it."""
+        check_sha(sha, where="artifact revision")
         path = self._artifact_dir(sha)
         if not path.is_dir():
             return None
@@ -102,6 +104,7 @@ class GitSource:
         ``ref`` names what to fetch (the concrete ref from ``resolve``); a commit ref
         fetches the SHA itself."""
         self.check_url(url)
+        check_sha(sha, where="revision to fetch")
         with self._lock(url):
             cached = self.artifact(sha)
             if cached:
@@ -117,6 +120,7 @@ class GitSource:
                 "fetch",
                 "--depth=1",
                 "--no-tags",
+                "--",
                 url,
                 refspec,
                 timeout=timeout,

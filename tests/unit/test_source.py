@@ -1,0 +1,65 @@
+"""The Git source against real git on local repositories (no network)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitops_operator.api import GitRef, RefKind
+from gitops_operator.errors import StalledError
+from gitops_operator.source import GitSource
+from gitops_operator.source.refs import parse_ls_remote
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> tuple[Path, str]:
+    """A bare repository with one commit, and that commit's SHA."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run_git(work, "init", "-q", "-b", "main")
+    (work / "a.yaml").write_text("kind: ConfigMap\n")
+    run_git(work, "add", ".")
+    run_git(work, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "one")
+    bare = tmp_path / "bare.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    return bare, run_git(work, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("sha", ["../../../../../../../../../etc", "", "ABC", SHA[:39], SHA + "0"])
+def test_artifact_refuses_what_is_not_a_sha(tmp_path: Path, sha: str) -> None:
+    with pytest.raises(StalledError) as err:
+        GitSource(tmp_path / "cache").artifact(sha)
+    assert err.value.reason == "InvalidRevision"
+
+
+def test_a_sha_that_is_an_option_never_reaches_git(tmp_path: Path, bare: tuple[Path, str]) -> None:
+    marker = tmp_path / "upload-pack-ran"
+    sha = f"--upload-pack=touch {marker}"
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    with pytest.raises(StalledError) as err:
+        source.fetch(f"file://{bare[0]}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert err.value.reason == "InvalidRevision"
+    assert not marker.exists()
+
+
+def test_fetch_by_sha_then_serve_from_the_cache(tmp_path: Path, bare: tuple[Path, str]) -> None:
+    path, sha = bare
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    artifact = source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert (artifact.path / "a.yaml").read_text() == "kind: ConfigMap\n"
+    assert artifact.message == "one"
+
+
+def test_ls_remote_lines_without_a_sha_are_ignored() -> None:
+    output = f"{SHA}\trefs/heads/main\n../../etc\trefs/heads/evil\n--upload-pack=x\trefs/tags/v1\n"
+    assert parse_ls_remote(output) == {"refs/heads/main": SHA}
