@@ -226,3 +226,31 @@ def test_resolve_from_refuses_a_symlink_climbing_out_lexically_or_physically(tmp
     os.symlink(root, root / "a" / "top")  # inside, but top/.. is outside when followed
     with pytest.raises(RenderError, match="symlink"):
         resolve_from(root, root / "a", "top/../x", what="x")
+
+
+def test_a_symlink_loop_is_reported_without_the_cache_path(repo):
+    os.symlink("b", repo / "app" / "a")
+    os.symlink("a", repo / "app" / "b")
+    with pytest.raises(RenderError) as err:
+        render_with(repo, "app")
+    assert err.value.reason == "SymlinkLoop"
+    assert "app/" in str(err.value) and str(repo) not in str(err.value)
+
+
+def test_a_directory_link_inside_is_followed_when_checking_for_outward_links(repo, tmp_path):
+    (tmp_path / "secret.yaml").write_text(CM.format(name="secret"))
+    (repo / "shared").mkdir()
+    os.symlink(tmp_path / "secret.yaml", repo / "shared" / "secret.yaml")
+    os.symlink("../shared", repo / "app" / "files")
+    with pytest.raises(RenderError) as err:
+        render_with(repo, "app")
+    assert err.value.reason == "PathOutsideRepository" and "shared/secret.yaml" in str(err.value)
+
+
+def test_the_render_copy_leaves_out_links_that_leave_the_checkout(repo, tmp_path):
+    (tmp_path / "secret").write_text("x")
+    os.symlink(tmp_path / "secret", repo / "out")
+    os.symlink("app", repo / "in")
+    os.symlink("loop", repo / "loop")
+    process.copy_checkout(repo, tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["app", "in"]

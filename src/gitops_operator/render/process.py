@@ -42,8 +42,28 @@ def private_workdir() -> Iterator[Path]:
 
 
 def copy_checkout(root: Path, dest: Path) -> None:
-    """Copy the checkout; symlinks stay symlinks (``check_tree`` vetted their targets)."""
-    shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    """Copy the checkout; symlinks stay symlinks when they resolve inside it. Links that
+    leave it (or loop) are left out of the copy: ``check_tree`` refuses those a render can
+    reach, and one elsewhere in a monorepo then cannot be read through an inside link."""
+    real_root = root.resolve()
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        dropped = {".git"}
+        for name in names:
+            path = Path(directory) / name
+            if path.is_symlink() and not _resolves_inside(path, real_root):
+                dropped.add(name)
+        return dropped
+
+    shutil.copytree(root, dest, symlinks=True, ignore=ignored)
+
+
+def _resolves_inside(path: Path, real_root: Path) -> bool:
+    try:
+        target = path.resolve()
+    except (RuntimeError, OSError):  # a symlink loop
+        return False
+    return target == real_root or real_root in target.parents
 
 
 def isolated_env(workdir: Path) -> dict[str, str]:

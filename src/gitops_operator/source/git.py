@@ -148,7 +148,8 @@ class GitSource:
             tree = staging / "tree"
             with tarfile.open(archive) as tar:
                 # Symlinks are kept as they are, even those pointing outside: render refuses
-                # any under an Application's path, so one stray link elsewhere in a
+                # any an Application's path can reach (through inside directory links too)
+                # and leaves the others out of its copy, so one stray link elsewhere in a
                 # monorepo does not block every Application of the repository.
                 tar.extractall(tree, filter="tar")
             message = str(commit.message).strip()
