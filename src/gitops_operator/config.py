@@ -40,6 +40,11 @@ class Settings:
     """Seconds before a transient failure is retried."""
     allow_local_sources: bool = False
     """Admit ``file://`` and local paths as repository URLs (tests and demos only)."""
+    allowed_git_hosts: tuple[str, ...] = ()
+    """Hosts a repository URL may name although they are loopback, link-local, private or
+    inside the cluster (``GITOPS_ALLOWED_GIT_HOSTS``, comma-separated): names
+    (``git.corp.example``, ``*.corp.example``), addresses or networks (``10.0.0.0/8``).
+    Empty: only public addresses."""
     helm_binary: str = field(default_factory=lambda: _tool("helm"))
     """The helm binary used by ``helm template``."""
     kustomize_binary: str = field(default_factory=lambda: _tool("kustomize"))
@@ -83,6 +88,9 @@ class Settings:
             git_timeout=num("GITOPS_GIT_TIMEOUT", default.git_timeout),
             retry_interval=num("GITOPS_RETRY_INTERVAL", default.retry_interval),
             allow_local_sources=env.get("GITOPS_ALLOW_LOCAL_SOURCES", "") in {"1", "true"},
+            allowed_git_hosts=tuple(
+                h.strip() for h in env.get("GITOPS_ALLOWED_GIT_HOSTS", "").split(",") if h.strip()
+            ),
             helm_binary=env.get("GITOPS_HELM_BINARY", default.helm_binary),
             kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),

@@ -7,6 +7,7 @@ number of Applications using it; the tree is extracted into ``<cache>/artifacts/
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import shutil
@@ -20,8 +21,10 @@ from urllib.parse import urlsplit
 import git
 
 from ..api import GitRef, RefKind
+from ..config import Settings
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
 from .auth import Credentials, git_environment
+from .hosts import HostPolicy, Resolver, Target, check_target
 from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
 
 log = logging.getLogger(__name__)
@@ -40,21 +43,40 @@ class Artifact:
 
 
 class GitSource:
-    def __init__(self, cache_dir: Path, *, allow_local: bool = False) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        allow_local: bool = False,
+        allowed_hosts: HostPolicy | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.cache_dir = cache_dir
         self.allow_local = allow_local
+        self.allowed_hosts = allowed_hosts or HostPolicy()
+        self.resolver = resolver
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, cache_dir: Path | None = None) -> GitSource:
+        """The source an operator process (or the CLI, with its own cache) uses."""
+        return cls(
+            cache_dir or settings.cache_dir,
+            allow_local=settings.allow_local_sources,
+            allowed_hosts=HostPolicy.parse(settings.allowed_git_hosts),
+        )
+
     # -- public ------------------------------------------------------------------------
 
-    def check_url(self, url: str) -> None:
-        """Refuse schemes other than http, https and ssh (and file:// unless allowed)."""
+    def check_url(self, url: str) -> Target | None:
+        """Refuse schemes other than http, https and ssh (and file:// unless allowed), and
+        hosts ``hosts.check_target`` refuses; the target a remote URL may connect to."""
         scheme = urlsplit(url).scheme
         if scheme in REMOTE_SCHEMES:
-            return
+            return check_target(url, self.allowed_hosts, self.resolver)
         if scheme == "file" and self.allow_local:
-            return
+            return None
         raise InvalidSpecError(
             f"repository URL {redact(url)!r}: only http://, https:// and ssh:// URLs are allowed",
             reason="UnsupportedURL",
@@ -65,7 +87,7 @@ class GitSource:
     ) -> tuple[GitRef, str]:
         """The concrete ref and commit SHA ``ref`` points at on the remote: one ls-remote
         round trip (none for a commit). A semver range resolves to its highest tag."""
-        self.check_url(url)
+        target = self.check_url(url)
         if ref.kind is RefKind.COMMIT:
             return ref, check_sha(ref.value, where="spec.ref.commit")
         output = self._git(
@@ -76,6 +98,7 @@ class GitSource:
             *ls_remote_patterns(ref),
             timeout=timeout,
             url=url,
+            target=target,
             credentials=credentials,
         )
         return select(ref, parse_ls_remote(output), url)
@@ -103,7 +126,7 @@ class GitSource:
 
         ``ref`` names what to fetch (the concrete ref from ``resolve``); a commit ref
         fetches the SHA itself."""
-        self.check_url(url)
+        target = self.check_url(url)
         check_sha(sha, where="revision to fetch")
         with self._lock(url):
             cached = self.artifact(sha)
@@ -125,6 +148,7 @@ class GitSource:
                 refspec,
                 timeout=timeout,
                 url=url,
+                target=target,
                 credentials=credentials,
             )
             try:
@@ -186,6 +210,7 @@ class GitSource:
         *args: str,
         timeout: float,
         url: str,
+        target: Target | None,
         credentials: Credentials | None,
     ) -> str:
         runner = repo.git if repo is not None else git.cmd.Git()
@@ -198,12 +223,23 @@ class GitSource:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes",
         }
+        # A redirect would lead to a host nobody checked; the checked addresses are the
+        # only ones curl may use for the name (no second lookup, so no DNS rebinding).
+        config = [("http.followRedirects", "false")]
+        if target is not None and _is_name(target.host):
+            pinned = ",".join(f"[{a}]" if ":" in a else a for a in target.addresses)
+            config.append(("http.curloptResolve", f"{target.host}:{target.port}:{pinned}"))
+        loopback = target is not None and all(
+            ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in target.addresses
+        )
         name = f"git {command.replace('_', '-')}"
         secrets = credentials.values if credentials else []
         try:
-            with git_environment(url, credentials) as auth:
+            with git_environment(url, credentials, loopback=loopback) as auth:
                 output = getattr(runner, command)(
-                    *args, env={**env, **auth}, kill_after_timeout=timeout
+                    *args,
+                    env={**env, **auth.env, **_config_env(config + auth.config)},
+                    kill_after_timeout=timeout,
                 )
         except git.GitCommandError as exc:
             detail = _scrub(_stderr_summary(exc), secrets)
@@ -214,12 +250,39 @@ class GitSource:
                     f" {detail}",
                     reason="AuthenticationFailed",
                 ) from None
-            raise SourceError(f"{name} failed: {detail}") from None
+            if any(sign in detail for sign in _GIT_SERVER_ANSWERS):
+                raise SourceError(f"{name} failed: {detail}") from None
+            # Refused, reset, timed out, TLS, HTTP 404, not git: one text for all, so a
+            # status cannot tell an open port from a closed one. Administrators get the
+            # detail in the operator's log.
+            log.info("%s %s failed: %s", name, redact(url), detail)
+            raise SourceError(
+                f"{name} failed: {redact(url)} is unreachable (Failed to connect, timed out,"
+                " or not a Git repository)"
+            ) from None
         except (git.GitCommandNotFound, OSError) as exc:
             raise SourceError(f"{name} could not run: {_scrub(str(exc), secrets)}") from None
         return str(output)
 
 
+def _is_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def _config_env(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Git config for one command through ``GIT_CONFIG_*`` (never argv, never a file)."""
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for index, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+_GIT_SERVER_ANSWERS = ("remote ref", "not our ref", "remote error:", "Host key verification failed")
 _AUTH_FAILURES = (
     "could not read Username",
     "Authentication failed",
