@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from sshserver import SSHGitServer
 
@@ -264,3 +265,26 @@ def test_a_url_naming_this_machine_is_refused_before_any_connection(
             listener.accept()
     finally:
         listener.close()
+
+
+def test_a_sha_learned_from_another_tenant_does_not_serve_its_tree(kube, operator, repo, namespace):
+    """Another namespace pins the SHA with a URL that cannot serve it: it must fetch it
+    itself, fails, and its Application applies nothing."""
+    sha = repo.commit({"app/a.yaml": configmap("tenant-a-only")})
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="the owner synced")
+    other = f"t-{uuid.uuid4().hex[:8]}"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    try:
+        source = repository(other, "http://127.0.0.1:9/unreachable.git")
+        source["spec"]["ref"] = {"commit": sha}
+        kube.apply(source)
+        kube.apply(application(other))
+        cond = wait_for(lambda: repo_failed(kube, other), timeout=30, what="the fetch failing")
+        assert cond["reason"] == "GitOperationFailed"
+        time.sleep(3)
+        assert not repo_status(kube, other).get("artifact")
+        assert kube.get("v1", ObjectRef("", "ConfigMap", other, "tenant-a-only")) is None
+    finally:
+        kube.delete("v1", ObjectRef("", "Namespace", "", other))

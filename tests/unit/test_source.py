@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from gitops_operator.api import GitRef, RefKind
-from gitops_operator.errors import StalledError
+from gitops_operator.errors import SourceError, StalledError
 from gitops_operator.source import GitSource
+from gitops_operator.source.hosts import HostPolicy
 from gitops_operator.source.refs import parse_ls_remote
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -38,7 +39,7 @@ def bare(tmp_path: Path) -> tuple[Path, str]:
 @pytest.mark.parametrize("sha", ["../../../../../../../../../etc", "", "ABC", SHA[:39], SHA + "0"])
 def test_artifact_refuses_what_is_not_a_sha(tmp_path: Path, sha: str) -> None:
     with pytest.raises(StalledError) as err:
-        GitSource(tmp_path / "cache").artifact(sha)
+        GitSource(tmp_path / "cache").artifact("https://example.com/r.git", sha)
     assert err.value.reason == "InvalidRevision"
 
 
@@ -63,3 +64,31 @@ def test_fetch_by_sha_then_serve_from_the_cache(tmp_path: Path, bare: tuple[Path
 def test_ls_remote_lines_without_a_sha_are_ignored() -> None:
     output = f"{SHA}\trefs/heads/main\n../../etc\trefs/heads/evil\n--upload-pack=x\trefs/tags/v1\n"
     assert parse_ls_remote(output) == {"refs/heads/main": SHA}
+
+
+def test_an_artifact_is_served_only_to_the_url_and_secret_that_fetched_it(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    url = f"file://{path}"
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    source.fetch(url, GitRef(RefKind.COMMIT, sha), sha, timeout=30, scope="team-a/git-auth")
+    assert source.artifact(url, sha, scope="team-a/git-auth") is not None
+    assert source.artifact(f"FILE://{path}/", sha, scope="team-a/git-auth") is not None
+    assert source.artifact(url, sha) is None, "the same URL without the Secret"
+    assert source.artifact(url, sha, scope="team-b/git-auth") is None
+    assert source.artifact("http://127.0.0.1:9/other.git", sha, scope="team-a/git-auth") is None
+
+
+def test_a_known_sha_with_an_unreachable_url_must_be_fetched(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    source = GitSource(
+        tmp_path / "cache", allow_local=True, allowed_hosts=HostPolicy.parse(["127.0.0.1"])
+    )
+    source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    with pytest.raises(SourceError):
+        source.fetch(
+            "http://127.0.0.1:9/elsewhere.git", GitRef(RefKind.COMMIT, sha), sha, timeout=10
+        )

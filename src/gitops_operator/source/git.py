@@ -1,7 +1,8 @@
-"""Git over the git binary (through GitPython): ls-remote, shallow fetch, artifacts by SHA.
+"""Git over the git binary (through GitPython): ls-remote, shallow fetch, artifacts.
 
-An unchanged remote costs one ls-remote. A fetch happens once per (URL, SHA) whatever the
-number of Applications using it; the tree is extracted into ``<cache>/artifacts/<sha>``.
+An unchanged remote costs one ls-remote. A fetch happens once per (URL, Secret, SHA)
+whatever the number of Applications using it; the tree is extracted into the artifact
+cache (``cache.py``), where only the same URL with the same Secret finds it again.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import os
 import shutil
 import tarfile
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,22 +23,13 @@ from ..api import GitRef, RefKind
 from ..config import Settings
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
 from .auth import Credentials, git_environment
+from .cache import Artifact, ArtifactCache
 from .hosts import HostPolicy, Resolver, Target, check_target
 from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
 
 log = logging.getLogger(__name__)
 
 REMOTE_SCHEMES = ("http", "https", "ssh")
-
-
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    """The tree of one commit, checked out on local disk."""
-
-    sha: str
-    path: Path
-    message: str
-    author: str
 
 
 class GitSource:
@@ -52,6 +42,7 @@ class GitSource:
         resolver: Resolver | None = None,
     ) -> None:
         self.cache_dir = cache_dir
+        self.artifacts = ArtifactCache(cache_dir / "artifacts")
         self.allow_local = allow_local
         self.allowed_hosts = allowed_hosts or HostPolicy()
         self.resolver = resolver
@@ -103,15 +94,10 @@ class GitSource:
         )
         return select(ref, parse_ls_remote(output), url)
 
-    def artifact(self, sha: str) -> Artifact | None:
-        """The cached artifact of ``sha``, if this process (or an earlier one) fetched it."""
-        check_sha(sha, where="artifact revision")
-        path = self._artifact_dir(sha)
-        if not path.is_dir():
-            return None
-        info = path.with_suffix(".info")
-        message, _, author = info.read_text().partition("\0") if info.exists() else ("", "", "")
-        return Artifact(sha, path, message, author)
+    def artifact(self, url: str, sha: str, *, scope: str = "") -> Artifact | None:
+        """The cached tree of ``sha`` if ``url`` with the Secret ``scope``
+        (``credentials_scope``) fetched it, in this process or an earlier one."""
+        return self.artifacts.get(url, scope, sha)
 
     def fetch(
         self,
@@ -121,15 +107,17 @@ class GitSource:
         *,
         timeout: float,
         credentials: Credentials | None = None,
+        scope: str = "",
     ) -> Artifact:
-        """Make the tree of ``sha`` available locally, fetching it if it is not cached.
+        """Make the tree of ``sha`` available locally, fetching it from ``url`` with
+        ``credentials`` (whose Secret is ``scope``) if that URL and scope have not yet.
 
         ``ref`` names what to fetch (the concrete ref from ``resolve``); a commit ref
         fetches the SHA itself."""
         target = self.check_url(url)
         check_sha(sha, where="revision to fetch")
         with self._lock(url):
-            cached = self.artifact(sha)
+            cached = self.artifact(url, sha, scope=scope)
             if cached:
                 return cached
             repo = self._mirror(url)
@@ -157,14 +145,12 @@ class GitSource:
                 raise SourceError(
                     f"{url}: commit {sha} moved away during fetch; will retry", reason="RefMoved"
                 ) from exc
-            return self._extract(repo, commit)
+            return self._extract(repo, commit, url, scope)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _extract(self, repo: git.Repo, commit: git.Commit) -> Artifact:
-        target = self._artifact_dir(commit.hexsha)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+    def _extract(self, repo: git.Repo, commit: git.Commit, url: str, scope: str) -> Artifact:
+        staging = Path(tempfile.mkdtemp(dir=self.artifacts.staging(), prefix="extract-"))
         try:
             archive = staging / "tree.tar"
             with archive.open("wb") as out:
@@ -176,10 +162,16 @@ class GitSource:
                 # and leaves the others out of its copy, so one stray link elsewhere in a
                 # monorepo does not block every Application of the repository.
                 tar.extractall(tree, filter="tar")
-            message = str(commit.message).strip()
-            author = f"{commit.author.name} <{commit.author.email}>"
-            target.with_suffix(".info").write_text(f"{message}\0{author}")
-            os.replace(tree, target)
+            size = archive.stat().st_size
+            return self.artifacts.store(
+                url,
+                scope,
+                commit.hexsha,
+                tree,
+                message=str(commit.message).strip(),
+                author=f"{commit.author.name} <{commit.author.email}>",
+                size=size,
+            )
         except tarfile.FilterError as exc:
             raise StalledError(
                 f"commit {commit.hexsha}: {exc} (refused: it leaves the checkout)",
@@ -187,7 +179,6 @@ class GitSource:
             ) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return Artifact(commit.hexsha, target, message, author)
 
     def _mirror(self, url: str) -> git.Repo:
         path = self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
@@ -195,9 +186,6 @@ class GitSource:
             return git.Repo(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return git.Repo.init(path, bare=True)
-
-    def _artifact_dir(self, sha: str) -> Path:
-        return self.cache_dir / "artifacts" / sha
 
     def _lock(self, url: str) -> threading.Lock:
         with self._locks_guard:

@@ -1,0 +1,106 @@
+"""The artifact cache: the tree of one commit as fetched from one URL with one Secret.
+
+A SHA alone names a commit, not a right to read it: SHAs are printed in statuses, logs
+and Events, so an artifact found by SHA alone would hand one tenant's tree to anyone who
+names the SHA (with an unreachable URL, or a server that advertises it). So artifacts are
+kept under ``<root>/<key>/<sha>`` where the key hashes the normalised URL and the
+credentials scope (the ``namespace/name`` of the Secret, or nothing). Another URL, or the
+same URL without that Secret, has another key and must fetch the commit itself, proving
+it can read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from .refs import check_sha
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22}
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """The tree of one commit, checked out on local disk."""
+
+    sha: str
+    path: Path
+    message: str
+    author: str
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with its scheme and host lower-cased, the default port, a trailing ``/``
+    and ``.git`` dropped: spellings of one repository share a key. User info is kept (a
+    URL with a password in it is another scope)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if ":" not in host else f"[{host}]"
+    if port and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    if "@" in parts.netloc:
+        netloc = parts.netloc.rpartition("@")[0] + "@" + netloc
+    path = parts.path.rstrip("/").removesuffix(".git")
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def credentials_scope(namespace: str, secret_name: str | None) -> str:
+    """Who fetched: the Secret a GitRepository names (``namespace/name``), or ``""``."""
+    return f"{namespace}/{secret_name}" if secret_name else ""
+
+
+class ArtifactCache:
+    """Artifacts under ``root``, found by (URL, credentials scope, SHA)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def directory(self, url: str, scope: str, sha: str) -> Path:
+        check_sha(sha, where="artifact revision")
+        key = hashlib.sha256(f"{normalise_url(url)}\0{scope}".encode()).hexdigest()[:32]
+        return self.root / key / sha
+
+    def get(self, url: str, scope: str, sha: str) -> Artifact | None:
+        """The artifact of ``sha`` as fetched from ``url`` with ``scope``, if cached."""
+        path = self.directory(url, scope, sha)
+        info = path.with_suffix(".json")
+        if not path.is_dir() or not info.is_file():
+            return None
+        try:
+            meta = json.loads(info.read_text())
+            os.utime(info)  # last use, for eviction
+        except (OSError, ValueError):
+            return None
+        return Artifact(sha, path, str(meta.get("message", "")), str(meta.get("author", "")))
+
+    def staging(self) -> Path:
+        """A directory on the cache's filesystem to build a tree in (then ``store`` it)."""
+        path = self.root / ".staging"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def store(
+        self, url: str, scope: str, sha: str, tree: Path, *, message: str, author: str, size: int
+    ) -> Artifact:
+        """Move the extracted ``tree`` into place; its info file is written last, so a
+        crash in between leaves nothing ``get`` would serve."""
+        path = self.directory(url, scope, sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():  # left by a crash before its info file was written
+            shutil.rmtree(path)
+        os.replace(tree, path)
+        info = {"message": message, "author": author, "bytes": size}
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(info))
+        os.replace(temporary, path.with_suffix(".json"))
+        return Artifact(sha, path, message, author)
