@@ -17,6 +17,23 @@ def _tool(name: str) -> str:
     return str(cached) if cached.exists() else name
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def operator_namespace(env: Mapping[str, str] | None = None) -> str:
+    """The namespace the operator runs in: ``GITOPS_NAMESPACE``, else ``POD_NAMESPACE`` (the
+    chart sets it from the downward API), else the mounted ServiceAccount's namespace,
+    else ``default`` (a process outside any cluster)."""
+    env = os.environ if env is None else env
+    named = env.get("GITOPS_NAMESPACE") or env.get("POD_NAMESPACE")
+    if named:
+        return named
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "gitops-operator" / "artifacts"

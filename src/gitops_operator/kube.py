@@ -114,6 +114,16 @@ class KubeClient:
         with _api_errors(f"apply {ref}"):
             return self._send("PATCH", path, query, _dump(obj), "application/apply-patch+yaml")
 
+    def create(self, obj: KubeObject) -> KubeObject:
+        """Create ``obj``; ``ApiError`` with code 409 if it already exists."""
+        ref = ref_of(obj)
+        resource = self.resource(str(obj["apiVersion"]), ref.kind)
+        path = str(resource.path(namespace=ref.namespace or None))
+        with _api_errors(f"create {ref}"):
+            return self._send(
+                "POST", path, {"fieldManager": self.field_manager}, _dump(obj), "application/json"
+            )
+
     def get(self, api_version: str, ref: ObjectRef) -> KubeObject | None:
         """The live object, or None when it does not exist."""
         path = self._path(api_version, ref)
