@@ -62,6 +62,13 @@ class Settings:
     inside the cluster (``GITOPS_ALLOWED_GIT_HOSTS``, comma-separated): names
     (``git.corp.example``, ``*.corp.example``), addresses or networks (``10.0.0.0/8``).
     Empty: only public addresses."""
+    max_tree_bytes: int = 256 * 1024 * 1024
+    """Bytes a fetched commit's tree may hold (``GITOPS_MAX_TREE_BYTES``)."""
+    max_tree_files: int = 100_000
+    """Files a fetched commit's tree may hold (``GITOPS_MAX_TREE_FILES``)."""
+    max_cache_bytes: int = 1024 * 1024 * 1024
+    """Bytes of artifacts kept on disk; the least recently used go first
+    (``GITOPS_CACHE_MAX_BYTES``)."""
     helm_binary: str = field(default_factory=lambda: _tool("helm"))
     """The helm binary used by ``helm template``."""
     kustomize_binary: str = field(default_factory=lambda: _tool("kustomize"))
@@ -108,6 +115,9 @@ class Settings:
             allowed_git_hosts=tuple(
                 h.strip() for h in env.get("GITOPS_ALLOWED_GIT_HOSTS", "").split(",") if h.strip()
             ),
+            max_tree_bytes=int(num("GITOPS_MAX_TREE_BYTES", default.max_tree_bytes)),
+            max_tree_files=int(num("GITOPS_MAX_TREE_FILES", default.max_tree_files)),
+            max_cache_bytes=int(num("GITOPS_CACHE_MAX_BYTES", default.max_cache_bytes)),
             helm_binary=env.get("GITOPS_HELM_BINARY", default.helm_binary),
             kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from gitops_operator.api import GitRef, RefKind
 from gitops_operator.errors import SourceError, StalledError
 from gitops_operator.source import GitSource
+from gitops_operator.source.cache import ArtifactCache
 from gitops_operator.source.hosts import HostPolicy
 from gitops_operator.source.refs import parse_ls_remote
 
@@ -92,3 +95,45 @@ def test_a_known_sha_with_an_unreachable_url_must_be_fetched(
         source.fetch(
             "http://127.0.0.1:9/elsewhere.git", GitRef(RefKind.COMMIT, sha), sha, timeout=10
         )
+
+
+def test_a_tree_over_the_limits_is_refused_before_it_is_written(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    for limits in ({"max_tree_files": 0}, {"max_tree_bytes": 4}):
+        source = GitSource(tmp_path / f"cache-{len(limits)}", allow_local=True, **limits)
+        with pytest.raises(StalledError) as err:
+            source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+        assert err.value.reason == "RepositoryTooLarge"
+        assert not list((source.cache_dir / "artifacts").glob("*/*")), "nothing extracted"
+
+
+def test_least_recently_used_artifacts_are_evicted(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "artifacts", max_bytes=250)
+    old = time.time() - 3600
+
+    def stored(name: str) -> Path:
+        tree = tmp_path / f"tree-{name}"
+        tree.mkdir()
+        sha = name * 40
+        cache.store("https://h/r", "", sha, tree, message="", author="", size=100)
+        info = cache.directory("https://h/r", "", sha).with_suffix(".json")
+        os.utime(info, (old, old))
+        return info.with_suffix("")
+
+    first, second = stored("a"), stored("b")
+    assert cache.get("https://h/r", "", "a" * 40) is not None  # used again: now the newest
+    os.utime(first.with_suffix(".json"), (old + 10, old + 10))
+    third = stored("c")
+    assert not second.exists() and first.exists() and third.exists()
+    assert cache.get("https://h/r", "", "b" * 40) is None
+
+
+def test_an_artifact_in_use_is_not_evicted(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "artifacts", max_bytes=10)
+    for name in "ab":
+        tree = tmp_path / f"tree-{name}"
+        tree.mkdir()
+        cache.store("https://h/r", "", name * 40, tree, message="", author="", size=100)
+    assert cache.get("https://h/r", "", "a" * 40) is not None

@@ -30,6 +30,7 @@ import yaml
 
 from ..errors import RenderError
 from ..objects import Manifest, load_manifests
+from .limits import RenderBudget
 from .paths import check_tree, resolve_from
 from .plain import MANIFEST_SUFFIXES, MAX_FILE_BYTES
 from .process import copy_checkout, isolated_env, private_workdir, run_tool
@@ -64,8 +65,9 @@ def check_kustomizations(root: Path, top: Path) -> None:
     """Walk every kustomization reachable from ``top``; refuse what may read outside
     ``root``, reach the network or run code."""
     root, top = root.resolve(), top.resolve()
+    budget = RenderBudget()  # every file is parsed below: bound what that may cost
     for path in _files_under(top):
-        _refuse_functions(root, path)
+        _refuse_functions(root, path, budget)
     pending, seen = [top], set()
     while pending:
         directory = pending.pop()
@@ -88,13 +90,13 @@ def check_kustomizations(root: Path, top: Path) -> None:
                 )
         for field, entry in _entries(doc):
             if field in _PLUGIN_FIELDS and "\n" in entry:
-                _refuse_function_text(entry, f"{where}: inline {field} entry")
+                _refuse_function_text(entry, f"{where}: inline {field} entry", budget)
                 continue
             target = _resolve_entry(root, directory, field, entry, where)
             if target.is_dir() and field in _DIRECTORY_FIELDS:
                 pending.append(target)
             elif field in _PLUGIN_FIELDS:
-                _refuse_functions(root, target)
+                _refuse_functions(root, target, budget)
 
 
 def _resolve_entry(root: Path, directory: Path, field: str, entry: str, where: str) -> Path:
@@ -166,7 +168,7 @@ def _files_under(top: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _refuse_functions(root: Path, path: Path) -> None:
+def _refuse_functions(root: Path, path: Path, budget: RenderBudget) -> None:
     """Refuse a file that declares a KRM function (exec or container): it runs code.
 
     The parsed documents are checked, not the text: ``io\\x2Ffunction``, ``\\u002f`` or
@@ -176,10 +178,11 @@ def _refuse_functions(root: Path, path: Path) -> None:
     where = path.relative_to(root).as_posix()
     if path.stat().st_size > MAX_FILE_BYTES:
         raise RenderError(f"{where}: larger than {MAX_FILE_BYTES} bytes", reason="ManifestTooLarge")
-    _refuse_function_text(path.read_bytes().decode("utf-8", errors="replace"), where)
+    _refuse_function_text(path.read_bytes().decode("utf-8", errors="replace"), where, budget)
 
 
-def _refuse_function_text(text: str, where: str) -> None:
+def _refuse_function_text(text: str, where: str, budget: RenderBudget) -> None:
+    budget.charge(text, where)
     try:
         documents = list(yaml.load_all(text, Loader=_StrictLoader))  # a SafeLoader
     except (yaml.YAMLError, RecursionError):

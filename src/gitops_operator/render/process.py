@@ -23,8 +23,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import RenderError
+from .limits import MAX_RENDER_BYTES, RenderBudget
 
-MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+MAX_OUTPUT_BYTES = MAX_RENDER_BYTES
 """More rendered YAML than this is refused (and the tool killed) rather than parsed."""
 STDERR_TAIL_CHARS = 2000
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -117,9 +118,11 @@ def run_tool(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str])
         message = err.decode("utf-8", errors="replace").replace(str(cwd), "<checkout>")
         raise RenderError(f"{tool} failed (exit {proc.returncode}): {_tail(message)}")
     try:
-        return out.decode("utf-8")
+        text = out.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RenderError(f"{tool} printed output that is not UTF-8 ({exc.reason})") from exc
+    RenderBudget().charge(text, f"{tool} output")
+    return text
 
 
 def _collect(proc: subprocess.Popen[bytes], tool: str, timeout: float) -> tuple[bytes, bytes]:

@@ -132,6 +132,10 @@ def git_environment(
                 "BatchMode=yes",
                 "-o",
                 "ConnectTimeout=15",
+                "-o",
+                "ServerAliveInterval=15",
+                "-o",
+                "ServerAliveCountMax=2",
             ]
             yield GitAuth({"GIT_SSH_COMMAND": shlex.join(command)}, [])
         return

@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import shutil
+import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 from .refs import check_sha
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22}
+IN_USE_SECONDS = 600.0
+"""An artifact looked up this recently is never evicted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +66,10 @@ def credentials_scope(namespace: str, secret_name: str | None) -> str:
 class ArtifactCache:
     """Artifacts under ``root``, found by (URL, credentials scope, SHA)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_bytes: int = 0) -> None:
         self.root = root
+        self.max_bytes = max_bytes
+        """Bytes kept on disk (0: no bound); the least recently used artifacts go first."""
 
     def directory(self, url: str, scope: str, sha: str) -> Path:
         check_sha(sha, where="artifact revision")
@@ -103,4 +109,35 @@ class ArtifactCache:
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(info))
         os.replace(temporary, path.with_suffix(".json"))
+        if self.max_bytes:
+            self.evict(keep=path)
         return Artifact(sha, path, message, author)
+
+    def evict(self, *, keep: Path | None = None, now: float | None = None) -> list[Path]:
+        """Remove the least recently used artifacts until the cache holds at most
+        ``max_bytes``. One used within ``IN_USE_SECONDS`` stays (a render may be reading
+        it), so the bound can be exceeded for that long. Returns what was removed."""
+        now = time.time() if now is None else now
+        entries = []
+        for info in self.root.glob("*/*.json"):
+            try:
+                size = int(json.loads(info.read_text()).get("bytes", 0))
+                entries.append((info.stat().st_mtime, size, info.with_suffix("")))
+            except (OSError, ValueError, AttributeError):
+                continue
+        total = sum(size for _, size, _ in entries)
+        removed: list[Path] = []
+        for used, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if path == keep or now - used < IN_USE_SECONDS:
+                continue
+            path.with_suffix(".json").unlink(missing_ok=True)  # first: never served half
+            shutil.rmtree(path, ignore_errors=True)
+            total -= size
+            removed.append(path)
+        for leftover in (self.root / ".staging").glob("extract-*"):
+            with suppress(OSError):
+                if now - leftover.stat().st_mtime > IN_USE_SECONDS:
+                    shutil.rmtree(leftover, ignore_errors=True)
+        return removed

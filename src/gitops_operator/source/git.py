@@ -30,6 +30,11 @@ from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
 log = logging.getLogger(__name__)
 
 REMOTE_SCHEMES = ("http", "https", "ssh")
+LOW_SPEED_LIMIT = 1024
+LOW_SPEED_TIME = 30
+SSH_KEEPALIVE = "-o ServerAliveInterval=15 -o ServerAliveCountMax=2"
+DEFAULT_MAX_TREE_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_TREE_FILES = 100_000
 
 
 class GitSource:
@@ -40,9 +45,14 @@ class GitSource:
         allow_local: bool = False,
         allowed_hosts: HostPolicy | None = None,
         resolver: Resolver | None = None,
+        max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES,
+        max_tree_files: int = DEFAULT_MAX_TREE_FILES,
+        max_cache_bytes: int = 0,
     ) -> None:
         self.cache_dir = cache_dir
-        self.artifacts = ArtifactCache(cache_dir / "artifacts")
+        self.artifacts = ArtifactCache(cache_dir / "artifacts", max_bytes=max_cache_bytes)
+        self.max_tree_bytes = max_tree_bytes
+        self.max_tree_files = max_tree_files
         self.allow_local = allow_local
         self.allowed_hosts = allowed_hosts or HostPolicy()
         self.resolver = resolver
@@ -56,6 +66,9 @@ class GitSource:
             cache_dir or settings.cache_dir,
             allow_local=settings.allow_local_sources,
             allowed_hosts=HostPolicy.parse(settings.allowed_git_hosts),
+            max_tree_bytes=settings.max_tree_bytes,
+            max_tree_files=settings.max_tree_files,
+            max_cache_bytes=settings.max_cache_bytes,
         )
 
     # -- public ------------------------------------------------------------------------
@@ -149,7 +162,32 @@ class GitSource:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _check_size(self, repo: git.Repo, sha: str) -> None:
+        """Refuse a tree larger than the limits before writing any of it: ``ls-tree``
+        reads sizes from the tree objects without expanding a blob."""
+        proc = repo.git.ls_tree("-r", "-l", "-z", "--full-tree", sha, "--", as_process=True)
+        files, total, pending = 0, 0, b""
+        try:
+            while chunk := proc.stdout.read(64 * 1024):
+                *entries, pending = (pending + chunk).split(b"\0")
+                for entry in entries:
+                    fields = entry.partition(b"\t")[0].split()
+                    files += 1
+                    total += int(fields[3]) if len(fields) == 4 and fields[3].isdigit() else 0
+                    if files > self.max_tree_files or total > self.max_tree_bytes:
+                        raise StalledError(
+                            f"commit {sha}: the repository is larger than this operator"
+                            f" accepts ({self.max_tree_files} files,"
+                            f" {self.max_tree_bytes // 2**20} MiB; GITOPS_MAX_TREE_FILES,"
+                            " GITOPS_MAX_TREE_BYTES)",
+                            reason="RepositoryTooLarge",
+                        )
+        finally:
+            proc.proc.kill()
+            proc.proc.wait()
+
     def _extract(self, repo: git.Repo, commit: git.Commit, url: str, scope: str) -> Artifact:
+        self._check_size(repo, commit.hexsha)
         staging = Path(tempfile.mkdtemp(dir=self.artifacts.staging(), prefix="extract-"))
         try:
             archive = staging / "tree.tar"
@@ -209,11 +247,18 @@ class GitSource:
             "SSH_ASKPASS": "",
             "GIT_ALLOW_PROTOCOL": protocols,
             "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes"
+            f" {SSH_KEEPALIVE}",
         }
         # A redirect would lead to a host nobody checked; the checked addresses are the
         # only ones curl may use for the name (no second lookup, so no DNS rebinding).
-        config = [("http.followRedirects", "false")]
+        config = [
+            ("http.followRedirects", "false"),
+            # A server trickling bytes is as stuck as a silent one: below 1 KiB/s for 30 s
+            # the transfer is abandoned, long before the command's own timeout.
+            ("http.lowSpeedLimit", str(LOW_SPEED_LIMIT)),
+            ("http.lowSpeedTime", str(LOW_SPEED_TIME)),
+        ]
         if target is not None and _is_name(target.host):
             pinned = ",".join(f"[{a}]" if ":" in a else a for a in target.addresses)
             config.append(("http.curloptResolve", f"{target.host}:{target.port}:{pinned}"))
