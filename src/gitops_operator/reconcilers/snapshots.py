@@ -9,7 +9,8 @@ Secrets in the Application's namespace may write this one. So every snapshot car
 HMAC-SHA256 (``<sha>.mac``) over the Application's namespace, name and uid, the SHA and
 the payload, keyed by a random key kept in the Secret ``gitops-operator-snapshot-key`` of
 the operator's own namespace (``config.operator_namespace``), created on first use. A
-snapshot without a valid MAC is refused (``SnapshotRejected``) and never applied; loaded
+snapshot without a valid MAC is refused (``SnapshotRejected``) and never applied, and is
+dropped at the next write (a rollback then renders the revision from Git); loaded
 manifests must also obey the Application's ``targetNamespace``, and decompression stops
 at ``MAX_DECOMPRESSED_BYTES``.
 """
@@ -119,17 +120,13 @@ class SnapshotStore:
         data = current.get(sha)
         if not data:
             return None
-        ref = self._ref(application["metadata"]["namespace"], application["metadata"]["name"])
-        where = f"snapshot of {sha[:12]} in {ref}"
-        try:
-            encoded = base64.b64decode(data).decode()
-            signature = base64.b64decode(current.get(sha + MAC_SUFFIX, "")).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise SnapshotRejectedError(f"{where} is not readable; not applied") from exc
-        if not hmac.compare_digest(signature, mac(self.key(), application, sha, encoded)):
+        encoded = self._authenticated(application, current, sha)
+        if encoded is None:
+            ref = self._ref(application["metadata"]["namespace"], application["metadata"]["name"])
             raise SnapshotRejectedError(
-                f"{where} failed authentication (it was not written by this operator, or"
-                " was changed since); not applied. Delete the Secret to fall back to Git"
+                f"snapshot of {sha[:12]} in {ref} failed authentication (it was not written by"
+                " this operator, or was changed since); not applied. The next sync replaces"
+                " it; until then rollback renders the revision from Git"
             )
         manifests = decode(encoded)
         check_rules(application, manifests)
@@ -138,7 +135,7 @@ class SnapshotStore:
     def retain(self, application: dict[str, Any], keep: set[str]) -> None:
         """Drop the snapshots of every SHA not in ``keep``."""
         current = self._current(application)
-        kept = self._kept(current, keep)
+        kept = self._kept(application, current, keep)
         if kept != current:
             self._write(application, kept)
 
@@ -159,7 +156,7 @@ class SnapshotStore:
             )
             return False
         current = self._current(application)
-        data = self._kept(current, keep)
+        data = self._kept(application, current, keep)
         data[sha] = base64.b64encode(encoded.encode()).decode()
         signature = mac(self.key(), application, sha, encoded)
         data[sha + MAC_SUFFIX] = base64.b64encode(signature.encode()).decode()
@@ -199,11 +196,31 @@ class SnapshotStore:
             self._hmac_key = raw
         return raw
 
-    @staticmethod
-    def _kept(current: dict[str, str], keep: set[str]) -> dict[str, str]:
-        """The entries (snapshot and MAC) of ``current`` for the SHAs in ``keep``. They are
-        kept as they are: one that fails authentication is refused, loudly, when loaded."""
-        return {k: v for k, v in current.items() if k.removesuffix(MAC_SUFFIX) in keep}
+    def _kept(
+        self, application: dict[str, Any], current: dict[str, str], keep: set[str]
+    ) -> dict[str, str]:
+        """The entries (snapshot and MAC) of ``current`` for the SHAs in ``keep`` that pass
+        authentication: a forged one is dropped at the next write, so that a rollback
+        falls back to Git instead of failing on it."""
+        kept: dict[str, str] = {}
+        for sha in keep & set(current):
+            if self._authenticated(application, current, sha) is None:
+                log.warning("dropping the snapshot of %s: it failed authentication", sha)
+                continue
+            kept[sha], kept[sha + MAC_SUFFIX] = current[sha], current[sha + MAC_SUFFIX]
+        return kept
+
+    def _authenticated(
+        self, application: dict[str, Any], current: dict[str, str], sha: str
+    ) -> str | None:
+        """The encoded snapshot of ``sha`` if its MAC is valid, else None."""
+        try:
+            encoded = base64.b64decode(current[sha]).decode()
+            signature = base64.b64decode(current.get(sha + MAC_SUFFIX, "")).decode()
+        except (KeyError, binascii.Error, UnicodeDecodeError):
+            return None
+        expected = mac(self.key(), application, sha, encoded)
+        return encoded if hmac.compare_digest(signature, expected) else None
 
     def forget(self, namespace: str, app: str) -> None:
         with self._lock:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .hosts import DEFAULT_PORTS
 from .refs import check_sha
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22}
 IN_USE_SECONDS = 600.0
 """An artifact looked up this recently is never evicted."""
 
