@@ -137,3 +137,13 @@ def test_an_artifact_in_use_is_not_evicted(tmp_path: Path) -> None:
         tree.mkdir()
         cache.store("https://h/r", "", name * 40, tree, message="", author="", size=100)
     assert cache.get("https://h/r", "", "a" * 40) is not None
+
+
+def test_a_mirror_grown_past_the_tree_bound_is_removed(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    source = GitSource(tmp_path / "cache", allow_local=True, max_tree_bytes=1)
+    with pytest.raises(StalledError):  # the tree itself is over the bound too
+        source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert not list((tmp_path / "cache" / "repos").iterdir())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import os
 import shutil
 import tarfile
 import tempfile
@@ -158,7 +159,10 @@ class GitSource:
                 raise SourceError(
                     f"{url}: commit {sha} moved away during fetch; will retry", reason="RefMoved"
                 ) from exc
-            return self._extract(repo, commit, url, scope)
+            try:
+                return self._extract(repo, commit, url, scope)
+            finally:
+                self._trim_mirror(Path(repo.git_dir))
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -224,6 +228,16 @@ class GitSource:
             return git.Repo(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return git.Repo.init(path, bare=True)
+
+    def _trim_mirror(self, path: Path) -> None:
+        """A mirror only speeds up the next fetch; one grown past the tree bound (shallow
+        fetches add every new commit's objects) is removed and starts afresh."""
+        size = sum(
+            (Path(d) / f).stat().st_size for d, _, files in os.walk(path / "objects") for f in files
+        )
+        if size > self.max_tree_bytes:
+            log.info("removing the Git mirror %s (%d bytes)", path.name, size)
+            shutil.rmtree(path, ignore_errors=True)
 
     def _lock(self, url: str) -> threading.Lock:
         with self._locks_guard:
