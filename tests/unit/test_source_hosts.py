@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from gitops_operator.api import GitRef, RefKind
 from gitops_operator.config import Settings
-from gitops_operator.errors import InvalidSpecError
+from gitops_operator.errors import InvalidSpecError, SourceError
 from gitops_operator.source import Credentials, GitSource
 from gitops_operator.source.auth import git_environment
 from gitops_operator.source.hosts import HostPolicy, check_target
@@ -144,3 +145,33 @@ def test_credentials_are_not_sent_over_plain_http(data: dict[str, str]) -> None:
         assert [key for key, _ in auth.config] == ["http.extraHeader"]
     with git_environment("http://127.0.0.1:8080/r.git", creds, loopback=True) as auth:
         assert auth.config, "this machine's own loopback is not a network path"
+
+
+def test_git_connects_to_the_checked_address_without_resolving_again(tmp_path: Path) -> None:
+    """The checked address is pinned: ``vm`` resolves to 127.0.0.1 on this machine, but
+    the check saw 127.0.0.2, and that is where git connects (no DNS rebinding window)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.2", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    accepted: list[str] = []
+
+    def serve() -> None:
+        conn, peer = server.accept()
+        accepted.append(peer[0])
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    source = GitSource(
+        tmp_path / "cache",
+        allowed_hosts=HostPolicy.parse(["127.0.0.0/8"]),
+        resolver=lambda host, port: ["127.0.0.2"],
+    )
+    try:
+        with pytest.raises(SourceError):
+            source.resolve(f"http://vm:{port}/r.git", GitRef(RefKind.BRANCH, "main"), timeout=10)
+        thread.join(5)
+    finally:
+        server.close()
+    assert accepted, "git connected to the pinned 127.0.0.2, not to what vm resolves to"
