@@ -108,6 +108,7 @@ def bench_commit_to_applied(runs: int, interval: str) -> None:
             **os.environ,
             "KUBECONFIG": str(cluster.kubeconfig),
             "GITOPS_CACHE_DIR": str(work / "cache"),
+            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the bench Git server
             "GITOPS_METRICS_PORT": "0",
             "GITOPS_WEBHOOK_PORT": str(webhook_port),
             "GITOPS_WEBHOOK_SECRET": "default/receivers",

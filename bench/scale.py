@@ -525,6 +525,7 @@ def operator(env: Env) -> Iterator[dict[str, int]]:
         **os.environ,
         "KUBECONFIG": str(env.cluster.kubeconfig),
         "GITOPS_CACHE_DIR": str(env.work / "cache"),
+        "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the bench Git server
         "GITOPS_METRICS_PORT": "0",
         "GITOPS_WEBHOOK_PORT": "0",
         "GITOPS_CONCURRENCY": str(env.opts.concurrency),

@@ -172,6 +172,7 @@ def main() -> None:
             **os.environ,
             "KUBECONFIG": kubeconfig,
             "GITOPS_CACHE_DIR": str(work / "cache"),
+            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the demo Git server
             "GITOPS_METRICS_PORT": str(metrics_port),
             "GITOPS_WEBHOOK_PORT": str(webhook_port),
         }

@@ -35,6 +35,9 @@ SNAPSHOT_PREFIX = "gitops-snapshot-"
 """Secrets named ``<prefix><application>`` keep the rendered manifests of a revision."""
 
 DEFAULT_REPOSITORY_INTERVAL = "1m"
+MAX_GIT_TIMEOUT = 600.0
+"""``spec.timeout`` of a GitRepository is clamped to 1s..10m: a server that never answers
+holds one of the operator's shared workers for at most this long."""
 DEFAULT_APPLICATION_INTERVAL = "5m"
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -97,7 +100,10 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
         interval=parse_duration(
             spec.get("interval", DEFAULT_REPOSITORY_INTERVAL), field_name="spec.interval"
         ),
-        timeout=parse_duration(spec.get("timeout", "60s"), field_name="spec.timeout"),
+        timeout=min(
+            max(parse_duration(spec.get("timeout", "60s"), field_name="spec.timeout"), 1.0),
+            MAX_GIT_TIMEOUT,
+        ),
         secret_name=(spec.get("secretRef") or {}).get("name"),
         suspend=bool(spec.get("suspend", False)),
     )

@@ -150,7 +150,7 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     operator's own reconciler steps, then dry-run it against the live objects."""
     settings = cluster.settings
     reconciler = ApplicationReconciler.from_settings(
-        cluster.kube, GitSource(cache, allow_local=settings.allow_local_sources), settings
+        cluster.kube, GitSource.from_settings(settings, cache_dir=cache), settings
     )
     meta = app["metadata"]
     spec = parse_application_spec(app.get("spec") or {}, meta["namespace"])

@@ -17,6 +17,23 @@ def _tool(name: str) -> str:
     return str(cached) if cached.exists() else name
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def operator_namespace(env: Mapping[str, str] | None = None) -> str:
+    """The namespace the operator runs in: ``GITOPS_NAMESPACE``, else ``POD_NAMESPACE`` (the
+    chart sets it from the downward API), else the mounted ServiceAccount's namespace,
+    else ``default`` (a process outside any cluster)."""
+    env = os.environ if env is None else env
+    named = env.get("GITOPS_NAMESPACE") or env.get("POD_NAMESPACE")
+    if named:
+        return named
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "gitops-operator" / "artifacts"
@@ -40,6 +57,18 @@ class Settings:
     """Seconds before a transient failure is retried."""
     allow_local_sources: bool = False
     """Admit ``file://`` and local paths as repository URLs (tests and demos only)."""
+    allowed_git_hosts: tuple[str, ...] = ()
+    """Hosts a repository URL may name although they are loopback, link-local, private or
+    inside the cluster (``GITOPS_ALLOWED_GIT_HOSTS``, comma-separated): names
+    (``git.corp.example``, ``*.corp.example``), addresses or networks (``10.0.0.0/8``).
+    Empty: only public addresses."""
+    max_tree_bytes: int = 256 * 1024 * 1024
+    """Bytes a fetched commit's tree may hold (``GITOPS_MAX_TREE_BYTES``)."""
+    max_tree_files: int = 100_000
+    """Files a fetched commit's tree may hold (``GITOPS_MAX_TREE_FILES``)."""
+    max_cache_bytes: int = 1024 * 1024 * 1024
+    """Bytes of artifacts kept on disk; the least recently used go first
+    (``GITOPS_CACHE_MAX_BYTES``)."""
     helm_binary: str = field(default_factory=lambda: _tool("helm"))
     """The helm binary used by ``helm template``."""
     kustomize_binary: str = field(default_factory=lambda: _tool("kustomize"))
@@ -90,6 +119,12 @@ class Settings:
             git_timeout=num("GITOPS_GIT_TIMEOUT", default.git_timeout),
             retry_interval=num("GITOPS_RETRY_INTERVAL", default.retry_interval),
             allow_local_sources=env.get("GITOPS_ALLOW_LOCAL_SOURCES", "") in {"1", "true"},
+            allowed_git_hosts=tuple(
+                h.strip() for h in env.get("GITOPS_ALLOWED_GIT_HOSTS", "").split(",") if h.strip()
+            ),
+            max_tree_bytes=int(num("GITOPS_MAX_TREE_BYTES", default.max_tree_bytes)),
+            max_tree_files=int(num("GITOPS_MAX_TREE_FILES", default.max_tree_files)),
+            max_cache_bytes=int(num("GITOPS_CACHE_MAX_BYTES", default.max_cache_bytes)),
             helm_binary=env.get("GITOPS_HELM_BINARY", default.helm_binary),
             kustomize_binary=env.get("GITOPS_KUSTOMIZE_BINARY", default.kustomize_binary),
             render_timeout=num("GITOPS_RENDER_TIMEOUT", default.render_timeout),

@@ -24,12 +24,24 @@ from __future__ import annotations
 
 import re
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+# Greedy up to the last ``@`` before the path: a password may itself contain ``@``.
+_USERINFO = re.compile(r"^(?P<scheme>[^:]+://)[^/]*@")
+_QUERY_VALUE = re.compile(r"(?P<key>[?&;][^=&;#]*=)[^&;#]*")
 
 
 def redact(text: str) -> str:
-    """Remove ``user:password@`` from every URL in ``text``."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    """Remove ``user:password@`` and every query value (``?access_token=...``) from each
+    URL in ``text``."""
+    return _URL.sub(_redact_url, text)
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    url = _USERINFO.sub(r"\g<scheme>***@", match.group(0), count=1)
+    path, mark, query = url.partition("?")
+    if not mark:
+        return url
+    return path + _QUERY_VALUE.sub(r"\g<key>***", mark + query)
 
 
 class GitOpsError(Exception):

@@ -6,14 +6,16 @@ server's own message, so callers never see the client library's exception types.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlencode
 
@@ -117,8 +119,18 @@ class KubeClient:
         query = {"fieldManager": self.field_manager, "force": "true"}
         if dry_run:
             query["dryRun"] = "All"
-        with _api_errors(f"apply {ref}"):
+        with _api_errors(f"apply {ref}", secret=obj):
             return self._send("PATCH", path, query, _dump(obj), "application/apply-patch+yaml")
+
+    def create(self, obj: KubeObject) -> KubeObject:
+        """Create ``obj``; ``ApiError`` with code 409 if it already exists."""
+        ref = ref_of(obj)
+        resource = self.resource(str(obj["apiVersion"]), ref.kind)
+        path = str(resource.path(namespace=ref.namespace or None))
+        with _api_errors(f"create {ref}", secret=obj):
+            return self._send(
+                "POST", path, {"fieldManager": self.field_manager}, _dump(obj), "application/json"
+            )
 
     def get(self, api_version: str, ref: ObjectRef) -> KubeObject | None:
         """The live object, or None when it does not exist."""
@@ -250,13 +262,16 @@ def _dump(obj: Any) -> bytes:
 
 
 @contextmanager
-def _api_errors(action: str) -> Iterator[None]:
-    """Translate the client library's exceptions into ``errors.ApiError``."""
+def _api_errors(action: str, *, secret: KubeObject | None = None) -> Iterator[None]:
+    """Translate the client library's exceptions into ``errors.ApiError``; when the
+    request carried a Secret (``secret``), its values are masked out of the message."""
     try:
         yield
     except (ApiException, DynamicApiError, _HttpError) as exc:
         code = int(getattr(exc, "status", 0) or 0)
         message, reason = _status_message(getattr(exc, "body", None), str(exc))
+        if secret is not None and secret.get("kind") == "Secret":
+            message = mask_secret_values(message, secret)
         if code == 404:
             raise NotFoundError(f"{action}: {message}") from exc
         raise ApiError(f"{action}: {message}", code=code, api_reason=reason) from exc
@@ -264,6 +279,43 @@ def _api_errors(action: str) -> Iterator[None]:
         raise ApiError(
             f"{action}: API server unreachable: {exc}", code=0, api_reason="Unreachable"
         ) from exc
+
+
+# How the API server quotes a value it refuses: a typed-patch error prints the value
+# (``&value.valueUnstructured{Value:12345}``), validation prints ``Invalid value: "..."``
+# or ``Invalid value: 12345``.
+_QUOTED_VALUES = (
+    re.compile(r"(valueUnstructured\{Value:)[^\n]*"),
+    re.compile(r'(Invalid value: )(?:"(?:[^"\\]|\\.)*"|[^:,\s]+)'),
+    re.compile(r"(got (?:string|int|float|bool|map|list|slice)\W*)\S+"),
+)
+_MASK = "***"
+
+
+def mask_secret_values(message: str, secret: KubeObject) -> str:
+    """``message`` without any value of ``secret``'s ``data`` or ``stringData`` (raw,
+    base64-decoded or printed as Go prints it) and without the values the API server
+    quotes, whatever they are: an error about a Secret must not carry its content."""
+    for pattern in _QUOTED_VALUES:
+        message = pattern.sub(lambda match: match.group(1) + _MASK, message)
+    for value in sorted(_secret_strings(secret), key=len, reverse=True):
+        message = message.replace(value, _MASK)
+    return message
+
+
+def _secret_strings(secret: KubeObject) -> set[str]:
+    found: set[str] = set()
+    for field in ("data", "stringData"):
+        values = secret.get(field)
+        if not isinstance(values, dict):
+            continue
+        for value in values.values():
+            texts = {str(value), json.dumps(value)}
+            if isinstance(value, str):
+                with suppress(ValueError, UnicodeDecodeError):
+                    texts.add(base64.b64decode(value, validate=True).decode())
+            found |= {t.strip('"') for t in texts}
+    return {t for t in found if len(t) >= 3}
 
 
 def _status_message(body: Any, fallback: str) -> tuple[str, str]:

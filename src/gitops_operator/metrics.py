@@ -85,8 +85,11 @@ _app_actions: dict[tuple[str, str], set[str]] = {}
 def set_application_info(
     namespace: str, name: str, source: str, revision: str, sync: str, health: str
 ) -> None:
-    """Keep exactly one info series per Application (the previous labels are removed)."""
-    labels = (namespace, name, source, revision, sync, health)
+    """Keep exactly one info series per Application (the previous labels are removed).
+
+    The revision label is the branch or tag name only (``commit`` for a pinned commit):
+    /metrics is unauthenticated, and a SHA is what names a tree."""
+    labels = (namespace, name, source, revision_label(revision), sync, health)
     previous = _app_info.get((namespace, name))
     if previous == labels:
         return
@@ -95,6 +98,13 @@ def set_application_info(
             APPLICATION_INFO.remove(*previous)
     APPLICATION_INFO.labels(*labels).set(1)
     _app_info[(namespace, name)] = labels
+
+
+def revision_label(revision: str) -> str:
+    """``main@sha1:<sha>`` -> ``main``; ``sha1:<sha>`` -> ``commit``; never a SHA."""
+    if not revision:
+        return ""
+    return revision.rpartition("@")[0] or "commit"
 
 
 def count_changes(namespace: str, name: str, counts: dict[str, int]) -> None:

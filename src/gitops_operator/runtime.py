@@ -58,7 +58,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
-        git = GitSource(settings.cache_dir, allow_local=settings.allow_local_sources)
+        git = GitSource.from_settings(settings)
         apps = ApplicationReconciler.from_settings(kube, git, settings)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
         return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))

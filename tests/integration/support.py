@@ -108,6 +108,7 @@ class Operator:
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "GITOPS_CACHE_DIR": str(self.workdir / "cache"),
+            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the test Git servers
             "GITOPS_METRICS_PORT": str(self.metrics_port),
             "GITOPS_WEBHOOK_PORT": str(self.webhook_port),
             "GITOPS_WEBHOOK_SECRET": "default/webhook-receivers",

@@ -20,8 +20,9 @@ FILES = {"app/cm.yaml": configmap("settings", color="blue"), "app/web.yaml": dep
 
 
 @pytest.fixture
-def cli(cluster, namespace, capsys):
+def cli(cluster, namespace, capsys, monkeypatch):
     """Run the CLI in-process against the test cluster and namespace: (exit code, stdout)."""
+    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
 
     def run(*argv: str) -> tuple[int, str]:
         capsys.readouterr()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import shutil
+import socket
 import time
 import uuid
 
 import pytest
 
+from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from sshserver import SSHGitServer
 
 from .apps import application, configmap, repository
-from .support import GitRepo, condition, get_status, git, wait_for
+from .support import GitRepo, condition, events_for, get_status, git, wait_for
 from .test_reconcile import synced_to
 
 
@@ -237,3 +239,52 @@ def test_removed_repository_keeps_serving_the_last_artifact(kube, operator, repo
     wait_for(lambda: repo_failed(kube, namespace), timeout=30, what="Git failing")
     assert repo_status(kube, namespace)["artifact"]["sha"] == sha
     assert get_status(kube, "Application", namespace, "app")["lastAppliedRevision"].endswith(sha)
+
+
+@pytest.mark.parametrize("host", ["localhost", "0x7f000001"])
+def test_a_url_naming_this_machine_is_refused_before_any_connection(
+    kube, operator, namespace, host
+):
+    """The operator allows 127.0.0.1 (its test Git servers) and nothing else internal:
+    another spelling of loopback is refused, and the listener proves nothing connected."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    try:
+        port = listener.getsockname()[1]
+        kube.apply(repository(namespace, f"http://{host}:{port}/r.git"))
+        cond = wait_for(lambda: repo_failed(kube, namespace), timeout=30, what="refused")
+        assert cond["reason"] == "HostNotAllowed" and "GITOPS_ALLOWED_GIT_HOSTS" in cond["message"]
+
+        def warnings():
+            return [e for e in events_for(kube, namespace, "app") if e["type"] == "Warning"]
+
+        assert any(e["reason"] == "HostNotAllowed" for e in wait_for(warnings, what="an Event"))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_a_sha_learned_from_another_tenant_does_not_serve_its_tree(kube, operator, repo, namespace):
+    """Another namespace pins the SHA with a URL that cannot serve it: it must fetch it
+    itself, fails, and its Application applies nothing."""
+    sha = repo.commit({"app/a.yaml": configmap("tenant-a-only")})
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="the owner synced")
+    other = f"t-{uuid.uuid4().hex[:8]}"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    try:
+        source = repository(other, "http://127.0.0.1:9/unreachable.git")
+        source["spec"]["ref"] = {"commit": sha}
+        kube.apply(source)
+        kube.apply(application(other))
+        cond = wait_for(lambda: repo_failed(kube, other), timeout=30, what="the fetch failing")
+        assert cond["reason"] == "GitOperationFailed"
+        time.sleep(3)
+        assert not repo_status(kube, other).get("artifact")
+        assert kube.get("v1", ObjectRef("", "ConfigMap", other, "tenant-a-only")) is None
+    finally:
+        kube.delete("v1", ObjectRef("", "Namespace", "", other))

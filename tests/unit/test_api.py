@@ -44,6 +44,12 @@ def test_repository_spec_defaults():
     assert (spec.interval, spec.timeout, spec.suspend) == (60, 60, False)
 
 
+@pytest.mark.parametrize(("written", "seconds"), [("10000h", 600), ("0s", 1), ("90s", 90)])
+def test_repository_timeout_is_clamped(written, seconds):
+    spec = parse_repository_spec({"url": "https://example.com/r.git", "timeout": written})
+    assert spec.timeout == seconds
+
+
 def test_application_source_defaults_to_own_namespace():
     spec = parse_application_spec({"sourceRef": {"name": "repo"}}, "team-a")
     assert (spec.source.namespace, spec.path, spec.prune, spec.allow_empty) == (

@@ -1,6 +1,7 @@
 import os
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,61 @@ def test_resolve_from_refuses_a_symlink_climbing_out_lexically_or_physically(tmp
     os.symlink(root, root / "a" / "top")  # inside, but top/.. is outside when followed
     with pytest.raises(RenderError, match="symlink"):
         resolve_from(root, root / "a", "top/../x", what="x")
+
+
+def test_a_symlink_loop_is_reported_without_the_cache_path(repo):
+    os.symlink("b", repo / "app" / "a")
+    os.symlink("a", repo / "app" / "b")
+    with pytest.raises(RenderError) as err:
+        render_with(repo, "app")
+    assert err.value.reason == "SymlinkLoop"
+    assert "app/" in str(err.value) and str(repo) not in str(err.value)
+
+
+def test_a_directory_link_inside_is_followed_when_checking_for_outward_links(repo, tmp_path):
+    (tmp_path / "secret.yaml").write_text(CM.format(name="secret"))
+    (repo / "shared").mkdir()
+    os.symlink(tmp_path / "secret.yaml", repo / "shared" / "secret.yaml")
+    os.symlink("../shared", repo / "app" / "files")
+    with pytest.raises(RenderError) as err:
+        render_with(repo, "app")
+    assert err.value.reason == "PathOutsideRepository" and "shared/secret.yaml" in str(err.value)
+
+
+def test_the_render_copy_leaves_out_links_that_leave_the_checkout(repo, tmp_path):
+    (tmp_path / "secret").write_text("x")
+    os.symlink(tmp_path / "secret", repo / "out")
+    os.symlink("app", repo / "in")
+    os.symlink("loop", repo / "loop")
+    process.copy_checkout(repo, tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["app", "in"]
+
+
+def test_a_small_file_of_many_nodes_is_refused_before_it_is_loaded(repo):
+    """3 MiB (under the per-file cap) of ``[a,a,...]`` would cost PyYAML ~500 MiB."""
+    body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: wide\nspec: [" + "a," * 1_500_000
+    (repo / "app" / "wide.yaml").write_text(body + "a]\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(RenderError) as err:
+            render_with(repo, "app")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.value.reason == "ManifestTooLarge" and "YAML nodes" in str(err.value)
+    assert peak < 64 * 2**20
+
+
+def test_too_many_documents_are_refused(repo):
+    doc = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{}\n"
+    (repo / "app" / "many.yaml").write_text("".join(doc.format(i) for i in range(10_001)))
+    with pytest.raises(RenderError, match="10000 documents"):
+        render_with(repo, "app")
+
+
+def test_tool_output_is_bounded_like_files(tmp_path, kustomize_repo, private_tmp):
+    wide = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w\nspec: [" + "a," * 600_000
+    script = fake_tool(tmp_path / "bin", f"cat <<'EOF'\n{wide}a]\nEOF\n")
+    tools = RenderTools(kustomize=script, helm="/nonexistent/helm", timeout=30)
+    with pytest.raises(RenderError, match="YAML nodes"):
+        render_with(kustomize_repo, "k", tools=tools)

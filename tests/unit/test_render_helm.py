@@ -137,6 +137,29 @@ def test_a_symlink_in_the_chart_leaving_the_repository_is_refused(repo, tools, t
     assert "secret-token" not in str(err)
 
 
+def test_a_chart_cannot_read_outside_through_an_inside_directory_link(repo, tools, tmp_path):
+    """``podinfo/files -> ../shared`` stays inside; ``shared/token`` leaves: helm's
+    ``.Files.Get "files/token"`` would follow both."""
+    (tmp_path / "token").write_text("operator-token-7c1e\n")
+    (repo / "shared").mkdir()
+    os.symlink(tmp_path / "token", repo / "shared" / "token")
+    os.symlink("../shared", repo / "podinfo" / "files")
+    (repo / "podinfo" / "templates" / "leak.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n"
+        'data:\n  token: {{ .Files.Get "files/token" | quote }}\n'
+    )
+    err = refused(repo, tools)
+    assert err.reason == "PathOutsideRepository"
+    assert "shared/token" in str(err) and "operator-token" not in str(err)
+
+
+def test_an_outward_link_the_chart_cannot_reach_is_left_out_of_the_copy(repo, tools, tmp_path):
+    (tmp_path / "token").write_text("operator-token-7c1e\n")
+    (repo / "other").mkdir()
+    os.symlink(tmp_path / "token", repo / "other" / "token")
+    assert {m.ref.name for m in render_chart(repo, "podinfo", tools)}
+
+
 def test_a_missing_value_file_is_reported(repo, tools):
     err = refused(repo, tools, HelmSpec(value_files=("values-nope.yaml",)))
     assert err.reason == "PathNotFound"

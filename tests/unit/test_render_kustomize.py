@@ -253,3 +253,49 @@ def test_files_named_inside_a_generator_config_stay_confined_by_kustomize(repo, 
     err = refused(repo, "overlays/a", tools)
     assert "is not in or below" in str(err)
     assert "root:" not in str(err)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        '"config.kubernetes.io\\x2Ffunction"',
+        '"config.kubernetes.io\\u002ffunction"',
+        '"config.k8s.io\\/function"',
+        '"config.kubernetes.io/\\x66unction"',
+    ],
+)
+def test_function_annotations_spelled_with_escapes_are_refused(repo, tools, tmp_path, key):
+    marker = tmp_path / "function-ran"
+    write(
+        repo,
+        {
+            "overlays/a/kustomization.yaml": "resources: [../../base]\ntransformers: [fn.yaml]\n",
+            "overlays/a/fn.yaml": (
+                "apiVersion: example.com/v1\nkind: Run\nmetadata:\n  name: x\n  annotations:\n"
+                f"    {key}: |\n      exec:\n        path: /usr/bin/touch\n"
+                f"        args: [{marker}]\n"
+            ),
+        },
+    )
+    err = refused(repo, "overlays/a", tools)
+    assert err.reason == "PluginRefused"
+    assert not marker.exists()
+
+
+def test_a_json_file_with_an_escaped_function_annotation_is_refused(repo, tools):
+    write(
+        repo,
+        {
+            "overlays/a/kustomization.yaml": "resources: [../../base]\ngenerators: [fn.json]\n",
+            "overlays/a/fn.json": (
+                '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "f",'
+                ' "annotations": {"config.kubernetes.io\\/function": "container: {image: x}"}}}'
+            ),
+        },
+    )
+    assert refused(repo, "overlays/a", tools).reason == "PluginRefused"
+
+
+def test_the_word_function_in_data_is_not_refused(repo, tools):
+    write(repo, {"base/cm.yaml": CM.format(name="c") + "  doc: config.kubernetes.io/function\n"})
+    assert [m.ref.name for m in render_kustomize(repo, "base", tools)] == ["c"]

@@ -53,7 +53,7 @@ from ..kube import KubeClient
 from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
-from ..source import Artifact, GitSource
+from ..source import Artifact, GitSource, credentials_scope
 from .credentials import load_credentials
 from .decisions import health_check_passed, quarantined, seconds_since, settled, should_roll_back
 from .dependencies import wait_for_dependencies
@@ -244,11 +244,13 @@ class ApplicationReconciler:
         run.artifact = self.artifact(source.namespace, run.repo_spec, str(published["sha"]))
 
     def artifact(self, namespace: str, repo_spec: dict[str, Any], sha: str) -> Artifact:
-        """The tree of ``sha``: from the cache, else fetched by SHA from the repository."""
-        cached = self.git.artifact(sha)
+        """The tree of ``sha`` as the repository's own URL and Secret fetched it: from the
+        cache, else fetched by SHA (a SHA from elsewhere is no right to another's tree)."""
+        spec = parse_repository_spec(repo_spec)
+        scope = credentials_scope(namespace, spec.secret_name)
+        cached = self.git.artifact(spec.url, sha, scope=scope)
         if cached:
             return cached
-        spec = parse_repository_spec(repo_spec)
         credentials = load_credentials(self.kube, namespace, spec.secret_name)
         return self.git.fetch(
             spec.url,
@@ -256,6 +258,7 @@ class ApplicationReconciler:
             sha,
             timeout=spec.timeout,
             credentials=credentials,
+            scope=scope,
         )
 
     def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:

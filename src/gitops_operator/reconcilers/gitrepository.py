@@ -13,7 +13,7 @@ from ..conditions import ConditionType, ConditionUpdate, ready
 from ..errors import redact
 from ..kube import KubeClient
 from ..metrics import observe_git
-from ..source import Artifact, GitSource
+from ..source import Artifact, GitSource, credentials_scope
 from .credentials import load_credentials
 from .outcome import Event, Outcome
 
@@ -59,16 +59,23 @@ def reconcile_repository(
             spec.interval,
         )
     run = RepositoryRun(spec, previous)
-    credentials = load_credentials(kube, obj["metadata"]["namespace"], spec.secret_name)
+    namespace = obj["metadata"]["namespace"]
+    credentials = load_credentials(kube, namespace, spec.secret_name)
+    scope = credentials_scope(namespace, spec.secret_name)
     with _observed(spec.url, "ls-remote"):
         concrete, run.sha = git.resolve(
             spec.url, spec.ref, timeout=spec.timeout, credentials=credentials
         )
-    run.artifact = git.artifact(run.sha)
+    run.artifact = git.artifact(spec.url, run.sha, scope=scope)
     if run.artifact is None:
         with _observed(spec.url, "fetch"):
             run.artifact = git.fetch(
-                spec.url, concrete, run.sha, timeout=spec.timeout, credentials=credentials
+                spec.url,
+                concrete,
+                run.sha,
+                timeout=spec.timeout,
+                credentials=credentials,
+                scope=scope,
             )
     revision = revision_string(concrete, run.sha)
     changed = previous.get("sha") != run.sha

@@ -3,25 +3,51 @@
 Rollback and drift checks use them, so neither needs Git or a renderer: a Git outage
 cannot block a rollback. The Secret is owned by the Application (garbage-collected with
 it) and keeps at most the revisions still needed (last applied and last good).
+
+What a snapshot holds is applied with the operator's identity, and anyone who may write
+Secrets in the Application's namespace may write this one. So every snapshot carries an
+HMAC-SHA256 (``<sha>.mac``) over the Application's namespace, name and uid, the SHA and
+the payload, keyed by a random key kept in the Secret ``gitops-operator-snapshot-key`` of
+the operator's own namespace (``config.operator_namespace``), created on first use. A
+snapshot without a valid MAC is refused (``SnapshotRejected``) and never applied, and is
+dropped at the next write (a rollback then renders the revision from Git); loaded
+manifests must also obey the Application's ``targetNamespace``, and decompression stops
+at ``MAX_DECOMPRESSED_BYTES``.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import threading
+import zlib
 from typing import Any
 
 from ..api import API_VERSION, APPLICATION_KIND, SNAPSHOT_PREFIX
-from ..errors import ApiError
+from ..config import operator_namespace
+from ..errors import ApiError, StalledError
 from ..kube import KubeClient
 from ..objects import Manifest, ObjectRef
 
 log = logging.getLogger(__name__)
 
 MAX_SNAPSHOT_BYTES = 900 * 1024  # a Secret holds at most 1 MiB
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+"""A snapshot that inflates beyond this is refused (a gzip bomb is small on the wire)."""
+KEY_SECRET = "gitops-operator-snapshot-key"  # noqa: S105 (the Secret's name)
+MAC_SUFFIX = ".mac"
+
+
+class SnapshotRejectedError(StalledError):
+    """A snapshot failed authentication or the Application's rules: it is not applied."""
+
+    reason = "SnapshotRejected"
 
 
 def encode(manifests: list[Manifest]) -> str:
@@ -34,8 +60,39 @@ def encode(manifests: list[Manifest]) -> str:
 
 
 def decode(data: str) -> list[Manifest]:
-    items = json.loads(gzip.decompress(base64.b64decode(data)))
-    return [Manifest(item["obj"], item["source"]) for item in items]
+    """The manifests of an encoded snapshot; ``SnapshotRejectedError`` if it is not one,
+    or inflates beyond ``MAX_DECOMPRESSED_BYTES``."""
+    try:
+        inflater = zlib.decompressobj(wbits=31)  # gzip
+        raw = inflater.decompress(base64.b64decode(data), MAX_DECOMPRESSED_BYTES)
+        if inflater.unconsumed_tail:
+            raise SnapshotRejectedError(
+                f"snapshot inflates beyond {MAX_DECOMPRESSED_BYTES // 2**20} MiB"
+            )
+        items = json.loads(raw)
+        return [Manifest(dict(item["obj"]), str(item["source"])) for item in items]
+    except (binascii.Error, zlib.error, ValueError, KeyError, TypeError) as exc:
+        raise SnapshotRejectedError(f"snapshot is not readable ({type(exc).__name__})") from exc
+
+
+def mac(key: bytes, application: dict[str, Any], sha: str, encoded: str) -> str:
+    """HMAC-SHA256 binding a snapshot to one Application (by uid) and one SHA."""
+    meta = application["metadata"]
+    message = "\0".join((str(meta["namespace"]), str(meta["name"]), str(meta.get("uid", "")), sha))
+    return hmac.new(key, message.encode() + b"\0" + encoded.encode(), hashlib.sha256).hexdigest()
+
+
+def check_rules(application: dict[str, Any], manifests: list[Manifest]) -> None:
+    """Loaded manifests obey the Application's ``targetNamespace`` as rendered ones do."""
+    target = (application.get("spec") or {}).get("targetNamespace")
+    if not target:
+        return
+    for manifest in manifests:
+        namespace = manifest.ref.namespace
+        if namespace and namespace != target:
+            raise SnapshotRejectedError(
+                f"snapshot holds {manifest.ref}, outside spec.targetNamespace {target!r}"
+            )
 
 
 class SnapshotStore:
@@ -46,8 +103,10 @@ class SnapshotStore:
     Application's uid, so a recreated Application starts afresh.
     """
 
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, key_namespace: str | None = None) -> None:
         self.kube = kube
+        self.key_namespace = key_namespace or operator_namespace()
+        self._hmac_key: bytes | None = None
         self._known: dict[tuple[str, str, str], dict[str, str]] = {}
         self._lock = threading.Lock()
 
@@ -55,16 +114,30 @@ class SnapshotStore:
         return ObjectRef("", "Secret", namespace, f"{SNAPSHOT_PREFIX}{app}")
 
     def load(self, application: dict[str, Any], sha: str) -> list[Manifest] | None:
-        data = self._current(application).get(sha)
+        """The manifests kept for ``sha``, None if none are; ``SnapshotRejectedError`` if
+        the snapshot is not the operator's own or breaks the Application's rules."""
+        current = self._current(application)
+        data = current.get(sha)
         if not data:
             return None
-        return decode(base64.b64decode(data).decode())
+        encoded = self._authenticated(application, current, sha)
+        if encoded is None:
+            ref = self._ref(application["metadata"]["namespace"], application["metadata"]["name"])
+            raise SnapshotRejectedError(
+                f"snapshot of {sha[:12]} in {ref} failed authentication (it was not written by"
+                " this operator, or was changed since); not applied. The next sync replaces"
+                " it; until then rollback renders the revision from Git"
+            )
+        manifests = decode(encoded)
+        check_rules(application, manifests)
+        return manifests
 
     def retain(self, application: dict[str, Any], keep: set[str]) -> None:
         """Drop the snapshots of every SHA not in ``keep``."""
         current = self._current(application)
-        if set(current) - keep:
-            self._write(application, {k: v for k, v in current.items() if k in keep})
+        kept = self._kept(application, current, keep)
+        if kept != current:
+            self._write(application, kept)
 
     def save(
         self, application: dict[str, Any], sha: str, manifests: list[Manifest], keep: set[str]
@@ -83,11 +156,71 @@ class SnapshotStore:
             )
             return False
         current = self._current(application)
-        data = {k: v for k, v in current.items() if k in keep}
+        data = self._kept(application, current, keep)
         data[sha] = base64.b64encode(encoded.encode()).decode()
+        signature = mac(self.key(), application, sha, encoded)
+        data[sha + MAC_SUFFIX] = base64.b64encode(signature.encode()).decode()
         if data == current:
             return True
         return self._write(application, data)
+
+    def key(self) -> bytes:
+        """The HMAC key: read from (or created in) the operator's namespace, once."""
+        with self._lock:
+            if self._hmac_key is not None:
+                return self._hmac_key
+        ref = ObjectRef("", "Secret", self.key_namespace, KEY_SECRET)
+        secret = self.kube.get("v1", ref)
+        if secret is None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {
+                    "name": KEY_SECRET,
+                    "namespace": self.key_namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "gitops-operator"},
+                },
+                "data": {"key": base64.b64encode(secrets.token_bytes(32)).decode()},
+            }
+            try:
+                secret = self.kube.create(body)
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+                secret = self.kube.get("v1", ref)  # another replica created it first
+        raw = base64.b64decode(((secret or {}).get("data") or {}).get("key", ""))
+        if len(raw) < 32:
+            raise SnapshotRejectedError(f"Secret {ref} holds no usable snapshot key")
+        with self._lock:
+            self._hmac_key = raw
+        return raw
+
+    def _kept(
+        self, application: dict[str, Any], current: dict[str, str], keep: set[str]
+    ) -> dict[str, str]:
+        """The entries (snapshot and MAC) of ``current`` for the SHAs in ``keep`` that pass
+        authentication: a forged one is dropped at the next write, so that a rollback
+        falls back to Git instead of failing on it."""
+        kept: dict[str, str] = {}
+        for sha in keep & set(current):
+            if self._authenticated(application, current, sha) is None:
+                log.warning("dropping the snapshot of %s: it failed authentication", sha)
+                continue
+            kept[sha], kept[sha + MAC_SUFFIX] = current[sha], current[sha + MAC_SUFFIX]
+        return kept
+
+    def _authenticated(
+        self, application: dict[str, Any], current: dict[str, str], sha: str
+    ) -> str | None:
+        """The encoded snapshot of ``sha`` if its MAC is valid, else None."""
+        try:
+            encoded = base64.b64decode(current[sha]).decode()
+            signature = base64.b64decode(current.get(sha + MAC_SUFFIX, "")).decode()
+        except (KeyError, binascii.Error, UnicodeDecodeError):
+            return None
+        expected = mac(self.key(), application, sha, encoded)
+        return encoded if hmac.compare_digest(signature, expected) else None
 
     def forget(self, namespace: str, app: str) -> None:
         with self._lock:

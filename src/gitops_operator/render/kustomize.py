@@ -30,14 +30,17 @@ import yaml
 
 from ..errors import RenderError
 from ..objects import Manifest, load_manifests
+from .limits import RenderBudget
 from .paths import check_tree, resolve_from
-from .plain import MANIFEST_SUFFIXES
+from .plain import MANIFEST_SUFFIXES, MAX_FILE_BYTES
 from .process import copy_checkout, isolated_env, private_workdir, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MAX_KUSTOMIZATION_BYTES = 1024 * 1024
 _HELM_FIELDS = ("helmCharts", "helmGlobals", "helmChartInflationGenerator")
 _FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
+_MAX_WALK = 1_000_000
+"""Nodes looked at per file when searching for function annotations (aliases repeat)."""
 _REMOTE_MARKERS = ("://", "github.com/", "git@", "ssh:", "git::")
 # Fields whose entries may name another kustomization directory (walked in turn).
 _DIRECTORY_FIELDS = {"resources", "bases", "components", "generators", "transformers", "validators"}
@@ -62,8 +65,9 @@ def check_kustomizations(root: Path, top: Path) -> None:
     """Walk every kustomization reachable from ``top``; refuse what may read outside
     ``root``, reach the network or run code."""
     root, top = root.resolve(), top.resolve()
+    budget = RenderBudget()  # every file is parsed below: bound what that may cost
     for path in _files_under(top):
-        _refuse_functions(root, path)
+        _refuse_functions(root, path, budget)
     pending, seen = [top], set()
     while pending:
         directory = pending.pop()
@@ -86,13 +90,13 @@ def check_kustomizations(root: Path, top: Path) -> None:
                 )
         for field, entry in _entries(doc):
             if field in _PLUGIN_FIELDS and "\n" in entry:
-                _refuse_function_text(entry, f"{where}: inline {field} entry")
+                _refuse_function_text(entry, f"{where}: inline {field} entry", budget)
                 continue
             target = _resolve_entry(root, directory, field, entry, where)
             if target.is_dir() and field in _DIRECTORY_FIELDS:
                 pending.append(target)
             elif field in _PLUGIN_FIELDS:
-                _refuse_functions(root, target)
+                _refuse_functions(root, target, budget)
 
 
 def _resolve_entry(root: Path, directory: Path, field: str, entry: str, where: str) -> Path:
@@ -164,24 +168,74 @@ def _files_under(top: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _refuse_functions(root: Path, path: Path) -> None:
-    """Refuse a file that declares a KRM function (exec or container): it runs code."""
+def _refuse_functions(root: Path, path: Path, budget: RenderBudget) -> None:
+    """Refuse a file that declares a KRM function (exec or container): it runs code.
+
+    The parsed documents are checked, not the text: ``io\\x2Ffunction``, ``\\u002f`` or
+    a JSON ``\\/`` spell the same annotation key once YAML has read them."""
     if not path.is_file():
         return
-    needles = [a.encode() for a in _FUNCTION_ANNOTATIONS]
-    overlap = max(len(n) for n in needles)
-    tail = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            window = tail + chunk
-            _refuse_function_text(window.decode("latin-1"), path.relative_to(root).as_posix())
-            tail = window[-overlap:]
+    where = path.relative_to(root).as_posix()
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise RenderError(f"{where}: larger than {MAX_FILE_BYTES} bytes", reason="ManifestTooLarge")
+    _refuse_function_text(path.read_bytes().decode("utf-8", errors="replace"), where, budget)
 
 
-def _refuse_function_text(text: str, where: str) -> None:
-    for annotation in _FUNCTION_ANNOTATIONS:
-        if annotation in text:
+def _refuse_function_text(text: str, where: str, budget: RenderBudget) -> None:
+    budget.charge(text, where)
+    try:
+        documents = list(yaml.load_all(text, Loader=_StrictLoader))  # a SafeLoader
+    except (yaml.YAMLError, RecursionError):
+        # Not YAML to PyYAML, or with duplicate keys: kustomize's parser may still read it
+        # another way, so it must not even mention a function.
+        if "function" in text.lower():
+            raise RenderError(
+                f"{where}: not valid YAML (or with duplicate keys), and it mentions 'function':"
+                " cannot prove it declares no KRM function",
+                reason="PluginRefused",
+            ) from None
+        return
+    for document in documents:
+        for annotation in _function_annotations(document):
             raise RenderError(
                 f"{where}: KRM functions ({annotation}) are not allowed: they run programs",
                 reason="PluginRefused",
             )
+
+
+def _function_annotations(document: Any) -> Iterator[str]:
+    """Function annotations of a document, of the items of a ``*List``, and of any
+    object nested under them. Aliased nodes are visited once."""
+    stack, seen = [document], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not isinstance(node, (dict, list)):
+            continue
+        seen.add(id(node))
+        if len(seen) > _MAX_WALK:
+            raise RenderError("a kustomize input has too many YAML nodes to check")
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        metadata = node.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        if isinstance(annotations, dict):
+            yield from (str(k) for k in annotations if str(k).strip() in _FUNCTION_ANNOTATIONS)
+        stack.extend(node.values())
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate mapping keys (Go's YAML parsers do too, and a
+    second ``metadata`` must not hide the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in keys:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                keys.add(key)
+        return super().construct_mapping(node, deep=deep)

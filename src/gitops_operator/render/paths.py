@@ -17,8 +17,8 @@ def resolve_inside(root: Path, relative: str, *, what: str) -> Path:
             f"{what} {relative!r} must be a relative path inside the repository",
             reason="PathOutsideRepository",
         )
-    target = (root / pure).resolve()
-    if not _is_within(target, root.resolve()):
+    target = real_path(root, root / pure)
+    if not _is_within(target, real_path(root, root)):
         raise RenderError(
             f"{what} {relative!r} leaves the repository through a symlink",
             reason="PathOutsideRepository",
@@ -35,7 +35,7 @@ def resolve_from(root: Path, base: Path, relative: str, *, what: str) -> str:
             f"{what} {relative!r} must be a relative path inside the repository",
             reason="PathOutsideRepository",
         )
-    real_root, real_base = root.resolve(), base.resolve()
+    real_root, real_base = real_path(root, root), real_path(root, base)
     written = Path(os.path.normpath(real_base / relative))
     if not _is_within(written, real_root):
         raise RenderError(
@@ -43,8 +43,8 @@ def resolve_from(root: Path, base: Path, relative: str, *, what: str) -> str:
             reason="PathOutsideRepository",
         )
     # Both readings must stay inside: tools differ in whether ``link/..`` is lexical.
-    followed = (real_base / relative).resolve()
-    if not _is_within(followed, real_root) or not _is_within(written.resolve(), real_root):
+    followed = real_path(root, real_base / relative)
+    if not _is_within(followed, real_root) or not _is_within(real_path(root, written), real_root):
         raise RenderError(
             f"{what} {relative!r} leaves the repository through a symlink",
             reason="PathOutsideRepository",
@@ -53,17 +53,51 @@ def resolve_from(root: Path, base: Path, relative: str, *, what: str) -> str:
 
 
 def check_tree(root: Path, top: Path) -> None:
-    """Refuse any symlink under ``top`` whose target is outside ``root``."""
-    real_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink() and not _is_within(path.resolve(), real_root):
-                rel = path.relative_to(root)
-                raise RenderError(
-                    f"symlink {str(rel)!r} points outside the repository",
-                    reason="PathOutsideRepository",
-                )
+    """Refuse any symlink a renderer can reach from ``top`` whose target is outside
+    ``root``, or that loops. Directory symlinks that stay inside are followed: a chart's
+    ``files -> ../shared`` makes ``shared/`` readable from the chart, so what ``shared/``
+    links to is checked too."""
+    real_root = real_path(root, root)
+    pending, seen = [real_path(real_root, top)], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        for dirpath, dirnames, filenames in os.walk(directory):
+            for name in dirnames + filenames:
+                path = Path(dirpath) / name
+                if not path.is_symlink():
+                    continue
+                target = real_path(real_root, path)
+                if not _is_within(target, real_root):
+                    raise RenderError(
+                        f"symlink {_shown(real_root, path)!r} points outside the repository",
+                        reason="PathOutsideRepository",
+                    )
+                if target.is_dir():
+                    pending.append(target)
+
+
+def real_path(root: Path, path: Path) -> Path:
+    """``path`` with every symlink followed; a symlink loop is a ``RenderError`` that
+    names the path inside the repository, never the cache directory."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, then OSError
+        raise RenderError(
+            f"symlink loop at {_shown(root, path)!r} in the repository", reason="SymlinkLoop"
+        ) from exc
+
+
+def _shown(root: Path, path: Path) -> str:
+    """``path`` relative to the checkout, for messages (never the cache directory)."""
+    for base in (root, root.absolute()):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.name
 
 
 def _is_within(path: Path, root: Path) -> bool:

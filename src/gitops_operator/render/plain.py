@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import RenderError
 from ..objects import Manifest, load_manifests
+from .limits import RenderBudget
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -22,6 +23,7 @@ def render_plain(
     root: Path, top: Path, include: tuple[str, ...], exclude: tuple[str, ...]
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
+    budget = RenderBudget()
     for path in sorted(_manifest_files(top)):
         rel = path.relative_to(root).as_posix()
         local = path.relative_to(top).as_posix()
@@ -37,6 +39,7 @@ def render_plain(
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise RenderError(f"{rel}: not UTF-8 text ({exc.reason})") from exc
+        budget.charge(text, rel)
         manifests.extend(load_manifests(text, rel))
     return manifests
 

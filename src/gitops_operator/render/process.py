@@ -23,8 +23,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import RenderError
+from .limits import MAX_RENDER_BYTES, RenderBudget
 
-MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+MAX_OUTPUT_BYTES = MAX_RENDER_BYTES
 """More rendered YAML than this is refused (and the tool killed) rather than parsed."""
 STDERR_TAIL_CHARS = 2000
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -42,8 +43,28 @@ def private_workdir() -> Iterator[Path]:
 
 
 def copy_checkout(root: Path, dest: Path) -> None:
-    """Copy the checkout; symlinks stay symlinks (``check_tree`` vetted their targets)."""
-    shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    """Copy the checkout; symlinks stay symlinks when they resolve inside it. Links that
+    leave it (or loop) are left out of the copy: ``check_tree`` refuses those a render can
+    reach, and one elsewhere in a monorepo then cannot be read through an inside link."""
+    real_root = root.resolve()
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        dropped = {".git"}
+        for name in names:
+            path = Path(directory) / name
+            if path.is_symlink() and not _resolves_inside(path, real_root):
+                dropped.add(name)
+        return dropped
+
+    shutil.copytree(root, dest, symlinks=True, ignore=ignored)
+
+
+def _resolves_inside(path: Path, real_root: Path) -> bool:
+    try:
+        target = path.resolve()
+    except (RuntimeError, OSError):  # a symlink loop
+        return False
+    return target == real_root or real_root in target.parents
 
 
 def isolated_env(workdir: Path) -> dict[str, str]:
@@ -102,13 +123,15 @@ def run_tool(
             if pipe is not None:
                 pipe.close()
     if proc.returncode != 0:
-        text = (out + b"\n" + err) if stdout_in_errors else err
-        message = text.decode("utf-8", errors="replace").replace(str(cwd), "<checkout>")
+        shown = (out + b"\n" + err) if stdout_in_errors else err
+        message = shown.decode("utf-8", errors="replace").replace(str(cwd), "<checkout>")
         raise RenderError(f"{tool} failed (exit {proc.returncode}): {_tail(message)}")
     try:
-        return out.decode("utf-8")
+        text = out.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RenderError(f"{tool} printed output that is not UTF-8 ({exc.reason})") from exc
+    RenderBudget().charge(text, f"{tool} output")
+    return text
 
 
 def _collect(proc: subprocess.Popen[bytes], tool: str, timeout: float) -> tuple[bytes, bytes]:

@@ -1,6 +1,7 @@
 """Git sources: resolve a ref with one ls-remote, fetch it once, keep the tree by SHA."""
 
 from .auth import Credentials
-from .git import Artifact, GitSource
+from .cache import Artifact, credentials_scope
+from .git import GitSource
 
-__all__ = ["Artifact", "Credentials", "GitSource"]
+__all__ = ["Artifact", "Credentials", "GitSource", "credentials_scope"]

@@ -1,7 +1,9 @@
 """Git credentials from a Secret, handed to git without touching argv, URLs or logs.
 
 HTTPS: ``username``/``password`` (basic) or ``bearerToken``, passed as an
-``http.extraHeader`` through ``GIT_CONFIG_*`` environment variables. SSH: ``identity``
+``http.extraHeader`` git config value (set through ``GIT_CONFIG_*`` environment variables
+by the caller). Never over plain ``http://``, where anyone on the path reads them, unless
+the target is this machine (a loopback address, as browsers treat it). SSH: ``identity``
 (a private key) and ``known_hosts`` (mandatory: host keys are always checked), written to
 a private temporary directory for the duration of one git command.
 """
@@ -66,13 +68,30 @@ class Credentials:
         return [v for v in (self.password, self.bearer_token, self.identity) if len(v) >= 4]
 
 
+@dataclass(frozen=True, slots=True)
+class GitAuth:
+    """What one git command needs to authenticate: environment variables and git config."""
+
+    env: dict[str, str]
+    config: list[tuple[str, str]]
+
+
 @contextmanager
-def git_environment(url: str, creds: Credentials | None) -> Iterator[dict[str, str]]:
-    """Environment variables that make one git command authenticate as ``creds``."""
+def git_environment(
+    url: str, creds: Credentials | None, *, loopback: bool = False
+) -> Iterator[GitAuth]:
+    """Environment and config that make one git command authenticate as ``creds``;
+    ``loopback`` says the URL's host resolved only to loopback addresses."""
     scheme = urlsplit(url).scheme
     if creds is None:
-        yield {}
+        yield GitAuth({}, [])
         return
+    if scheme == "http" and not loopback and (creds.bearer_token or creds.password):
+        raise InvalidSpecError(
+            "credentials are never sent over plain http:// (anyone on the way could read"
+            " them): use an https:// or ssh:// URL",
+            reason="InsecureCredentials",
+        )
     if scheme in ("http", "https"):
         if creds.bearer_token:
             header = f"Authorization: Bearer {creds.bearer_token}"
@@ -84,11 +103,7 @@ def git_environment(url: str, creds: Credentials | None) -> Iterator[dict[str, s
                 "an https repository needs password or bearerToken in its Secret",
                 reason="InvalidSecret",
             )
-        yield {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": header,
-        }
+        yield GitAuth({}, [("http.extraHeader", header)])
         return
     if scheme == "ssh":
         if not creds.identity:
@@ -117,7 +132,11 @@ def git_environment(url: str, creds: Credentials | None) -> Iterator[dict[str, s
                 "BatchMode=yes",
                 "-o",
                 "ConnectTimeout=15",
+                "-o",
+                "ServerAliveInterval=15",
+                "-o",
+                "ServerAliveCountMax=2",
             ]
-            yield {"GIT_SSH_COMMAND": shlex.join(command)}
+            yield GitAuth({"GIT_SSH_COMMAND": shlex.join(command)}, [])
         return
-    yield {}
+    yield GitAuth({}, [])

@@ -1,60 +1,87 @@
-"""Git over the git binary (through GitPython): ls-remote, shallow fetch, artifacts by SHA.
+"""Git over the git binary (through GitPython): ls-remote, shallow fetch, artifacts.
 
-An unchanged remote costs one ls-remote. A fetch happens once per (URL, SHA) whatever the
-number of Applications using it; the tree is extracted into ``<cache>/artifacts/<sha>``.
+An unchanged remote costs one ls-remote. A fetch happens once per (URL, Secret, SHA)
+whatever the number of Applications using it; the tree is extracted into the artifact
+cache (``cache.py``), where only the same URL with the same Secret finds it again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import shutil
 import tarfile
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import git
 
 from ..api import GitRef, RefKind
+from ..config import Settings
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
 from .auth import Credentials, git_environment
-from .refs import ls_remote_patterns, parse_ls_remote, select
+from .cache import Artifact, ArtifactCache
+from .hosts import HostPolicy, Resolver, Target, check_target
+from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
 
 log = logging.getLogger(__name__)
 
 REMOTE_SCHEMES = ("http", "https", "ssh")
-
-
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    """The tree of one commit, checked out on local disk."""
-
-    sha: str
-    path: Path
-    message: str
-    author: str
+LOW_SPEED_LIMIT = 1024
+LOW_SPEED_TIME = 30
+SSH_KEEPALIVE = "-o ServerAliveInterval=15 -o ServerAliveCountMax=2"
+DEFAULT_MAX_TREE_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_TREE_FILES = 100_000
 
 
 class GitSource:
-    def __init__(self, cache_dir: Path, *, allow_local: bool = False) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        allow_local: bool = False,
+        allowed_hosts: HostPolicy | None = None,
+        resolver: Resolver | None = None,
+        max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES,
+        max_tree_files: int = DEFAULT_MAX_TREE_FILES,
+        max_cache_bytes: int = 0,
+    ) -> None:
         self.cache_dir = cache_dir
+        self.artifacts = ArtifactCache(cache_dir / "artifacts", max_bytes=max_cache_bytes)
+        self.max_tree_bytes = max_tree_bytes
+        self.max_tree_files = max_tree_files
         self.allow_local = allow_local
+        self.allowed_hosts = allowed_hosts or HostPolicy()
+        self.resolver = resolver
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, cache_dir: Path | None = None) -> GitSource:
+        """The source an operator process (or the CLI, with its own cache) uses."""
+        return cls(
+            cache_dir or settings.cache_dir,
+            allow_local=settings.allow_local_sources,
+            allowed_hosts=HostPolicy.parse(settings.allowed_git_hosts),
+            max_tree_bytes=settings.max_tree_bytes,
+            max_tree_files=settings.max_tree_files,
+            max_cache_bytes=settings.max_cache_bytes,
+        )
+
     # -- public ------------------------------------------------------------------------
 
-    def check_url(self, url: str) -> None:
-        """Refuse schemes other than http, https and ssh (and file:// unless allowed)."""
+    def check_url(self, url: str) -> Target | None:
+        """Refuse schemes other than http, https and ssh (and file:// unless allowed), and
+        hosts ``hosts.check_target`` refuses; the target a remote URL may connect to."""
         scheme = urlsplit(url).scheme
         if scheme in REMOTE_SCHEMES:
-            return
+            return check_target(url, self.allowed_hosts, self.resolver)
         if scheme == "file" and self.allow_local:
-            return
+            return None
         raise InvalidSpecError(
             f"repository URL {redact(url)!r}: only http://, https:// and ssh:// URLs are allowed",
             reason="UnsupportedURL",
@@ -65,28 +92,26 @@ class GitSource:
     ) -> tuple[GitRef, str]:
         """The concrete ref and commit SHA ``ref`` points at on the remote: one ls-remote
         round trip (none for a commit). A semver range resolves to its highest tag."""
-        self.check_url(url)
+        target = self.check_url(url)
         if ref.kind is RefKind.COMMIT:
-            return ref, ref.value
+            return ref, check_sha(ref.value, where="spec.ref.commit")
         output = self._git(
             None,
             "ls_remote",
+            "--",
             url,
             *ls_remote_patterns(ref),
             timeout=timeout,
             url=url,
+            target=target,
             credentials=credentials,
         )
         return select(ref, parse_ls_remote(output), url)
 
-    def artifact(self, sha: str) -> Artifact | None:
-        """The cached artifact of ``sha``, if this process (or an earlier one) fetched it."""
-        path = self._artifact_dir(sha)
-        if not path.is_dir():
-            return None
-        info = path.with_suffix(".info")
-        message, _, author = info.read_text().partition("\0") if info.exists() else ("", "", "")
-        return Artifact(sha, path, message, author)
+    def artifact(self, url: str, sha: str, *, scope: str = "") -> Artifact | None:
+        """The cached tree of ``sha`` if ``url`` with the Secret ``scope``
+        (``credentials_scope``) fetched it, in this process or an earlier one."""
+        return self.artifacts.get(url, scope, sha)
 
     def fetch(
         self,
@@ -96,14 +121,17 @@ class GitSource:
         *,
         timeout: float,
         credentials: Credentials | None = None,
+        scope: str = "",
     ) -> Artifact:
-        """Make the tree of ``sha`` available locally, fetching it if it is not cached.
+        """Make the tree of ``sha`` available locally, fetching it from ``url`` with
+        ``credentials`` (whose Secret is ``scope``) if that URL and scope have not yet.
 
         ``ref`` names what to fetch (the concrete ref from ``resolve``); a commit ref
         fetches the SHA itself."""
-        self.check_url(url)
+        target = self.check_url(url)
+        check_sha(sha, where="revision to fetch")
         with self._lock(url):
-            cached = self.artifact(sha)
+            cached = self.artifact(url, sha, scope=scope)
             if cached:
                 return cached
             repo = self._mirror(url)
@@ -117,10 +145,12 @@ class GitSource:
                 "fetch",
                 "--depth=1",
                 "--no-tags",
+                "--",
                 url,
                 refspec,
                 timeout=timeout,
                 url=url,
+                target=target,
                 credentials=credentials,
             )
             try:
@@ -129,14 +159,40 @@ class GitSource:
                 raise SourceError(
                     f"{url}: commit {sha} moved away during fetch; will retry", reason="RefMoved"
                 ) from exc
-            return self._extract(repo, commit)
+            try:
+                return self._extract(repo, commit, url, scope)
+            finally:
+                self._trim_mirror(Path(repo.git_dir))
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _extract(self, repo: git.Repo, commit: git.Commit) -> Artifact:
-        target = self._artifact_dir(commit.hexsha)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".extract-"))
+    def _check_size(self, repo: git.Repo, sha: str) -> None:
+        """Refuse a tree larger than the limits before writing any of it: ``ls-tree``
+        reads sizes from the tree objects without expanding a blob."""
+        proc = repo.git.ls_tree("-r", "-l", "-z", "--full-tree", sha, "--", as_process=True)
+        files, total, pending = 0, 0, b""
+        try:
+            while chunk := proc.stdout.read(64 * 1024):
+                *entries, pending = (pending + chunk).split(b"\0")
+                for entry in entries:
+                    fields = entry.partition(b"\t")[0].split()
+                    files += 1
+                    total += int(fields[3]) if len(fields) == 4 and fields[3].isdigit() else 0
+                    if files > self.max_tree_files or total > self.max_tree_bytes:
+                        raise StalledError(
+                            f"commit {sha}: the repository is larger than this operator"
+                            f" accepts ({self.max_tree_files} files,"
+                            f" {self.max_tree_bytes // 2**20} MiB; GITOPS_MAX_TREE_FILES,"
+                            " GITOPS_MAX_TREE_BYTES)",
+                            reason="RepositoryTooLarge",
+                        )
+        finally:
+            proc.proc.kill()
+            proc.proc.wait()
+
+    def _extract(self, repo: git.Repo, commit: git.Commit, url: str, scope: str) -> Artifact:
+        self._check_size(repo, commit.hexsha)
+        staging = Path(tempfile.mkdtemp(dir=self.artifacts.staging(), prefix="extract-"))
         try:
             archive = staging / "tree.tar"
             with archive.open("wb") as out:
@@ -144,13 +200,20 @@ class GitSource:
             tree = staging / "tree"
             with tarfile.open(archive) as tar:
                 # Symlinks are kept as they are, even those pointing outside: render refuses
-                # any under an Application's path, so one stray link elsewhere in a
+                # any an Application's path can reach (through inside directory links too)
+                # and leaves the others out of its copy, so one stray link elsewhere in a
                 # monorepo does not block every Application of the repository.
                 tar.extractall(tree, filter="tar")
-            message = str(commit.message).strip()
-            author = f"{commit.author.name} <{commit.author.email}>"
-            target.with_suffix(".info").write_text(f"{message}\0{author}")
-            os.replace(tree, target)
+            size = archive.stat().st_size
+            return self.artifacts.store(
+                url,
+                scope,
+                commit.hexsha,
+                tree,
+                message=str(commit.message).strip(),
+                author=f"{commit.author.name} <{commit.author.email}>",
+                size=size,
+            )
         except tarfile.FilterError as exc:
             raise StalledError(
                 f"commit {commit.hexsha}: {exc} (refused: it leaves the checkout)",
@@ -158,7 +221,6 @@ class GitSource:
             ) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return Artifact(commit.hexsha, target, message, author)
 
     def _mirror(self, url: str) -> git.Repo:
         path = self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
@@ -167,8 +229,15 @@ class GitSource:
         path.parent.mkdir(parents=True, exist_ok=True)
         return git.Repo.init(path, bare=True)
 
-    def _artifact_dir(self, sha: str) -> Path:
-        return self.cache_dir / "artifacts" / sha
+    def _trim_mirror(self, path: Path) -> None:
+        """A mirror only speeds up the next fetch; one grown past the tree bound (shallow
+        fetches add every new commit's objects) is removed and starts afresh."""
+        size = sum(
+            (Path(d) / f).stat().st_size for d, _, files in os.walk(path / "objects") for f in files
+        )
+        if size > self.max_tree_bytes:
+            log.info("removing the Git mirror %s (%d bytes)", path.name, size)
+            shutil.rmtree(path, ignore_errors=True)
 
     def _lock(self, url: str) -> threading.Lock:
         with self._locks_guard:
@@ -181,6 +250,7 @@ class GitSource:
         *args: str,
         timeout: float,
         url: str,
+        target: Target | None,
         credentials: Credentials | None,
     ) -> str:
         runner = repo.git if repo is not None else git.cmd.Git()
@@ -191,14 +261,32 @@ class GitSource:
             "SSH_ASKPASS": "",
             "GIT_ALLOW_PROTOCOL": protocols,
             "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes"
+            f" {SSH_KEEPALIVE}",
         }
+        # A redirect would lead to a host nobody checked; the checked addresses are the
+        # only ones curl may use for the name (no second lookup, so no DNS rebinding).
+        config = [
+            ("http.followRedirects", "false"),
+            # A server trickling bytes is as stuck as a silent one: below 1 KiB/s for 30 s
+            # the transfer is abandoned, long before the command's own timeout.
+            ("http.lowSpeedLimit", str(LOW_SPEED_LIMIT)),
+            ("http.lowSpeedTime", str(LOW_SPEED_TIME)),
+        ]
+        if target is not None and _is_name(target.host):
+            pinned = ",".join(f"[{a}]" if ":" in a else a for a in target.addresses)
+            config.append(("http.curloptResolve", f"{target.host}:{target.port}:{pinned}"))
+        loopback = target is not None and all(
+            ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in target.addresses
+        )
         name = f"git {command.replace('_', '-')}"
         secrets = credentials.values if credentials else []
         try:
-            with git_environment(url, credentials) as auth:
+            with git_environment(url, credentials, loopback=loopback) as auth:
                 output = getattr(runner, command)(
-                    *args, env={**env, **auth}, kill_after_timeout=timeout
+                    *args,
+                    env={**env, **auth.env, **_config_env(config + auth.config)},
+                    kill_after_timeout=timeout,
                 )
         except git.GitCommandError as exc:
             detail = _scrub(_stderr_summary(exc), secrets)
@@ -209,12 +297,39 @@ class GitSource:
                     f" {detail}",
                     reason="AuthenticationFailed",
                 ) from None
-            raise SourceError(f"{name} failed: {detail}") from None
+            if any(sign in detail for sign in _GIT_SERVER_ANSWERS):
+                raise SourceError(f"{name} failed: {detail}") from None
+            # Refused, reset, timed out, TLS, HTTP 404, not git: one text for all, so a
+            # status cannot tell an open port from a closed one. Administrators get the
+            # detail in the operator's log.
+            log.info("%s %s failed: %s", name, redact(url), detail)
+            raise SourceError(
+                f"{name} failed: {redact(url)} is unreachable (Failed to connect, timed out,"
+                " or not a Git repository)"
+            ) from None
         except (git.GitCommandNotFound, OSError) as exc:
             raise SourceError(f"{name} could not run: {_scrub(str(exc), secrets)}") from None
         return str(output)
 
 
+def _is_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def _config_env(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Git config for one command through ``GIT_CONFIG_*`` (never argv, never a file)."""
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for index, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+_GIT_SERVER_ANSWERS = ("remote ref", "not our ref", "remote error:", "Host key verification failed")
 _AUTH_FAILURES = (
     "could not read Username",
     "Authentication failed",

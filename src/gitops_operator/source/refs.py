@@ -1,11 +1,27 @@
-"""Reading ``git ls-remote`` output and choosing a ref: pure functions."""
+"""Reading ``git ls-remote`` output, choosing a ref and checking SHAs: pure functions."""
 
 from __future__ import annotations
+
+import re
 
 import nodesemver
 
 from ..api import GitRef, RefKind
-from ..errors import InvalidSpecError, SourceError
+from ..errors import InvalidSpecError, SourceError, StalledError
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def check_sha(sha: str, *, where: str) -> str:
+    """``sha`` if it is a full SHA-1 commit id (40 lower-case hex digits), else
+    ``StalledError``: a SHA names a cache directory and a git argument, so anything else
+    (``../../etc``, ``--upload-pack=...``) is refused before it reaches either."""
+    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
+        raise StalledError(
+            f"{where}: {str(sha)[:80]!r} is not a commit SHA (40 hex digits)",
+            reason="InvalidRevision",
+        )
+    return sha
 
 
 def parse_ls_remote(output: str) -> dict[str, str]:
@@ -14,8 +30,8 @@ def parse_ls_remote(output: str) -> dict[str, str]:
     peeled: dict[str, str] = {}
     for line in output.splitlines():
         sha, _, name = line.strip().partition("\t")
-        if not name:
-            continue
+        if not name or not _SHA.fullmatch(sha):
+            continue  # what a server sends is data: only well-formed SHAs are kept
         if name.endswith("^{}"):
             peeled[name[:-3]] = sha
         else:

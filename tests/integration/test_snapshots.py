@@ -1,0 +1,72 @@
+"""Snapshot Secrets drive writes with the operator's identity: a forged one is refused."""
+
+from __future__ import annotations
+
+import base64
+
+from gitops_operator.objects import Manifest, ObjectRef
+from gitops_operator.reconcilers.snapshots import encode
+
+from .apps import application, configmap, deployment, repository
+from .support import condition, events_for, get_status, wait_for
+from .test_reconcile import synced_to
+from .test_rollback import rolled_back
+
+
+def escalation(namespace: str) -> Manifest:
+    """What an attacker who may only write Secrets in ``namespace`` would like applied."""
+    return Manifest(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"pwned-{namespace}"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
+        },
+        "forged.yaml",
+    )
+
+
+def test_a_forged_snapshot_is_refused_and_never_applied(kube, operator, repo, namespace):
+    good = repo.commit({"app/web.yaml": deployment("web"), "app/cm.yaml": configmap("c")})
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="6s", driftInterval="2s", selfHeal=True))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="good revision")
+    ref = ObjectRef("", "Secret", namespace, "gitops-snapshot-app")
+    secret = wait_for(lambda: kube.get("v1", ref), what="the snapshot Secret")
+    assert good in secret["data"]
+
+    # Rewrite the last good revision's snapshot, as anyone allowed to edit Secrets here
+    # could, then restart the operator so that it reads the Secret again.
+    forged = encode([escalation(namespace)])
+    secret["data"][good] = base64.b64encode(forged.encode()).decode()
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": ref.name, "namespace": namespace},
+            "data": secret["data"],
+        }
+    )
+    operator.stop()
+    operator.start()
+
+    def rejected():
+        cond = condition(get_status(kube, "Application", namespace, "app"))
+        return cond if cond.get("reason") == "SnapshotRejected" else None
+
+    cond = wait_for(rejected, timeout=60, what="the drift check refusing the snapshot")
+    assert "failed authentication" in cond["message"] and cond["status"] == "False"
+    assert any(e["reason"] == "SnapshotRejected" for e in events_for(kube, namespace, "app"))
+
+    # A failing revision still rolls back: from Git, not from the forged snapshot.
+    repo.commit({"app/web.yaml": deployment("web", never_ready=True)}, "bad")
+    status = wait_for(lambda: rolled_back(kube, namespace), timeout=90, what="RolledBack")
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    binding = ObjectRef("rbac.authorization.k8s.io", "ClusterRoleBinding", "", f"pwned-{namespace}")
+    assert kube.get("rbac.authorization.k8s.io/v1", binding) is None, "nothing forged applied"
+    assert kube.get("v1", ObjectRef("", "ConfigMap", namespace, "c")) is not None

@@ -1,0 +1,149 @@
+"""The Git source against real git on local repositories (no network)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from gitops_operator.api import GitRef, RefKind
+from gitops_operator.errors import SourceError, StalledError
+from gitops_operator.source import GitSource
+from gitops_operator.source.cache import ArtifactCache
+from gitops_operator.source.hosts import HostPolicy
+from gitops_operator.source.refs import parse_ls_remote
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> tuple[Path, str]:
+    """A bare repository with one commit, and that commit's SHA."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run_git(work, "init", "-q", "-b", "main")
+    (work / "a.yaml").write_text("kind: ConfigMap\n")
+    run_git(work, "add", ".")
+    run_git(work, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "one")
+    bare = tmp_path / "bare.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    return bare, run_git(work, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("sha", ["../../../../../../../../../etc", "", "ABC", SHA[:39], SHA + "0"])
+def test_artifact_refuses_what_is_not_a_sha(tmp_path: Path, sha: str) -> None:
+    with pytest.raises(StalledError) as err:
+        GitSource(tmp_path / "cache").artifact("https://example.com/r.git", sha)
+    assert err.value.reason == "InvalidRevision"
+
+
+def test_a_sha_that_is_an_option_never_reaches_git(tmp_path: Path, bare: tuple[Path, str]) -> None:
+    marker = tmp_path / "upload-pack-ran"
+    sha = f"--upload-pack=touch {marker}"
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    with pytest.raises(StalledError) as err:
+        source.fetch(f"file://{bare[0]}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert err.value.reason == "InvalidRevision"
+    assert not marker.exists()
+
+
+def test_fetch_by_sha_then_serve_from_the_cache(tmp_path: Path, bare: tuple[Path, str]) -> None:
+    path, sha = bare
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    artifact = source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert (artifact.path / "a.yaml").read_text() == "kind: ConfigMap\n"
+    assert artifact.message == "one"
+
+
+def test_ls_remote_lines_without_a_sha_are_ignored() -> None:
+    output = f"{SHA}\trefs/heads/main\n../../etc\trefs/heads/evil\n--upload-pack=x\trefs/tags/v1\n"
+    assert parse_ls_remote(output) == {"refs/heads/main": SHA}
+
+
+def test_an_artifact_is_served_only_to_the_url_and_secret_that_fetched_it(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    url = f"file://{path}"
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    source.fetch(url, GitRef(RefKind.COMMIT, sha), sha, timeout=30, scope="team-a/git-auth")
+    assert source.artifact(url, sha, scope="team-a/git-auth") is not None
+    assert source.artifact(f"FILE://{path}/", sha, scope="team-a/git-auth") is not None
+    assert source.artifact(url, sha) is None, "the same URL without the Secret"
+    assert source.artifact(url, sha, scope="team-b/git-auth") is None
+    assert source.artifact("http://127.0.0.1:9/other.git", sha, scope="team-a/git-auth") is None
+
+
+def test_a_known_sha_with_an_unreachable_url_must_be_fetched(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    source = GitSource(
+        tmp_path / "cache", allow_local=True, allowed_hosts=HostPolicy.parse(["127.0.0.1"])
+    )
+    source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    with pytest.raises(SourceError):
+        source.fetch(
+            "http://127.0.0.1:9/elsewhere.git", GitRef(RefKind.COMMIT, sha), sha, timeout=10
+        )
+
+
+def test_a_tree_over_the_limits_is_refused_before_it_is_written(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    for limits in ({"max_tree_files": 0}, {"max_tree_bytes": 4}):
+        source = GitSource(tmp_path / f"cache-{len(limits)}", allow_local=True, **limits)
+        with pytest.raises(StalledError) as err:
+            source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+        assert err.value.reason == "RepositoryTooLarge"
+        assert not list((source.cache_dir / "artifacts").glob("*/*")), "nothing extracted"
+
+
+def test_least_recently_used_artifacts_are_evicted(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "artifacts", max_bytes=250)
+    old = time.time() - 3600
+
+    def stored(name: str) -> Path:
+        tree = tmp_path / f"tree-{name}"
+        tree.mkdir()
+        sha = name * 40
+        cache.store("https://h/r", "", sha, tree, message="", author="", size=100)
+        info = cache.directory("https://h/r", "", sha).with_suffix(".json")
+        os.utime(info, (old, old))
+        return info.with_suffix("")
+
+    first, second = stored("a"), stored("b")
+    assert cache.get("https://h/r", "", "a" * 40) is not None  # used again: now the newest
+    os.utime(first.with_suffix(".json"), (old + 10, old + 10))
+    third = stored("c")
+    assert not second.exists() and first.exists() and third.exists()
+    assert cache.get("https://h/r", "", "b" * 40) is None
+
+
+def test_an_artifact_in_use_is_not_evicted(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "artifacts", max_bytes=10)
+    for name in "ab":
+        tree = tmp_path / f"tree-{name}"
+        tree.mkdir()
+        cache.store("https://h/r", "", name * 40, tree, message="", author="", size=100)
+    assert cache.get("https://h/r", "", "a" * 40) is not None
+
+
+def test_a_mirror_grown_past_the_tree_bound_is_removed(
+    tmp_path: Path, bare: tuple[Path, str]
+) -> None:
+    path, sha = bare
+    source = GitSource(tmp_path / "cache", allow_local=True, max_tree_bytes=1)
+    with pytest.raises(StalledError):  # the tree itself is over the bound too
+        source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert not list((tmp_path / "cache" / "repos").iterdir())
