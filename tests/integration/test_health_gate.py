@@ -225,7 +225,8 @@ def test_failing_source_is_reported_on_its_applications(kube, operator, repo, na
     kube.apply(repository(namespace, repo.url))
     kube.apply(application(namespace, driftInterval="1s"))
     wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="first revision")
-    kube.apply(repository(namespace, repo.url.replace(".git", "-gone.git")))
+    hidden = repo.bare.with_name(repo.bare.name + ".away")
+    repo.bare.rename(hidden)  # the Git server answers 404 for it: an outage of the source
 
     def source_failing():
         return condition(app_status(kube, namespace), "SourceReady").get("status") == "False"
@@ -237,7 +238,7 @@ def test_failing_source_is_reported_on_its_applications(kube, operator, repo, na
     assert f"main@sha1:{sha} is still the one applied" in message
     assert condition(status)["status"] == "True", "a failing source must not flip Ready"
 
-    kube.apply(repository(namespace, repo.url))
+    hidden.rename(repo.bare)
     wait_for(
         lambda: condition(app_status(kube, namespace), "SourceReady") == {},
         timeout=60,
