@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -22,9 +23,23 @@ GITLAB_SECRET = "whsec-gitlab-22b9"
 
 
 @pytest.fixture(scope="module")
-def receivers(kube):
+def receivers(kube, operator):
     kube.apply(secret("default", "webhook-receivers", github=GITHUB_SECRET, gitlab=GITLAB_SECRET))
     time.sleep(0.1)
+    wait_for(lambda: listening(operator.webhook_port), timeout=60, what="the webhook receiver")
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def fetched(kube, namespace: str) -> bool:
+    """The operator has seen the GitRepository (so its webhook index has too)."""
+    return bool(get_status(kube, "GitRepository", namespace, "app").get("artifact"))
 
 
 def post(operator, provider: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
@@ -80,7 +95,9 @@ def test_signed_push_applies_a_commit_without_waiting_for_the_poll(
 
 
 def test_gitlab_token_and_other_branches(kube, operator, repo, namespace, receivers):
+    repo.commit({"app/a.yaml": configmap("a")})
     kube.apply(repository(namespace, repo.url, interval="1h"))
+    wait_for(lambda: fetched(kube, namespace), timeout=60, what="the repository fetched")
     body = json.dumps(
         {
             "object_kind": "push",
