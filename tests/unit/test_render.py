@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -260,3 +261,26 @@ def test_excluding_the_hook_file_renders_the_rest(repo):
     (repo / "app" / "migrate.yaml").write_text(HOOK_JOB.format(prefix="migrate-"))
     spec = RenderSpec(exclude=("migrate.yaml",))
     assert [m.ref.name for m in render_with(repo, "app", spec)] == ["a", "b"]
+
+
+def test_a_helm_chart_with_a_generate_name_hook_is_refused_naming_it(tmp_path):
+    from gitops_operator.config import Settings
+
+    helm = Settings().helm_binary
+    if not shutil.which(helm):
+        pytest.skip(f"pinned helm not found at {helm!r} (run hack/build-binaries.sh)")
+    chart = tmp_path / "repo" / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(CM.format(name="settings"))
+    (chart / "templates" / "job.yaml").write_text(
+        HOOK_JOB.format(prefix="migrate-").replace(
+            "argocd.argoproj.io/hook: PreSync", "helm.sh/hook: pre-upgrade"
+        )
+    )
+    tools = RenderTools(kustomize="/nonexistent/kustomize", helm=helm, timeout=30)
+    with pytest.raises(RenderError) as err:
+        render_with(tmp_path / "repo", "chart", tools=tools)
+    assert err.value.reason == "GenerateNameNotSupported"
+    assert "helm template chart (document" in str(err.value)
+    assert "Job with generateName 'migrate-', annotated helm.sh/hook: pre-upgrade" in str(err.value)
