@@ -146,11 +146,17 @@ class GeneratedObject:
         annotations = meta.get("annotations")
         annotations = annotations if isinstance(annotations, dict) else {}
         hook = next((f"{k}: {annotations[k]}" for k in HOOK_ANNOTATIONS if k in annotations), "")
-        return cls(where, str(obj.get("kind")), str(meta.get("generateName")), hook)
+        kind, prefix = str(obj.get("kind")), str(meta.get("generateName"))
+        return cls(where, _bounded(kind), _bounded(prefix), _bounded(hook))
 
     def __str__(self) -> str:
         hook = f", annotated {self.hook}" if self.hook else ""
         return f"{self.where}: {self.kind} with generateName {self.generate_name!r}{hook}"
+
+
+def _bounded(text: str, limit: int = 100) -> str:
+    # Tenant text in a status message: a huge value must not make a huge condition.
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def refuse_generated_names(generated: list[GeneratedObject]) -> None:

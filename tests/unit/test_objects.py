@@ -104,4 +104,10 @@ def test_a_broken_document_is_reported_before_generate_name_objects():
     assert "generateName" not in str(err.value)
 
 
+def test_a_huge_generate_name_does_not_make_a_huge_message():
+    with pytest.raises(RenderError) as err:
+        load_manifests(ARGO_HOOK.replace("db-migrate-", "x" * 100_000), "big.yaml")
+    assert len(str(err.value)) < 1000
+
+
 CM_A = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
