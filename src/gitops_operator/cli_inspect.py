@@ -148,17 +148,17 @@ def applications_table(rows: list[dict[str, Any]], *, with_namespace: bool = Fal
 
 
 def failed_revision_text(d: dict[str, Any]) -> str:
-    """The quarantined revision; when it is the last good one too, what is held is the spec
-    (a later generation) it failed with, not the commit."""
+    """The quarantined revision. When it is the last good one too, it did become healthy
+    once and what failed is applying it again: say that, not that the commit is bad."""
     failed = d["failedRevision"]
     if not failed:
         return "none"
     if failed == d["lastGoodRevision"]:
         generation = d.get("failedGeneration")
-        spec = f"spec generation {generation}" if generation else "the current spec"
+        at = f" at generation {generation}" if generation else ""
         return (
-            f"{failed} with {spec}: the commit is the last good revision; that spec is"
-            " held until it changes or a retry"
+            f"{failed}: the last good revision, but applying it again{at} failed; held"
+            " until a new commit, a spec change or a retry"
         )
     return f"{failed} (quarantined)"
 

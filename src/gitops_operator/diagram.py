@@ -441,16 +441,17 @@ def _short_time(stamp: str) -> str:
 
 
 def _failed_text(status: dict[str, Any]) -> str:
-    """The failed revision, quarantined; but when it is also the last good revision, the
-    commit is not what failed: the spec it was applied with (a later generation) did."""
+    """The failed revision, quarantined. When it is also the last good revision, the
+    commit did become healthy once; what failed is applying it again (after a spec
+    change or a requested sync), so the SHA is shown once, as last good."""
     failed = str(status.get("failedRevision") or "")
     if not failed:
         return "none"
     good = str(status.get("lastGoodRevision") or "")
     if good and sha_of(good) == sha_of(failed):
         generation = status.get("failedGeneration")
-        spec = f"spec generation {generation}" if generation else "the current spec"
-        return f"{spec} on last good"
+        at = f" at generation {generation}" if generation else ""
+        return f"re-apply{at} failed"
     return f"{_short_rev(failed)} (quarantined)"
 
 

@@ -304,12 +304,12 @@ def test_a_repeated_rollback_is_spelled_differently_so_it_is_new():
     assert cli_actions._rollback_value(REV, REV, REV) == SHA
 
 
-def test_a_failed_spec_on_the_last_good_commit_is_not_shown_as_a_quarantined_commit():
+def test_a_failed_re_apply_of_the_last_good_revision_is_not_shown_as_quarantined():
     status = {**APP["status"], "failedRevision": REV, "failedGeneration": 4}
     text = cli_inspect.details_table(cli_inspect.application_details({**APP, "status": status}))
     [line] = [line for line in text.splitlines() if "Failed revision" in line]
     assert "(quarantined)" not in line
-    assert f"{REV} with spec generation 4: the commit is the last good revision" in line
+    assert f"{REV}: the last good revision, but applying it again at generation 4 failed" in line
     other = {**APP["status"], "failedRevision": "main@sha1:" + "b" * 40}
     text = cli_inspect.details_table(cli_inspect.application_details({**APP, "status": other}))
     assert f"main@sha1:{'b' * 40} (quarantined)" in text

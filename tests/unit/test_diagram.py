@@ -240,14 +240,14 @@ def test_a_short_kind_name_stays_on_one_line() -> None:
 
 
 def test_the_last_good_revision_is_never_also_shown_as_quarantined() -> None:
-    # The same commit, applied again with a changed spec (generation 4), failed: the
-    # commit stays the last good revision; what is held is that spec on it.
+    # The good commit, applied again (a changed spec, generation 4) failed: rollback had
+    # nothing older to go to, so status names it both last good and failed.
     root = draw(application(failedRevision=GOOD, failedGeneration=4))
     app = root.find("svg:g[@id='application']", NS)
     lines = shown(app)
     assert "main@9f8e7d6" in lines, "the last good revision is shown"
     assert not any("9f8e7d6" in line and "quarantined" in line for line in lines)
-    assert "spec generation 4 on last good" in lines
+    assert "re-apply at generation 4 failed" in lines
 
 
 def test_a_failed_revision_other_than_the_last_good_is_quarantined() -> None:
