@@ -145,7 +145,10 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     manifests = reconciler.render(run, run.artifact)
     objects: list[dict[str, Any]] = []
     for drift in run.manager.diff_all(manifests, spec.ignore_differences):
-        fields = [{"path": c.path, "desired": c.desired, "live": c.live} for c in drift.changes]
+        fields = [
+            {"path": c.path, "pointer": c.pointer, "desired": c.desired, "live": c.live}
+            for c in drift.changes
+        ]
         action = "create" if drift.missing else "update"
         objects.append({"object": str(drift.ref), "action": action, "fields": fields})
     if spec.prune:

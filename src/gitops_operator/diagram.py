@@ -134,7 +134,7 @@ def _loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top
         ("sync", f"{status.get('sync', 'Unknown')} · health {status.get('health', 'Unknown')}"),
         ("applied", _short_rev(applied)),
         ("last good", _short_rev(str(status.get("lastGoodRevision") or ""))),
-        ("failed", f"{_short_rev(failed)} (quarantined)" if failed else "none"),
+        ("failed", _failed_text(status)),
         ("READY", f"{app_ready.get('status', 'Unknown')} {app_ready.get('reason', '')}"),
         ("message", str(app_ready.get("message") or "")),
     ]
@@ -218,17 +218,21 @@ def _kind_card(
     parent: ET.Element, kind: str, objs: list[DiagramObject], x: float, y: float, w: float
 ) -> float:
     shown, more = objs[:MAX_PER_KIND], max(0, len(objs) - MAX_PER_KIND)
-    height = 36 + 24 * len(shown) + (20 if more else 0)
+    # The kind is never cut: a long one (HorizontalPodAutoscaler) wraps between its words.
+    heading = _wrap_words(_clean(kind), w - 50, float(HEADING["font-size"]))
+    top = y + 16 * (len(heading) - 1)
+    height = 36 + 24 * len(shown) + (20 if more else 0) + (top - y)
     card = _el(parent, "g", **{"class": "kind", "data-kind": kind})
     _rect(card, x, y, w, height, fill=PAPER, stroke="#d9e2ec")
-    _text(card, x + 10, y + 19, kind, HEADING, width=w - 50)
+    for i, line in enumerate(heading):
+        _text(card, x + 10, y + 19 + 16 * i, line, {**HEADING, "class": "kind-name"})
     _text(card, x + w - 10, y + 19, str(len(objs)), BODY, fill=MUTED, text_anchor="end")
     several_namespaces = len({o.ref.namespace for o in objs}) > 1
     for i, obj in enumerate(shown):
         label = f"{obj.ref.namespace}/{obj.ref.name}" if several_namespaces else obj.ref.name
-        _object_pill(card, obj, label, x + 6, y + 28 + 24 * i, w - 12)
+        _object_pill(card, obj, label, x + 6, top + 28 + 24 * i, w - 12)
     if more:
-        _text(card, x + 10, y + 41 + 24 * len(shown), f"+{more} more", BODY, fill=MUTED)
+        _text(card, x + 10, top + 41 + 24 * len(shown), f"+{more} more", BODY, fill=MUTED)
     return height
 
 
@@ -383,6 +387,23 @@ def _wrap(text: str, width: float, size: float) -> list[str]:
     return [text[:cut], text[cut:]]
 
 
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _wrap_words(text: str, width: float, size: float) -> list[str]:
+    """``text`` in as many lines as it takes, broken between CamelCase words (or, for a
+    word longer than a line, inside it): nothing is left out."""
+    limit = max(1, int(width / (0.6 * size)))
+    lines: list[str] = []
+    for word in _WORD_START.split(text):
+        for piece in (word[i : i + limit] for i in range(0, len(word), limit)):
+            if lines and len(lines[-1]) + len(piece) <= limit:
+                lines[-1] += piece
+            else:
+                lines.append(piece)
+    return lines or [""]
+
+
 def _natural(name: str) -> list[str | int]:
     """``web-2`` before ``web-10``."""
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
@@ -417,6 +438,21 @@ def _short_rev(revision: str) -> str:
 def _short_time(stamp: str) -> str:
     match = _STAMP.match(stamp)
     return f"{match.group(1)} {match.group(2)}" if match else stamp
+
+
+def _failed_text(status: dict[str, Any]) -> str:
+    """The failed revision, quarantined. When it is also the last good revision, the
+    commit did become healthy once; what failed is applying it again (after a spec
+    change or a requested sync), so the SHA is shown once, as last good."""
+    failed = str(status.get("failedRevision") or "")
+    if not failed:
+        return "none"
+    good = str(status.get("lastGoodRevision") or "")
+    if good and sha_of(good) == sha_of(failed):
+        generation = status.get("failedGeneration")
+        at = f" at generation {generation}" if generation else ""
+        return f"re-apply{at} failed"
+    return f"{_short_rev(failed)} (quarantined)"
 
 
 def _ref_text(ref: dict[str, Any]) -> str:

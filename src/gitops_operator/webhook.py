@@ -16,8 +16,9 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ from gitops_operator.errors import redact
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+REFUSAL_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about refused deliveries of one provider and reason."""
 
 
 class Provider(StrEnum):
@@ -285,16 +288,55 @@ async def _read_at_most(stream: StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass
+class RefusalLog:
+    """Logs refused deliveries at most once per ``interval`` per (provider, reason).
+
+    A flood of bad deliveries (wrong secret, oversized bodies) must not flood the log:
+    the first refusal is logged at once, the next ones only as a count
+    (``suppressed=N``) on the first line written after ``interval`` has passed."""
+
+    interval: float = REFUSAL_LOG_INTERVAL
+    clock: Callable[[], float] = time.monotonic
+    _logged_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    _suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def refused(self, provider: str, reason: str, message: str) -> None:
+        key, now = (provider, reason), self.clock()
+        last = self._logged_at.get(key)
+        if last is not None and now - last < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._logged_at[key] = now
+        suppressed = self._suppressed.pop(key, 0)
+        since = f" in the last {now - last:.0f}s" if last is not None and suppressed else ""
+        log.info(
+            "webhook refused provider=%s reason=%s suppressed=%d%s: %s",
+            provider,
+            reason,
+            suppressed,
+            since,
+            message,
+        )
+
+
 def make_app(
     resolve_secret: ResolveSecret,
     on_push: OnPush,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_result: OnResult | None = None,
+    refusals: RefusalLog | None = None,
 ) -> web.Application:
     """An aiohttp app serving ``POST /hooks/{provider}``; ``on_push`` says how many
     repositories a push triggered and should only enqueue work (providers time out in ~10s).
+
+    ``on_result`` gets each delivery's result: ``accepted`` (a push that triggered at
+    least one repository), ``unmatched`` (a verified push no repository watches: its URL
+    and ref match none), ``ignored`` (a verified event that is not a push), or the
+    refusal (``unauthorized``, ``bad_request``, ``too_large``, ``not_found``, ``error``).
     """
+    refusal_log = refusals if refusals is not None else RefusalLog()
     if max_body_bytes < 0:
         raise ValueError("max_body_bytes must not be negative")
 
@@ -320,10 +362,10 @@ def make_app(
         else:
             try:
                 triggered = await deliver(provider, request)
-                result = "ignored" if triggered is None else "accepted"
+                result = _result_of(triggered)
                 status, answer = 202, {"triggered": int(triggered or 0)}
             except WebhookError as err:
-                log.info("webhook refused provider=%s reason=%s: %s", provider, err.reason, err)
+                refusal_log.refused(provider.value, err.reason, str(err))
                 status, result, answer = err.status, err.reason, {"error": err.reason}
             except Exception:
                 log.exception("webhook handler failed provider=%s", provider)
@@ -338,3 +380,9 @@ def make_app(
     app = web.Application()
     app.router.add_post("/hooks/{provider}", handle)
     return app
+
+
+def _result_of(triggered: int | None) -> str:
+    if triggered is None:
+        return "ignored"
+    return "accepted" if triggered > 0 else "unmatched"

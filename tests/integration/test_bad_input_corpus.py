@@ -53,6 +53,23 @@ CASES = [
         message="metadata.name",
     ),
     Case(
+        "argo-hook-generate-name",
+        {
+            "app/migrate.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {
+                        "generateName": "db-migrate-",
+                        "annotations": {"argocd.argoproj.io/hook": "PreSync"},
+                    },
+                }
+            )
+        },
+        "GenerateNameNotSupported",
+        message="app/migrate.yaml (document 1): Job with generateName 'db-migrate-'",
+    ),
+    Case(
         "unknown-kind",
         {"app/bad.yaml": doc("Gadget", "g", "example.com/v1")},
         "DryRunFailed",

@@ -53,7 +53,7 @@ def test_drift_is_reported_and_other_managers_fields_are_not_drift(
     status = wait_for(lambda: drifted(kube, namespace), timeout=30, what="Drifted")
     [entry] = status["drift"]
     assert entry["object"] == f"ConfigMap/{namespace}/settings"
-    assert entry["fields"] == [{"path": "/data/color", "desired": '"blue"', "live": '"red"'}]
+    assert entry["fields"] == [{"path": "data.color", "desired": '"blue"', "live": '"red"'}]
     assert any(e["reason"] == "DriftDetected" for e in events_for(kube, namespace, "app"))
     assert get(kube, "ConfigMap", namespace, "settings")["data"] == {"color": "red"}, (
         "without selfHeal drift is reported, not corrected"
