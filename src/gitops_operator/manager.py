@@ -446,6 +446,8 @@ def _dry_run_error(
         lines.append(f"and {more} more")
     prefix = "only CRDs and Namespaces were applied; " if after_first_stage else "nothing applied; "
     forbidden = all(isinstance(exc, ApiError) and exc.code == 403 for _, exc in failures)
-    error = DryRunError(prefix + "; ".join(lines), reason="Forbidden" if forbidden else None)
-    error.partial = after_first_stage
-    return error
+    return DryRunError(
+        prefix + "; ".join(lines),
+        reason="Forbidden" if forbidden else None,
+        partial=after_first_stage,
+    )

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import StreamReader, web
 
-from gitops_operator.errors import redact
+from .errors import WebhookError, redact
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,6 @@ class PushEvent:
     urls: frozenset[str]
     ref: str
     sha: str  # the commit after the push; "" when the provider gives none (deleted ref)
-
-
-class WebhookError(Exception):
-    """A delivery we refuse: ``status`` is the HTTP answer, ``reason`` a metrics word."""
-
-    def __init__(self, status: int, reason: str, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.status = status
-        self.reason = reason
 
 
 def _unauthorized(message: str) -> WebhookError:

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_operator import cli_actions, cli_inspect, cli_render
 from gitops_operator.api import RenderSpec
+from gitops_operator.cli import actions as cli_actions
 from gitops_operator.cli import build_parser, main
-from gitops_operator.cli_cluster import default_namespace
-from gitops_operator.cli_output import (
+from gitops_operator.cli import inspect as cli_inspect
+from gitops_operator.cli import render as cli_render
+from gitops_operator.cli.cluster import default_namespace
+from gitops_operator.cli.output import (
     OutputFormat,
     dump,
     format_fields,

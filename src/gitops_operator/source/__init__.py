@@ -2,5 +2,6 @@
 
 from .auth import Credentials
 from .git import Artifact, GitSource
+from .worktree import committed_view, repository_root
 
-__all__ = ["Artifact", "Credentials", "GitSource"]
+__all__ = ["Artifact", "Credentials", "GitSource", "committed_view", "repository_root"]

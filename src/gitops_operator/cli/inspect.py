@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import inventory
-from .cli_cluster import Cluster
-from .cli_output import (
+from .. import inventory
+from ..diagram import DiagramObject, render_svg
+from ..manager import ResourceManager
+from ..objects import KubeObject
+from .cluster import Cluster
+from .output import (
     OutputFormat,
     changes_text,
     emit,
@@ -17,9 +20,6 @@ from .cli_output import (
     format_table,
     short_revision,
 )
-from .diagram import DiagramObject, render_svg
-from .manager import ResourceManager
-from .objects import KubeObject
 
 
 def status(args: argparse.Namespace) -> int:
