@@ -64,7 +64,7 @@ from ..health import Health, HealthStatus, aggregate
 from ..history import SyncResult, record
 from ..inventory import Inventory
 from ..kube import KubeClient
-from ..manager import ChangeSet, ResourceManager
+from ..manager import ChangeSet, PruneResult, ResourceManager
 from ..metrics import count_changes
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
@@ -400,15 +400,13 @@ class ApplicationReconciler:
         survivors of a failed delete stay in the inventory."""
         desired = inventory.of_manifests(run.manifests)
         stale = inventory.stale(run.inventory, desired) if run.spec.prune else {}
-        survivors: Inventory = {}
-        messages: list[str] = []
-        if stale:
-            deleted, survivors, messages = run.manager.delete_all(stale)
-            run.changes = run.changes + deleted
-        run.record_inventory(inventory.union(survivors, desired))
-        if survivors:
+        pruned = run.manager.delete_all(stale) if stale else PruneResult()
+        run.changes = run.changes + pruned.changes
+        run.record_inventory(inventory.union(pruned.survivors, desired))
+        if pruned.survivors:
             raise PruneError(
-                f"{len(survivors)} object(s) could not be deleted: " + "; ".join(messages[:3])
+                f"{len(pruned.survivors)} object(s) could not be deleted: "
+                + "; ".join(pruned.messages()[:3])
             )
 
     def check_health(self, run: ApplicationRun, *, applied: bool = False) -> Outcome:

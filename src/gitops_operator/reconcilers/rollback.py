@@ -14,8 +14,7 @@ from ..api import ROLLBACK_TO_ANNOTATION, sha_of
 from ..conditions import ConditionType, ConditionUpdate, failed
 from ..errors import GitOpsError, HealthCheckError
 from ..history import SyncResult, record
-from ..inventory import Inventory
-from ..manager import ChangeSet
+from ..manager import ChangeSet, PruneResult
 from ..metrics import count_rollback
 from .outcome import Event, Outcome, counts_patch
 
@@ -185,10 +184,7 @@ class Rollback:
             ),
         )
         stale = inventory.stale(run.inventory, good_inventory) if run.spec.prune else {}
-        survivors: Inventory = {}
-        if stale:
-            deleted, survivors, _ = run.manager.delete_all(stale)
-            changes = changes + deleted
-        run.record_inventory(inventory.union(survivors, good_inventory))
+        pruned = run.manager.delete_all(stale) if stale else PruneResult()
+        run.record_inventory(inventory.union(pruned.survivors, good_inventory))
         run.manifests = manifests
-        return changes
+        return changes + pruned.changes
