@@ -71,24 +71,30 @@ def normalize_repo_url(url: str) -> str:
 
     Scheme, user info (credentials), port, query and fragment are dropped; host and path
     are lower-cased (GitHub, GitLab, Gitea and Bitbucket treat repository paths
-    case-insensitively); repeated, leading and trailing ``/`` and one trailing ``.git`` are
-    removed. scp-like ``git@host:org/repo.git`` reads as ``ssh://host/org/repo``. So
-    ``https://u:tok@Host/org/repo.git/``, ``ssh://git@host:22/org/repo`` and
-    ``git@host:org/repo`` all give ``host/org/repo``. Never raises.
+    case-insensitively); repeated, leading and trailing ``/``, surrounding spaces and
+    trailing ``.git`` are removed. scp-like ``git@host:org/repo.git`` reads as
+    ``ssh://host/org/repo``, and a URL without a scheme as ``host/path``, so the result
+    reads back as itself. ``https://u:tok@Host/org/repo.git/``, ``ssh://git@host:22/org/repo``,
+    ``git@host:org/repo`` and ``host/org/repo`` all give ``host/org/repo``. Never raises.
     """
-    text = url.strip()
-    if "://" not in text and (scp := _SCP_LIKE.match(text)):
-        text = f"ssh://{scp['host']}/{scp['path']}"
+    text = redact(url.strip()).lower()
+    if "://" in text:
+        parseable = text
+    elif scp := _SCP_LIKE.match(text):
+        parseable = f"ssh://{scp['host']}/{scp['path']}"
+    else:  # "host/path", as this function writes it; "/path" keeps an empty host
+        parseable = f"//{text}"
     try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
+        parts = urlsplit(parseable)
+        host = (parts.hostname or "").strip()
     except ValueError:  # e.g. an unbalanced "[": not a URL we can read, compare it verbatim
-        return redact(text).lower()
-    path = _SLASHES.sub("/", parts.path).strip("/")
-    path = path.removesuffix(".git").rstrip("/").lower()
+        return text
+    path = _SLASHES.sub("/", parts.path)
+    while (shorter := path.strip().strip("/").removesuffix(".git")) != path:
+        path = shorter
     if ":" in host:  # IPv6 literal: keep it unambiguous
         host = f"[{host}]"
-    return f"{host}/{path}" if host else f"/{path}"
+    return f"{host}/{path}"
 
 
 # --- verification -------------------------------------------------------------------------

@@ -819,3 +819,13 @@ def test_repeated_bad_deliveries_to_the_server_log_once(caplog: pytest.LogCaptur
         assert run(hooks.app(), scenario) == [401] * 50
     assert len(refusal_lines(caplog)) == 1
     assert hooks.results == [(Provider.GITHUB, "unauthorized")] * 50, "every one is counted"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://GitHub.com/Org/Repo.git/", "git@github.com:org/repo.git", "github.com/org/repo"],
+)
+def test_a_normalised_url_reads_back_as_itself(url):
+    normal = normalize_repo_url(url)
+    assert normal == "github.com/org/repo"
+    assert normalize_repo_url(normal) == normal
