@@ -153,6 +153,10 @@ def _pod(obj: dict[str, Any]) -> Health:
         return Health(HealthStatus.PROGRESSING, message or "Pod is running to completion")
     if _pod_ready(obj):
         return Health(HealthStatus.HEALTHY, message)
+    if restarted := _restarted_containers(obj):
+        # Not ready after a container died: it crashed or was killed, and a restart has
+        # not brought it back (Argo CD's rule, before CrashLoopBackOff shows).
+        return Health(HealthStatus.DEGRADED, message or "; ".join(restarted))
     return Health(HealthStatus.PROGRESSING, message or "Pod is running but not ready")
 
 
@@ -170,6 +174,17 @@ def _stuck_containers(obj: dict[str, Any]) -> list[str]:
     return stuck
 
 
+def _restarted_containers(obj: dict[str, Any]) -> list[str]:
+    """``name: why it last stopped`` for each app container that terminated before."""
+    restarted = []
+    for c in _status_items(obj, "containerStatuses"):
+        last = _get(c, "lastState", "terminated")
+        if isinstance(last, dict):
+            why = _text(last, "message") or _text(last, "reason") or "terminated"
+            restarted.append(f"{_text(c, 'name')}: {why} (exit code {_int(last, 'exitCode')})")
+    return restarted
+
+
 def _pod_ready(obj: dict[str, Any]) -> bool:
     # The Ready condition includes readiness gates; container flags are the fallback.
     ready = _condition(obj, "Ready")
@@ -184,8 +199,10 @@ def _pod_failure(obj: dict[str, Any]) -> str:
         terminated = _get(c, "state", "terminated")
         if not isinstance(terminated, dict):
             continue
-        if text := _text(terminated, "message") or _text(terminated, "reason"):
+        if text := _text(terminated, "message"):
             return text
+        if _text(terminated, "reason") == "OOMKilled":
+            return "OOMKilled"
         if code := _int(terminated, "exitCode"):
             return f'container "{_text(c, "name")}" failed with exit code {code}'
     return _text(_get(obj, "status"), "reason") or "Pod failed"
@@ -237,7 +254,9 @@ def _hpa(obj: dict[str, Any]) -> Health:
         failing = cond.get("status") == "False" and cond.get("reason") != "ScalingDisabled"
         message = _text(cond, "message") or _text(cond, "reason")
         if failing and cond.get("type") == "AbleToScale":
-            return Health(HealthStatus.DEGRADED, message)
+            if cond.get("reason") in _HPA_SCALE_ERRORS:
+                return Health(HealthStatus.DEGRADED, message)
+            continue  # backing off after a recent rescale: it will scale again
         if failing and cond.get("type") == "ScalingActive":
             if cond.get("reason") in _HPA_SPEC_ERRORS:
                 return Health(HealthStatus.DEGRADED, message)
@@ -249,6 +268,8 @@ def _hpa(obj: dict[str, Any]) -> Health:
     return Health(HealthStatus.HEALTHY)
 
 
+# AbleToScale=False reasons that mean the target cannot be read or scaled (as Argo CD).
+_HPA_SCALE_ERRORS = frozenset({"FailedGetScale", "FailedUpdateScale"})
 # ScalingActive=False reasons that are a mistake in the autoscaler's own spec, which a new
 # revision can introduce; every other reason there is missing metrics.
 _HPA_SPEC_ERRORS = frozenset({"InvalidSelector", "InvalidMetricSourceType"})
