@@ -229,7 +229,9 @@ def _api_errors(action: str) -> Iterator[None]:
         if code == 404:
             raise NotFoundError(f"{action}: {message}") from exc
         if code == 500 and _TYPED_PATCH_FAILURE in message:
-            raise InvalidPatchError(f"{action}: {message}", code=code, api_reason=reason) from exc
+            raise InvalidPatchError(
+                f"{action}: {message}", code=code, api_reason=reason or "Invalid"
+            ) from exc
         raise ApiError(f"{action}: {message}", code=code, api_reason=reason) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise ApiError(

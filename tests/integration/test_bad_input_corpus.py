@@ -124,7 +124,7 @@ CASES = [
         "DryRunFailed",
         message=(
             "nothing applied; Deployment/",
-            "(app/bad.yaml) dry-run failed",
+            "(app/bad.yaml) dry-run failed (Invalid)",
             ".spec.replicas: expected numeric (int or float), got string",
         ),
     ),
@@ -156,7 +156,7 @@ CASES = [
         "DryRunFailed",
         message=(
             "nothing applied; Secret/",
-            "(app/bad.yaml) dry-run failed",
+            "(app/bad.yaml) dry-run failed (Invalid)",
             ".stringData.k: expected string",
         ),
     ),
@@ -181,7 +181,7 @@ CASES = [
         "DryRunFailed",
         message=(
             "only CRDs and Namespaces were applied; Gizmo/",
-            "(app/gizmo.yaml) dry-run failed",
+            "(app/gizmo.yaml) dry-run failed (Invalid)",
             ".spec.size: expected numeric (int or float), got string",
         ),
     ),

@@ -42,7 +42,6 @@ def test_a_mistyped_value_is_not_retried_although_the_server_answered_500():
     raw.body = json.dumps(
         {
             "kind": "Status",
-            "reason": "InternalError",
             "message": "failed to create typed patch object (apps/v1, Kind=Deployment):"
             " .spec.replicas: expected numeric (int or float), got string",
         }
@@ -51,6 +50,7 @@ def test_a_mistyped_value_is_not_retried_although_the_server_answered_500():
         raise raw
     assert caught.value.code == 500
     assert caught.value.transient is False
+    assert caught.value.api_reason == "Invalid", "the server gives no reason: say what it is"
     assert "spec.replicas" in caught.value.message
 
 
