@@ -19,6 +19,25 @@ from gitserver import GitHTTPServer  # noqa: E402
 from integration.support import GitRepo, Operator  # noqa: E402
 from localcluster import LocalCluster, install_crds  # noqa: E402
 
+MARKERS_BY_DIRECTORY = {
+    "integration": "integration",
+    "reliability": "integration",
+    "e2e": "e2e",
+}
+"""Every test under ``tests/<directory>`` carries its marker, so ``-m "not integration"``
+runs no test that needs the control plane (a ``pytestmark`` in a conftest marks nothing)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if not path.is_relative_to(tests):
+            continue
+        marker = MARKERS_BY_DIRECTORY.get(path.relative_to(tests).parts[0])
+        if marker is not None:
+            item.add_marker(marker)
+
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:

@@ -225,17 +225,18 @@ async def application_deleted(
     if not owned:
         return
     loop = asyncio.get_running_loop()
-    deleted, survivors, messages = await loop.run_in_executor(
+    pruned = await loop.run_in_executor(
         runtime.executor,
         runtime.applications.manager_for(
             str(namespace), str((body.get("spec") or {}).get("serviceAccountName") or "")
         ).delete_all,
         owned,
     )
-    logger.info("deleted %d object(s) of the inventory", len(deleted.entries))
-    if survivors:
+    logger.info("deleted %d object(s) of the inventory", len(pruned.changes.entries))
+    if pruned.survivors:
         raise kopf.TemporaryError(
-            f"{len(survivors)} object(s) could not be deleted: {'; '.join(messages[:3])}",
+            f"{len(pruned.survivors)} object(s) could not be deleted:"
+            f" {'; '.join(pruned.messages()[:3])}",
             delay=10,
         )
 

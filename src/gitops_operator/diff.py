@@ -7,6 +7,8 @@ difference is one a server-side apply would actually make. Secret values are mas
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +54,27 @@ def mask_secret(obj: KubeObject) -> KubeObject:
     return out
 
 
+FieldPath = tuple[str | int, ...]
+"""Keys and list indices from the object's root to a field."""
+
+
 @dataclass(frozen=True, slots=True)
 class FieldChange:
-    path: str
+    """One field that differs: where (``field``), and its value on each side."""
+
+    field: FieldPath
     desired: Any
     live: Any
+
+    @property
+    def path(self) -> str:
+        """The field as people write it: ``spec.template.spec.containers[0].image``."""
+        return format_field_path(self.field)
+
+    @property
+    def pointer(self) -> str:
+        """The field as an RFC 6901 JSON pointer, the form ``ignoreDifferences`` takes."""
+        return format_json_pointer(self.field)
 
 
 def field_changes(desired: KubeObject, live: KubeObject) -> list[FieldChange]:
@@ -68,10 +86,9 @@ def field_changes(desired: KubeObject, live: KubeObject) -> list[FieldChange]:
         for item in items:
             live_value = None if _missing(item.t1) else item.t1
             desired_value = None if _missing(item.t2) else item.t2
-            changes.append(
-                FieldChange(_json_path(item.path(output_format="list")), desired_value, live_value)
-            )
-    return sorted(changes, key=lambda c: c.path)
+            field = tuple(_part(p) for p in item.path(output_format="list"))
+            changes.append(FieldChange(field, desired_value, live_value))
+    return sorted(changes, key=lambda c: _sort_key(c.field))
 
 
 def differs(desired: KubeObject, live: KubeObject) -> bool:
@@ -83,16 +100,41 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ == "NotPresent"
 
 
-def _json_path(parts: list[Any]) -> str:
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+def _part(part: Any) -> str | int:
+    return part if isinstance(part, int) and not isinstance(part, bool) else str(part)
+
+
+def _sort_key(field: FieldPath) -> list[tuple[int, int, str]]:
+    # Indices in numeric order (containers[2] before containers[10]), before keys.
+    return [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in field]
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def format_field_path(field: FieldPath) -> str:
+    """``metadata.labels["app.kubernetes.io/name"]``, ``spec.ports[0].port``: keys that are
+    identifiers after a dot, other keys quoted in brackets, list indices in brackets."""
+    text = ""
+    for part in field:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _IDENTIFIER.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return text or "(the whole object)"
+
+
+def format_json_pointer(field: FieldPath) -> str:
+    """RFC 6901: ``/metadata/labels/app.kubernetes.io~1name``."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in field)
 
 
 # -- ignoreDifferences ---------------------------------------------------------------------
 
-Path = tuple[str | int, ...]
 
-
-def parse_pointer(pointer: str) -> Path:
+def parse_pointer(pointer: str) -> FieldPath:
     """RFC 6901 JSON pointer to a path; numeric segments become list indices."""
     if not pointer.startswith("/"):
         return ()
@@ -103,19 +145,19 @@ def parse_pointer(pointer: str) -> Path:
     return tuple(parts)
 
 
-def manager_paths(live: KubeObject, managers: tuple[str, ...]) -> list[Path]:
+def manager_paths(live: KubeObject, managers: tuple[str, ...]) -> list[FieldPath]:
     """Leaf field paths that ``managers`` own in ``live.metadata.managedFields``.
 
     Fields inside list items (``k:`` and ``v:`` keys) are skipped: only named fields such
     as ``spec.replicas`` can be handed over safely."""
-    paths: list[Path] = []
+    paths: list[FieldPath] = []
     for entry in (live.get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") in managers:
             _walk_fields(entry.get("fieldsV1") or {}, (), paths)
     return paths
 
 
-def _walk_fields(fields: dict[str, Any], prefix: Path, out: list[Path]) -> None:
+def _walk_fields(fields: dict[str, Any], prefix: FieldPath, out: list[FieldPath]) -> None:
     children = {k: v for k, v in fields.items() if k != "."}
     if not children and prefix:
         out.append(prefix)
@@ -133,7 +175,7 @@ def _child(obj: Any, part: str | int) -> tuple[bool, Any]:
     return False, None
 
 
-def _get(obj: Any, path: Path) -> tuple[bool, Any]:
+def _get(obj: Any, path: FieldPath) -> tuple[bool, Any]:
     for part in path:
         found, obj = _child(obj, part)
         if not found:
@@ -141,7 +183,7 @@ def _get(obj: Any, path: Path) -> tuple[bool, Any]:
     return True, obj
 
 
-def _set(obj: Any, path: Path, value: Any) -> None:
+def _set(obj: Any, path: FieldPath, value: Any) -> None:
     for part in path[:-1]:
         if isinstance(obj, dict):
             obj = obj.setdefault(part, {})
@@ -156,7 +198,7 @@ def _set(obj: Any, path: Path, value: Any) -> None:
         obj[last] = value
 
 
-def _remove(obj: Any, path: Path) -> None:
+def _remove(obj: Any, path: FieldPath) -> None:
     found, parent = _get(obj, path[:-1])
     if found and isinstance(parent, dict):
         parent.pop(path[-1], None)

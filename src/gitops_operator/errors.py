@@ -1,21 +1,27 @@
 """One exception hierarchy whose messages a user can act on.
 
 Each error carries a ``reason``: the CamelCase word that becomes the condition reason in
-the resource's status and the Event reason. The policy classes decide what the controller
-does with it::
+the resource's status and the Event reason. Whether an error is retried is decided by its
+class (and, for ``ApiError``, by the HTTP status code), never by its message text::
 
     GitOpsError(reason)
     ├── StalledError              the user must act: bad spec, auth denied, render failure
     │   ├── InvalidSpecError
     │   ├── RenderError
-    │   ├── DryRunError           an object the API server refuses, before any write
+    │   ├── DryRunError(partial)  an object the API server refuses, before any write
     │   └── ApplyError            a write refused after validation passed: the revision
     │                             fails (rolled back, or quarantined), never retried
-    └── RetryableError            transient: retried after ``requeue_after`` seconds
-        ├── SourceError           Git unreachable, ref missing, fetch timeout
-        ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
-        │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
-        └── PruneError            some stale objects could not be deleted
+    ├── RetryableError(requeue_after)   transient: retried after ``requeue_after`` seconds
+    │   ├── SourceError           Git unreachable, ref missing, fetch timeout
+    │   ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
+    │   │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
+    │   └── PruneError            some stale objects could not be deleted
+    ├── HealthCheckError          applied, but Degraded or not healthy by healthTimeout
+    ├── ApiError(code, api_reason)    the API server refused a request (from ``kube.py``)
+    │   └── InvalidPatchError     server-side apply could not type the object (a 500)
+    ├── NotFoundError             the object or its kind does not exist (a 404)
+    ├── WaitTimeoutError          the CLI waited for an Application that did not get there
+    └── WebhookError(status)      a webhook delivery refused with an HTTP status
 
 Messages never contain credentials: ``redact`` strips userinfo from every URL.
 """
@@ -92,7 +98,10 @@ class DryRunError(StalledError):
     stage (CRDs and Namespaces) had already been applied; otherwise nothing was written."""
 
     reason = "DryRunFailed"
-    partial = False
+
+    def __init__(self, message: str, *, reason: str | None = None, partial: bool = False) -> None:
+        super().__init__(message, reason=reason)
+        self.partial = partial
 
 
 class SourceError(RetryableError):
@@ -135,7 +144,8 @@ class NotFoundError(GitOpsError):
 
 
 class ApiError(GitOpsError):
-    """The API server refused a request; ``code`` is the HTTP status, ``api_reason`` its word."""
+    """The API server refused a request; ``code`` is the HTTP status (0: no answer at all),
+    ``api_reason`` the Status reason word."""
 
     reason = "ApiError"
 
@@ -146,8 +156,31 @@ class ApiError(GitOpsError):
 
     @property
     def transient(self) -> bool:
-        """Lost connections, throttling and server errors may succeed on a retry, except
-        the 500 that server-side apply answers for a value of the wrong type."""
-        if self.code == 500 and "failed to create typed patch object" in self.message:
-            return False
+        """Lost connections (0), throttling (429) and server errors (5xx) may succeed on a
+        retry; any other answer is the API server's verdict on the request."""
         return self.code in (0, 429) or self.code >= 500
+
+
+class InvalidPatchError(ApiError):
+    """Server-side apply answered 500 because it could not build a typed object from the
+    manifest (a value of the wrong type): the manifest is at fault, a retry gets the same
+    answer."""
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+
+class WaitTimeoutError(GitOpsError):
+    """The CLI waited for an Application to reach a state, and it did not in time."""
+
+    reason = "Timeout"
+
+
+class WebhookError(GitOpsError):
+    """A webhook delivery we refuse: ``status`` is the HTTP answer; ``reason`` is the
+    metrics label word (``unauthorized``, ``bad_request``, ``too_large``...)."""
+
+    def __init__(self, status: int, reason: str, message: str = "") -> None:
+        super().__init__(message or reason, reason=reason)
+        self.status = status

@@ -30,7 +30,7 @@ from kubernetes.dynamic.exceptions import (
 )
 from kubernetes.dynamic.resource import Resource
 
-from .errors import ApiError, NotFoundError
+from .errors import ApiError, InvalidPatchError, NotFoundError
 from .objects import KubeObject, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read: no API call may hang a reconcile
 CAPABILITIES_TTL = 300.0
 """Seconds the server's version and API versions are remembered (CRD changes refresh
 them sooner, through ``refresh_discovery``)."""
+_TYPED_PATCH_FAILURE = "failed to create typed patch object"
+"""The only words that tell server-side apply's 500 for a mistyped value (the manifest's
+fault) from a server failure: the Status carries no other mark of it."""
 
 
 def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 64) -> client.ApiClient:
@@ -274,6 +277,10 @@ def _api_errors(action: str, *, secret: KubeObject | None = None) -> Iterator[No
             message = mask_secret_values(message, secret)
         if code == 404:
             raise NotFoundError(f"{action}: {message}") from exc
+        if code == 500 and _TYPED_PATCH_FAILURE in message:
+            raise InvalidPatchError(
+                f"{action}: {message}", code=code, api_reason=reason or "Invalid"
+            ) from exc
         raise ApiError(f"{action}: {message}", code=code, api_reason=reason) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise ApiError(

@@ -56,8 +56,9 @@ GIT_REQUEST_FAILURES = Counter(
 )
 WEBHOOK_REQUESTS = Counter(
     "gitops_webhook_requests_total",
-    "Webhook deliveries by provider and result (accepted, unauthorized, bad_request,"
-    " too_large, ignored, not_found, error).",
+    "Webhook deliveries by provider and result: accepted (a push that triggered a"
+    " GitRepository), unmatched (a verified push no GitRepository watches), ignored (not a"
+    " push), unauthorized, bad_request, too_large, not_found, error.",
     ["provider", "result"],
 )
 

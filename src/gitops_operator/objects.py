@@ -74,18 +74,39 @@ def load_manifests(text: str, source: str) -> list[Manifest]:
     """Parse a multi-document YAML (or JSON) text into manifests.
 
     Empty documents are skipped; ``*List`` kinds are expanded. A document that is not a
-    mapping with ``apiVersion``, ``kind`` and ``metadata.name`` is an error naming the file.
+    mapping with ``apiVersion``, ``kind`` and ``metadata.name`` is an error naming the file;
+    objects with only ``metadata.generateName`` are refused together, after the other
+    documents were checked (``refuse_generated_names``).
     """
+    manifests, generated = parse_manifests(text, source)
+    refuse_generated_names(generated)
+    return manifests
+
+
+def parse_manifests(text: str, source: str) -> tuple[list[Manifest], list[GeneratedObject]]:
+    """``load_manifests`` without the refusal: the manifests, and the objects named only
+    by ``metadata.generateName``, so a caller reading many files can report them all."""
     try:
         documents = list(yaml.load_all(text, Loader=_SafeLoader))
     except yaml.YAMLError as exc:
         raise RenderError(f"{source}: invalid YAML: {exc}") from exc
     except RecursionError as exc:
         raise RenderError(f"{source}: YAML nested too deeply") from exc
-    return [Manifest(obj, source) for obj in _expand(documents, source)]
+    manifests: list[Manifest] = []
+    generated: list[GeneratedObject] = []
+    for where, doc in _expand(documents, source):
+        meta = doc.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("name"):
+            manifests.append(Manifest(doc, source))
+        elif meta.get("generateName"):
+            generated.append(GeneratedObject.of(doc, where))
+        else:
+            raise RenderError(f"{where}: {doc['kind']} has no metadata.name")
+    return manifests, generated
 
 
-def _expand(documents: Iterable[Any], source: str) -> Iterator[KubeObject]:
+def _expand(documents: Iterable[Any], source: str) -> Iterator[tuple[str, KubeObject]]:
     for index, doc in enumerate(documents):
         if doc is None:
             continue
@@ -98,10 +119,66 @@ def _expand(documents: Iterable[Any], source: str) -> Iterator[KubeObject]:
             continue
         if not doc.get("apiVersion") or not kind:
             raise RenderError(f"{where}: not a Kubernetes object (apiVersion and kind required)")
-        name = (doc.get("metadata") or {}).get("name")
-        if not name:
-            raise RenderError(f"{where}: {kind} has no metadata.name")
-        yield doc
+        yield where, doc
+
+
+# -- objects named by the server (metadata.generateName) -----------------------------------
+
+GENERATE_NAME_REASON = "GenerateNameNotSupported"
+HOOK_ANNOTATIONS = ("argocd.argoproj.io/hook", "helm.sh/hook")
+"""Argo CD and Helm mark their hooks with these; hooks are where generateName is used."""
+_MAX_NAMED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedObject:
+    """An object with ``metadata.generateName`` and no name: where it is and what it is."""
+
+    where: str
+    kind: str
+    generate_name: str
+    hook: str
+    """``"<annotation>: <value>"`` when the object is annotated as a hook, else ``""``."""
+
+    @classmethod
+    def of(cls, obj: KubeObject, where: str) -> GeneratedObject:
+        meta = obj.get("metadata") or {}
+        annotations = meta.get("annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
+        hook = next((f"{k}: {annotations[k]}" for k in HOOK_ANNOTATIONS if k in annotations), "")
+        kind, prefix = str(obj.get("kind")), str(meta.get("generateName"))
+        return cls(where, _bounded(kind), _bounded(prefix), _bounded(hook))
+
+    def __str__(self) -> str:
+        hook = f", annotated {self.hook}" if self.hook else ""
+        return f"{self.where}: {self.kind} with generateName {self.generate_name!r}{hook}"
+
+
+def _bounded(text: str, limit: int = 100) -> str:
+    # Tenant text in a status message: a huge value must not make a huge condition.
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def refuse_generated_names(generated: list[GeneratedObject]) -> None:
+    """Raise one ``RenderError`` naming every object that has only a generateName.
+
+    Server-side apply identifies an object by its name, so an object whose name the
+    server generates cannot be applied, diffed or pruned declaratively: it is created
+    anew at each sync. Such objects are Argo CD and Helm hooks, run around a sync; this
+    operator does not run hooks, and dropping one silently (a database migration, say)
+    would be worse than refusing the revision."""
+    if not generated:
+        return
+    named = "; ".join(str(g) for g in generated[:_MAX_NAMED])
+    more = f"; and {len(generated) - _MAX_NAMED} more" if len(generated) > _MAX_NAMED else ""
+    count = "an object" if len(generated) == 1 else f"{len(generated)} objects"
+    raise RenderError(
+        f"{count} with metadata.generateName and no metadata.name ({named}{more}):"
+        " server-side apply needs a fixed name, so such objects can only run as sync"
+        " hooks, and hooks are not supported yet; give each a metadata.name, or leave"
+        " it out of the render (render.exclude for plain directories)",
+        reason=GENERATE_NAME_REASON,
+    )
 
 
 # Apply order, as data. Stage 0 must exist (and be Established / Active) before anything

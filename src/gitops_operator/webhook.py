@@ -16,19 +16,22 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import StreamReader, web
 
-from gitops_operator.errors import redact
+from .errors import WebhookError, redact
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+REFUSAL_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about refused deliveries of one provider and reason."""
 
 
 class Provider(StrEnum):
@@ -46,15 +49,6 @@ class PushEvent:
     urls: frozenset[str]
     ref: str
     sha: str  # the commit after the push; "" when the provider gives none (deleted ref)
-
-
-class WebhookError(Exception):
-    """A delivery we refuse: ``status`` is the HTTP answer, ``reason`` a metrics word."""
-
-    def __init__(self, status: int, reason: str, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.status = status
-        self.reason = reason
 
 
 def _unauthorized(message: str) -> WebhookError:
@@ -77,24 +71,30 @@ def normalize_repo_url(url: str) -> str:
 
     Scheme, user info (credentials), port, query and fragment are dropped; host and path
     are lower-cased (GitHub, GitLab, Gitea and Bitbucket treat repository paths
-    case-insensitively); repeated, leading and trailing ``/`` and one trailing ``.git`` are
-    removed. scp-like ``git@host:org/repo.git`` reads as ``ssh://host/org/repo``. So
-    ``https://u:tok@Host/org/repo.git/``, ``ssh://git@host:22/org/repo`` and
-    ``git@host:org/repo`` all give ``host/org/repo``. Never raises.
+    case-insensitively); repeated, leading and trailing ``/``, surrounding spaces and
+    trailing ``.git`` are removed. scp-like ``git@host:org/repo.git`` reads as
+    ``ssh://host/org/repo``, and a URL without a scheme as ``host/path``, so the result
+    reads back as itself. ``https://u:tok@Host/org/repo.git/``, ``ssh://git@host:22/org/repo``,
+    ``git@host:org/repo`` and ``host/org/repo`` all give ``host/org/repo``. Never raises.
     """
-    text = url.strip()
-    if "://" not in text and (scp := _SCP_LIKE.match(text)):
-        text = f"ssh://{scp['host']}/{scp['path']}"
+    text = redact(url.strip()).lower()
+    if "://" in text:
+        parseable = text
+    elif scp := _SCP_LIKE.match(text):
+        parseable = f"ssh://{scp['host']}/{scp['path']}"
+    else:  # "host/path", as this function writes it; "/path" keeps an empty host
+        parseable = f"//{text}"
     try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
+        parts = urlsplit(parseable)
+        host = (parts.hostname or "").strip()
     except ValueError:  # e.g. an unbalanced "[": not a URL we can read, compare it verbatim
-        return redact(text).lower()
-    path = _SLASHES.sub("/", parts.path).strip("/")
-    path = path.removesuffix(".git").rstrip("/").lower()
+        return text
+    path = _SLASHES.sub("/", parts.path)
+    while (shorter := path.strip().strip("/").removesuffix(".git")) != path:
+        path = shorter
     if ":" in host:  # IPv6 literal: keep it unambiguous
         host = f"[{host}]"
-    return f"{host}/{path}" if host else f"/{path}"
+    return f"{host}/{path}"
 
 
 # --- verification -------------------------------------------------------------------------
@@ -285,16 +285,55 @@ async def _read_at_most(stream: StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass
+class RefusalLog:
+    """Logs refused deliveries at most once per ``interval`` per (provider, reason).
+
+    A flood of bad deliveries (wrong secret, oversized bodies) must not flood the log:
+    the first refusal is logged at once, the next ones only as a count
+    (``suppressed=N``) on the first line written after ``interval`` has passed."""
+
+    interval: float = REFUSAL_LOG_INTERVAL
+    clock: Callable[[], float] = time.monotonic
+    _logged_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    _suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def refused(self, provider: str, reason: str, message: str) -> None:
+        key, now = (provider, reason), self.clock()
+        last = self._logged_at.get(key)
+        if last is not None and now - last < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._logged_at[key] = now
+        suppressed = self._suppressed.pop(key, 0)
+        since = f" in the last {now - last:.0f}s" if last is not None and suppressed else ""
+        log.info(
+            "webhook refused provider=%s reason=%s suppressed=%d%s: %s",
+            provider,
+            reason,
+            suppressed,
+            since,
+            message,
+        )
+
+
 def make_app(
     resolve_secret: ResolveSecret,
     on_push: OnPush,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_result: OnResult | None = None,
+    refusals: RefusalLog | None = None,
 ) -> web.Application:
     """An aiohttp app serving ``POST /hooks/{provider}``; ``on_push`` says how many
     repositories a push triggered and should only enqueue work (providers time out in ~10s).
+
+    ``on_result`` gets each delivery's result: ``accepted`` (a push that triggered at
+    least one repository), ``unmatched`` (a verified push no repository watches: its URL
+    and ref match none), ``ignored`` (a verified event that is not a push), or the
+    refusal (``unauthorized``, ``bad_request``, ``too_large``, ``not_found``, ``error``).
     """
+    refusal_log = refusals if refusals is not None else RefusalLog()
     if max_body_bytes < 0:
         raise ValueError("max_body_bytes must not be negative")
 
@@ -320,10 +359,10 @@ def make_app(
         else:
             try:
                 triggered = await deliver(provider, request)
-                result = "ignored" if triggered is None else "accepted"
+                result = _result_of(triggered)
                 status, answer = 202, {"triggered": int(triggered or 0)}
             except WebhookError as err:
-                log.info("webhook refused provider=%s reason=%s: %s", provider, err.reason, err)
+                refusal_log.refused(provider.value, err.reason, str(err))
                 status, result, answer = err.status, err.reason, {"error": err.reason}
             except Exception:
                 log.exception("webhook handler failed provider=%s", provider)
@@ -338,3 +377,9 @@ def make_app(
     app = web.Application()
     app.router.add_post("/hooks/{provider}", handle)
     return app
+
+
+def _result_of(triggered: int | None) -> str:
+    if triggered is None:
+        return "ignored"
+    return "accepted" if triggered > 0 else "unmatched"

@@ -1,5 +1,2 @@
-"""Integration tests share the session fixtures of tests/conftest.py."""
-
-import pytest
-
-pytestmark = pytest.mark.integration
+"""Integration tests share the session fixtures of tests/conftest.py; every test here is
+marked ``integration`` by directory there."""

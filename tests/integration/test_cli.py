@@ -86,20 +86,24 @@ def test_diff_is_clean_in_sync_and_shows_another_managers_edit(
     code, out = cli("diff", "app")
     assert code == 1, cli.err
     assert f"~ ConfigMap/{namespace}/settings" in out
-    assert '/data/color\n      desired: "blue"\n      live:    "red"' in out
+    assert '    data.color\n      desired: "blue"\n      live:    "red"' in out
     assert "Deployment" not in out
     code, out = cli("diff", "app", "-o", "json")
     [changed] = json.loads(out)["objects"]
     assert code == 1 and changed["fields"] == [
-        {"path": "/data/color", "desired": "blue", "live": "red"}
+        {"path": "data.color", "pointer": "/data/color", "desired": "blue", "live": "red"}
     ]
 
 
 def test_diff_shows_what_a_new_commit_would_create_and_prune(kube, operator, repo, namespace, cli):
-    start(kube, repo, namespace, FILES)
+    settings = yaml.safe_load(FILES["app/cm.yaml"])
+    settings["metadata"]["labels"] = {"team": "payments"}
+    start(kube, repo, namespace, {**FILES, "app/cm.yaml": yaml.safe_dump(settings)})
     operator_sees_it = custom("Application", namespace, "app")
     kube.patch(API_VERSION, operator_sees_it, {"spec": {"suspend": True}})
-    repo.commit({"app/web.yaml": None, "app/new.yaml": configmap("new")}, "swap")
+    settings["metadata"]["labels"]["gitops-operator.dev/tier"] = "gold"
+    files = {"app/web.yaml": None, "app/new.yaml": configmap("new")}
+    repo.commit({**files, "app/cm.yaml": yaml.safe_dump(settings)}, "swap")
     wait_for(
         lambda: (
             (get_status(kube, "GitRepository", namespace, "app").get("artifact") or {})
@@ -114,6 +118,9 @@ def test_diff_shows_what_a_new_commit_would_create_and_prune(kube, operator, rep
     assert f"+ ConfigMap/{namespace}/new (to be created)" in out
     assert f"- Deployment/{namespace}/web (to be pruned)" in out
     assert "note: the Application is suspended" in out
+    assert f"~ ConfigMap/{namespace}/settings\n" in out
+    assert '    metadata.labels["gitops-operator.dev/tier"]\n      desired: "gold"' in out
+    assert "~1" not in out, "field paths read as people write them, not as JSON pointers"
 
 
 def test_sync_echoes_the_request_and_suspend_resume_flip_the_spec(

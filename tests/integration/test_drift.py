@@ -15,6 +15,10 @@ def drifted(kube, namespace):
     return status if condition(status, "Drifted").get("status") == "True" else None
 
 
+def drift_condition(kube, namespace):
+    return condition(get_status(kube, "Application", namespace, "app"), "Drifted")
+
+
 def test_drift_is_reported_and_other_managers_fields_are_not_drift(
     kube, operator, repo, namespace, cluster
 ):
@@ -23,41 +27,44 @@ def test_drift_is_reported_and_other_managers_fields_are_not_drift(
     kube.apply(application(namespace, driftInterval="1s"))
     wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="synced")
     other = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="someone")
-    other.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": "settings",
-                "namespace": namespace,
-                "labels": {"team": "payments"},
-            },
-        }
-    )
-    wait_for(
-        lambda: (
-            condition(get_status(kube, "Application", namespace, "app"), "Drifted").get("status")
-            == "False"
-        ),
-        timeout=30,
-        what="a drift check with no drift",
-    )
-    other.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "settings", "namespace": namespace},
-            "data": {"color": "red"},
-        }
-    )
+
+    def edit(color: str) -> None:
+        other.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": "settings",
+                    "namespace": namespace,
+                    "labels": {"team": "payments"},
+                },
+                "data": {"color": color},
+            }
+        )
+
+    edit("red")  # a field of ours changed, and a label of their own added
     status = wait_for(lambda: drifted(kube, namespace), timeout=30, what="Drifted")
     [entry] = status["drift"]
     assert entry["object"] == f"ConfigMap/{namespace}/settings"
-    assert entry["fields"] == [{"path": "/data/color", "desired": '"blue"', "live": '"red"'}]
+    assert entry["fields"] == [{"path": "data.color", "desired": '"blue"', "live": '"red"'}], (
+        "the other manager's label is not drift"
+    )
     assert any(e["reason"] == "DriftDetected" for e in events_for(kube, namespace, "app"))
     assert get(kube, "ConfigMap", namespace, "settings")["data"] == {"color": "red"}, (
         "without selfHeal drift is reported, not corrected"
     )
+
+    edit("blue")  # our field matches again; their label stays
+    resolved = wait_for(
+        lambda: (c := drift_condition(kube, namespace)).get("status") == "False" and c,
+        timeout=30,
+        what="Drifted turning False with the other manager's label still there",
+    )
+    assert resolved["reason"] == "NoDrift"
+    assert get(kube, "ConfigMap", namespace, "settings")["metadata"]["labels"] == {
+        "team": "payments"
+    }
+    assert get_status(kube, "Application", namespace, "app").get("drift") is None
 
 
 def test_self_heal_corrects_drift_and_recreates_deleted_objects(
@@ -89,4 +96,8 @@ def test_self_heal_corrects_drift_and_recreates_deleted_objects(
         timeout=30,
         what="drift corrected",
     )
-    assert any(e["reason"] == "DriftCorrected" for e in events_for(kube, namespace, "app"))
+    wait_for(
+        lambda: any(e["reason"] == "DriftCorrected" for e in events_for(kube, namespace, "app")),
+        timeout=30,
+        what="the DriftCorrected Event",
+    )

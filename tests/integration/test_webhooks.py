@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .apps import application, configmap, repository
 from .support import get_status, wait_for
@@ -21,9 +23,23 @@ GITLAB_SECRET = "whsec-gitlab-22b9"
 
 
 @pytest.fixture(scope="module")
-def receivers(kube):
+def receivers(kube, operator):
     kube.apply(secret("default", "webhook-receivers", github=GITHUB_SECRET, gitlab=GITLAB_SECRET))
     time.sleep(0.1)
+    wait_for(lambda: listening(operator.webhook_port), timeout=60, what="the webhook receiver")
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def fetched(kube, namespace: str) -> bool:
+    """The operator has seen the GitRepository (so its webhook index has too)."""
+    return bool(get_status(kube, "GitRepository", namespace, "app").get("artifact"))
 
 
 def post(operator, provider: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
@@ -79,7 +95,9 @@ def test_signed_push_applies_a_commit_without_waiting_for_the_poll(
 
 
 def test_gitlab_token_and_other_branches(kube, operator, repo, namespace, receivers):
+    repo.commit({"app/a.yaml": configmap("a")})
     kube.apply(repository(namespace, repo.url, interval="1h"))
+    wait_for(lambda: fetched(kube, namespace), timeout=60, what="the repository fetched")
     body = json.dumps(
         {
             "object_kind": "push",
@@ -109,3 +127,44 @@ def test_bad_deliveries_are_refused_and_the_receiver_lives_on(operator, receiver
     )
     assert 'gitops_webhook_requests_total{provider="github",result="unauthorized"}' in metrics
     assert operator.alive
+
+
+def webhook_count(operator, provider: str, result: str) -> float:
+    text = (
+        urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10)
+        .read()
+        .decode()
+    )
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "gitops_webhook_requests_total"
+        and sample.labels == {"provider": provider, "result": result}
+    )
+
+
+def test_push_nobody_watches_is_counted_as_unmatched_not_accepted(operator, receivers):
+    body = github_push("http://127.0.0.1:1/nobody-watches-this.git", "c" * 40)
+    before = (
+        webhook_count(operator, "github", "unmatched"),
+        webhook_count(operator, "github", "accepted"),
+    )
+    assert post(operator, "github", body, signed(body)) == (202, {"triggered": 0})
+    after = (
+        webhook_count(operator, "github", "unmatched"),
+        webhook_count(operator, "github", "accepted"),
+    )
+    assert after == (before[0] + 1, before[1])
+
+
+def test_a_flood_of_refused_deliveries_is_counted_but_logged_once(operator, receivers):
+    body = json.dumps({"object_kind": "push", "ref": "refs/heads/main"}).encode()
+    headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "guessed-token"}
+    refused = webhook_count(operator, "gitlab", "unauthorized")
+    lines = operator.logs().count("provider=gitlab reason=unauthorized")
+    for _ in range(200):
+        assert post(operator, "gitlab", body, headers)[0] == 401
+    assert webhook_count(operator, "gitlab", "unauthorized") == refused + 200
+    assert operator.logs().count("provider=gitlab reason=unauthorized") - lines <= 1
+    assert "guessed-token" not in operator.logs()

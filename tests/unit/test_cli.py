@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_operator import cli_actions, cli_inspect, cli_render
 from gitops_operator.api import RenderSpec
+from gitops_operator.cli import actions as cli_actions
 from gitops_operator.cli import build_parser, main
-from gitops_operator.cli_cluster import default_namespace
-from gitops_operator.cli_output import (
+from gitops_operator.cli import inspect as cli_inspect
+from gitops_operator.cli import render as cli_render
+from gitops_operator.cli.cluster import default_namespace
+from gitops_operator.cli.output import (
     OutputFormat,
     dump,
     format_fields,
@@ -314,3 +316,14 @@ def test_the_history_table_keeps_a_rollbacks_own_changes_apart():
     }
     row = cli_inspect.history_table([entry]).splitlines()[1]
     assert "1 configured, 1 created; rollback: 1 configured, 1 deleted" in row
+
+
+def test_a_failed_re_apply_of_the_last_good_revision_is_not_shown_as_quarantined():
+    status = {**APP["status"], "failedRevision": REV, "failedGeneration": 4}
+    text = cli_inspect.details_table(cli_inspect.application_details({**APP, "status": status}))
+    [line] = [line for line in text.splitlines() if "Failed revision" in line]
+    assert "(quarantined)" not in line
+    assert f"{REV}: the last good revision, but applying it again at generation 4 failed" in line
+    other = {**APP["status"], "failedRevision": "main@sha1:" + "b" * 40}
+    text = cli_inspect.details_table(cli_inspect.application_details({**APP, "status": other}))
+    assert f"main@sha1:{'b' * 40} (quarantined)" in text

@@ -106,9 +106,7 @@ def test_seconds_since_empty_stamp_is_forever() -> None:
 
 
 def partial_dry_run() -> DryRunError:
-    error = DryRunError("Widget/ns/w: no kind Widget")
-    error.partial = True
-    return error
+    return DryRunError("Widget/ns/w: no kind Widget", partial=True)
 
 
 GOOD = {"lastGoodRevision": A}

@@ -204,3 +204,52 @@ def test_long_names_are_cut_to_fit_with_the_full_name_as_tooltip():
     root = draw(objects=[obj("Deployment", long)])
     [label] = [t for t in root.iter(f"{{{NS['svg']}}}text") if (t.text or "").startswith("batch")]
     assert label.text.endswith("…") and label.find("svg:title", NS).text == long
+
+
+def shown(el: ET.Element) -> list[str]:
+    """The text lines a viewer sees (tooltips left out)."""
+    return [t.text or "" for t in el.iter(f"{{{NS['svg']}}}text")]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "HorizontalPodAutoscaler",
+        "CustomResourceDefinition",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingWebhookConfiguration",
+        "Supercalifragilisticexpialidociousresource",
+    ],
+)
+def test_long_kind_names_are_shown_whole_never_cut(kind: str) -> None:
+    root = draw(objects=[obj(kind, "a"), obj(kind, "b"), obj("ConfigMap", "c")])
+    [card] = [g for g in root.iter() if g.get("data-kind") == kind]
+    names = [t for t in card.iter() if t.get("class") == "kind-name"]
+    heading = [t.text or "" for t in names]
+    assert "".join(heading) == kind
+    assert not any(line.endswith("…") for line in heading)
+    assert all(len(line) <= 21 for line in heading), "each line fits the card"
+    pills = [float(r.get("y")) for r in card.iter() if r.get("class") == "object-box"]
+    assert min(pills) > max(float(t.get("y")) for t in names), "objects start below the kind"
+
+
+def test_a_short_kind_name_stays_on_one_line() -> None:
+    root = draw()
+    [card] = [g for g in root.iter() if g.get("data-kind") == "Deployment"]
+    assert [t.text for t in card.iter() if t.get("class") == "kind-name"] == ["Deployment"]
+
+
+def test_the_last_good_revision_is_never_also_shown_as_quarantined() -> None:
+    # The good commit, applied again (a changed spec, generation 4) failed: rollback had
+    # nothing older to go to, so status names it both last good and failed.
+    root = draw(application(failedRevision=GOOD, failedGeneration=4))
+    app = root.find("svg:g[@id='application']", NS)
+    lines = shown(app)
+    assert "main@9f8e7d6" in lines, "the last good revision is shown"
+    assert not any("9f8e7d6" in line and "quarantined" in line for line in lines)
+    assert "re-apply at generation 4 failed" in lines
+
+
+def test_a_failed_revision_other_than_the_last_good_is_quarantined() -> None:
+    lines = shown(draw().find("svg:g[@id='application']", NS))
+    assert "main@a1b2c3d (quarantined)" in lines and "main@9f8e7d6" in lines

@@ -1,4 +1,13 @@
-from gitops_operator.diff import MASK, differs, field_changes, normalize
+import pytest
+
+from gitops_operator.diff import (
+    MASK,
+    differs,
+    field_changes,
+    format_field_path,
+    normalize,
+    parse_pointer,
+)
 
 LIVE = {
     "apiVersion": "v1",
@@ -25,7 +34,8 @@ def test_changed_field_is_reported_with_its_path():
     desired = {**LIVE, "data": {"k": "w"}}
     assert differs(desired, LIVE)
     [change] = field_changes(desired, LIVE)
-    assert (change.path, change.desired, change.live) == ("/data/k", "w", "v")
+    assert (change.path, change.desired, change.live) == ("data.k", "w", "v")
+    assert change.pointer == "/data/k"
 
 
 def test_secret_values_are_masked_in_changes():
@@ -37,7 +47,7 @@ def test_secret_values_are_masked_in_changes():
     }
     desired = {**live, "data": {"token": "bmV3", "extra": "eA=="}}
     changes = field_changes(desired, live)
-    assert [c.path for c in changes] == ["/data/extra"]
+    assert [c.path for c in changes] == ["data.extra"]
     assert all(c.desired in (MASK, None) for c in changes)
     assert "bmV3" not in repr(changes) and "b2xk" not in repr(changes)
 
@@ -87,3 +97,55 @@ def test_ignore_rules_match_on_the_fields_they_name():
     api = ObjectRef("apps", "Deployment", "ns", "api")
     assert ignores_for(rules, web) == (("/spec/replicas",), ())
     assert ignores_for(rules, api) == (("/spec/replicas",), ("hpa",))
+
+
+def test_label_with_a_slash_reads_as_people_write_it_not_as_a_json_pointer():
+    live = {**LIVE, "metadata": {**LIVE["metadata"], "labels": {"app": "web"}}}
+    desired = {
+        **live,
+        "metadata": {
+            **live["metadata"],
+            "labels": {"app": "web", "gitops-operator.dev/test-never-ready": "true"},
+        },
+    }
+    [change] = field_changes(desired, live)
+    assert change.path == 'metadata.labels["gitops-operator.dev/test-never-ready"]'
+    assert change.pointer == "/metadata/labels/gitops-operator.dev~1test-never-ready"
+    assert "~1" not in change.path
+
+
+def test_list_indices_read_in_brackets_and_sort_numerically():
+    containers = [{"name": f"c{i}", "image": "nginx:1.27"} for i in range(11)]
+    live = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": containers}}}}
+    bumped = [{**c, "image": "nginx:1.28"} if i in (2, 10) else c for i, c in enumerate(containers)]
+    desired = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": bumped}}}}
+    assert [c.path for c in field_changes(desired, live)] == [
+        "spec.template.spec.containers[2].image",
+        "spec.template.spec.containers[10].image",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        (("spec", "replicas"), "spec.replicas"),
+        (("data", "app.properties"), 'data["app.properties"]'),
+        (("data", "80"), 'data["80"]'),
+        (("spec", "ports", 0, "port"), "spec.ports[0].port"),
+        (("metadata", "annotations", 'say "hi"'), 'metadata.annotations["say \\"hi\\""]'),
+        (("my-key",), '["my-key"]'),
+        ((), "(the whole object)"),
+    ],
+)
+def test_field_paths_are_written_as_people_write_them(field, text):
+    assert format_field_path(field) == text
+
+
+@pytest.mark.parametrize(
+    "field",
+    [("metadata", "labels", "a/b~c"), ("spec", "containers", 3, "env", 0, "value")],
+)
+def test_the_json_pointer_of_a_change_parses_back_to_its_field(field):
+    from gitops_operator.diff import FieldChange
+
+    assert parse_pointer(FieldChange(field, 1, 2).pointer) == field

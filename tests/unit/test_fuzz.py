@@ -146,9 +146,9 @@ def test_durations_fail_only_as_invalid_spec(text):
 
 @BOUNDED
 @given(st.text(max_size=120))
-def test_url_normalisation_never_raises_and_never_keeps_credentials(url):
+def test_url_normalisation_is_idempotent_and_never_keeps_credentials(url):
     normal = normalize_repo_url(url)
-    assert normalize_repo_url(normal) == normal or "://" not in normal
+    assert normalize_repo_url(normal) == normal
     secret_url = f"https://bot:s3cr3t-{len(url)}@host/{url}"
     assert "s3cr3t" not in normalize_repo_url(secret_url)
     assert "s3cr3t" not in redact(secret_url)
@@ -164,4 +164,5 @@ def test_field_diff_handles_any_json(desired, live):
         changes = field_changes({"kind": "ConfigMap", **desired}, {"kind": "ConfigMap", **live})
     except GitOpsError:
         raise AssertionError("diff must not fail") from None
-    assert all(change.path.startswith("/") for change in changes)
+    # "" is RFC 6901's pointer to the whole object, which deepdiff may report as changed.
+    assert all(change.path and change.pointer[:1] in ("", "/") for change in changes)

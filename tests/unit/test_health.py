@@ -346,3 +346,14 @@ def test_degraded_is_not_masked_by_unknown_or_missing():
     # A known failure must reach rollback even while another object cannot be read.
     statuses = [HealthStatus.UNKNOWN, HealthStatus.DEGRADED, HealthStatus.MISSING]
     assert aggregate(statuses) == HealthStatus.DEGRADED
+
+
+def test_failed_pod_reports_the_exit_code_rather_than_the_word_error():
+    obj = load("pod-degraded-oomkilled")
+    obj["status"]["containerStatuses"][0]["state"]["terminated"].update(reason="Error", exitCode=3)
+    assert assess(obj).message == 'container "export" failed with exit code 3'
+
+
+def test_pod_not_ready_after_a_restart_says_why_its_container_stopped():
+    health = assess(load("pod-degraded-restarted-not-ready"))
+    assert health.message == "web: OOMKilled (exit code 137)"

@@ -60,3 +60,54 @@ def test_crds_and_namespaces_are_applied_first():
     )
     kinds = [m.ref.kind for m in sort_for_apply(load_manifests(text, "f"))]
     assert kinds == ["CustomResourceDefinition", "Namespace", "ConfigMap", "Deployment", "Widget"]
+
+
+ARGO_HOOK = """
+apiVersion: batch/v1
+kind: Job
+metadata:
+  generateName: db-migrate-
+  annotations: {argocd.argoproj.io/hook: PreSync}
+spec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: busybox}]}}}
+"""
+
+
+def test_object_with_only_generate_name_is_refused_as_an_unsupported_hook():
+    with pytest.raises(RenderError) as err:
+        load_manifests(CM_A + "---" + ARGO_HOOK, "app/migrate.yaml")
+    message = str(err.value)
+    assert err.value.reason == "GenerateNameNotSupported"
+    assert "app/migrate.yaml (document 2): Job with generateName 'db-migrate-'" in message
+    assert "argocd.argoproj.io/hook: PreSync" in message
+    assert "hooks are not supported yet" in message
+    assert "no metadata.name" in message
+
+
+def test_every_generate_name_object_is_named_in_one_message():
+    post_sync = ARGO_HOOK.replace("db-migrate-", "smoke-").replace("PreSync", "PostSync")
+    helm_hook = ARGO_HOOK.replace("db-migrate-", "init-").replace(
+        "argocd.argoproj.io/hook: PreSync", "helm.sh/hook: pre-install"
+    )
+    with pytest.raises(RenderError) as err:
+        load_manifests("---".join([ARGO_HOOK, post_sync, helm_hook]), "hooks.yaml")
+    message = str(err.value)
+    assert message.startswith("3 objects with metadata.generateName")
+    for fragment in ("'db-migrate-'", "'smoke-'", "PostSync", "helm.sh/hook: pre-install"):
+        assert fragment in message
+
+
+def test_a_broken_document_is_reported_before_generate_name_objects():
+    with pytest.raises(RenderError) as err:
+        load_manifests(ARGO_HOOK + "---\nfoo: bar\n", "app/mixed.yaml")
+    assert err.value.reason == "RenderFailed"
+    assert "apiVersion and kind required" in str(err.value)
+    assert "generateName" not in str(err.value)
+
+
+def test_a_huge_generate_name_does_not_make_a_huge_message():
+    with pytest.raises(RenderError) as err:
+        load_manifests(ARGO_HOOK.replace("db-migrate-", "x" * 100_000), "big.yaml")
+    assert len(str(err.value)) < 1000
+
+
+CM_A = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"

@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 import time
 import tracemalloc
@@ -285,3 +286,60 @@ def test_tool_output_is_bounded_like_files(tmp_path, kustomize_repo, private_tmp
     tools = RenderTools(kustomize=script, helm="/nonexistent/helm", timeout=30)
     with pytest.raises(RenderError, match="YAML nodes"):
         render_with(kustomize_repo, "k", tools=tools)
+
+
+HOOK_JOB = (
+    "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: {prefix}\n"
+    "  annotations: {{argocd.argoproj.io/hook: PreSync}}\n"
+)
+
+
+def test_generate_name_objects_of_every_file_are_named_not_called_duplicates(repo):
+    (repo / "app" / "hooks").mkdir()
+    (repo / "app" / "hooks" / "migrate.yaml").write_text(HOOK_JOB.format(prefix="migrate-"))
+    (repo / "app" / "hooks" / "smoke.yaml").write_text(HOOK_JOB.format(prefix="smoke-"))
+    with pytest.raises(RenderError) as err:
+        render_with(repo, "app")
+    assert err.value.reason == "GenerateNameNotSupported"
+    message = str(err.value)
+    assert "app/hooks/migrate.yaml (document 1): Job with generateName 'migrate-'" in message
+    assert "app/hooks/smoke.yaml (document 1): Job with generateName 'smoke-'" in message
+    assert "more than once" not in message
+
+
+def test_a_broken_file_is_reported_on_its_own_even_after_a_hook(repo):
+    (repo / "app" / "0-hook.yaml").write_text(HOOK_JOB.format(prefix="migrate-"))
+    (repo / "app" / "z-broken.yaml").write_text("kind: ConfigMap\n")
+    with pytest.raises(RenderError) as err:
+        render_with(repo, "app")
+    assert err.value.reason == "RenderFailed"
+    assert "app/z-broken.yaml" in str(err.value) and "generateName" not in str(err.value)
+
+
+def test_excluding_the_hook_file_renders_the_rest(repo):
+    (repo / "app" / "migrate.yaml").write_text(HOOK_JOB.format(prefix="migrate-"))
+    spec = RenderSpec(exclude=("migrate.yaml",))
+    assert [m.ref.name for m in render_with(repo, "app", spec)] == ["a", "b"]
+
+
+def test_a_helm_chart_with_a_generate_name_hook_is_refused_naming_it(tmp_path):
+    from gitops_operator.config import Settings
+
+    helm = Settings().helm_binary
+    if not shutil.which(helm):
+        pytest.skip(f"pinned helm not found at {helm!r} (run hack/build-binaries.sh)")
+    chart = tmp_path / "repo" / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(CM.format(name="settings"))
+    (chart / "templates" / "job.yaml").write_text(
+        HOOK_JOB.format(prefix="migrate-").replace(
+            "argocd.argoproj.io/hook: PreSync", "helm.sh/hook: pre-upgrade"
+        )
+    )
+    tools = RenderTools(kustomize="/nonexistent/kustomize", helm=helm, timeout=30)
+    with pytest.raises(RenderError) as err:
+        render_with(tmp_path / "repo", "chart", tools=tools)
+    assert err.value.reason == "GenerateNameNotSupported"
+    assert "helm template chart (document" in str(err.value)
+    assert "Job with generateName 'migrate-', annotated helm.sh/hook: pre-upgrade" in str(err.value)

@@ -18,6 +18,7 @@ from aiohttp import web
 from gitops_operator.webhook import (
     Provider,
     PushEvent,
+    RefusalLog,
     WebhookError,
     make_app,
     normalize_repo_url,
@@ -541,12 +542,12 @@ def test_signed_push_from_each_provider_is_accepted_202(provider: Provider) -> N
     assert hooks.results == [(provider, "accepted")]
 
 
-def test_push_for_an_unknown_repository_is_still_202_with_nothing_triggered() -> None:
+def test_push_for_an_unknown_repository_is_202_and_counted_as_unmatched() -> None:
     body = fixture("github_push.json")
     hooks = Hooks(triggered=0)
     status, answer = deliver(hooks, Provider.GITHUB, body, signed_headers(Provider.GITHUB, body))
     assert (status, answer) == (202, {"triggered": 0})
-    assert hooks.results == [(Provider.GITHUB, "accepted")]
+    assert hooks.results == [(Provider.GITHUB, "unmatched")]
 
 
 def test_github_push_with_wrong_signature_is_rejected_401() -> None:
@@ -758,3 +759,73 @@ def test_failing_on_result_callback_does_not_change_the_answer() -> None:
         return await post(session, port, "/hooks/bitbucket", body, headers)
 
     assert run(app, scenario) == (202, {"triggered": 1})
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "webhook refused" in r.getMessage()]
+
+
+def test_a_flood_of_refusals_logs_one_line_then_one_count_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    refusals = RefusalLog(interval=60, clock=clock)
+    with caplog.at_level(logging.INFO, logger="gitops_operator.webhook"):
+        for _ in range(5000):  # 5,000 bad deliveries in 30 s
+            refusals.refused("github", "unauthorized", "signature does not match")
+            clock.now += 30 / 5000
+        assert refusal_lines(caplog) == [
+            "webhook refused provider=github reason=unauthorized suppressed=0:"
+            " signature does not match"
+        ]
+        clock.now += 31
+        refusals.refused("github", "unauthorized", "signature does not match")
+    assert refusal_lines(caplog)[1] == (
+        "webhook refused provider=github reason=unauthorized suppressed=4999 in the last 61s:"
+        " signature does not match"
+    )
+
+
+def test_refusals_are_limited_per_provider_and_reason(caplog: pytest.LogCaptureFixture) -> None:
+    refusals = RefusalLog(interval=60, clock=FakeClock())
+    with caplog.at_level(logging.INFO, logger="gitops_operator.webhook"):
+        for provider, reason in [("github", "unauthorized"), ("github", "too_large")] * 3:
+            refusals.refused(provider, reason, "no")
+        refusals.refused("gitlab", "unauthorized", "no")
+    assert [line.split(" suppressed")[0] for line in refusal_lines(caplog)] == [
+        "webhook refused provider=github reason=unauthorized",
+        "webhook refused provider=github reason=too_large",
+        "webhook refused provider=gitlab reason=unauthorized",
+    ]
+
+
+def test_repeated_bad_deliveries_to_the_server_log_once(caplog: pytest.LogCaptureFixture) -> None:
+    body = fixture("github_push.json")
+    headers = signed_headers(Provider.GITHUB, body, secret=b"not the secret")
+    hooks = Hooks()
+
+    async def scenario(port: int, session: aiohttp.ClientSession) -> list[int]:
+        return [(await post(session, port, "/hooks/github", body, headers))[0] for _ in range(50)]
+
+    with caplog.at_level(logging.INFO, logger="gitops_operator.webhook"):
+        assert run(hooks.app(), scenario) == [401] * 50
+    assert len(refusal_lines(caplog)) == 1
+    assert hooks.results == [(Provider.GITHUB, "unauthorized")] * 50, "every one is counted"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://GitHub.com/Org/Repo.git/", "git@github.com:org/repo.git", "github.com/org/repo"],
+)
+def test_a_normalised_url_reads_back_as_itself(url):
+    normal = normalize_repo_url(url)
+    assert normal == "github.com/org/repo"
+    assert normalize_repo_url(normal) == normal

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from .. import inventory
 from ..errors import PruneError
-from ..inventory import Inventory
-from ..manager import ChangeSet
+from ..manager import ChangeSet, PruneResult
 from ..objects import Manifest
 from .run import ApplicationRun
 
@@ -31,15 +30,13 @@ def apply_and_prune(run: ApplicationRun, manifests: list[Manifest]) -> Applied:
         before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
     )
     stale = inventory.stale(run.inventory, desired) if run.spec.prune else {}
-    survivors: Inventory = {}
-    messages: list[str] = []
-    if stale:
-        deleted, survivors, messages = run.manager.delete_all(stale)
-        changes = changes + deleted
-    run.record_inventory(inventory.union(survivors, desired))
-    if not survivors:
+    pruned = run.manager.delete_all(stale) if stale else PruneResult()
+    changes = changes + pruned.changes
+    run.record_inventory(inventory.union(pruned.survivors, desired))
+    if not pruned.survivors:
         return Applied(changes)
     error = PruneError(
-        f"{len(survivors)} object(s) could not be deleted: " + "; ".join(messages[:3])
+        f"{len(pruned.survivors)} object(s) could not be deleted: "
+        + "; ".join(pruned.messages()[:3])
     )
     return Applied(changes, error)

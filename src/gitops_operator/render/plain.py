@@ -3,6 +3,8 @@
 Rule for files: every ``*.yaml``, ``*.yml`` and ``*.json`` file under the path is read,
 recursively, in sorted order; each document must be a Kubernetes object (or a ``*List``
 of them). Other files are ignored; a YAML document that is not an object is an error.
+Objects named only by ``metadata.generateName`` (hooks) are refused in one error naming
+each of them, once every file has been read.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from pathlib import Path
 
 from ..errors import RenderError
-from ..objects import Manifest, load_manifests
+from ..objects import GeneratedObject, Manifest, parse_manifests, refuse_generated_names
 from .limits import RenderBudget
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -24,6 +26,7 @@ def render_plain(
 ) -> list[Manifest]:
     manifests: list[Manifest] = []
     budget = RenderBudget()
+    generated: list[GeneratedObject] = []
     for path in sorted(_manifest_files(top)):
         rel = path.relative_to(root).as_posix()
         local = path.relative_to(top).as_posix()
@@ -40,7 +43,11 @@ def render_plain(
         except UnicodeDecodeError as exc:
             raise RenderError(f"{rel}: not UTF-8 text ({exc.reason})") from exc
         budget.charge(text, rel)
-        manifests.extend(load_manifests(text, rel))
+        found, names_generated = parse_manifests(text, rel)
+        manifests.extend(found)
+        generated.extend(names_generated)
+    # After every file was read: a broken file elsewhere is reported first, on its own.
+    refuse_generated_names(generated)
     return manifests
 
 

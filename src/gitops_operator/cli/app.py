@@ -12,11 +12,14 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
-from . import __version__, cli_actions, cli_inspect, cli_render, runner
-from .api import RenderType, parse_duration
-from .cli_cluster import default_namespace
-from .cli_output import OutputFormat
-from .errors import GitOpsError
+from .. import __version__, runner
+from ..api import RenderType, parse_duration
+from ..errors import GitOpsError
+from . import actions as action_commands
+from . import inspect as inspect_commands
+from . import render as render_commands
+from .cluster import default_namespace
+from .output import OutputFormat
 
 Handler = Callable[[argparse.Namespace], int]
 Parser = argparse.ArgumentParser
@@ -64,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("-o", "--output", choices=formats, default=output)
         return sub
 
-    render = command("render", cli_render.render_command, "render a directory offline", "yaml")
+    render = command("render", render_commands.render_command, "render a directory offline", "yaml")
     render.add_argument("path", metavar="PATH")
     render.add_argument("--type", choices=[t.value for t in RenderType], default="auto")
     render.add_argument("--release-name", help="Helm release name (default: the directory's)")
@@ -81,17 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GROUP/VERSION[/KIND]",
         help="API version Helm templates see, in addition to Helm's own (repeatable)",
     )
-    diff = command("diff", cli_render.diff_command, "what a sync would change (exit 1: some)")
+    diff = command("diff", render_commands.diff_command, "what a sync would change (exit 1: some)")
     diff.add_argument("app", metavar="APP")
-    status = command("status", cli_inspect.status, "list Applications, or show one")
+    status = command("status", inspect_commands.status, "list Applications, or show one")
     status.add_argument("app", metavar="APP", nargs="?")
     status.add_argument("-A", "--all-namespaces", action="store_true")
-    history = command("history", cli_inspect.history, "an Application's sync history")
+    history = command("history", inspect_commands.history, "an Application's sync history")
     history.add_argument("app", metavar="APP")
     for name, handler, help in (
-        ("sync", cli_actions.sync, "reconcile an Application now"),
-        ("retry", cli_actions.retry, "try a quarantined (failed) revision again"),
-        ("rollback", cli_actions.rollback, "go back to a revision of the history"),
+        ("sync", action_commands.sync, "reconcile an Application now"),
+        ("retry", action_commands.retry, "try a quarantined (failed) revision again"),
+        ("rollback", action_commands.rollback, "go back to a revision of the history"),
     ):
         sub = command(name, handler, help)
         sub.add_argument("app", metavar="APP")
@@ -100,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.choices["rollback"]
     rollback.add_argument("--to", required=True, metavar="REV", help="main@sha1:<sha>, or a SHA")
     for name, handler, help in (
-        ("suspend", cli_actions.suspend, "stop applying changes to an Application"),
-        ("resume", cli_actions.resume, "apply changes to an Application again"),
+        ("suspend", action_commands.suspend, "stop applying changes to an Application"),
+        ("resume", action_commands.resume, "apply changes to an Application again"),
     ):
         command(name, handler, help).add_argument("app", metavar="APP")
-    diagram = command("diagram", cli_inspect.diagram, "draw the live GitOps loop (SVG)", None)
+    diagram = command("diagram", inspect_commands.diagram, "draw the live GitOps loop (SVG)", None)
     diagram.add_argument("app", metavar="APP")
     diagram.add_argument(
         "-o", "--output", dest="file", metavar="FILE.svg", help="default APP.svg; - for stdout"

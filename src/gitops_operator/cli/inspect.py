@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import inventory
-from .cli_cluster import Cluster
-from .cli_output import (
+from .. import inventory
+from ..diagram import DiagramObject, render_svg
+from ..manager import ResourceManager
+from ..objects import KubeObject
+from .cluster import Cluster
+from .output import (
     OutputFormat,
     changes_text,
     emit,
@@ -17,9 +20,6 @@ from .cli_output import (
     format_table,
     short_revision,
 )
-from .diagram import DiagramObject, render_svg
-from .manager import ResourceManager
-from .objects import KubeObject
 
 
 def status(args: argparse.Namespace) -> int:
@@ -117,6 +117,7 @@ def application_details(app: KubeObject) -> dict[str, Any]:
                 "lastDriftCheckAt",
             )
         },
+        "failedGeneration": status.get("failedGeneration"),
         "inventory": len(inventory.from_status(status)),
         "drift": list(status.get("drift") or []),
         "conditions": list(status.get("conditions") or []),
@@ -146,8 +147,23 @@ def applications_table(rows: list[dict[str, Any]], *, with_namespace: bool = Fal
     return format_table(headers, cells)
 
 
-def details_table(d: dict[str, Any]) -> str:
+def failed_revision_text(d: dict[str, Any]) -> str:
+    """The quarantined revision. When it is the last good one too, it did become healthy
+    once and what failed is applying it again: say that, not that the commit is bad."""
     failed = d["failedRevision"]
+    if not failed:
+        return "none"
+    if failed == d["lastGoodRevision"]:
+        generation = d.get("failedGeneration")
+        at = f" at generation {generation}" if generation else ""
+        return (
+            f"{failed}: the last good revision, but applying it again{at} failed; held"
+            " until a new commit, a spec change or a retry"
+        )
+    return f"{failed} (quarantined)"
+
+
+def details_table(d: dict[str, Any]) -> str:
     text = format_fields(
         [
             ("Name", f"{d['namespace']}/{d['name']}"),
@@ -160,7 +176,7 @@ def details_table(d: dict[str, Any]) -> str:
             ("Applied revision", d["lastAppliedRevision"] or "none"),
             ("Last attempted", d["lastAttemptedRevision"] or "none"),
             ("Last good revision", d["lastGoodRevision"] or "none"),
-            ("Failed revision", f"{failed} (quarantined)" if failed else "none"),
+            ("Failed revision", failed_revision_text(d)),
             ("Last applied at", d["lastAppliedAt"] or "never"),
             ("Last handled request", d["lastHandledReconcileAt"] or "none"),
             ("Last drift check", d["lastDriftCheckAt"] or "never"),

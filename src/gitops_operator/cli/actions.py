@@ -9,18 +9,18 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .api import (
+from ..api import (
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
     sha_of,
 )
-from .cli_cluster import Cluster, now_stamp
-from .cli_inspect import ready_condition
-from .cli_output import OutputFormat, emit, format_fields, short_revision
-from .errors import GitOpsError
-from .objects import KubeObject
-from .reconcilers.rollback import find_revision
+from ..errors import GitOpsError
+from ..objects import KubeObject
+from ..reconcilers.rollback import find_revision
+from .cluster import Cluster, now_stamp
+from .inspect import ready_condition
+from .output import OutputFormat, emit, format_fields, short_revision
 
 
 def sync(args: argparse.Namespace) -> int:

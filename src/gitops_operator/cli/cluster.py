@@ -12,18 +12,14 @@ from typing import Any
 
 import yaml
 
-from .api import API_VERSION, APPLICATION_KIND, GROUP, REPOSITORY_KIND
-from .config import Settings
-from .errors import GitOpsError, NotFoundError
-from .kube import KubeClient, load_api_client
-from .objects import KubeObject, ObjectRef
+from ..api import API_VERSION, APPLICATION_KIND, GROUP, REPOSITORY_KIND
+from ..config import Settings
+from ..errors import GitOpsError, NotFoundError, WaitTimeoutError
+from ..kube import KubeClient, load_api_client
+from ..objects import KubeObject, ObjectRef
 
 POLL_INTERVAL = 0.5
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-class WaitTimeoutError(GitOpsError):
-    reason = "Timeout"
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from .api import sha_of
+from ..api import sha_of
 
 MAX_CELL = 80
 """Table cells longer than this are cut with "…" (``-o json`` and ``-o yaml`` keep all)."""

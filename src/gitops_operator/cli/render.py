@@ -5,35 +5,31 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import git
 import yaml
 
-from . import inventory
-from .api import (
+from .. import inventory
+from ..api import (
     PRUNE_ANNOTATION,
     RenderSpec,
     RenderType,
     parse_application_spec,
     parse_helm_spec,
 )
-from .cli_cluster import Cluster
-from .cli_output import OutputFormat, dump, format_table, value_text
-from .config import Settings
-from .errors import GitOpsError, NotFoundError, RenderError
-from .objects import Manifest
-from .reconcilers.application import ApplicationReconciler
-from .reconcilers.run import ApplicationRun
-from .render import RenderTools, render
-from .source import GitSource
+from ..config import Settings
+from ..errors import GitOpsError, NotFoundError, RenderError
+from ..objects import Manifest
+from ..reconcilers.application import ApplicationReconciler
+from ..reconcilers.run import ApplicationRun
+from ..render import RenderTools, render
+from ..source import GitSource, committed_view, repository_root
+from .cluster import Cluster
+from .output import OutputFormat, dump, format_table, value_text
 
 log = logging.getLogger("gitops_operator.cli")
 
@@ -86,41 +82,6 @@ def print_manifests(manifests: list[Manifest], output: OutputFormat) -> None:
         sys.stdout.write(format_table(["KIND", "NAMESPACE", "NAME", "SOURCE"], rows))
 
 
-def repository_root(path: Path) -> Path:
-    """The nearest directory at or above ``path`` that holds ``.git``; else ``path``."""
-    for candidate in (path, *path.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return path
-
-
-@contextmanager
-def committed_view(root: Path) -> Iterator[Path]:
-    """The files of the working tree that Git would commit (tracked, plus untracked ones
-    not ignored), copied aside: what the operator would render after a commit, without
-    ``.venv``, build output or other ignored files. Outside a repository: ``root``."""
-    if not (root / ".git").exists():
-        yield root
-        return
-    try:
-        listing = git.Repo(root).git.ls_files("-z", "--cached", "--others", "--exclude-standard")
-    except (git.GitError, OSError) as exc:
-        raise RenderError(f"{root}: cannot list the repository's files: {exc}") from exc
-    with tempfile.TemporaryDirectory(prefix="gitops-render-view-") as tmp:
-        view = Path(tmp) / root.name
-        view.mkdir()
-        for rel in sorted(set(filter(None, str(listing).split("\0")))):
-            src, dest = root / rel, view / rel
-            if not (src.is_symlink() or src.is_file()):
-                continue  # deleted but still in the index, or a submodule
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_symlink():
-                dest.symlink_to(os.readlink(src))
-            else:
-                shutil.copy2(src, dest)
-        yield view
-
-
 def _chart_relative(value_file: str, chart: Path) -> str:
     """A value file as given on the command line (a path from the current directory, if
     it exists there) made relative to the chart, as ``render.helm.valueFiles`` are."""
@@ -163,7 +124,10 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     manifests = reconciler.render(run, run.artifact)
     objects: list[dict[str, Any]] = []
     for drift in run.manager.diff_all(manifests, spec.ignore_differences):
-        fields = [{"path": c.path, "desired": c.desired, "live": c.live} for c in drift.changes]
+        fields = [
+            {"path": c.path, "pointer": c.pointer, "desired": c.desired, "live": c.live}
+            for c in drift.changes
+        ]
         action = "create" if drift.missing else "update"
         objects.append({"object": str(drift.ref), "action": action, "fields": fields})
     if spec.prune:

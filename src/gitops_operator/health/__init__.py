@@ -1,0 +1,47 @@
+"""Health of a live object: per-kind rules in the manner of Argo CD, a kstatus fallback.
+
+Pure: only the object's own JSON is read, so the same object always gets the same answer.
+Malformed fields are read as absent rather than raising: a health check that crashes would
+stall the wait instead of reporting what it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import apps, autoscaling, batch, core, extensions, kstatus, networking
+from .fields import get_at
+from .status import Health, HealthStatus, aggregate
+
+__all__ = ["Health", "HealthStatus", "aggregate", "assess"]
+
+
+def assess(obj: dict[str, Any] | None) -> Health:
+    """The health of one live object; ``None`` (not found in the cluster) is Missing."""
+    if obj is None:
+        return Health(HealthStatus.MISSING, "Resource does not exist")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return Health(HealthStatus.UNKNOWN, "Object has no kind")
+    if get_at(obj, "metadata", "deletionTimestamp"):
+        return Health(HealthStatus.PROGRESSING, "Pending deletion")
+    api_version = obj.get("apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    return _CHECKS.get((group, kind), kstatus.by_conditions)(obj)
+
+
+_CHECKS: dict[tuple[str, str], Callable[[dict[str, Any]], Health]] = {
+    ("apps", "Deployment"): apps.deployment,
+    ("apps", "StatefulSet"): apps.statefulset,
+    ("apps", "DaemonSet"): apps.daemonset,
+    ("apps", "ReplicaSet"): apps.replicaset,
+    ("", "Pod"): core.pod,
+    ("batch", "Job"): batch.job,
+    ("", "PersistentVolumeClaim"): core.persistent_volume_claim,
+    ("", "Service"): core.service,
+    ("networking.k8s.io", "Ingress"): networking.ingress,
+    ("autoscaling", "HorizontalPodAutoscaler"): autoscaling.horizontal_pod_autoscaler,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): extensions.custom_resource_definition,
+    ("apiregistration.k8s.io", "APIService"): extensions.api_service,
+}

@@ -1,0 +1,224 @@
+"""Apply: dry-run every object (validation before mutation), then write in two stages.
+
+CRDs and Namespaces go first; objects whose kind or namespace comes from them are
+dry-run right after that stage is applied, the rest before any write. Unchanged objects
+are not written; objects of one kind are written concurrently, kind after kind.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..api import IgnoreRule
+from ..diff import adopt_ignored, differs, ignores_for
+from ..errors import ApiError, ApplyError, DryRunError, NotFoundError
+from ..kube import KubeClient
+from ..objects import (
+    KubeObject,
+    Manifest,
+    ObjectRef,
+    apply_order_key,
+    apply_stage,
+    group_of,
+    sort_for_apply,
+)
+from .changeset import Action, ChangeSet, ChangeSetEntry
+from .in_sync import digest
+from .wait import wait_first_stage
+from .workers import Workers
+
+_MAX_LISTED_ERRORS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    manifest: Manifest
+    body: KubeObject  # what is applied: the manifest with ignored fields adopted
+    action: Action
+    digest: str
+
+
+def set_namespaces(
+    kube: KubeClient, manifests: list[Manifest], default_namespace: str
+) -> list[Manifest]:
+    """Give namespaced objects ``default_namespace`` when they have none; strip it from
+    cluster-scoped ones. Kinds defined by CRDs in the same set are understood."""
+    crd_scopes = _crd_scopes(manifests)
+    result = []
+    for m in manifests:
+        ref = m.ref
+        scoped = crd_scopes.get((ref.group, ref.kind))
+        if scoped is None:
+            try:
+                scoped = kube.is_namespaced(m.api_version, ref.kind)
+            except NotFoundError as exc:
+                raise DryRunError(f"nothing applied; {ref} ({m.source}): {exc}") from exc
+        meta = dict(m.obj.get("metadata") or {})
+        if scoped and not meta.get("namespace"):
+            meta["namespace"] = default_namespace
+        elif not scoped:
+            meta.pop("namespace", None)
+        result.append(Manifest({**m.obj, "metadata": meta}, m.source))
+    return result
+
+
+def apply_all(
+    workers: Workers,
+    manifests: list[Manifest],
+    *,
+    before_write: Callable[[], None],
+    ignore: tuple[IgnoreRule, ...] = (),
+) -> ChangeSet:
+    """Validate and apply ``manifests`` in two stages; return what changed.
+
+    ``before_write`` runs once after validation and before the first real write (the
+    caller records the inventory there). Unchanged objects are not written.
+    """
+    ordered = sort_for_apply(manifests)
+    first = [m for m in ordered if apply_stage(m.ref) == 0]
+    rest = [m for m in ordered if apply_stage(m.ref) == 1]
+    deferred = _needs_first_stage(workers.kube, first, rest)
+    plan = _plan(workers, first + [m for m in rest if m.ref not in deferred], ignore)
+    before_write()
+    changes = _write(workers, [p for p in plan if apply_stage(p.manifest.ref) == 0])
+    if first:
+        wait_first_stage(workers.kube, first)
+        workers.kube.refresh_discovery()
+    later = _plan(
+        workers, [m for m in rest if m.ref in deferred], ignore, after_first_stage=bool(first)
+    )
+    planned_rest = [p for p in plan if apply_stage(p.manifest.ref) == 1]
+    return changes + _write(workers, _sort_plan(planned_rest + later))
+
+
+def _needs_first_stage(
+    kube: KubeClient, first: list[Manifest], rest: list[Manifest]
+) -> set[ObjectRef]:
+    """Objects of ``rest`` whose kind or namespace does not exist until ``first`` does."""
+    new_kinds = set(_crd_scopes(first))
+    new_namespaces = {m.ref.name for m in first if m.ref.kind == "Namespace"}
+    live_namespaces: dict[str, bool] = {}
+
+    def namespace_missing(ns: str) -> bool:
+        if ns not in live_namespaces:
+            live_namespaces[ns] = kube.get("v1", ObjectRef("", "Namespace", "", ns)) is None
+        return live_namespaces[ns]
+
+    return {
+        m.ref
+        for m in rest
+        if (m.ref.group, m.ref.kind) in new_kinds
+        or (m.ref.namespace in new_namespaces and namespace_missing(m.ref.namespace))
+    }
+
+
+def _plan(
+    workers: Workers,
+    manifests: list[Manifest],
+    ignore: tuple[IgnoreRule, ...],
+    *,
+    after_first_stage: bool = False,
+) -> list[_Planned]:
+    """Dry-run every manifest; raise ``DryRunError`` naming each refused object."""
+    seen = workers.read((m.ref, m.api_version) for m in manifests)
+
+    def dry_run(m: Manifest) -> _Planned | ApiError | NotFoundError:
+        live = seen[m.ref]
+        if isinstance(live, ApiError | NotFoundError):
+            return live
+        wanted = digest(m, ignore)
+        if workers.in_sync.holds(m.ref, wanted, live):
+            return _Planned(m, m.obj, Action.UNCHANGED, wanted)
+        try:
+            body = adopt_ignored(m.obj, live, *ignores_for(ignore, m.ref))
+            result = workers.kube.apply(body, dry_run=True)
+        except (ApiError, NotFoundError) as exc:
+            return exc
+        if live is None:
+            return _Planned(m, body, Action.CREATED, wanted)
+        if differs(result, live):
+            return _Planned(m, body, Action.CONFIGURED, wanted)
+        workers.in_sync.remember(m.ref, wanted, live)
+        return _Planned(m, body, Action.UNCHANGED, wanted)
+
+    results = workers.map(dry_run, manifests)
+    failures = [
+        (m, r) for m, r in zip(manifests, results, strict=True) if not isinstance(r, _Planned)
+    ]
+    transient = next((r for _, r in failures if isinstance(r, ApiError) and r.transient), None)
+    if transient is not None:
+        raise transient  # the API server's trouble, not the revision's: retry it
+    if failures:
+        raise _dry_run_error(failures, after_first_stage=after_first_stage)
+    return [r for r in results if isinstance(r, _Planned)]
+
+
+def _write(workers: Workers, plan: list[_Planned]) -> ChangeSet:
+    """Apply changed objects kind by kind, the objects of one kind concurrently; stop
+    after the first kind with a failure."""
+    entries: list[ChangeSetEntry] = []
+    for _, group in itertools.groupby(plan, key=lambda p: apply_order_key(p.manifest.ref)[:2]):
+        batch = list(group)
+        results = workers.map(lambda p: _write_one(workers, p), batch)
+        failures = [f for f in results if f is not None]
+        transient = next((f for f in failures if isinstance(f, ApiError) and f.transient), None)
+        if transient is not None:
+            raise transient  # the API server's trouble, not the revision's: retry it
+        if failures:
+            raise failures[0]
+        entries += (ChangeSetEntry(p.manifest.ref, p.action) for p in batch)
+    return ChangeSet(tuple(entries))
+
+
+def _write_one(workers: Workers, planned: _Planned) -> ApiError | ApplyError | None:
+    if planned.action is Action.UNCHANGED:
+        return None
+    ref = planned.manifest.ref
+    try:
+        result = workers.kube.apply(planned.body)
+    except ApiError as exc:
+        if exc.transient:
+            return exc
+        return ApplyError(f"{ref} ({planned.manifest.source}): {exc}")
+    except NotFoundError as exc:
+        return ApplyError(f"{ref} ({planned.manifest.source}): {exc}")
+    workers.in_sync.remember(ref, planned.digest, result)
+    return None
+
+
+def _sort_plan(plan: list[_Planned]) -> list[_Planned]:
+    return sorted(plan, key=lambda p: apply_order_key(p.manifest.ref))
+
+
+def _crd_scopes(manifests: Iterable[Manifest]) -> dict[tuple[str, str], bool]:
+    """(group, kind) -> namespaced, for every CRD in ``manifests``."""
+    scopes = {}
+    for m in manifests:
+        if m.ref.kind == "CustomResourceDefinition" and group_of(m.api_version):
+            spec = m.obj.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind")
+            if kind:
+                scopes[(str(spec.get("group", "")), str(kind))] = spec.get("scope") != "Cluster"
+    return scopes
+
+
+def _dry_run_error(
+    failures: list[tuple[Manifest, ApiError | NotFoundError]], *, after_first_stage: bool
+) -> DryRunError:
+    lines = [
+        f"{m.ref} ({m.source}) dry-run failed"
+        f" ({exc.api_reason if isinstance(exc, ApiError) else exc.reason}): {exc}"
+        for m, exc in failures[:_MAX_LISTED_ERRORS]
+    ]
+    more = len(failures) - _MAX_LISTED_ERRORS
+    if more > 0:
+        lines.append(f"and {more} more")
+    prefix = "only CRDs and Namespaces were applied; " if after_first_stage else "nothing applied; "
+    forbidden = all(isinstance(exc, ApiError) and exc.code == 403 for _, exc in failures)
+    return DryRunError(
+        prefix + "; ".join(lines),
+        reason="Forbidden" if forbidden else None,
+        partial=after_first_stage,
+    )

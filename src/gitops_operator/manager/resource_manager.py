@@ -1,0 +1,68 @@
+"""``ResourceManager``: the verbs of this package behind one object per client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..api import IgnoreRule
+from ..health import Health
+from ..inventory import Inventory
+from ..kube import KubeClient
+from ..live import Live
+from ..objects import Manifest, ObjectRef
+from . import apply, delete, diff, wait
+from .changeset import ChangeSet
+from .delete import PruneResult
+from .diff import Drift
+from .workers import Workers
+
+
+@dataclass(slots=True)
+class ResourceManager:
+    """Applies, diffs, prunes and assesses objects with ``kube`` (one per identity: an
+    impersonating client gets its own manager), ``concurrency`` calls at a time."""
+
+    kube: KubeClient
+    concurrency: int = 8
+    _workers: Workers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._workers = Workers(self.kube, self.concurrency)
+
+    def read(self, items: Iterable[tuple[ObjectRef, str]]) -> dict[ObjectRef, Live]:
+        """The live state of every ``(ref, apiVersion)``."""
+        return self._workers.read(items)
+
+    def set_namespaces(self, manifests: list[Manifest], default_namespace: str) -> list[Manifest]:
+        """Namespaced objects get ``default_namespace`` if they have none; others none."""
+        return apply.set_namespaces(self.kube, manifests, default_namespace)
+
+    def apply_all(
+        self,
+        manifests: list[Manifest],
+        *,
+        before_write: Callable[[], None],
+        ignore: tuple[IgnoreRule, ...] = (),
+    ) -> ChangeSet:
+        """Validate every object, call ``before_write``, then apply in stages."""
+        return apply.apply_all(self._workers, manifests, before_write=before_write, ignore=ignore)
+
+    def diff_all(
+        self,
+        manifests: list[Manifest],
+        ignore: tuple[IgnoreRule, ...] = (),
+        live: Mapping[ObjectRef, Live] | None = None,
+    ) -> list[Drift]:
+        """The objects whose live state differs from ``manifests``."""
+        return diff.diff_all(self._workers, manifests, ignore, live)
+
+    def delete_all(self, stale: Inventory) -> PruneResult:
+        """Prune ``stale``; failures are reported, never raised."""
+        return delete.delete_all(self._workers, stale)
+
+    def assess(
+        self, inventory: Inventory, live: Mapping[ObjectRef, Live] | None = None
+    ) -> list[tuple[ObjectRef, Health]]:
+        """The health of every inventoried object."""
+        return wait.assess_all(self._workers, inventory, live)
