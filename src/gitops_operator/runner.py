@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import ctypes
 import logging
 import os
@@ -130,6 +131,24 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         log.debug("not glibc: malloc arenas left as they are")
 
 
+class ObjectLineFormatter(logging.Formatter):
+    """One key=value line per event; a line about one resource names it (kopf's per-object
+    loggers carry the resource as ``k8s_ref``), so a busy operator's log can be read."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s level=%(levelname)s logger=%(name)s%(object)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        ref = getattr(record, "k8s_ref", None)
+        record = copy.copy(record)
+        record.object = (
+            f" object={ref.get('kind')}/{ref.get('namespace')}/{ref.get('name')}"
+            if isinstance(ref, dict) and ref.get("name")
+            else ""
+        )
+        return super().format(record)
+
+
 def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
     import kopf
@@ -138,13 +157,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_quiet_event_handlers)
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(ObjectLineFormatter())
+    stream.addFilter(_quiet_event_handlers)
+    logging.basicConfig(level=args.log_level.upper(), handlers=[stream])
     settings = Settings.from_env()
     if settings.leader_elect:
         with standby_probe(args.liveness_port):

@@ -343,7 +343,7 @@ CASES = [
         "GitOperationFailed",
         on="GitRepository",
         source={"url": "http://127.0.0.1:9/none.git"},
-        message="git ls-remote failed: fatal: unable to access 'http://127.0.0.1:9/none.git/'",
+        message="git ls-remote failed: http://127.0.0.1:9/none.git is unreachable",
     ),
     Case(
         "branch-not-found",

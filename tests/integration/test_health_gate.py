@@ -269,3 +269,67 @@ def test_missing_source_is_a_warning_once_it_stays_missing(kube, operator, names
         what="a Warning for a GitRepository that does not exist",
     )
     assert f"GitRepository/{namespace}/app not found" in warning[0]["message"]
+
+
+def test_a_spec_change_is_health_checked_like_a_new_commit(kube, operator, repo, namespace):
+    sha = repo.commit(
+        {
+            "app/web.yaml": deployment("web"),
+            "app/extra/slow.yaml": deployment("slow", never_ready=True),
+        },
+        "web, and a Deployment left out of the render",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(
+        application(
+            namespace, healthTimeout="6s", driftInterval="2s", render={"exclude": ["extra/*"]}
+        )
+    )
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="good revision")
+    # the same commit, a new spec: the Deployment whose pods never become ready is rendered
+    kube.apply(application(namespace, healthTimeout="6s", driftInterval="2s"))
+
+    def failed_health():
+        status = app_status(kube, namespace)
+        return status if condition(status).get("reason") == "HealthCheckFailed" else None
+
+    status = wait_for(failed_health, timeout=60, what="the new spec's health check to fail")
+    assert status["failedRevision"] == f"main@sha1:{sha}"
+    assert "Deployment" in condition(status)["message"]
+    assert "gitops-operator retry" in condition(status)["message"]
+
+
+def test_drift_makes_the_application_out_of_sync_until_it_is_gone(
+    kube, editor, operator, repo, namespace
+):
+    sha = repo.commit({"app/cm.yaml": configmap("cm", color="blue")}, "first")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, driftInterval="1s"))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="synced")
+    editor.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": namespace},
+            "data": {"color": "red"},
+        }
+    )
+    wait_for(
+        lambda: app_status(kube, namespace).get("sync") == "OutOfSync",
+        timeout=30,
+        what="OutOfSync while drifted",
+    )
+    assert condition(app_status(kube, namespace), "Drifted")["status"] == "True"
+    editor.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": namespace},
+            "data": {"color": "blue"},
+        }
+    )
+    wait_for(
+        lambda: app_status(kube, namespace).get("sync") == "Synced",
+        timeout=30,
+        what="Synced once the drift is gone",
+    )

@@ -62,9 +62,13 @@ B = "main@sha1:" + "b" * 40
             },
             False,
         ),
-        (  # written before healthyAt existed
-            {"lastAppliedRevision": A, "lastGoodRevision": A},
-            True,
+        (  # re-applied after a spec change: every apply clears healthyAt
+            {
+                "lastAppliedRevision": A,
+                "lastGoodRevision": A,
+                "lastAppliedAt": "2026-01-01T01:00:00Z",
+            },
+            False,
         ),
         ({"lastAppliedRevision": B, "lastGoodRevision": A}, False),
     ],

@@ -32,15 +32,13 @@ def seconds_since(stamp: str, now: str) -> float:
 
 
 def health_check_passed(status: dict[str, Any]) -> bool:
-    """Whether the applied revision, as last applied, has already turned healthy once."""
+    """Whether the applied revision, as last applied, has already turned healthy once.
+
+    Every apply clears ``healthyAt``, so a spec change re-applying the last good revision
+    is health-checked like a new commit."""
     healthy_at = str(status.get("healthyAt") or "")
-    applied_at = str(status.get("lastAppliedAt") or "")
-    if healthy_at:
-        # RFC 3339 UTC stamps of one format order as strings do
-        return healthy_at >= applied_at
-    # status written before healthyAt existed: the last good revision had passed
-    applied = status.get("lastAppliedRevision")
-    return bool(applied) and applied == status.get("lastGoodRevision")
+    # RFC 3339 UTC stamps of one format order as strings do
+    return bool(healthy_at) and healthy_at >= str(status.get("lastAppliedAt") or "")
 
 
 def soak_remaining(status: dict[str, Any], soak_period: float, now: str) -> float | None:

@@ -41,7 +41,8 @@ def steady(
     live objects once). ``drift_checked`` remembers unwritten checks, by Application.
 
     Sets ``health`` (Unknown while nothing was ever applied), ``drift``,
-    ``lastDriftCheckAt``, Ready (False, reason Degraded, while a revision that passed its
+    ``lastDriftCheckAt``, ``sync`` (OutOfSync while live objects drift from the applied
+    revision, as Argo CD shows it), Ready (False, reason Degraded, while a revision that passed its
     health check is Degraded; not when quarantined), Drifted, and ``lastGoodRevision``
     when a soak period ends. Raises ``HealthCheckError`` when a revision turns Degraded
     within its soak period."""
@@ -76,6 +77,8 @@ def steady(
             checked = drift_status(run.manager, run, manifests, live)
             drift_checked[key] = run.now
             status.update(checked.status)
+            if not quarantined:  # the source's revision is applied: live state decides
+                status["sync"] = "OutOfSync" if checked.status.get("drift") else "Synced"
             changed = checked.status.get("drift") != run.status.get("drift")
             if not drift_result_written(changed, written, run.now, run.spec.interval):
                 del status["lastDriftCheckAt"]

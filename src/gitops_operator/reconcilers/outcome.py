@@ -70,10 +70,16 @@ def quarantine(run: ApplicationRun, error: GitOpsError, **extra: Any) -> Outcome
             **run.handled_retry(),
             **extra,
         },
-        failed(error.reason, error.message, stalled=True),
+        failed(error.reason, f"{error.message}; {RETRY_HINT}", stalled=True),
         run.spec.interval,
         [Event(error.reason, error.message, warning=True)],
     )
+
+
+RETRY_HINT = (
+    "not tried again until a new commit, a spec change or a retry"
+    " (gitops-operator retry, or the gitops-operator.dev/retryAt annotation)"
+)
 
 
 def worst_object(results: list[tuple[ObjectRef, Health]], overall: HealthStatus) -> str:
