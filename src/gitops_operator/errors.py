@@ -15,6 +15,7 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   ├── SourceError           Git unreachable, ref missing, fetch timeout
     │   ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
     │   │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
+    │   ├── PrerequisiteMissingError  an object's Namespace or kind does not exist yet
     │   └── PruneError            some stale objects could not be deleted
     ├── HealthCheckError          applied, but Degraded or not healthy by healthTimeout
     ├── ApiError(code, api_reason)    the API server refused a request (from ``kube.py``)
@@ -125,6 +126,14 @@ class ApplyError(StalledError):
     failure during a write is an ``ApiError`` instead, and is retried."""
 
     reason = "ApplyFailed"
+
+
+class PrerequisiteMissingError(RetryableError):
+    """Objects of the revision need a Namespace or a kind the cluster does not have yet
+    (another Application, or a person, may create it). Nothing was applied; the revision
+    is tried again every ``requeue_after`` seconds and never quarantined for it."""
+
+    reason = "PrerequisiteMissing"
 
 
 class PruneError(RetryableError):

@@ -102,7 +102,7 @@ CASES = [
     Case(
         "unknown-kind",
         {"app/bad.yaml": doc("Gadget", "g", "example.com/v1")},
-        "DryRunFailed",
+        "KindNotFound",
         message=(
             'nothing applied; Gadget/g (app/bad.yaml): no API resource serves kind "Gadget"',
             "(is its CustomResourceDefinition installed?)",
@@ -111,7 +111,7 @@ CASES = [
     Case(
         "missing-crd",
         {"app/bad.yaml": doc("Certificate", "c", "cert-manager.io/v1")},
-        "DryRunFailed",
+        "KindNotFound",
         message=(
             "nothing applied; Certificate/c (app/bad.yaml):",
             'no API resource serves kind "Certificate" in version "cert-manager.io/v1"',
@@ -144,10 +144,11 @@ CASES = [
                 "metadata:\n", "metadata:\n  namespace: does-not-exist\n"
             )
         },
-        "DryRunFailed",
+        "NamespaceNotFound",
         message=(
             "nothing applied; ConfigMap/does-not-exist/x (app/bad.yaml) dry-run failed (NotFound)",
             'namespaces "does-not-exist" not found',
+            "tried again every 30s",
         ),
     ),
     Case(

@@ -45,10 +45,9 @@ def get(kube: KubeClient, kind: str, namespace: str, name: str, version: str = "
     ("bad_file", "expected"),
     [
         (deployment("web").replace("replicas: 1", "replicas: many"), "replicas"),
-        ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n", "Widget"),
         (deployment("web", app="changed-selector"), "field is immutable"),
     ],
-    ids=["schema-violation", "unknown-kind", "immutable-field"],
+    ids=["schema-violation", "immutable-field"],
 )
 def test_refused_revision_writes_nothing_and_is_quarantined(
     kube, operator, repo, namespace, bad_file, expected
@@ -274,3 +273,33 @@ def test_fields_of_named_managers_are_handed_over(kube, operator, repo, namespac
         if "f:replicas" in (f.get("fieldsV1") or {}).get("f:spec", {})
     }
     assert owners == {"hpa"}, "spec.replicas now belongs to the autoscaler alone"
+
+
+def test_a_missing_namespace_is_waited_for_not_held_against_the_revision(
+    kube, operator, repo, namespace
+):
+    later = f"{namespace}-later"
+    sha = repo.commit(
+        {
+            "app/cm.yaml": configmap("settings", color="blue").replace(
+                "metadata:\n", f"metadata:\n  namespace: {later}\n"
+            )
+        },
+        "a ConfigMap in a namespace that does not exist yet",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    cond = wait_for(
+        lambda: failed_with(kube, namespace, "NamespaceNotFound"),
+        timeout=60,
+        what="NamespaceNotFound",
+    )
+    assert f'namespaces "{later}" not found' in cond["message"]
+    status = get_status(kube, "Application", namespace, "app")
+    assert "failedRevision" not in status, "the revision is not to blame"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": later}})
+    try:
+        wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="synced once it exists")
+        assert get(kube, "ConfigMap", later, "settings")["data"] == {"color": "blue"}
+    finally:
+        kube.delete("v1", ObjectRef("", "Namespace", "", later))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..api import IgnoreRule
 from ..diff import adopt_ignored, differs, ignores_for
-from ..errors import ApiError, ApplyError, DryRunError, NotFoundError
+from ..errors import ApiError, ApplyError, DryRunError, NotFoundError, PrerequisiteMissingError
 from ..kube import KubeClient
 from ..objects import (
     KubeObject,
@@ -30,6 +30,8 @@ from .wait import wait_first_stage
 from .workers import Workers
 
 _MAX_LISTED_ERRORS = 3
+PREREQUISITE_RETRY = 30.0
+"""Seconds between tries of a revision whose Namespace or kind does not exist yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,12 @@ def set_namespaces(
             try:
                 scoped = kube.is_namespaced(m.api_version, ref.kind)
             except NotFoundError as exc:
-                raise DryRunError(f"nothing applied; {ref} ({m.source}): {exc}") from exc
+                raise PrerequisiteMissingError(
+                    f"nothing applied; {ref} ({m.source}): {exc}; tried again every"
+                    f" {PREREQUISITE_RETRY:.0f}s",
+                    reason="KindNotFound",
+                    requeue_after=PREREQUISITE_RETRY,
+                ) from exc
         meta = dict(m.obj.get("metadata") or {})
         if scoped and not meta.get("namespace"):
             meta["namespace"] = default_namespace
@@ -204,9 +211,19 @@ def _crd_scopes(manifests: Iterable[Manifest]) -> dict[tuple[str, str], bool]:
     return scopes
 
 
+def _missing(m: Manifest, exc: ApiError | NotFoundError) -> str | None:
+    """What a dry-run failure says is missing from the cluster, if that is all it says. A
+    server-side apply creates what does not exist, and kinds were resolved before the
+    dry-run, so a not-found answer means the object's Namespace is not there (or, for a
+    cluster-scoped object, that its kind went away)."""
+    if isinstance(exc, NotFoundError) or exc.code == 404:
+        return "NamespaceNotFound" if m.ref.namespace else "KindNotFound"
+    return None
+
+
 def _dry_run_error(
     failures: list[tuple[Manifest, ApiError | NotFoundError]], *, after_first_stage: bool
-) -> DryRunError:
+) -> DryRunError | PrerequisiteMissingError:
     lines = [
         f"{m.ref} ({m.source}) dry-run failed"
         f" ({exc.api_reason if isinstance(exc, ApiError) else exc.reason}): {exc}"
@@ -216,6 +233,13 @@ def _dry_run_error(
     if more > 0:
         lines.append(f"and {more} more")
     prefix = "only CRDs and Namespaces were applied; " if after_first_stage else "nothing applied; "
+    missing = {_missing(m, exc) for m, exc in failures}
+    if not after_first_stage and None not in missing:
+        return PrerequisiteMissingError(
+            f"{prefix}{'; '.join(lines)}; tried again every {PREREQUISITE_RETRY:.0f}s",
+            reason=missing.pop() if len(missing) == 1 else "PrerequisiteMissing",
+            requeue_after=PREREQUISITE_RETRY,
+        )
     forbidden = all(isinstance(exc, ApiError) and exc.code == 403 for _, exc in failures)
     return DryRunError(
         prefix + "; ".join(lines),
