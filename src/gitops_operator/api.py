@@ -77,7 +77,7 @@ class GitRef:
     @property
     def name(self) -> str:
         """The human part of a revision string: the branch or tag name, or the SHA."""
-        return self.value
+        return self.value or "HEAD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,12 @@ def parse_ref(ref: dict[str, Any]) -> GitRef:
             if kind is RefKind.COMMIT and not re.fullmatch(r"[0-9a-f]{40}", value):
                 raise InvalidSpecError(f"spec.ref.commit: {value!r} is not a full 40-hex SHA")
             return GitRef(kind, str(value))
-    return GitRef(RefKind.BRANCH, "main")
+    return DEFAULT_BRANCH
+
+
+DEFAULT_BRANCH = GitRef(RefKind.BRANCH, "")
+"""No ``spec.ref``: the branch the remote's HEAD names (its default branch), as
+``git clone`` and Argo CD's ``HEAD`` take it."""
 
 
 class RenderType(StrEnum):

@@ -25,6 +25,8 @@ SECRET_TTL = 10.0
 
 def ref_matches(ref: GitRef, pushed: str) -> bool:
     """Does a push of ``pushed`` (``refs/heads/x`` or ``refs/tags/y``) concern ``ref``?"""
+    if ref.kind is RefKind.BRANCH and not ref.value:
+        return pushed.startswith("refs/heads/")  # the default branch: its name is the remote's
     if ref.kind is RefKind.BRANCH:
         return pushed == f"refs/heads/{ref.value}"
     if ref.kind is RefKind.TAG:

@@ -31,7 +31,7 @@ def test_ref_precedence_is_commit_semver_tag_branch():
     assert parse_ref({"branch": "main", "tag": "v1", "commit": sha}) == GitRef(RefKind.COMMIT, sha)
     assert parse_ref({"branch": "main", "tag": "v1", "semver": ">=1"}).kind is RefKind.SEMVER
     assert parse_ref({"branch": "main", "tag": "v1"}) == GitRef(RefKind.TAG, "v1")
-    assert parse_ref({}) == GitRef(RefKind.BRANCH, "main")
+    assert parse_ref({}) == GitRef(RefKind.BRANCH, "")  # the remote's default branch
 
 
 def test_short_commit_is_refused():

@@ -81,3 +81,9 @@ def test_a_delivery_is_recorded_on_the_repository() -> None:
     assert (ref.namespace, ref.name, ref.kind) == ("ns", "app", "GitRepository")
     assert status["lastDelivery"]["sha"] == "b" * 40
     assert status["lastDelivery"]["ref"] == "refs/heads/main"
+
+
+def test_a_repository_on_its_default_branch_hears_every_branch_push() -> None:
+    # which branch is the default is the remote's to say; a push may have moved it
+    assert ref_matches(GitRef(RefKind.BRANCH, ""), "refs/heads/master")
+    assert not ref_matches(GitRef(RefKind.BRANCH, ""), "refs/tags/v1")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from gitops_operator.api import GitRef, RefKind
+from gitops_operator.api import GitRef, RefKind, parse_ref
 from gitops_operator.errors import SourceError, StalledError
 from gitops_operator.source import GitSource
 from gitops_operator.source.cache import ArtifactCache
 from gitops_operator.source.hosts import HostPolicy
-from gitops_operator.source.refs import parse_ls_remote
+from gitops_operator.source.refs import default_branch, parse_ls_remote
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -147,3 +147,30 @@ def test_a_mirror_grown_past_the_tree_bound_is_removed(
     with pytest.raises(StalledError):  # the tree itself is over the bound too
         source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
     assert not list((tmp_path / "cache" / "repos").iterdir())
+
+
+def test_no_ref_follows_the_remotes_default_branch(tmp_path: Path) -> None:
+    """A repository whose default branch is master syncs without spec.ref, as with
+    ``git clone`` and Argo CD's HEAD; the revision names the branch."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run_git(work, "init", "-q", "-b", "master")
+    (work / "a.yaml").write_text("kind: ConfigMap\n")
+    run_git(work, "add", ".")
+    run_git(work, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "one")
+    run_git(work, "branch", "-q", "other")
+    bare = tmp_path / "bare.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    concrete, sha = source.resolve(f"file://{bare}", parse_ref({}), timeout=30)
+    assert concrete == GitRef(RefKind.BRANCH, "master")
+    assert sha == run_git(work, "rev-parse", "HEAD")
+    artifact = source.fetch(f"file://{bare}", concrete, sha, timeout=30)
+    assert (artifact.path / "a.yaml").exists()
+
+
+def test_a_symref_line_names_the_default_branch() -> None:
+    output = f"ref: refs/heads/trunk\tHEAD\n{SHA}\tHEAD\n"
+    assert default_branch(output) == "trunk"
+    assert default_branch(f"ref: refs/heads/--evil\tHEAD\n{SHA}\tHEAD\n") is None
+    assert default_branch(f"{SHA}\tHEAD\n") is None

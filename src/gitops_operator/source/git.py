@@ -95,9 +95,11 @@ class GitSource:
         target = self.check_url(url)
         if ref.kind is RefKind.COMMIT:
             return ref, check_sha(ref.value, where="spec.ref.commit")
+        symref = ("--symref",) if ref.kind is RefKind.BRANCH and not ref.value else ()
         output = self._git(
             None,
             "ls_remote",
+            *symref,
             "--",
             url,
             *ls_remote_patterns(ref),

@@ -10,6 +10,8 @@ from ..api import GitRef, RefKind
 from ..errors import InvalidSpecError, SourceError, StalledError
 
 _SHA = re.compile(r"[0-9a-f]{40}")
+SYMREF_HEAD = "symref:HEAD"
+"""Where ``parse_ls_remote`` keeps the branch HEAD points at (``--symref`` output)."""
 
 
 def check_sha(sha: str, *, where: str) -> str:
@@ -28,6 +30,9 @@ def parse_ls_remote(output: str) -> dict[str, str]:
     """``refs/... -> sha``; a peeled annotated tag (``^{}``) replaces the tag object."""
     refs: dict[str, str] = {}
     peeled: dict[str, str] = {}
+    branch = default_branch(output)
+    if branch:
+        refs[SYMREF_HEAD] = branch
     for line in output.splitlines():
         sha, _, name = line.strip().partition("\t")
         if not name or not _SHA.fullmatch(sha):
@@ -40,6 +45,8 @@ def parse_ls_remote(output: str) -> dict[str, str]:
 
 
 def ls_remote_patterns(ref: GitRef) -> list[str]:
+    if ref.kind is RefKind.BRANCH and not ref.value:
+        return ["HEAD"]  # with --symref: the default branch's name, then its SHA
     if ref.kind is RefKind.BRANCH:
         return [f"refs/heads/{ref.value}"]
     if ref.kind is RefKind.TAG:
@@ -47,8 +54,20 @@ def ls_remote_patterns(ref: GitRef) -> list[str]:
     return ["refs/tags/*"]
 
 
+def default_branch(output: str) -> str | None:
+    """The branch ``git ls-remote --symref URL HEAD`` says HEAD points at."""
+    for line in output.splitlines():
+        target, _, name = line.strip().partition("\t")
+        if name == "HEAD" and target.startswith("ref: refs/heads/"):
+            branch = target.removeprefix("ref: refs/heads/")
+            if branch and len(branch) <= 255 and not branch.startswith("-"):
+                return branch
+    return None
+
+
 def select(ref: GitRef, refs: dict[str, str], url: str) -> tuple[GitRef, str]:
-    """The concrete ref (a semver range becomes the highest matching tag) and its SHA."""
+    """The concrete ref (a semver range becomes the highest matching tag, no ref the
+    remote's default branch) and its SHA."""
     if ref.kind is RefKind.SEMVER:
         tags = {
             name.removeprefix("refs/tags/"): sha
@@ -59,6 +78,14 @@ def select(ref: GitRef, refs: dict[str, str], url: str) -> tuple[GitRef, str]:
         if chosen is None:
             raise SourceError(f"no tag of {url} matches semver {ref.value!r}", reason="RefNotFound")
         return GitRef(RefKind.TAG, chosen), tags[chosen]
+    if ref.kind is RefKind.BRANCH and not ref.value:
+        branch, sha = refs.get(SYMREF_HEAD), refs.get("HEAD")
+        if not branch or not sha:
+            raise SourceError(
+                f"{url} names no default branch (HEAD); set spec.ref.branch",
+                reason="RefNotFound",
+            )
+        return GitRef(RefKind.BRANCH, branch), sha
     kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
     sha = refs.get(f"refs/{kind}/{ref.value}")
     if not sha:
