@@ -81,6 +81,7 @@ def test_waiting_commands_wait_five_minutes_by_default():
     assert args.wait is True and args.timeout == 300
     args = build_parser().parse_args(["retry", "app", "--no-wait", "--timeout", "90s"])
     assert args.wait is False and args.timeout == 90
+    assert build_parser().parse_args(["sync", "app", "--timeout", "60"]).timeout == 60
 
 
 def test_rollback_needs_a_revision(capsys):

@@ -99,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = command(name, handler, help)
         sub.add_argument("app", metavar="APP")
         sub.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True)
-        sub.add_argument("--timeout", type=_duration, default=300.0, help="default 5m")
+        sub.add_argument(
+            "--timeout",
+            type=_duration,
+            default=300.0,
+            help="e.g. 90s, 5m or 60 (seconds); default 5m",
+        )
     rollback = commands.choices["rollback"]
     rollback.add_argument("--to", required=True, metavar="REV", help="main@sha1:<sha>, or a SHA")
     for name, handler, help in (
@@ -116,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _duration(text: str) -> float:
+    """``5m``, ``90s``, or a bare number of seconds, as ``kubectl wait --timeout`` takes."""
+    if text.strip().isdigit():
+        return float(text)
     try:
         return parse_duration(text, field_name="--timeout")
     except GitOpsError as exc:
