@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages `make test` and `make demo` need on a fresh machine: the Git
 # servers of the tests (git-http-backend, sshd), and the real node beside the kwok ones
-# (containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy, mmdebstrap for
-# image root filesystems). Installs only what is missing; as a non-root user it installs
-# nothing and prints the one command that would.
+# (containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy, mmdebstrap
+# for image root filesystems, busybox-static for the sample workload image). Installs
+# only what is missing; as a non-root user it installs nothing and prints the one command
+# that would.
 #
 #   hack/install-packages.sh          # install what is missing (root), else print the command
 #   hack/install-packages.sh --check  # print what is missing; exit 1 if anything is
@@ -22,6 +23,7 @@ declare -A provides=(
   [conntrack]=/usr/sbin/conntrack
   [iproute2]=/usr/sbin/ip
   [mmdebstrap]=/usr/bin/mmdebstrap
+  [busybox-static]=/bin/busybox
 )
 
 missing=()
