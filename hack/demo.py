@@ -28,7 +28,7 @@ from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
-from localcluster import LocalCluster, build_binaries, install_crds
+from localcluster import LocalCluster, build_binaries, free_name, install_crds, stop_on_termination
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -127,6 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave everything running")
     args = parser.parse_args()
+    stop_on_termination()
     work = Path(tempfile.mkdtemp(prefix="gitops-demo-"))
     cluster: LocalCluster | None = None
     operator: subprocess.Popen[bytes] | None = None
@@ -142,7 +143,8 @@ def main() -> None:
                 "starting the local control plane (etcd, kube-apiserver, controller-manager,"
                 " scheduler, kwok)"
             )
-            cluster = LocalCluster(name="gitops-demo").start()
+            cluster = LocalCluster(name=free_name("gitops-demo"))
+            cluster.start()
             kubeconfig = str(cluster.kubeconfig)
             print(f"/readyz ok after {cluster.startup_seconds:.1f}s; KUBECONFIG={kubeconfig}")
         kube = KubeClient(load_api_client(kubeconfig), field_manager="gitops-demo")
