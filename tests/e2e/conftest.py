@@ -1,0 +1,61 @@
+"""The real node: a control plane whose one node runs containerd, kubelet and kube-proxy.
+
+Every test here needs a machine that can run containers (root, containerd, runc, the CNI
+plugins); elsewhere the whole directory skips with the one-line reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import sampleimage
+from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.objects import ObjectRef
+from integration.support import Operator
+from localcluster import LocalCluster, bin_dir, cache_dir, install_crds
+from realnode import cannot_run
+
+
+@pytest.fixture(scope="session")
+def node_cluster() -> Iterator[LocalCluster]:
+    reason = cannot_run(bin_dir())
+    if reason:
+        pytest.skip(reason)
+    with LocalCluster(nodes=0, real_node=True) as running:
+        if running.node is None:
+            pytest.skip(running.no_real_node)
+        tar, _ = sampleimage.build(cache_dir())
+        running.node.import_image(tar)
+        yield running
+
+
+@pytest.fixture(scope="session")
+def sample_image(node_cluster: LocalCluster) -> str:
+    return sampleimage.ref()
+
+
+@pytest.fixture(scope="session")
+def node_kube(node_cluster: LocalCluster) -> KubeClient:
+    client = KubeClient(load_api_client(str(node_cluster.kubeconfig)), field_manager="tests")
+    install_crds(client)
+    return client
+
+
+@pytest.fixture(scope="session")
+def node_operator(
+    node_cluster: LocalCluster, node_kube: KubeClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    proc = Operator(node_cluster.kubeconfig, tmp_path_factory.mktemp("operator")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def node_namespace(node_kube: KubeClient) -> Iterator[str]:
+    name = f"e-{uuid.uuid4().hex[:8]}"
+    node_kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    node_kube.delete("v1", ObjectRef("", "Namespace", "", name))

@@ -1,0 +1,77 @@
+"""Pods really run on the real node: a sandbox, a CNI address, probes, logs, exec, and the
+``kubernetes`` Service reaching the API server from inside a pod."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from kubernetes import client
+from kubernetes.stream import stream
+
+from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.objects import ObjectRef
+from integration.support import wait_for
+from localcluster import LocalCluster
+
+
+def _pod(name: str, image: str, **container: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "containers": [
+                {"name": "main", "image": image, "imagePullPolicy": "Never", **container}
+            ]
+        },
+    }
+
+
+def test_a_pod_runs_answers_its_probe_and_serves_logs_and_exec(
+    node_cluster: LocalCluster, node_kube: KubeClient, node_namespace: str, sample_image: str
+):
+    assert node_cluster.node is not None
+    pod = _pod(
+        "web",
+        sample_image,
+        readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1},
+    )
+    pod["metadata"]["namespace"] = node_namespace
+    node_kube.apply(pod)
+    ref = ObjectRef("", "Pod", node_namespace, "web")
+
+    def ready() -> dict[str, Any] | None:
+        live = node_kube.get("v1", ref) or {}
+        conditions = (live.get("status") or {}).get("conditions") or []
+        return (
+            live
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+            else None
+        )
+
+    live = wait_for(ready, timeout=60, what="the pod to pass its readiness probe")
+    status = live["status"]
+    assert live["spec"]["nodeName"] == node_cluster.node.name
+    # kubelet, not kwok, ran it: a containerd container with an address on the node's bridge
+    assert status["containerStatuses"][0]["containerID"].startswith("containerd://")
+    assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network(node_cluster.node.pod_cidr)
+
+    core = client.CoreV1Api(load_api_client(str(node_cluster.kubeconfig)))
+    logs = core.read_namespaced_pod_log("web", node_namespace)
+    assert "response:200" in logs, "the probe's requests are in the container's log"
+
+    out = stream(
+        core.connect_get_namespaced_pod_exec,
+        "web",
+        node_namespace,
+        command=["sh", "-c", "cat /www/healthz; wget -q -O- http://10.0.0.1:443/ 2>&1; true"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
+    assert out.startswith("ok"), out
+    # Plain HTTP to the Service's port: the API server itself answers 400, so the
+    # ClusterIP reached it through kube-proxy's rules.
+    assert "400" in out, out
