@@ -24,6 +24,7 @@ declare -A provides=(
   [iproute2]=/usr/sbin/ip
   [mmdebstrap]=/usr/bin/mmdebstrap
   [busybox-static]=/bin/busybox
+  [curl]=/usr/bin/curl
 )
 
 missing=()

@@ -220,6 +220,11 @@ class RealNode:
     def _in_ns(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return _run("nsenter", f"--net=/run/netns/{self.netns}", "--", *args, check=check)
 
+    def run_inside(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a host command in the node's network namespace, where ClusterIPs and pod
+        addresses answer (tests reach a Service as a pod would)."""
+        return self._in_ns(*args, check=check)
+
     def _spawn(self, name: str, *args: str) -> int:
         """Start ``args`` inside the node's network namespace (and nothing else's)."""
         with (self.dir / "logs" / f"{name}.log").open("ab") as log:
