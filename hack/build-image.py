@@ -32,14 +32,6 @@ ROOT = HACK.parent
 REPOSITORY = "localhost/gitops-operator/operator"
 PYTHON = "3.13"  # the python3 of hack/image/packages.txt's suite
 SITE = f"usr/local/lib/python{PYTHON}/dist-packages"
-ENTRYPOINT = """\
-#!/usr/bin/python3
-import sys
-
-from gitops_operator.cli import main
-
-sys.exit(main())
-"""
 ENV = [
     "PATH=/usr/local/bin:/usr/bin:/bin",
     "PYTHONDONTWRITEBYTECODE=1",
@@ -49,6 +41,12 @@ ENV = [
     "GITOPS_CACHE_DIR=/var/cache/gitops-operator/artifacts",
 ]
 USER = "65532"
+LABELS = {
+    "org.opencontainers.image.title": "gitops-operator",
+    "org.opencontainers.image.description": "A Kubernetes GitOps operator",
+    "org.opencontainers.image.version": "0.1.0",
+    "org.opencontainers.image.licenses": "Apache-2.0",
+}
 WORKDIR = "/home/gitops"
 
 
@@ -89,41 +87,25 @@ def _rootfs(out: Path) -> None:
 
 
 def _python(stage: Path, wheels: Path) -> None:
-    """The project's wheel and its dependencies' wheels (CPython, manylinux) in the
-    image's dist-packages; the console script is written by hand for /usr/bin/python3."""
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True)
-    (wheel,) = wheels.glob("gitops_operator-*.whl")
-    target = stage / SITE
+    """The project's wheel and its dependencies' wheels (CPython, manylinux) in the image's
+    dist-packages, by hack/image/site-packages.sh as the Dockerfile does; the command is
+    hack/image/gitops-operator."""
     subprocess.run(
-        [
-            *pip,
-            "install",
-            "--no-compile",
-            "--target",
-            str(target),
-            "--platform",
-            "manylinux2014_x86_64",
-            "--python-version",
-            PYTHON,
-            "--implementation",
-            "cp",
-            "--only-binary=:all:",
-            str(wheel),
-        ],
+        [sys.executable, "-m", "pip", "-q", "wheel", "--no-deps", "-w", str(wheels), str(ROOT)],
         check=True,
     )
-    shutil.rmtree(target / "bin", ignore_errors=True)
-    for path in target.glob("*.dist-info/direct_url.json"):
-        path.unlink()  # names the build's temporary directory; so does its RECORD line
-        record = path.with_name("RECORD")
-        lines = record.read_text().splitlines(keepends=True)
-        record.write_text("".join(x for x in lines if "/direct_url.json," not in x))
-    for path in target.rglob("__pycache__"):
-        shutil.rmtree(path)
+    (wheel,) = wheels.glob("gitops_operator-*.whl")
+    platform = ["--platform", "manylinux2014_x86_64", "--python-version", PYTHON]
+    platform += ["--implementation", "cp", "--only-binary=:all:"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run(
+        [str(HACK / "image" / "site-packages.sh"), str(stage / SITE), str(wheel), *platform],
+        check=True,
+        env=env,
+    )
     script = stage / "usr" / "local" / "bin" / "gitops-operator"
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(ENTRYPOINT)
+    shutil.copyfile(HACK / "image" / "gitops-operator", script)
     script.chmod(0o755)
 
 
@@ -170,7 +152,7 @@ def build(bin_dir: Path, *, rebuild: bool = False, cache: Path | None = None) ->
             env=ENV,
             user=USER,
             workdir=WORKDIR,
-            labels={"org.opencontainers.image.title": "gitops-operator"},
+            labels=LABELS,
         )
     result = {
         "ref": image.ref,
