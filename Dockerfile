@@ -4,7 +4,7 @@
 #
 #   docker build -t gitops-operator:0.1.0 .
 #
-# The same recipe as hack/build-image.py, which builds this image without a container
+# The same recipe as hack/operatorimage.py, which builds this image without a container
 # engine: the Debian root filesystem comes from hack/image/rootfs.sh (mmdebstrap of
 # hack/image/packages.txt, user 65532), the Python packages from
 # hack/image/site-packages.sh, the command from hack/image/gitops-operator; so both give

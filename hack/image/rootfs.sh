@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the operator image's Debian root filesystem into DIR: the packages of
 # packages.txt on the essential set, no documentation, no apt lists or caches, and the
-# non-root user 65532 with its home and cache directory. hack/build-image.py and the
+# non-root user 65532 with its home and cache directory. hack/operatorimage.py and the
 # Dockerfile both run this script, so both images have the same Debian tree.
 #
 #   hack/image/rootfs.sh DIR [MMDEBSTRAP_MODE]

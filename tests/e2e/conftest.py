@@ -6,14 +6,19 @@ plugins); elsewhere the whole directory skips with the one-line reason.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import operatorimage
 import sampleimage
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
+from gitserver import GitHTTPServer
 from integration.support import Operator
 from localcluster import LocalCluster, bin_dir, cache_dir, install_crds
 from realnode import cannot_run
@@ -59,3 +64,29 @@ def node_namespace(node_kube: KubeClient) -> Iterator[str]:
     node_kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     yield name
     node_kube.delete("v1", ObjectRef("", "Namespace", "", name))
+
+
+@pytest.fixture(scope="session")
+def operator_image(node_cluster: LocalCluster) -> dict[str, Any]:
+    built: dict[str, Any] = operatorimage.build(bin_dir())
+    assert node_cluster.node is not None
+    began = time.monotonic()
+    node_cluster.node.import_image(Path(built["tar"]))
+    built["import_seconds"] = round(time.monotonic() - began, 1)
+    print(
+        f"bench: operator image {built['compressed_bytes'] / 1e6:.1f} MB compressed,"
+        f" built in {built['seconds']}s{' (cached)' if built['cached'] else ''},"
+        f" imported in {built['import_seconds']}s"
+    )
+    return built
+
+
+@pytest.fixture(scope="session")
+def node_git(
+    node_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GitHTTPServer]:
+    assert node_cluster.node is not None
+    root = tmp_path_factory.mktemp("node-git") / "repos"
+    root.mkdir()
+    with GitHTTPServer(root, host=node_cluster.node.host_ip) as server:
+        yield server

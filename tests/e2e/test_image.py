@@ -1,10 +1,9 @@
-"""The operator image hack/build-image.py builds: the Dockerfile's file tree and config,
+"""The operator image hack/operatorimage.py builds: the Dockerfile's file tree and config,
 non-root, and the same digest from the same inputs."""
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import io
 import json
 import re
@@ -15,25 +14,18 @@ from typing import Any
 
 import pytest
 
+import operatorimage
 from localcluster import HACK, bin_dir
 from realnode import cannot_run
 
 DOCKERFILE = HACK.parent / "Dockerfile"
 
 
-def _build_image() -> Any:
-    spec = importlib.util.spec_from_file_location("build_image", HACK / "build-image.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def built() -> dict[str, Any]:
     if reason := cannot_run(bin_dir()):
         pytest.skip(f"the image build needs mmdebstrap as root: {reason}")
-    result: dict[str, Any] = _build_image().build(bin_dir())
+    result: dict[str, Any] = operatorimage.build(bin_dir())
     return result
 
 
@@ -118,7 +110,7 @@ def test_the_image_has_the_dockerfiles_config_and_tree(built: dict[str, Any]):
 
 
 def test_the_same_inputs_give_the_same_digest(built: dict[str, Any], tmp_path: Path):
-    again = _build_image().build(bin_dir(), rebuild=True, cache=tmp_path)
+    again = operatorimage.build(bin_dir(), rebuild=True, cache=tmp_path)
     assert again["ref"] == built["ref"], "same inputs, same cache key"
     assert again["digest"] == built["digest"]
     print(

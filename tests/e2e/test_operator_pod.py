@@ -1,5 +1,5 @@
 """The operator as a pod on the real node, installed by ``helm install`` of deploy/helm
-with the image hack/build-image.py builds: locked down, probed, in-cluster credentials
+with the image hack/operatorimage.py builds: locked down, probed, in-cluster credentials
 only, and syncing an Application from a Git server the pod reaches over the node's link;
 its metrics and webhook answer through the chart's Service."""
 
@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,40 +30,6 @@ RELEASE_NS = "gitops-system"
 WEBHOOK_SECRET = "whsec-e2e-5c1a"
 
 
-def _load_build_image() -> Any:
-    spec = importlib.util.spec_from_file_location("build_image", HACK / "build-image.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def operator_image(node_cluster: LocalCluster) -> dict[str, Any]:
-    built: dict[str, Any] = _load_build_image().build(bin_dir())
-    assert node_cluster.node is not None
-    began = time.monotonic()
-    node_cluster.node.import_image(Path(built["tar"]))
-    built["import_seconds"] = round(time.monotonic() - began, 1)
-    print(
-        f"bench: operator image {built['compressed_bytes'] / 1e6:.1f} MB compressed,"
-        f" built in {built['seconds']}s{' (cached)' if built['cached'] else ''},"
-        f" imported in {built['import_seconds']}s"
-    )
-    return built
-
-
-@pytest.fixture(scope="module")
-def node_git(
-    node_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GitHTTPServer]:
-    assert node_cluster.node is not None
-    root = tmp_path_factory.mktemp("node-git") / "repos"
-    root.mkdir()
-    with GitHTTPServer(root, host=node_cluster.node.host_ip) as server:
-        yield server
-
-
 def helm(cluster: LocalCluster, *args: str, timeout: float = 240) -> str:
     result = subprocess.run(
         [str(bin_dir() / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args],
@@ -77,11 +41,32 @@ def helm(cluster: LocalCluster, *args: str, timeout: float = 240) -> str:
     return result.stdout
 
 
+def install(
+    cluster: LocalCluster,
+    kube: KubeClient,
+    image: dict[str, Any],
+    namespace: str,
+    *values: str,
+    release: str = "gitops",
+) -> float:
+    """``helm install --wait`` of the chart with the built image; the seconds it took."""
+    repository_, tag = image["ref"].rsplit(":", 1)
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    sets = [f"image.repository={repository_}", f"image.tag={tag}", "image.pullPolicy=Never"]
+    sets += list(values)
+    began = time.monotonic()
+    args = ["install", release, str(CHART), "--namespace", namespace, "--wait", "--timeout", "3m"]
+    for value in sets:
+        # extraEnv values are strings whatever they look like; the rest are typed
+        args += ["--set-string" if ".value=" in value else "--set", value]
+    helm(cluster, *args)
+    return time.monotonic() - began
+
+
 @pytest.fixture(scope="module")
 def installed(
     node_cluster: LocalCluster, node_kube: KubeClient, operator_image: dict[str, Any]
 ) -> Iterator[dict[str, Any]]:
-    repository_, tag = operator_image["ref"].rsplit(":", 1)
     node_kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RELEASE_NS}})
     node_kube.apply(
         {
@@ -91,40 +76,24 @@ def installed(
             "stringData": {"github": WEBHOOK_SECRET},
         }
     )
-    began = time.monotonic()
-    helm(
+    seconds = install(
         node_cluster,
-        "install",
-        "gitops",
-        str(CHART),
-        "--namespace",
+        node_kube,
+        operator_image,
         RELEASE_NS,
-        "--set",
-        f"image.repository={repository_}",
-        "--set",
-        f"image.tag={tag}",
-        "--set",
-        "image.pullPolicy=Never",
-        "--set",
         "webhook.secret=webhook-receivers",
-        "--set",
         "extraEnv[0].name=GITOPS_RETRY_INTERVAL",
-        "--set-string",
         "extraEnv[0].value=5",
-        "--wait",
-        "--timeout",
-        "3m",
     )
-    seconds = time.monotonic() - began
     print(f"bench: helm install to operator pod Ready in {seconds:.1f}s")
     yield {"seconds": seconds}
     helm(node_cluster, "uninstall", "gitops", "--namespace", RELEASE_NS, "--wait")
 
 
-def operator_pods(kube: KubeClient) -> list[dict[str, Any]]:
+def operator_pods(kube: KubeClient, namespace: str = RELEASE_NS) -> list[dict[str, Any]]:
     return [
         p
-        for p in kube.list("v1", "Pod", RELEASE_NS)
+        for p in kube.list("v1", "Pod", namespace)
         if p["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "gitops-operator"
         and not p["metadata"].get("deletionTimestamp")
     ]
@@ -173,12 +142,14 @@ def test_the_operator_pod_runs_locked_down_and_passes_its_probes(
     assert lines[-1] == "0", "no kubeconfig: the ServiceAccount token is the only credential"
 
 
-def diagnosis(cluster: LocalCluster, kube: KubeClient, namespace: str) -> str:
+def diagnosis(
+    cluster: LocalCluster, kube: KubeClient, namespace: str, release_ns: str = RELEASE_NS
+) -> str:
     """What a failed wait needs: both statuses and the end of the operator's log."""
     core = client.CoreV1Api(load_api_client(str(cluster.kubeconfig)))
     logs = "\n".join(
-        core.read_namespaced_pod_log(p["metadata"]["name"], RELEASE_NS, tail_lines=20)
-        for p in operator_pods(kube)
+        core.read_namespaced_pod_log(p["metadata"]["name"], release_ns, tail_lines=20)
+        for p in operator_pods(kube, release_ns)
     )
     return (
         f"GitRepository: {get_status(kube, 'GitRepository', namespace, 'app')}\n"
@@ -186,16 +157,22 @@ def diagnosis(cluster: LocalCluster, kube: KubeClient, namespace: str) -> str:
     )
 
 
-def _sync(node_kube: KubeClient, node_git: GitHTTPServer, namespace: str) -> tuple[GitRepo, str]:
+def sync_repo(
+    node_kube: KubeClient,
+    node_git: GitHTTPServer,
+    namespace: str,
+    interval: str = "1h",
+    **spec: Any,
+) -> tuple[GitRepo, str]:
     name = f"r-{uuid.uuid4().hex[:8]}"
     repo = GitRepo.create(node_git.root, name, node_git.url(f"{name}.git"))
     first = repo.commit({"app/a.yaml": configmap("a", v="1")}, "first")
-    node_kube.apply(repository(namespace, repo.url, interval="1h"))
-    node_kube.apply(application(namespace))
+    node_kube.apply(repository(namespace, repo.url, interval=interval))
+    node_kube.apply(application(namespace, **spec))
     return repo, first
 
 
-def _applied(node_kube: KubeClient, namespace: str, sha: str) -> dict[str, Any] | None:
+def applied(node_kube: KubeClient, namespace: str, sha: str) -> dict[str, Any] | None:
     status = get_status(node_kube, "Application", namespace, "app")
     if (
         status.get("lastAppliedRevision") == f"main@sha1:{sha}"
@@ -213,9 +190,9 @@ def test_the_operator_pod_syncs_and_a_webhook_through_its_service_applies_a_push
     node_namespace: str,
 ):
     assert node_cluster.node is not None
-    repo, first = _sync(node_kube, node_git, node_namespace)
+    repo, first = sync_repo(node_kube, node_git, node_namespace)
     try:
-        wait_for(lambda: _applied(node_kube, node_namespace, first), 90, "the first sync")
+        wait_for(lambda: applied(node_kube, node_namespace, first), 90, "the first sync")
     except AssertionError as exc:
         raise AssertionError(
             f"{exc}\n{diagnosis(node_cluster, node_kube, node_namespace)}"
@@ -247,7 +224,7 @@ def test_the_operator_pod_syncs_and_a_webhook_through_its_service_applies_a_push
         f"http://{ip}:{ports['http-webhook']}/hooks/github",
     ).stdout  # fmt: skip
     assert answer.endswith(" 202"), answer
-    wait_for(lambda: _applied(node_kube, node_namespace, second), 30, "the pushed commit")
+    wait_for(lambda: applied(node_kube, node_namespace, second), 30, "the pushed commit")
     print(
         f"bench: webhook through the Service to commit applied in {time.monotonic() - pushed:.1f}s"
     )

@@ -9,8 +9,8 @@ digest. The result is cached in ``~/.cache/gitops-operator/images`` under a key 
 inputs (this script, the rootfs recipe, pyproject.toml, src/, the helm and kustomize
 binaries), so a second build is a lookup.
 
-    python hack/build-image.py            # print the tar, the ref, digest and sizes
-    python hack/build-image.py --rebuild  # ignore the cache
+    python hack/operatorimage.py            # print the tar, the ref, digest and sizes
+    python hack/operatorimage.py --rebuild  # ignore the cache
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def inputs_key(bin_dir: Path) -> str:
     """A digest of everything the image is made of."""
     digest = hashlib.sha256()
     files = [
-        HACK / "build-image.py",
+        HACK / "operatorimage.py",
         HACK / "ociimage.py",
         *sorted((HACK / "image").iterdir()),
         ROOT / "pyproject.toml",
@@ -83,7 +83,7 @@ def _rootfs(out: Path) -> None:
     subprocess.run([str(HACK / "image" / "rootfs.sh"), str(out)], check=True)
     found = sorted(p.name for p in (out / "usr" / "lib").glob("python3.*"))
     if found != [f"python{PYTHON}"]:
-        raise RuntimeError(f"the root filesystem has {found}, build-image.py expects {PYTHON}")
+        raise RuntimeError(f"the root filesystem has {found}, operatorimage.py expects {PYTHON}")
 
 
 def _python(stage: Path, wheels: Path) -> None:
