@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: demo test lint unit integration binaries packages bench clean
+.PHONY: demo test lint unit integration binaries packages bench bench-node clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test: lint binaries
 
 bench: $(VENV)/.installed binaries
 	PYTHONPATH=hack $(PY) bench/run.py $(ARGS)
+
+bench-node: $(VENV)/.installed binaries
+	PYTHONPATH=hack $(PY) bench/node.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

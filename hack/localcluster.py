@@ -7,7 +7,8 @@ kwokctl's binary runtime owns the certificates, flags, start and stop; this modu
 the binaries from the cache, names each cluster after the process that owns it, and
 reaps clusters whose owner died, so a crashed run never blocks the next one.
 
-    python hack/localcluster.py up      # start, print the kubeconfig path, wait for Ctrl-C
+    python hack/localcluster.py up [--real-node]  # start, print the kubeconfig, wait for
+                                                  # Ctrl-C or SIGTERM
 """
 
 from __future__ import annotations
@@ -550,13 +551,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="Run the local control plane.")
     parser.add_argument("command", choices=["up", "reap"])
+    parser.add_argument("--real-node", action="store_true", help="add a real node")
     args = parser.parse_args()
     if args.command == "reap":
         print("reaped:", ", ".join(reap_orphans()) or "none")
         return
     build_binaries()
     stop_on_termination()
-    cluster = LocalCluster(name=free_name("gitops-dev"))
+    cluster = LocalCluster(name=free_name("gitops-dev"), real_node=args.real_node)
     try:
         cluster.start()
         print(f"control plane {cluster.name} ready in {cluster.startup_seconds:.1f}s")
