@@ -90,3 +90,11 @@ def node_git(
     root.mkdir()
     with GitHTTPServer(root, host=node_cluster.node.host_ip) as server:
         yield server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A first run builds the operator image (Debian packages, wheels) inside the first
+    test's fixtures: give these tests room beyond the suite's default per-test timeout."""
+    for item in items:
+        if "tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.timeout(900))
