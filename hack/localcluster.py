@@ -190,19 +190,34 @@ class LocalCluster:
             args += ["--config", str(self.kwok_config)]
         if self.real_node:
             args += self._prepare_real_node()
-        result = self._kwokctl(*args, check=False)
-        if result.returncode != 0:
-            self.stop()
-            raise RuntimeError(f"kwokctl create cluster failed:\n{result.stderr[-4000:]}")
-        (self.workdir / "clusters" / self.name / "owner.pid").write_text(str(os.getpid()))
-        self._configure_kwok()
-        self.wait_ready()
-        self.startup_seconds = time.monotonic() - began
-        if self.nodes:
-            self._kwokctl("scale", "node", "--replicas", str(self.nodes))
-        if self.real_node:
-            self._start_real_node()
+        try:
+            self._create(args)
+            (self.workdir / "clusters" / self.name / "owner.pid").write_text(str(os.getpid()))
+            self._configure_kwok()
+            self.wait_ready()
+            self.startup_seconds = time.monotonic() - began
+            if self.nodes:
+                self._kwokctl("scale", "node", "--replicas", str(self.nodes))
+            if self.real_node:
+                self._start_real_node()
+        except BaseException:
+            self.stop()  # a failed or interrupted start leaves nothing running
+            raise
         return self
+
+    def _create(self, args: list[str]) -> None:
+        """``kwokctl create cluster``, once more if the first attempt fails: kwokctl picks
+        free ports by probing them, so clusters created at the same moment can collide."""
+        for attempt in (1, 2):
+            try:
+                result = self._kwokctl(*args, check=False)
+            except subprocess.TimeoutExpired as exc:
+                result = subprocess.CompletedProcess(exc.cmd, 1, "", f"timed out: {exc}")
+            if result.returncode == 0:
+                return
+            if attempt == 1:
+                self._stop_control_plane()  # the real node has not started; keep its subnet
+        raise RuntimeError(f"kwokctl create cluster failed:\n{result.stderr[-4000:]}")
 
     def _prepare_real_node(self) -> list[str]:
         """Claim the real node's subnets and return the kwokctl arguments it needs: the
@@ -456,6 +471,9 @@ class LocalCluster:
         if self.node is not None:
             self.node.stop()
             self.node = None
+        self._stop_control_plane()
+
+    def _stop_control_plane(self) -> None:
         pids = []
         for pidfile in (self.workdir / "clusters" / self.name / "pids").glob("*.pid"):
             with contextlib.suppress(ValueError, OSError):
@@ -537,8 +555,11 @@ def apply_crds(kube: Any, paths: list[Path], timeout: float) -> None:
 def reap_orphans() -> list[str]:
     """Delete clusters whose owning process is gone (a crashed test run or demo)."""
     reaped = []
-    for owner in sorted((clusters_dir() / "clusters").glob("*/owner.pid")):
-        name = owner.parent.name
+    # A cluster knows its owner from its claim (written first) or its owner.pid (written
+    # once created); one with neither is still being created by someone else.
+    claimed = {p.stem for p in (clusters_dir() / "owners").glob("*.pid")}
+    created = {p.parent.name for p in (clusters_dir() / "clusters").glob("*/owner.pid")}
+    for name in sorted(claimed | created):
         if owner_of(name) is not None:
             continue
         LocalCluster(name=name).stop()

@@ -452,7 +452,7 @@ disabled_plugins = [
     def stop(self) -> None:
         """Kill what the node started, containers included; unmount; drop the namespace."""
         socket = str(self.socket)
-        shims = [pid for pid, cmd in _processes() if "containerd-shim" in cmd and socket in cmd]
+        shims = [pid for pid, cmd in processes() if "containerd-shim" in cmd and socket in cmd]
         netns_inodes = set()
         doomed: list[int] = []
         for shim in shims:
@@ -496,7 +496,7 @@ disabled_plugins = [
                     os.unlink(point)
 
 
-def _processes() -> list[tuple[int, str]]:
+def processes() -> list[tuple[int, str]]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

@@ -4,15 +4,22 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
 from kubernetes.stream import stream
 
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from integration.support import wait_for
-from localcluster import LocalCluster
+from localcluster import LocalCluster, bin_dir, reap_orphans
+from realnode import cannot_run, processes
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pod(name: str, image: str, **container: Any) -> dict[str, Any]:
@@ -75,3 +82,48 @@ def test_a_pod_runs_answers_its_probe_and_serves_logs_and_exec(
     # Plain HTTP to the Service's port: the API server itself answers 400, so the
     # ClusterIP reached it through kube-proxy's rules.
     assert "400" in out, out
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_dead_owners_real_node_is_reaped_with_its_containers_and_network():
+    if reason := cannot_run(bin_dir()):
+        pytest.skip(reason)
+    # A process starts a cluster with a real node and a pod, then dies without stopping.
+    script = """
+import os, sys, time
+sys.path.insert(0, 'hack')
+from localcluster import LocalCluster
+c = LocalCluster(name='orphan-node', nodes=0, real_node=True).start()
+assert c.node is not None
+c.api('POST', '/api/v1/namespaces/default/pods', {
+    'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'p'},
+    'spec': {'containers': [{'name': 'p', 'image': 'x', 'imagePullPolicy': 'Never'}]}})
+time.sleep(3)  # the sandbox (pause) starts; the container itself cannot
+print(c.node.netns, c.node.pid('containerd'), flush=True)
+os.kill(os.getpid(), 9)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert len(run.stdout.split()) == 2, run.stderr[-3000:]
+    netns, containerd = run.stdout.split()
+    assert netns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    shims = [p for p, cmd in processes() if "containerd-shim" in cmd and "orphan-node" in cmd]
+    assert shims, "the pod's sandbox was running"
+
+    assert "orphan-node" in reap_orphans()
+    assert (
+        netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    )
+    left = [p for p, cmd in processes() if "orphan-node" in cmd]
+    assert not left, f"processes of the reaped node: {left}"
+    assert not _running(int(containerd))
+    with open("/proc/self/mountinfo") as mounts:
+        assert "orphan-node" not in mounts.read()
