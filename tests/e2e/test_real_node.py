@@ -79,6 +79,10 @@ def test_a_pod_runs_answers_its_probe_and_serves_logs_and_exec(
         tty=False,
     )
     assert out.startswith("ok"), out
+    # Pod traffic has nowhere to go but this machine: the node's namespace routes only its
+    # link, its bridge and the Service range (no default route).
+    routes = node_cluster.node.run_inside("ip", "-4", "route").stdout
+    assert "default" not in routes, routes
     # Plain HTTP to the Service's port: the API server itself answers 400, so the
     # ClusterIP reached it through kube-proxy's rules.
     assert "400" in out, out
