@@ -14,6 +14,7 @@ reaps clusters whose owner died, so a crashed run never blocks the next one.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -88,6 +89,16 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+_instances = itertools.count()
+
+
+def _default_name() -> str:
+    """``gitops-<pid>``, then ``gitops-<pid>-2``...: two clusters of one process (a test
+    session's and one a test starts) never share a name."""
+    n = next(_instances)
+    return f"gitops-{os.getpid()}" + (f"-{n + 1}" if n else "")
+
+
 class ClusterInUse(RuntimeError):
     """A cluster of that name belongs to another process that is still running."""
 
@@ -133,7 +144,7 @@ def stop_on_termination() -> None:
 class LocalCluster:
     """One control plane. ``start()`` returns once /readyz answers ok."""
 
-    name: str = field(default_factory=lambda: f"gitops-{os.getpid()}")
+    name: str = field(default_factory=lambda: _default_name())
     nodes: int = 2
     kwok_config: Path | None = None
     real_node: bool = False

@@ -6,8 +6,8 @@ project's wheel and its dependencies in ``/usr/local/lib/python3.X/dist-packages
 the ``gitops-operator`` command, and the pinned helm and kustomize in ``/usr/local/bin``.
 Written by hack/ociimage.py with fixed times and owners: the same inputs give the same
 digest. The result is cached in ``~/.cache/gitops-operator/images`` under a key of its
-inputs (this script, the rootfs recipe, pyproject.toml, src/, the helm and kustomize
-binaries), so a second build is a lookup.
+inputs (this script, the rootfs recipe, pyproject.toml, README.md, the package, the helm
+and kustomize binaries), so a second build is a lookup.
 
     python hack/operatorimage.py            # print the tar, the ref, digest and sizes
     python hack/operatorimage.py --rebuild  # ignore the cache
@@ -65,8 +65,11 @@ def inputs_key(bin_dir: Path) -> str:
         HACK / "ociimage.py",
         *sorted((HACK / "image").iterdir()),
         ROOT / "pyproject.toml",
+        ROOT / "README.md",  # the wheel's long description, in its METADATA
         *sorted(
-            p for p in (ROOT / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            p
+            for p in (ROOT / "src" / "gitops_operator").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
         ),
         bin_dir / "helm",
         bin_dir / "kustomize",

@@ -66,7 +66,8 @@ def _run(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Comp
     return subprocess.run(args, capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def _alive(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and has not exited (a zombie has)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -429,7 +430,7 @@ disabled_plugins = [
             if callable(probe) and probe():
                 return
             pid = self.pid(component)
-            if pid and not _alive(pid):
+            if pid and not running(pid):
                 break
             time.sleep(0.2)
         raise RuntimeError(f"timed out waiting for {what}:\n{self.log_tail(component)}")
@@ -462,13 +463,13 @@ disabled_plugins = [
                 doomed.append(pid)
         for component in ("kubelet", "kube-proxy", "containerd"):
             pid = self.pid(component)
-            if pid and _alive(pid):
+            if pid and running(pid):
                 doomed.append(pid)
         for pid in [*doomed, *shims]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in [*doomed, *shims]) and time.monotonic() < deadline:
+        while any(running(p) for p in [*doomed, *shims]) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._unmount(netns_inodes)
         if self.n:

@@ -49,10 +49,13 @@ def node_kube(node_cluster: LocalCluster) -> KubeClient:
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def node_operator(
     node_cluster: LocalCluster, node_kube: KubeClient, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
+    """The operator as a local process with admin rights; module-scoped, so that it is
+    gone before the tests of the operator's pod, where it would reconcile their
+    Applications too."""
     proc = Operator(node_cluster.kubeconfig, tmp_path_factory.mktemp("operator")).start()
     yield proc
     proc.stop()

@@ -12,39 +12,12 @@ from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from integration.support import condition, get_status, wait_for
+from integration.test_tenancy import tenant
 from localcluster import LocalCluster
 
 from .test_operator_pod import applied, diagnosis, helm, install, operator_pods, sync_repo
 
 LEASE_SECONDS = 15  # the operator's default lease duration
-
-
-def tenant(kube: KubeClient, namespace: str, name: str = "tenant") -> None:
-    """A ServiceAccount that may manage ConfigMaps in its own namespace, nothing else."""
-    kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": namespace},
-        }
-    )
-    kube.apply(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": name, "namespace": namespace},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}],
-        }
-    )
-    kube.apply(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": name, "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-        }
-    )
 
 
 def synced(
@@ -119,6 +92,19 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
 
         # Without a tenant ServiceAccount the operator's own rights apply: none on
         # ConfigMaps in a tenant's namespace, so the revision is refused, nothing written.
+        own = repo.commit(
+            {"own/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"}, "own"
+        )
+        wait_for(
+            lambda: (
+                get_status(node_kube, "GitRepository", node_namespace, "app")
+                .get("artifact", {})
+                .get("sha")
+                == own
+            ),
+            60,
+            "the commit with own/ fetched",
+        )
         node_kube.apply(
             {
                 "apiVersion": "gitops-operator.dev/v1alpha1",
@@ -127,16 +113,17 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
                 "spec": {"sourceRef": {"name": "app"}, "path": "own"},
             }
         )
-        repo.commit({"own/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"}, "own")
-        refused = wait_for(
-            lambda: (
-                (s := get_status(node_kube, "Application", node_namespace, "own"))
-                and "forbidden" in condition(s).get("message", "")
-                and s
-            ),
-            90,
-            "the operator's own identity to be refused",
-        )
+
+        def forbidden() -> dict[str, Any] | None:
+            status = get_status(node_kube, "Application", node_namespace, "own")
+            return status if "forbidden" in condition(status).get("message", "") else None
+
+        try:
+            refused = wait_for(forbidden, 90, "the operator's own identity to be refused")
+        except AssertionError as exc:
+            detail = diagnosis(node_cluster, node_kube, node_namespace, release_ns)
+            own_status = get_status(node_kube, "Application", node_namespace, "own")
+            raise AssertionError(f"{exc}\nown: {own_status}\n{detail}") from None
         assert condition(refused)["status"] == "False"
         assert node_kube.get("v1", ObjectRef("", "ConfigMap", node_namespace, "b")) is None
 

@@ -17,7 +17,7 @@ from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from integration.support import wait_for
 from localcluster import LocalCluster, bin_dir, reap_orphans
-from realnode import cannot_run, processes
+from realnode import cannot_run, processes, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,14 +88,6 @@ def test_a_pod_runs_answers_its_probe_and_serves_logs_and_exec(
     assert "400" in out, out
 
 
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_dead_owners_real_node_is_reaped_with_its_containers_and_network():
     if reason := cannot_run(bin_dir()):
         pytest.skip(reason)
@@ -128,6 +120,6 @@ os.kill(os.getpid(), 9)
     )
     left = [p for p, cmd in processes() if "orphan-node" in cmd]
     assert not left, f"processes of the reaped node: {left}"
-    assert not _running(int(containerd))
+    assert not running(int(containerd))
     with open("/proc/self/mountinfo") as mounts:
         assert "orphan-node" not in mounts.read()
