@@ -4,10 +4,15 @@
 #
 #   docker build -t gitops-operator:0.1.0 .
 #
-# The helm and kustomize versions below must equal hack/versions.env (hack/chart-check.sh
-# fails when they differ); like hack/build-binaries.sh, they are built from the Go module
-# proxy rather than downloaded as release archives.
-ARG PYTHON_IMAGE=python:3.11.17-slim-bookworm
+# The same recipe as hack/operatorimage.py, which builds this image without a container
+# engine: the Debian root filesystem comes from hack/image/rootfs.sh (mmdebstrap of
+# hack/image/packages.txt, user 65532), the Python packages from
+# hack/image/site-packages.sh, the command from hack/image/gitops-operator; so both give
+# the same file tree (tests/e2e/test_image.py compares them). The helm and kustomize
+# versions below must equal hack/versions.env (hack/chart-check.sh fails when they
+# differ); like hack/build-binaries.sh, they are built from the Go module proxy.
+ARG DEBIAN_IMAGE=debian:trixie-slim
+ARG PYTHON_IMAGE=python:3.13-slim-trixie
 ARG GOLANG_IMAGE=golang:1.26.8-bookworm
 
 # --- helm and kustomize ----------------------------------------------------------------
@@ -23,40 +28,39 @@ RUN go install -trimpath \
  && /out/helm version --short \
  && /out/kustomize version
 
-# --- the wheel, and the wheels of its dependencies -------------------------------------
-FROM ${PYTHON_IMAGE} AS wheels
+# --- the Debian root filesystem ----------------------------------------------------------
+FROM ${DEBIAN_IMAGE} AS rootfs
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends mmdebstrap fakechroot fakeroot ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY hack/image/ /image/
+# fakechroot: a build step may not mount /proc, which mmdebstrap's root mode needs.
+RUN /image/rootfs.sh /rootfs fakechroot
+
+# --- the wheel, its dependencies, installed into the image's dist-packages ---------------
+FROM ${PYTHON_IMAGE} AS python
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python -m pip wheel --wheel-dir /wheels .
+COPY hack/image/site-packages.sh /site-packages.sh
+RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
+ && /site-packages.sh /site /wheels/gitops_operator-*.whl
 
 # --- runtime -----------------------------------------------------------------------------
-FROM ${PYTHON_IMAGE}
+FROM scratch
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="gitops-operator" \
       org.opencontainers.image.description="A Kubernetes GitOps operator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
-
-# git for fetching, openssh-client for ssh:// sources; nothing else.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates git openssh-client \
- && rm -rf /var/lib/apt/lists/*
-
-# The same numeric user the chart runs as (runAsUser 65532), with a home of its own.
-RUN groupadd --system --gid 65532 gitops \
- && useradd --system --uid 65532 --gid 65532 --home-dir /home/gitops --create-home \
-      --shell /usr/sbin/nologin gitops \
- && install -d -o 65532 -g 65532 /var/cache/gitops-operator
-
+COPY --from=rootfs /rootfs/ /
+COPY --from=python /site/ /usr/local/lib/python3.13/dist-packages/
+COPY hack/image/gitops-operator /usr/local/bin/gitops-operator
 COPY --from=tools /out/helm /out/kustomize /usr/local/bin/
 
-# Install from the wheels only: nothing is resolved or downloaded in this stage.
-RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    python -m pip install --no-cache-dir --no-index --find-links=/wheels /wheels/gitops_operator-*.whl
-
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV PATH=/usr/local/bin:/usr/bin:/bin \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     GITOPS_HELM_BINARY=/usr/local/bin/helm \
     GITOPS_KUSTOMIZE_BINARY=/usr/local/bin/kustomize \

@@ -1,11 +1,12 @@
 # The two set-up commands of the README are `make demo` and `make test`; everything
-# they need (a virtualenv, the pinned Go binaries) is installed on first use.
+# they need (Debian packages when run as root, a virtualenv, the pinned Go binaries) is
+# installed on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: demo test lint unit integration binaries bench clean
+.PHONY: demo test lint unit integration binaries packages bench bench-node clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +14,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-binaries:
+packages:
+	hack/install-packages.sh
+
+binaries: packages
 	hack/build-binaries.sh
 
 demo: $(VENV)/.installed binaries
@@ -36,6 +40,9 @@ test: lint binaries
 
 bench: $(VENV)/.installed binaries
 	PYTHONPATH=hack $(PY) bench/run.py $(ARGS)
+
+bench-node: $(VENV)/.installed binaries
+	PYTHONPATH=hack $(PY) bench/node.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

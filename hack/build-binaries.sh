@@ -27,14 +27,13 @@ stamp_ok() { # name version -> true when the cached binary is of this version
 }
 stamp() { echo "$2" >"$bin/.$1.version"; built+=("$1"); }
 
-build_kubernetes() {
-  local v=$KUBERNETES_VERSION need=0
-  for b in kube-apiserver kube-controller-manager kube-scheduler; do stamp_ok "$b" "$v" || need=1; done
-  ((need)) || return 0
+kubernetes_module() { # cd into the wrapper module of k8s.io/kubernetes@$KUBERNETES_VERSION
+  local v=$KUBERNETES_VERSION
   local mod=$work/kubernetes-$v
   mkdir -p "$mod"
   cd "$mod"
   [[ -f go.mod ]] || go mod init local.build/kubernetes >/dev/null 2>&1
+  grep -q "k8s.io/kubernetes $v" go.mod && return 0
   # k8s.io/kubernetes requires its staging modules at v0.0.0 with replaces to ./staging;
   # replaces only apply in the main module, so map each one to the published v0.Y.Z.
   local gomod staging minor=${v#v1.}
@@ -42,6 +41,19 @@ build_kubernetes() {
   staging=$(grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}')
   go mod edit -require="k8s.io/kubernetes@$v"
   for m in $staging; do go mod edit -replace="$m=$m@v0.$minor"; done
+}
+
+kubernetes_ldflags() {
+  local v=$KUBERNETES_VERSION minor=${KUBERNETES_VERSION#v1.} pkg=k8s.io/component-base/version
+  local ld="-s -w -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor%%.*}"
+  echo "$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION need=0
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do stamp_ok "$b" "$v" || need=1; done
+  ((need)) || return 0
+  kubernetes_module
   cat >tools.go <<'GO'
 //go:build tools
 
@@ -54,14 +66,40 @@ import (
 )
 GO
   go mod tidy -e >/dev/null 2>&1 || true
-  local major=1 kminor=${minor%%.*} pkg=k8s.io/component-base/version
-  local ld="-s -w -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$kminor"
-  ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  go build -trimpath -ldflags "$ld" -o "$bin/" \
+  go build -trimpath -ldflags "$(kubernetes_ldflags)" -o "$bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler
   for b in kube-apiserver kube-controller-manager kube-scheduler; do stamp "$b" "$v"; done
+}
+
+build_node() { # kubelet and kube-proxy of the real node, from the same wrapper module
+  local v=$KUBERNETES_VERSION need=0
+  for b in kubelet kube-proxy; do stamp_ok "$b" "$v" || need=1; done
+  ((need)) || return 0
+  kubernetes_module
+  cat >tools_node.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)
+GO
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -trimpath -ldflags "$(kubernetes_ldflags)" -o "$bin/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+  for b in kubelet kube-proxy; do stamp "$b" "$v"; done
+}
+
+build_pause() { # the sandbox process of the real node's pods (hack/images/pause)
+  local sum
+  sum=$(cat "$here/images/pause/go.mod" "$here/images/pause/main.go" | sha256sum | cut -c1-16)
+  stamp_ok pause "$sum" && return 0
+  (cd "$here/images/pause" && go build -trimpath -ldflags "-s -w -buildid=" -o "$bin/pause" .)
+  stamp pause "$sum"
 }
 
 build_etcd() {
@@ -86,6 +124,8 @@ go_install() { # name version package
 }
 
 build_kubernetes
+build_node
+build_pause
 build_etcd
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 go_install kwokctl "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwokctl

@@ -1,8 +1,11 @@
 """End to end on a local control plane: a commit in Git reaches the cluster.
 
-Starts (or, with $KUBECONFIG set, uses) a cluster, installs the CRDs, serves examples/
-as a Git repository over smart HTTP, runs the operator, shows the Application reach
-Ready with its objects, then pushes a new commit and shows it arrive.
+Where the machine can run containers, the whole story on a real node (hack/demo_node.py):
+the operator installed by ``helm install`` as a pod, real pods, a webhook push, drift
+healed, a broken commit rolled back, the diagram, the timings. Elsewhere (or with
+$KUBECONFIG set, using that cluster) it says why in one line, serves examples/ as a Git
+repository over smart HTTP, runs the operator as a local process, shows the Application
+reach Ready with its objects on kwok nodes, then pushes a new commit and shows it arrive.
 
     make demo                 # everything, then stop
     make demo ARGS=--keep     # leave the cluster, Git server and operator running
@@ -23,12 +26,21 @@ from typing import Any
 
 import yaml
 
+import demo_node
 import gitserver
 from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
-from localcluster import LocalCluster, build_binaries, install_crds
+from localcluster import (
+    LocalCluster,
+    bin_dir,
+    build_binaries,
+    free_name,
+    install_crds,
+    stop_on_termination,
+)
+from realnode import cannot_run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -127,6 +139,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave everything running")
     args = parser.parse_args()
+    stop_on_termination()
+    if not os.environ.get("KUBECONFIG"):
+        say("building (or reusing) the pinned control-plane and node binaries")
+        print(f"binaries ready in {build_binaries():.1f}s")
+        reason = cannot_run(bin_dir())
+        if reason is None:
+            demo_node.run(args.keep)
+            return
+        print(f"kwok nodes only, the operator as a local process: {reason}")
     work = Path(tempfile.mkdtemp(prefix="gitops-demo-"))
     cluster: LocalCluster | None = None
     operator: subprocess.Popen[bytes] | None = None
@@ -136,13 +157,12 @@ def main() -> None:
         if kubeconfig:
             say(f"using the cluster of KUBECONFIG={kubeconfig}")
         else:
-            say("building (or reusing) the pinned control-plane binaries")
-            print(f"binaries ready in {build_binaries():.1f}s")
             say(
                 "starting the local control plane (etcd, kube-apiserver, controller-manager,"
                 " scheduler, kwok)"
             )
-            cluster = LocalCluster(name="gitops-demo").start()
+            cluster = LocalCluster(name=free_name("gitops-demo"))
+            cluster.start()
             kubeconfig = str(cluster.kubeconfig)
             print(f"/readyz ok after {cluster.startup_seconds:.1f}s; KUBECONFIG={kubeconfig}")
         kube = KubeClient(load_api_client(kubeconfig), field_manager="gitops-demo")

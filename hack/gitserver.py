@@ -46,6 +46,7 @@ class GitHTTPServer:
         root: Path,
         *,
         port: int = 0,
+        host: str = "127.0.0.1",
         auth: tuple[str, str] | None = None,
         bearer: str | None = None,
         delay: float = 0.0,
@@ -57,7 +58,8 @@ class GitHTTPServer:
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"server_state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.host = host  # the real node's pods reach the host end of its veth, not loopback
+        self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -66,7 +68,7 @@ class GitHTTPServer:
         return int(self._httpd.server_address[1])
 
     def url(self, repo: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{repo}"
+        return f"http://{self.host}:{self.port}/{repo}"
 
     def count(self, kind: str) -> None:
         with self._lock:

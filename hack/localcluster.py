@@ -7,12 +7,15 @@ kwokctl's binary runtime owns the certificates, flags, start and stop; this modu
 the binaries from the cache, names each cluster after the process that owns it, and
 reaps clusters whose owner died, so a crashed run never blocks the next one.
 
-    python hack/localcluster.py up      # start, print the kubeconfig path, wait for Ctrl-C
+    python hack/localcluster.py up [--real-node]  # start, print the kubeconfig, wait for
+                                                  # Ctrl-C or SIGTERM
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import shutil
 import signal
@@ -20,6 +23,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,7 @@ from typing import Any
 import yaml
 
 from gitops_operator.objects import ObjectRef
+from realnode import KWOK_NODE_ANNOTATION, SERVICE_IP, RealNode, cannot_run
 
 HACK = Path(__file__).resolve().parent
 NEVER_READY_LABEL = "gitops-operator.dev/test-never-ready"
@@ -72,6 +77,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _alive_running(pid: int) -> bool:
+    return _alive(pid) and not _zombie(pid)
+
+
 def _zombie(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -80,14 +89,70 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+_instances = itertools.count()
+
+
+def _default_name() -> str:
+    """``gitops-<pid>``, then ``gitops-<pid>-2``...: two clusters of one process (a test
+    session's and one a test starts) never share a name."""
+    n = next(_instances)
+    return f"gitops-{os.getpid()}" + (f"-{n + 1}" if n else "")
+
+
+class ClusterInUse(RuntimeError):
+    """A cluster of that name belongs to another process that is still running."""
+
+
+def owner_file(name: str) -> Path:
+    """Claimed before the cluster is created, so two processes never share a name."""
+    return clusters_dir() / "owners" / f"{name}.pid"
+
+
+def owner_of(name: str) -> int | None:
+    """The live process that owns cluster ``name``, or None when nobody does."""
+    for path in (owner_file(name), clusters_dir() / "clusters" / name / "owner.pid"):
+        try:
+            pid = int(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if pid and _alive(pid) and not _zombie(pid):
+            return pid
+    return None
+
+
+def free_name(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... : the first name no live process owns."""
+    name, n = base, 1
+    while owner_of(name) not in (None, os.getpid()):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def stop_on_termination() -> None:
+    """Make SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C, so the caller's
+    ``finally`` stops what it started."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+
+
 @dataclass
 class LocalCluster:
     """One control plane. ``start()`` returns once /readyz answers ok."""
 
-    name: str = field(default_factory=lambda: f"gitops-{os.getpid()}")
+    name: str = field(default_factory=lambda: _default_name())
     nodes: int = 2
     kwok_config: Path | None = None
+    real_node: bool = False
+    """Also run a real node (containerd, kubelet, kube-proxy) when the machine can."""
     startup_seconds: float = 0.0
+    node: RealNode | None = None
+    no_real_node: str = ""
+    """Why a requested real node is not running (one line), else empty."""
 
     @property
     def workdir(self) -> Path:
@@ -114,8 +179,9 @@ class LocalCluster:
             raise RuntimeError(f"missing {', '.join(missing)}: run hack/build-binaries.sh")
         self.workdir.mkdir(parents=True, exist_ok=True)
         reap_orphans()
+        self._claim()
         if (self.workdir / "clusters" / self.name).exists():
-            self.stop()
+            self._teardown()  # left by a dead owner
         began = time.monotonic()
         args = [
             "create",
@@ -133,25 +199,166 @@ class LocalCluster:
             args += [f"--{flag}-binary", str(bin_dir() / binary)]
         if self.kwok_config:
             args += ["--config", str(self.kwok_config)]
-        result = self._kwokctl(*args, check=False)
-        if result.returncode != 0:
-            self.stop()
-            raise RuntimeError(f"kwokctl create cluster failed:\n{result.stderr[-4000:]}")
-        (self.workdir / "clusters" / self.name / "owner.pid").write_text(str(os.getpid()))
-        self._add_never_ready_stage()
-        self.wait_ready()
-        self.startup_seconds = time.monotonic() - began
-        if self.nodes:
-            self._kwokctl("scale", "node", "--replicas", str(self.nodes))
+        if self.real_node:
+            args += self._prepare_real_node()
+        try:
+            self._create(args)
+            (self.workdir / "clusters" / self.name / "owner.pid").write_text(str(os.getpid()))
+            self._configure_kwok()
+            self.wait_ready()
+            self.startup_seconds = time.monotonic() - began
+            if self.nodes:
+                self._kwokctl("scale", "node", "--replicas", str(self.nodes))
+            if self.real_node:
+                self._start_real_node()
+        except BaseException:
+            self.stop()  # a failed or interrupted start leaves nothing running
+            raise
         return self
 
-    def _add_never_ready_stage(self) -> None:
-        """Teach kwok to keep labelled Pods unready: exclude them from kwokctl's own
+    def _create(self, args: list[str]) -> None:
+        """``kwokctl create cluster``, once more if the first attempt fails: kwokctl picks
+        free ports by probing them, so clusters created at the same moment can collide."""
+        for attempt in (1, 2):
+            try:
+                result = self._kwokctl(*args, check=False)
+            except subprocess.TimeoutExpired as exc:
+                result = subprocess.CompletedProcess(exc.cmd, 1, "", f"timed out: {exc}")
+            if result.returncode == 0:
+                return
+            if attempt == 1:
+                self._stop_control_plane()  # the real node has not started; keep its subnet
+        raise RuntimeError(f"kwokctl create cluster failed:\n{result.stderr[-4000:]}")
+
+    def _prepare_real_node(self) -> list[str]:
+        """Claim the real node's subnets and return the kwokctl arguments it needs: the
+        API server advertised on the node's link (the ``kubernetes`` Service's endpoint),
+        named in its certificate with the Service's ClusterIP, and reaching kubelets by
+        InternalIP with a client certificate (``kubectl logs`` and ``exec``)."""
+        reason = cannot_run(bin_dir())
+        if reason:
+            self.no_real_node = reason
+            print(f"kwok nodes only: {reason}", flush=True)
+            return []
+        home = self.workdir / "clusters" / self.name
+        self.node = RealNode(
+            cluster=self.name,
+            home=home,
+            bin_dir=bin_dir(),
+            cache=cache_dir(),
+            api_port=0,
+            claims=clusters_dir() / "subnets",
+        )
+        self.node.claim(owner_alive=lambda name: owner_of(name) is not None)
+        config = self.workdir / f"{self.name}.node.yaml"
+        docs = [
+            {
+                "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+                "kind": "KwokctlConfiguration",
+                "options": {"kubeApiserverCertSANs": [SERVICE_IP, self.node.host_ip]},
+            }
+        ]
+        if self.kwok_config:
+            docs += [d for d in yaml.safe_load_all(self.kwok_config.read_text()) if d]
+        config.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        pki = home / "pki"
+        extra = {
+            "advertise-address": self.node.host_ip,
+            "kubelet-preferred-address-types": "InternalIP",
+            "kubelet-client-certificate": str(pki / "admin.crt"),
+            "kubelet-client-key": str(pki / "admin.key"),
+        }
+        args = ["--config", str(config)]
+        for key, value in extra.items():
+            args += ["--extra-args", f"kube-apiserver={key}={value}"]
+        return args
+
+    def _start_real_node(self) -> None:
+        """Start the real node and wait until it is Ready; when it cannot start, say why in
+        one line and go on with the kwok nodes alone."""
+        node = self.node
+        if node is None:
+            return
+        node.api_port = int(self.server().rsplit(":", 1)[1])
+        try:
+            node.start()
+            self._wait_node_ready(node)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            self.no_real_node = f"the real node did not start: {str(exc).splitlines()[0]}"
+            print(f"kwok nodes only: {self.no_real_node}", flush=True)
+            node.stop()
+            self.node = None
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One API request with the admin credentials; the decoded JSON answer."""
+        pki = self.workdir / "clusters" / self.name / "pki"
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        request = urllib.request.Request(
+            f"{self.server()}{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def _wait_node_ready(self, node: RealNode, timeout: float = 90.0) -> None:
+        began = time.monotonic()
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                live = self.api("GET", f"/api/v1/nodes/{node.name}")
+                conditions = live.get("status", {}).get("conditions") or []
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                    node.ready_seconds += time.monotonic() - began
+                    return
+            for component in ("containerd", "kubelet", "kube-proxy"):
+                pid = node.pid(component)
+                if pid and not _alive_running(pid):
+                    raise RuntimeError(f"{component} exited:\n{node.log_tail(component)}")
+            time.sleep(0.25)
+        raise RuntimeError(f"node {node.name} not Ready after {timeout:.0f}s")
+
+    def _claim(self) -> None:
+        """Own the name, atomically; refuse when a live process owns it already."""
+        path = owner_file(self.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = owner_of(self.name)
+                if owner == os.getpid():
+                    return
+                if owner is not None:
+                    raise ClusterInUse(
+                        f"cluster {self.name!r} belongs to running process {owner}:"
+                        " stop it or choose another name"
+                    ) from None
+                path.unlink(missing_ok=True)  # its owner died; take the name over
+                continue
+            with os.fdopen(fd, "w") as out:
+                out.write(str(os.getpid()))
+            return
+
+    def _configure_kwok(self) -> None:
+        """Restrict kwok to its own nodes (a real node's pods are the kubelet's business)
+        and teach it to keep labelled Pods unready: exclude them from kwokctl's own
         pod-ready stage and add a stage that marks them Running but not Ready; then
         restart kwok alone (restarting the controller-manager would wait out its lease)."""
         home = self.workdir / "clusters" / self.name
         path = home / "kwok.yaml"
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for doc in docs:
+            for component in doc.get("components") or []:
+                if component.get("name") == "kwok-controller":
+                    args = [a for a in component["args"] if not a.startswith("--manage-all-nodes")]
+                    component["args"] = [
+                        *args,
+                        "--manage-all-nodes=false",
+                        f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}",
+                    ]
         label = f'.metadata.labels["{NEVER_READY_LABEL}"]'
         for doc in docs:
             if doc.get("kind") == "Stage" and doc["metadata"]["name"] == "pod-ready":
@@ -259,7 +466,25 @@ class LocalCluster:
         return time.monotonic() - began
 
     def stop(self) -> None:
-        """Stop exactly the processes this cluster started and remove its state."""
+        """Stop exactly the processes this cluster started, remove its state and give up
+        its name. A cluster another live process owns is left alone."""
+        if owner_of(self.name) not in (None, os.getpid()):
+            return
+        self._teardown()
+        owner_file(self.name).unlink(missing_ok=True)
+
+    def _teardown(self) -> None:
+        home = self.workdir / "clusters" / self.name
+        if self.node is None and (home / "node").exists():
+            self.node = RealNode.existing(
+                self.name, home, bin_dir(), cache_dir(), clusters_dir() / "subnets"
+            )
+        if self.node is not None:
+            self.node.stop()
+            self.node = None
+        self._stop_control_plane()
+
+    def _stop_control_plane(self) -> None:
         pids = []
         for pidfile in (self.workdir / "clusters" / self.name / "pids").glob("*.pid"):
             with contextlib.suppress(ValueError, OSError):
@@ -341,14 +566,13 @@ def apply_crds(kube: Any, paths: list[Path], timeout: float) -> None:
 def reap_orphans() -> list[str]:
     """Delete clusters whose owning process is gone (a crashed test run or demo)."""
     reaped = []
-    for owner in sorted((clusters_dir() / "clusters").glob("*/owner.pid")):
-        try:
-            pid = int(owner.read_text())
-        except ValueError:
-            pid = 0
-        if pid and _alive(pid):
+    # A cluster knows its owner from its claim (written first) or its owner.pid (written
+    # once created); one with neither is still being created by someone else.
+    claimed = {p.stem for p in (clusters_dir() / "owners").glob("*.pid")}
+    created = {p.parent.name for p in (clusters_dir() / "clusters").glob("*/owner.pid")}
+    for name in sorted(claimed | created):
+        if owner_of(name) is not None:
             continue
-        name = owner.parent.name
         LocalCluster(name=name).stop()
         reaped.append(name)
     return reaped
@@ -359,15 +583,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="Run the local control plane.")
     parser.add_argument("command", choices=["up", "reap"])
+    parser.add_argument("--real-node", action="store_true", help="add a real node")
     args = parser.parse_args()
     if args.command == "reap":
         print("reaped:", ", ".join(reap_orphans()) or "none")
         return
     build_binaries()
-    cluster = LocalCluster(name="gitops-dev").start()
-    print(f"control plane ready in {cluster.startup_seconds:.1f}s")
-    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    stop_on_termination()
+    cluster = LocalCluster(name=free_name("gitops-dev"), real_node=args.real_node)
     try:
+        cluster.start()
+        print(f"control plane {cluster.name} ready in {cluster.startup_seconds:.1f}s")
+        print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
         signal.pause()
     except KeyboardInterrupt:
         pass

@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
-from localcluster import LocalCluster, clusters_dir, reap_orphans
+from localcluster import ClusterInUse, LocalCluster, clusters_dir, reap_orphans
 
 from .support import ROOT, wait_for
 
@@ -87,3 +90,83 @@ def test_stop_kills_exactly_what_start_started():
         except ProcessLookupError:
             pass
     assert not pids_dir.exists()
+
+
+def _start_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Run `hack/localcluster.py up`; return the process and its cluster's name."""
+    proc = subprocess.Popen(
+        [sys.executable, "hack/localcluster.py", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("control plane "):
+            return proc, line.split()[2]
+    raise AssertionError(f"`up` exited with {proc.wait()} before its cluster was ready")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_two_up_processes_do_not_destroy_each_other_and_sigterm_cleans_up():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "hack")}
+    first, first_name = _start_up(env)
+    second = None
+    try:
+        home = clusters_dir() / "clusters" / first_name
+        apiserver = int((home / "pids" / "kube-apiserver.pid").read_text())
+        second, second_name = _start_up(env)
+        assert second_name != first_name
+        assert not _gone(apiserver), "the second `up` stopped the first one's API server"
+        third = LocalCluster(name=first_name, nodes=0)
+        with pytest.raises(ClusterInUse):
+            third.start()
+        third.stop()  # what a caller's `finally` does: must not touch the owner's cluster
+        assert not _gone(apiserver), "a refused start stopped the running cluster"
+        assert home.exists()
+    finally:
+        for proc in (first, second):
+            if proc:
+                proc.send_signal(signal.SIGTERM)
+    for proc, name in ((first, first_name), (second, second_name)):
+        assert proc.wait(timeout=60) == 0
+        home = clusters_dir() / "clusters" / name
+        assert not home.exists(), f"SIGTERM left {home}"
+    assert _gone(apiserver), "SIGTERM left the API server running"
+
+
+def test_sigterm_to_the_demo_stops_its_control_plane():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "hack"), "KUBECONFIG": ""}
+    env.pop("KUBECONFIG")
+    demo = subprocess.Popen(
+        [sys.executable, "hack/demo.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    kubeconfig = ""
+    for line in demo.stdout:
+        if "KUBECONFIG=" in line:
+            kubeconfig = line.rsplit("KUBECONFIG=", 1)[1].strip()
+            break
+    assert kubeconfig, "the demo never started its control plane"
+    name = Path(kubeconfig).name.removesuffix(".kubeconfig")
+    home = clusters_dir() / "clusters" / name
+    pids = [int(p.read_text()) for p in (home / "pids").glob("*.pid")]
+    assert pids
+    demo.send_signal(signal.SIGTERM)
+    demo.wait(timeout=60)
+    assert not home.exists(), f"SIGTERM to the demo left {home}"
+    assert all(_gone(p) for p in pids), "SIGTERM to the demo left control-plane processes"

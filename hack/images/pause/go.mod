@@ -1,0 +1,3 @@
+module gitops-operator.dev/hack/images/pause
+
+go 1.22

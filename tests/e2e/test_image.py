@@ -1,0 +1,119 @@
+"""The operator image hack/operatorimage.py builds: the Dockerfile's file tree and config,
+non-root, and the same digest from the same inputs."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import shlex
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import operatorimage
+from localcluster import HACK, bin_dir
+from realnode import cannot_run
+
+DOCKERFILE = HACK.parent / "Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Any]:
+    if reason := cannot_run(bin_dir()):
+        pytest.skip(f"the image build needs mmdebstrap as root: {reason}")
+    result: dict[str, Any] = operatorimage.build(bin_dir())
+    return result
+
+
+def read_image(tar: Path) -> tuple[dict[str, Any], list[tarfile.TarInfo]]:
+    """The image config and every entry of its layers, the upper layer's winning."""
+    with tarfile.open(tar) as image:
+        (manifest,) = json.load(image.extractfile("manifest.json"))  # type: ignore[arg-type]
+        config = json.load(image.extractfile(manifest["Config"]))  # type: ignore[arg-type]
+        entries: dict[str, tarfile.TarInfo] = {}
+        for layer in manifest["Layers"]:
+            data = gzip.decompress(image.extractfile(layer).read())  # type: ignore[union-attr]
+            with tarfile.open(fileobj=io.BytesIO(data)) as contents:
+                for member in contents.getmembers():
+                    entries[member.name.rstrip("/")] = member
+    return config, list(entries.values())
+
+
+def final_stage() -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile's last stage, continuations joined."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    lines = [
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    ]
+    start = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines[start:]]
+
+
+def test_the_image_has_the_dockerfiles_config_and_tree(built: dict[str, Any]):
+    config, entries = read_image(Path(built["tar"]))
+    stage = final_stage()
+    assert stage[0] == ("FROM", "scratch")
+    declared = dict(stage)
+    env = dict(item.split("=", 1) for item in shlex.split(declared["ENV"]))
+    image_env = dict(e.split("=", 1) for e in config["config"]["Env"])
+    assert image_env == env
+    assert config["config"]["User"] == declared["USER"] == "65532"
+    assert config["config"]["WorkingDir"] == declared["WORKDIR"]
+    assert config["config"]["Entrypoint"] == json.loads(declared["ENTRYPOINT"])
+    assert config["config"]["Cmd"] == json.loads(declared["CMD"])
+    labels = dict(
+        kv.split("=", 1) for kv in shlex.split(declared["LABEL"].replace("${VERSION}", "0.1.0"))
+    )
+    assert config["config"]["Labels"] == labels
+
+    names = {e.name.rstrip("/"): e for e in entries}
+    # Every COPY of the last stage lands where the Dockerfile puts it.
+    for instruction, args in stage:
+        if instruction != "COPY":
+            continue
+        parts = [p for p in args.split() if not p.startswith("--")]
+        *sources, dest = parts
+        if dest == "/":
+            continue  # the root filesystem: checked below
+        for source in sources:
+            path = dest.strip("/")
+            if dest.endswith("/") and not source.endswith("/"):
+                path = f"{path}/{Path(source).name}"
+            assert path in names, f"{instruction} {args}: {path} missing"
+    site = next(a.split()[-1] for i, a in stage if i == "COPY" and "/site/" in a).strip("/")
+    assert f"{site}/gitops_operator/cli.py" in names
+    assert f"{site}/kopf/__init__.py" in names, "dependencies are installed"
+    extra = [
+        n
+        for n in names
+        if n.startswith(f"{site}/bin/") or (n.startswith(f"{site}/") and "__pycache__" in n)
+    ]
+    assert not extra, "no console scripts of the build's Python, no byte code"
+    # The Debian tree of hack/image/rootfs.sh, and the non-root user that owns its places.
+    for path in (
+        "usr/bin/python3",
+        "usr/bin/git",
+        "usr/bin/ssh",
+        "etc/ssl/certs/ca-certificates.crt",
+    ):
+        assert path in names, path
+    for path in ("home/gitops", "var/cache/gitops-operator"):
+        assert (names[path].uid, names[path].gid) == (65532, 65532), path
+    assert all(e.uid == 0 for n, e in names.items() if n.startswith("usr/")), "root-owned code"
+    assert not [
+        n for n in names if n.startswith(("var/lib/apt/lists/", "var/log/")) and names[n].isfile()
+    ]
+
+
+def test_the_same_inputs_give_the_same_digest(built: dict[str, Any], tmp_path: Path):
+    again = operatorimage.build(bin_dir(), rebuild=True, cache=tmp_path)
+    assert again["ref"] == built["ref"], "same inputs, same cache key"
+    assert again["digest"] == built["digest"]
+    print(
+        f"bench: operator image {again['compressed_bytes'] / 1e6:.1f} MB compressed"
+        f" ({again['uncompressed_bytes'] / 1e6:.1f} MB uncompressed), built in {again['seconds']}s"
+    )
