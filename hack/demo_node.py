@@ -230,6 +230,8 @@ class Story:
                 "image.pullPolicy=Never",
                 "--set",
                 "webhook.secret=webhook-receivers",
+                "--set",
+                "operator.allowedGitHosts={10.245.0.0/16}",  # the Git server on the veth
                 "--wait",
                 "--timeout",
                 "3m",
