@@ -85,7 +85,7 @@ def test_the_image_has_the_dockerfiles_config_and_tree(built: dict[str, Any]):
                 path = f"{path}/{Path(source).name}"
             assert path in names, f"{instruction} {args}: {path} missing"
     site = next(a.split()[-1] for i, a in stage if i == "COPY" and "/site/" in a).strip("/")
-    assert f"{site}/gitops_operator/cli.py" in names
+    assert f"{site}/gitops_operator/cli/__init__.py" in names
     assert f"{site}/kopf/__init__.py" in names, "dependencies are installed"
     extra = [
         n
