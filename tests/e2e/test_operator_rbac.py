@@ -18,6 +18,7 @@ from localcluster import LocalCluster
 from .test_operator_pod import applied, diagnosis, helm, install, operator_pods, sync_repo
 
 LEASE_SECONDS = 15  # the operator's default lease duration
+GRACE_SECONDS = 30  # the chart's pods keep Kubernetes' default termination grace period
 
 
 def synced(
@@ -137,14 +138,21 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
         deleted = time.monotonic()
         node_kube.delete("v1", ObjectRef("", "Pod", release_ns, leader_pod))
         standby = next(iter(pods - {leader_pod}))
-        wait_for(
-            lambda: lease_holder(node_kube, release_ns).startswith(standby),
-            LEASE_SECONDS + 15,
-            "the standby to take the lease",
-        )
+        try:
+            wait_for(
+                lambda: lease_holder(node_kube, release_ns).startswith(standby),
+                LEASE_SECONDS + GRACE_SECONDS + 30,
+                "the standby to take the lease",
+            )
+        except AssertionError as exc:
+            detail = diagnosis(node_cluster, node_kube, node_namespace, release_ns)
+            raise AssertionError(f"{exc}\n{detail}") from None
         took_over = time.monotonic() - deleted
         print(f"bench: leader pod deleted to takeover in {took_over:.1f}s")
-        assert took_over < LEASE_SECONDS + 5
+        # The leader does not give the Lease up when it stops: the standby takes it once
+        # the last renewal is a lease old, and a deleted pod may renew until it exits
+        # (within its termination grace period). Typically 15-16 s here.
+        assert took_over < LEASE_SECONDS + GRACE_SECONDS + 5
 
         # The new leader reconciles (a new commit arrives) without rewriting what the
         # old one applied and nothing changed since.
