@@ -362,3 +362,29 @@ def run_leader_election(
         lock, lease_duration, renew_deadline, retry_period, on_started, on_stopped
     )
     leaderelection.LeaderElection(election).run()
+
+
+def release_lease(
+    *, name: str, namespace: str, identity: str, kubeconfig: str | None = None
+) -> bool:
+    """Give up the Lease ``name`` if ``identity`` holds it, as client-go's ReleaseOnCancel
+    does: a standby takes it at its next try instead of waiting out the lease. True when
+    it was released."""
+    from kubernetes.client import CoordinationV1Api
+
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config()
+    else:
+        config.load_kube_config(config_file=kubeconfig)
+    api = CoordinationV1Api()
+    with _api_errors(f"release Lease {namespace}/{name}"):
+        lease = api.read_namespaced_lease(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+        if lease.spec is None or lease.spec.holder_identity != identity:
+            return False
+        api.patch_namespaced_lease(
+            name,
+            namespace,
+            {"spec": {"holderIdentity": None, "leaseDurationSeconds": 1}},
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+    return True

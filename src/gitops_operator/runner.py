@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .config import Settings
-from .kube import run_leader_election
+from .errors import GitOpsError
+from .kube import release_lease, run_leader_election
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def leader_identity() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def wait_for_leadership(settings: Settings, kubeconfig: str | None) -> None:
     """Return once this process leads; exit at once if it ever stops leading.
 
     kopf's own peering freezes equal-priority peers, so a Lease decides instead. Losing
     the Lease ends the process (as controller-runtime does): a new leader may already be
     applying, and the Deployment restarts this replica as a standby."""
-    identity = f"{socket.gethostname()}-{os.getpid()}"
+    identity = leader_identity()
     leading = threading.Event()
 
     def stopped() -> None:
@@ -172,4 +177,20 @@ def run(args: argparse.Namespace) -> int:
         namespaces=args.namespace,
         liveness_endpoint=liveness,
     )
+    if settings.leader_elect:
+        # kopf has stopped (SIGTERM: a rollout, a deleted pod): hand over at once
+        try:
+            released = release_lease(
+                name=settings.leader_election_name,
+                namespace=settings.leader_election_namespace,
+                identity=leader_identity(),
+                kubeconfig=args.kubeconfig,
+            )
+        except GitOpsError as exc:
+            log.warning("could not release the leader Lease: %s", exc.message)
+        else:
+            if released:
+                log.info("released the leader Lease %s", settings.leader_election_name)
+        logging.shutdown()
+        os._exit(0)  # before the election thread renews what was just released
     return 0

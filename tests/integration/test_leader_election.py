@@ -3,6 +3,7 @@ sync."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 
@@ -13,15 +14,19 @@ from .test_reconcile import synced_to
 LEASE = 6
 
 
-def test_standby_takes_over_within_the_lease_when_the_leader_dies(kube, operator, repo, namespace):
+@contextlib.contextmanager
+def leader_and_standby(kube, operator, repo, namespace, lease):
+    """Two replicas over one Lease, the leader having synced a first commit; yields
+    (leader, standby, first SHA) and restores the session's operator afterwards."""
     operator.stop()
     env = {
         "GITOPS_LEADER_ELECT": "true",
-        "GITOPS_LEASE_DURATION": str(LEASE),
+        "GITOPS_LEASE_DURATION": str(lease),
         "GITOPS_LEADER_ELECTION_NAME": f"leader-{namespace}",
     }
     replicas = [
-        Operator(operator.kubeconfig, operator.workdir / f"replica-{i}", env=env) for i in range(2)
+        Operator(operator.kubeconfig, operator.workdir / f"{namespace}-replica-{i}", env=env)
+        for i in range(2)
     ]
     try:
         for replica in replicas:
@@ -43,7 +48,15 @@ def test_standby_takes_over_within_the_lease_when_the_leader_dies(kube, operator
             what="the standby up and waiting",
         )
         assert "applied" not in standby.logs(), "the standby never reconciles"
+        yield leader, standby, first
+    finally:
+        for replica in replicas:
+            replica.stop()
+        operator.start()
 
+
+def test_standby_takes_over_within_the_lease_when_the_leader_dies(kube, operator, repo, namespace):
+    with leader_and_standby(kube, operator, repo, namespace, LEASE) as (leader, standby, first):
         leader.stop(signal.SIGKILL)
         killed = time.monotonic()
         second = repo.commit({"app/a.yaml": configmap("a", v="2")})
@@ -59,7 +72,16 @@ def test_standby_takes_over_within_the_lease_when_the_leader_dies(kube, operator
         revisions = [h["revision"] for h in history]
         assert revisions == [f"main@sha1:{second}", f"main@sha1:{first}"], revisions
         assert all(h["result"] == "Succeeded" for h in history)
-    finally:
-        for replica in replicas:
-            replica.stop()
-        operator.start()
+
+
+def test_a_leader_stopped_gracefully_hands_the_lease_over_at_once(kube, operator, repo, namespace):
+    """A rollout or a deleted pod sends SIGTERM: the leader releases its Lease, so the
+    standby leads at its next try rather than after the whole lease."""
+    lease = 30
+    with leader_and_standby(kube, operator, repo, namespace, lease) as (leader, standby, _):
+        leader.stop(signal.SIGTERM)
+        stopped = time.monotonic()
+        wait_for(lambda: "leading as" in standby.logs(), timeout=lease + 10, what="takeover")
+        took = time.monotonic() - stopped
+        assert "released the leader Lease" in leader.logs()
+        assert took < lease / 2, f"the standby led {took:.1f}s after the leader stopped"
