@@ -89,7 +89,11 @@ def test_healthy_revision_that_degrades_later_is_reported_not_failed(
     mend_rollout(editor, namespace)
     wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="Ready again")
     wait_for(lambda: health_is(kube, namespace, "Healthy"), timeout=30, what="Healthy again")
-    assert any(e["reason"] == "HealthRecovered" for e in events_for(kube, namespace, "app"))
+    wait_for(
+        lambda: any(e["reason"] == "HealthRecovered" for e in events_for(kube, namespace, "app")),
+        timeout=30,
+        what="the HealthRecovered Event",
+    )
 
 
 HPA = yaml.safe_dump(
@@ -188,7 +192,11 @@ def test_revision_becomes_last_good_when_its_soak_period_ends(kube, operator, re
         timeout=30,
         what="promotion after the soak period",
     )
-    assert any(e["reason"] == "SoakPassed" for e in events_for(kube, namespace, "app"))
+    wait_for(  # Events are posted after the status is written
+        lambda: any(e["reason"] == "SoakPassed" for e in events_for(kube, namespace, "app")),
+        timeout=30,
+        what="the SoakPassed Event",
+    )
 
 
 def test_each_revision_counts_only_its_own_changes(kube, operator, repo, namespace):
