@@ -370,13 +370,7 @@ def release_lease(
     """Give up the Lease ``name`` if ``identity`` holds it, as client-go's ReleaseOnCancel
     does: a standby takes it at its next try instead of waiting out the lease. True when
     it was released."""
-    from kubernetes.client import CoordinationV1Api
-
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-    else:
-        config.load_kube_config(config_file=kubeconfig)
-    api = CoordinationV1Api()
+    api = client.CoordinationV1Api(load_api_client(kubeconfig, pool_size=1))
     with _api_errors(f"release Lease {namespace}/{name}"):
         lease = api.read_namespaced_lease(name, namespace, _request_timeout=REQUEST_TIMEOUT)
         if lease.spec is None or lease.spec.holder_identity != identity:

@@ -23,6 +23,7 @@ from .api import (
 )
 from .errors import ApiError, GitOpsError, RetryableError, StalledError
 from .objects import KubeObject, ObjectRef
+from .reconcilers.decisions import TIMESTAMP
 from .reconcilers.outcome import Event, Outcome
 from .runtime import API_RETRY, Runtime
 
@@ -133,4 +134,4 @@ def finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome) 
 
 def now() -> str:
     """The current time as status writes it (RFC 3339, UTC, seconds)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime(TIMESTAMP)

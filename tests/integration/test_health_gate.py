@@ -307,6 +307,18 @@ def test_a_spec_change_is_health_checked_like_a_new_commit(kube, operator, repo,
     assert "gitops-operator retry" in condition(status)["message"]
 
 
+def edit_color(editor: KubeClient, namespace: str, color: str) -> None:
+    """Another field manager sets the ConfigMap's color, as `kubectl edit` would."""
+    editor.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": namespace},
+            "data": {"color": color},
+        }
+    )
+
+
 def test_drift_makes_the_application_out_of_sync_until_it_is_gone(
     kube, editor, operator, repo, namespace
 ):
@@ -314,28 +326,14 @@ def test_drift_makes_the_application_out_of_sync_until_it_is_gone(
     kube.apply(repository(namespace, repo.url))
     kube.apply(application(namespace, driftInterval="1s"))
     wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="synced")
-    editor.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "cm", "namespace": namespace},
-            "data": {"color": "red"},
-        }
-    )
+    edit_color(editor, namespace, "red")
     wait_for(
         lambda: app_status(kube, namespace).get("sync") == "OutOfSync",
         timeout=30,
         what="OutOfSync while drifted",
     )
     assert condition(app_status(kube, namespace), "Drifted")["status"] == "True"
-    editor.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "cm", "namespace": namespace},
-            "data": {"color": "blue"},
-        }
-    )
+    edit_color(editor, namespace, "blue")
     wait_for(
         lambda: app_status(kube, namespace).get("sync") == "Synced",
         timeout=30,

@@ -25,6 +25,7 @@ from ..config import Settings
 from ..errors import GitOpsError, NotFoundError, RenderError
 from ..objects import Manifest
 from ..reconcilers.application import ApplicationReconciler
+from ..reconcilers.decisions import TIMESTAMP
 from ..reconcilers.run import ApplicationRun
 from ..render import RenderTools, render
 from ..source import GitSource, committed_view, repository_root
@@ -116,7 +117,7 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     meta = app["metadata"]
     spec = parse_application_spec(app.get("spec") or {}, meta["namespace"])
     status = dict(app.get("status") or {})
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime(TIMESTAMP)
     manager = reconciler.manager_for(meta["namespace"], spec.service_account)
     run = ApplicationRun(app, spec, status, now, _read_only, log, manager)
     reconciler.fetch_source(run)
