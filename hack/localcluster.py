@@ -207,6 +207,7 @@ class LocalCluster:
             self._configure_kwok()
             self.wait_ready()
             self.startup_seconds = time.monotonic() - began
+            self.wait_service_account("default")
             if self.nodes:
                 self._kwokctl("scale", "node", "--replicas", str(self.nodes))
             if self.real_node:
@@ -302,6 +303,17 @@ class LocalCluster:
         )
         with urllib.request.urlopen(request, context=context, timeout=10) as response:
             return json.loads(response.read() or b"null")
+
+    def wait_service_account(self, namespace: str, timeout: float = 60.0) -> None:
+        """Wait for the namespace's ``default`` ServiceAccount: until the controller
+        manager has made it, admission refuses every pod there with 403."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                self.api("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"no default ServiceAccount in {namespace} after {timeout}s")
 
     def _wait_node_ready(self, node: RealNode, timeout: float = 90.0) -> None:
         began = time.monotonic()

@@ -62,9 +62,10 @@ def node_operator(
 
 
 @pytest.fixture
-def node_namespace(node_kube: KubeClient) -> Iterator[str]:
+def node_namespace(node_cluster: LocalCluster, node_kube: KubeClient) -> Iterator[str]:
     name = f"e-{uuid.uuid4().hex[:8]}"
     node_kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    node_cluster.wait_service_account(name)  # pods are refused until it exists
     yield name
     node_kube.delete("v1", ObjectRef("", "Namespace", "", name))
 
