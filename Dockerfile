@@ -43,8 +43,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-COPY hack/image/site-packages.sh /site-packages.sh
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
+COPY hack/image/site-packages.sh hack/image/constraints.txt /
+RUN PIP_CONSTRAINT=/constraints.txt python -m pip wheel --no-deps --wheel-dir /wheels . \
  && /site-packages.sh /site /wheels/gitops_operator-*.whl
 
 # --- runtime -----------------------------------------------------------------------------

@@ -93,9 +93,12 @@ def _python(stage: Path, wheels: Path) -> None:
     """The project's wheel and its dependencies' wheels (CPython, manylinux) in the image's
     dist-packages, by hack/image/site-packages.sh as the Dockerfile does; the command is
     hack/image/gitops-operator."""
+    # the build backend at the version constraints.txt pins: it writes its name into the wheel
+    pinned = {**os.environ, "PIP_CONSTRAINT": str(HACK / "image" / "constraints.txt")}
     subprocess.run(
         [sys.executable, "-m", "pip", "-q", "wheel", "--no-deps", "-w", str(wheels), str(ROOT)],
         check=True,
+        env=pinned,
     )
     (wheel,) = wheels.glob("gitops_operator-*.whl")
     platform = ["--platform", "manylinux2014_x86_64", "--python-version", PYTHON]
