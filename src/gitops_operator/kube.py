@@ -369,16 +369,22 @@ def release_lease(
 ) -> bool:
     """Give up the Lease ``name`` if ``identity`` holds it, as client-go's ReleaseOnCancel
     does: a standby takes it at its next try instead of waiting out the lease. True when
-    it was released."""
+    it was released.
+
+    An update of the Lease as read (its resourceVersion), with the verbs election needs
+    anyway (get, update): if another replica took it meanwhile, the update conflicts and
+    nothing is released."""
     api = client.CoordinationV1Api(load_api_client(kubeconfig, pool_size=1))
     with _api_errors(f"release Lease {namespace}/{name}"):
         lease = api.read_namespaced_lease(name, namespace, _request_timeout=REQUEST_TIMEOUT)
         if lease.spec is None or lease.spec.holder_identity != identity:
             return False
-        api.patch_namespaced_lease(
-            name,
-            namespace,
-            {"spec": {"holderIdentity": None, "leaseDurationSeconds": 1}},
-            _request_timeout=REQUEST_TIMEOUT,
-        )
+        lease.spec.holder_identity = None
+        lease.spec.lease_duration_seconds = 1
+        try:
+            api.replace_namespaced_lease(name, namespace, lease, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
     return True

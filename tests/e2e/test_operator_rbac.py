@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
@@ -140,24 +138,27 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
         deleted = time.monotonic()
         node_kube.delete("v1", ObjectRef("", "Pod", release_ns, leader_pod))
         standby = next(iter(pods - {leader_pod}))
+
+        def new_leader() -> str:
+            # The standby, or the ReplicaSet's replacement of the deleted pod if it started
+            # first: either is a leader that is not the deleted pod.
+            holder = lease_holder(node_kube, release_ns)
+            return "" if not holder or holder.startswith(leader_pod) else holder
+
         try:
-            wait_for(
-                lambda: lease_holder(node_kube, release_ns).startswith(standby),
-                LEASE_SECONDS + GRACE_SECONDS + 30,
-                "the standby to take the lease",
-            )
-        except AssertionError:
-            # Seen only in full-suite runs under load: the deleted leader's pod went on
-            # renewing the Lease past its grace period. Known and open; the RBAC checks
-            # above have passed.
-            print(diagnosis(node_cluster, node_kube, node_namespace, release_ns))
-            pytest.xfail("the deleted leader pod kept renewing the Lease (open issue)")
+            holder = wait_for(new_leader, LEASE_SECONDS + GRACE_SECONDS, "another pod to lead")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\n{diagnosis(node_cluster, node_kube, node_namespace, release_ns)}"
+            ) from None
         took_over = time.monotonic() - deleted
-        print(f"bench: leader pod deleted to takeover in {took_over:.1f}s")
-        # The leader does not give the Lease up when it stops: the standby takes it once
-        # the last renewal is a lease old, and a deleted pod may renew until it exits
-        # (within its termination grace period). Typically 15-16 s here.
-        assert took_over < LEASE_SECONDS + GRACE_SECONDS + 5
+        print(
+            f"bench: leader pod deleted to takeover in {took_over:.1f}s"
+            f" ({'the standby' if holder.startswith(standby) else 'the replacement pod'})"
+        )
+        # A leader stopped by SIGTERM releases the Lease, so a standby takes it within its
+        # retry period; only a leader killed outright holds it for a lease duration.
+        assert took_over < LEASE_SECONDS, "a gracefully stopped leader releases its Lease"
 
         # The new leader reconciles (a new commit arrives) without rewriting what the
         # old one applied and nothing changed since.
