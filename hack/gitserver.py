@@ -56,6 +56,8 @@ class GitHTTPServer:
         self.bearer = bearer
         self.delay = delay
         self.requests: Counter[str] = Counter()
+        self.bytes_sent = 0
+        """Response body bytes the clients took (a client that gives up takes no more)."""
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"server_state": self})
         self.host = host  # the real node's pods reach the host end of its veth, not loopback
@@ -73,6 +75,10 @@ class GitHTTPServer:
     def count(self, kind: str) -> None:
         with self._lock:
             self.requests[kind] += 1
+
+    def sent(self, size: int) -> None:
+        with self._lock:
+            self.bytes_sent += size
 
     def start(self) -> GitHTTPServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -174,7 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        for start in range(0, len(payload), 64 * 1024):
+            chunk = payload[start : start + 64 * 1024]
+            self.wfile.write(chunk)
+            self.server_state.sent(len(chunk))
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -90,6 +90,16 @@ class GitRepositorySpec:
     suspend: bool
 
 
+WEBHOOK_TOKEN_KEY = "token"  # noqa: S105 (a key name)
+
+
+def webhook_secret_name(spec: dict[str, Any]) -> str | None:
+    """``spec.webhook.secretRef.name``: the Secret (key ``token``) of the repository's own
+    webhook; with it, deliveries signed with the shared secret no longer wake it."""
+    name = ((spec.get("webhook") or {}).get("secretRef") or {}).get("name")
+    return str(name) if name else None
+
+
 def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
     url = spec.get("url")
     if not isinstance(url, str) or not url:

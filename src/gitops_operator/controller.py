@@ -38,7 +38,7 @@ from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
 from .runtime import API_RETRY, Key, Runtime, request_of, track_dependencies, wake_if_asked
 from .status_writer import failure_outcome, now, write_outcome
-from .webhook import PushEvent, make_app
+from .webhook import PushEvent, Target, make_app
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -67,16 +67,21 @@ async def configure(
 
 
 async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
-    """Serve POST /hooks/<provider>: a verified push wakes every matching GitRepository."""
+    """Serve POST /hooks/<provider>[/<namespace>/<name>]: a verified push wakes the matching
+    GitRepositories (see ``receiver.py`` for which secret wakes which)."""
 
-    async def on_push(event: PushEvent) -> int:
-        keys = runtime.router.match(event)
+    async def on_push(event: PushEvent, target: Target) -> int:
+        keys = runtime.router.match(event, target)
         loop = asyncio.get_running_loop()
         for key in keys:
             runtime.wake(REPOSITORY_KIND, key)
             await loop.run_in_executor(runtime.executor, runtime.router.record, key, event, now())
         logger.info(
-            "push of %s (%s) triggered %d repositories", event.ref, event.sha[:12], len(keys)
+            "push of %s (payload names %s, delivery %s) triggered %d repositories",
+            event.ref,
+            event.sha[:12],
+            event.delivery or "-",
+            len(keys),
         )
         return len(keys)
 

@@ -58,7 +58,8 @@ WEBHOOK_REQUESTS = Counter(
     "gitops_webhook_requests_total",
     "Webhook deliveries by provider and result: accepted (a push that triggered a"
     " GitRepository), unmatched (a verified push no GitRepository watches), ignored (not a"
-    " push), unauthorized, bad_request, too_large, not_found, error.",
+    " push), duplicate (a delivery ID already handled: a replay or a retry, acted on once),"
+    " unauthorized, bad_request, too_large, not_found, error.",
     ["provider", "result"],
 )
 

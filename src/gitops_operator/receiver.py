@@ -1,8 +1,15 @@
 """Route verified push webhooks to the GitRepositories they concern.
 
-Keeps an index of every GitRepository's normalised URL and ref (fed by the controller's
-watch), answers which repositories a push triggers, and records the delivery in their
-status. The HTTP side (signatures, limits) is ``webhook.py``.
+Keeps an index of every GitRepository's normalised URL, ref and own webhook Secret (fed
+by the controller's watch), answers which repositories a push triggers, and records the
+delivery in their status. The HTTP side (signatures, limits, replays) is ``webhook.py``.
+
+Two kinds of secret, never both for one repository: a delivery to ``/hooks/<provider>``
+is verified with the provider's shared secret and wakes the repositories without a
+webhook Secret of their own; a delivery to ``/hooks/<provider>/<namespace>/<name>`` is
+verified with that repository's ``spec.webhook.secretRef`` and wakes that repository
+alone. So a tenant who knows the shared secret, or its own, cannot wake another's
+repository that has its own.
 """
 
 from __future__ import annotations
@@ -13,14 +20,30 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api import API_VERSION, GROUP, REPOSITORY_KIND, GitRef, RefKind, parse_ref
+from .api import (
+    API_VERSION,
+    GROUP,
+    REPOSITORY_KIND,
+    WEBHOOK_TOKEN_KEY,
+    GitRef,
+    RefKind,
+    parse_ref,
+    webhook_secret_name,
+)
 from .errors import GitOpsError
 from .kube import KubeClient
 from .objects import ObjectRef
-from .webhook import Provider, PushEvent, normalize_repo_url
+from .webhook import Provider, PushEvent, Target, normalize_repo_url
 
 Key = tuple[str, str]
 SECRET_TTL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    url: str  # normalised
+    ref: GitRef
+    webhook_secret: str | None  # the name of its own webhook Secret
 
 
 def ref_matches(ref: GitRef, pushed: str) -> bool:
@@ -42,9 +65,11 @@ class PushRouter:
     secret_ref: str = ""
     """``namespace/name`` of the Secret whose keys (github, gitlab, gitea, bitbucket) hold
     each receiver's secret."""
-    _repos: dict[Key, tuple[str, GitRef]] = field(default_factory=dict)
+    _repos: dict[Key, Tracked] = field(default_factory=dict)
     _secrets: dict[str, bytes] = field(default_factory=dict)
     _secrets_at: float = 0.0
+    _own: dict[Key, tuple[float, bytes | None]] = field(default_factory=dict)
+    """(namespace, Secret name) -> (when read, its token) of repositories' own Secrets."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def track(self, key: Key, spec: dict[str, Any] | None) -> None:
@@ -57,17 +82,25 @@ class PushRouter:
         except GitOpsError:
             self._repos.pop(key, None)
             return
-        self._repos[key] = (normalize_repo_url(str(spec["url"])), ref)
+        url = normalize_repo_url(str(spec["url"]))
+        self._repos[key] = Tracked(url, ref, webhook_secret_name(spec))
 
-    def match(self, event: PushEvent) -> list[Key]:
+    def match(self, event: PushEvent, target: Target = None) -> list[Key]:
+        """The repositories ``event`` wakes: with a ``target``, that repository (if it has
+        its own secret, which verified the delivery); else those without their own."""
         return sorted(
             key
-            for key, (url, ref) in self._repos.items()
-            if url in event.urls and ref_matches(ref, event.ref)
+            for key, repo in self._repos.items()
+            if (key == target if repo.webhook_secret else target is None)
+            and repo.url in event.urls
+            and ref_matches(repo.ref, event.ref)
         )
 
-    def secret(self, provider: Provider) -> bytes | None:
-        """The receiver secret of ``provider``, re-read at most every SECRET_TTL seconds."""
+    def secret(self, provider: Provider, target: Target = None) -> bytes | None:
+        """The secret verifying a delivery: ``target``'s own webhook Secret's token, else the
+        shared receiver secret of ``provider``; re-read at most every SECRET_TTL seconds."""
+        if target is not None:
+            return self._own_secret(target)
         if not self.secret_ref:
             return None
         with self._lock:
@@ -83,20 +116,36 @@ class PushRouter:
                 self._secrets_at = time.monotonic()
             return self._secrets.get(provider.value)
 
+    def _own_secret(self, target: Key) -> bytes | None:
+        repo = self._repos.get(target)
+        if repo is None or not repo.webhook_secret:
+            return None  # the same answer whether the repository exists or not
+        key = (target[0], repo.webhook_secret)
+        with self._lock:
+            read_at, token = self._own.get(key, (0.0, None))
+            if time.monotonic() - read_at > SECRET_TTL:
+                try:
+                    ref = ObjectRef("", "Secret", key[0], key[1])
+                    data = (self.kube.get("v1", ref) or {}).get("data") or {}
+                except GitOpsError:
+                    data = {}
+                raw = data.get(WEBHOOK_TOKEN_KEY)
+                token = base64.b64decode(raw) if raw else None
+                self._own[key] = (time.monotonic(), token)
+            return token
+
     def record(self, key: Key, event: PushEvent, now: str) -> None:
-        """Write ``status.lastDelivery`` of a triggered repository."""
+        """Write ``status.lastDelivery`` of a triggered repository: what was verified
+        (who signed it, its ID, the ref it woke), never the payload's commit, which only
+        the fetch may establish (``status.artifact``)."""
         ref = ObjectRef(GROUP, REPOSITORY_KIND, key[0], key[1])
-        self.kube.patch_status(
-            API_VERSION,
-            ref,
-            {
-                "lastDelivery": {
-                    "time": now,
-                    "provider": event.provider.value,
-                    "ref": event.ref,
-                    "sha": event.sha,
-                    "verified": True,
-                    "triggered": True,
-                }
-            },
-        )
+        delivery = {
+            "time": now,
+            "provider": event.provider.value,
+            "deliveryID": event.delivery or None,
+            "ref": event.ref,
+            "sha": None,  # written by earlier versions from the payload: removed
+            "verified": True,
+            "triggered": True,
+        }
+        self.kube.patch_status(API_VERSION, ref, {"lastDelivery": delivery})

@@ -16,22 +16,20 @@ import hmac
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import StreamReader, web
 
+from .deliveries import DeliveryMemory, RefusalLog
 from .errors import WebhookError, redact
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-REFUSAL_LOG_INTERVAL = 60.0
-"""Seconds between two log lines about refused deliveries of one provider and reason."""
 
 
 class Provider(StrEnum):
@@ -48,7 +46,8 @@ class PushEvent:
     provider: Provider
     urls: frozenset[str]
     ref: str
-    sha: str  # the commit after the push; "" when the provider gives none (deleted ref)
+    sha: str  # the commit after the push, as the payload claims it: a hint, never a fact
+    delivery: str = ""  # the provider's ID of this delivery ("" when it sends none)
 
 
 def _unauthorized(message: str) -> WebhookError:
@@ -251,6 +250,27 @@ _PARSERS = {
 }
 
 
+# provider -> headers carrying the delivery's ID, the same on the provider's own retries,
+# best first. GitLab before 17.4 sends no Idempotency-Key: its event UUID, per hook.
+_DELIVERY_HEADERS = {
+    Provider.GITHUB: (("x-github-delivery",),),
+    Provider.GITLAB: (("idempotency-key",), ("x-gitlab-event-uuid", "x-gitlab-webhook-uuid")),
+    Provider.GITEA: (("x-gitea-delivery",), ("x-forgejo-delivery",), ("x-gogs-delivery",)),
+    Provider.BITBUCKET: (("x-request-uuid",),),
+}
+MAX_DELIVERY_ID = 200
+
+
+def delivery_id(provider: Provider, headers: Mapping[str, str]) -> str:
+    """The provider's ID of a delivery, "" when it sends none."""
+    lowered = _lower_keys(headers)
+    for names in _DELIVERY_HEADERS[provider]:
+        parts = [lowered.get(name, "").strip() for name in names]
+        if parts[0]:
+            return "/".join(part for part in parts if part)[:MAX_DELIVERY_ID]
+    return ""
+
+
 def parse_push(provider: Provider, headers: Mapping[str, str], body: bytes) -> PushEvent | None:
     """The push a verified delivery describes; ``None`` for other events (ping, ...).
 
@@ -263,13 +283,16 @@ def parse_push(provider: Provider, headers: Mapping[str, str], body: bytes) -> P
         raise _bad_request(f"missing {names[0]} header")
     if event.strip() not in pushes:
         return None
-    return _PARSERS[provider](provider, _load(body))
+    push = _PARSERS[provider](provider, _load(body))
+    return None if push is None else replace(push, delivery=delivery_id(provider, headers))
 
 
 # --- HTTP ---------------------------------------------------------------------------------
 
-ResolveSecret = Callable[[Provider], bytes | None]
-OnPush = Callable[[PushEvent], Awaitable[int]]
+Target = tuple[str, str] | None
+"""The GitRepository (namespace, name) a delivery's path names; None for the shared path."""
+ResolveSecret = Callable[[Provider, Target], bytes | None]
+OnPush = Callable[[PushEvent, Target], Awaitable[int]]
 OnResult = Callable[[Provider | None, str], None]
 
 
@@ -285,38 +308,6 @@ async def _read_at_most(stream: StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@dataclass
-class RefusalLog:
-    """Logs refused deliveries at most once per ``interval`` per (provider, reason).
-
-    A flood of bad deliveries (wrong secret, oversized bodies) must not flood the log:
-    the first refusal is logged at once, the next ones only as a count
-    (``suppressed=N``) on the first line written after ``interval`` has passed."""
-
-    interval: float = REFUSAL_LOG_INTERVAL
-    clock: Callable[[], float] = time.monotonic
-    _logged_at: dict[tuple[str, str], float] = field(default_factory=dict)
-    _suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    def refused(self, provider: str, reason: str, message: str) -> None:
-        key, now = (provider, reason), self.clock()
-        last = self._logged_at.get(key)
-        if last is not None and now - last < self.interval:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        self._logged_at[key] = now
-        suppressed = self._suppressed.pop(key, 0)
-        since = f" in the last {now - last:.0f}s" if last is not None and suppressed else ""
-        log.info(
-            "webhook refused provider=%s reason=%s suppressed=%d%s: %s",
-            provider,
-            reason,
-            suppressed,
-            since,
-            message,
-        )
-
-
 def make_app(
     resolve_secret: ResolveSecret,
     on_push: OnPush,
@@ -324,30 +315,51 @@ def make_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_result: OnResult | None = None,
     refusals: RefusalLog | None = None,
+    deliveries: DeliveryMemory | None = None,
 ) -> web.Application:
-    """An aiohttp app serving ``POST /hooks/{provider}``; ``on_push`` says how many
-    repositories a push triggered and should only enqueue work (providers time out in ~10s).
+    """An aiohttp app serving ``POST /hooks/{provider}`` (verified with the provider's shared
+    secret) and ``POST /hooks/{provider}/{namespace}/{name}`` (verified with that
+    GitRepository's own secret); ``on_push`` says how many repositories a push triggered
+    and should only enqueue work (providers time out in ~10s).
 
     ``on_result`` gets each delivery's result: ``accepted`` (a push that triggered at
     least one repository), ``unmatched`` (a verified push no repository watches: its URL
-    and ref match none), ``ignored`` (a verified event that is not a push), or the
-    refusal (``unauthorized``, ``bad_request``, ``too_large``, ``not_found``, ``error``).
+    and ref match none), ``ignored`` (a verified event that is not a push), ``duplicate``
+    (a delivery ID already handled: a replay or a provider's retry, answered 200 and acted
+    on once), or the refusal (``unauthorized``, ``bad_request``, ``too_large``,
+    ``not_found``, ``error``).
     """
     refusal_log = refusals if refusals is not None else RefusalLog()
+    memory = deliveries if deliveries is not None else DeliveryMemory()
     if max_body_bytes < 0:
         raise ValueError("max_body_bytes must not be negative")
 
-    async def deliver(provider: Provider, request: web.Request) -> int | None:
+    async def deliver(provider: Provider, target: Target, request: web.Request) -> tuple[str, int]:
         length = request.content_length
         if length is not None and length > max_body_bytes:
             raise WebhookError(413, "too_large", "Content-Length exceeds the size limit")
-        secret = resolve_secret(provider)
+        secret = resolve_secret(provider, target)
         if not secret:  # never accept unsigned deliveries
-            raise _unauthorized("no secret configured for this provider")
+            raise _unauthorized("no secret configured for this provider and path")
         body = await _read_at_most(request.content, max_body_bytes)
         verify(provider, request.headers, body, secret)
         event = parse_push(provider, request.headers, body)
-        return None if event is None else await on_push(event)
+        if event is None:
+            return "ignored", 0
+        # Remembered only once verified: forged deliveries cannot evict genuine IDs.
+        claim = f"{provider.value}|{target}|{event.delivery}" if event.delivery else ""
+        if claim and not memory.claim(claim):
+            refusal_log.refused(
+                provider.value, "duplicate", f"delivery {event.delivery!r} was already handled"
+            )
+            return "duplicate", 0
+        try:
+            triggered = await on_push(event, target)
+        except BaseException:
+            if claim:
+                memory.release(claim)
+            raise
+        return ("accepted" if triggered > 0 else "unmatched"), triggered
 
     async def handle(request: web.Request) -> web.Response:
         provider: Provider | None = None
@@ -357,10 +369,16 @@ def make_app(
         except ValueError:
             status, result, answer = 404, "not_found", {"error": "not_found"}
         else:
+            target = None
+            if "name" in request.match_info:
+                target = (request.match_info["namespace"], request.match_info["name"])
             try:
-                triggered = await deliver(provider, request)
-                result = _result_of(triggered)
-                status, answer = 202, {"triggered": int(triggered or 0)}
+                result, triggered = await deliver(provider, target, request)
+                status, answer = 202, {"triggered": triggered}
+                if result == "duplicate":
+                    # 2xx, not 4xx: a provider's own retry of a delivery it thinks failed
+                    # must not count as a failure (GitLab disables failing hooks).
+                    status, answer = 200, {"triggered": 0, "duplicate": True}
             except WebhookError as err:
                 refusal_log.refused(provider.value, err.reason, str(err))
                 status, result, answer = err.status, err.reason, {"error": err.reason}
@@ -376,10 +394,5 @@ def make_app(
 
     app = web.Application()
     app.router.add_post("/hooks/{provider}", handle)
+    app.router.add_post("/hooks/{provider}/{namespace}/{name}", handle)
     return app
-
-
-def _result_of(triggered: int | None) -> str:
-    if triggered is None:
-        return "ignored"
-    return "accepted" if triggered > 0 else "unmatched"

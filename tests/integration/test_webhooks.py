@@ -9,9 +9,12 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from gitops_operator.objects import ObjectRef
 
 from .apps import application, configmap, repository
 from .support import get_status, wait_for
@@ -66,9 +69,14 @@ def github_push(url: str, sha: str, ref: str = "refs/heads/main") -> bytes:
     ).encode()
 
 
-def signed(body: bytes, key: str = GITHUB_SECRET) -> dict[str, str]:
+def signed(body: bytes, key: str = GITHUB_SECRET, delivery: str = "") -> dict[str, str]:
+    """GitHub's headers for ``body``; a fresh delivery ID unless one is given."""
     digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={digest}"}
+    return {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": f"sha256={digest}",
+    }
 
 
 def test_signed_push_applies_a_commit_without_waiting_for_the_poll(
@@ -86,12 +94,88 @@ def test_signed_push_applies_a_commit_without_waiting_for_the_poll(
     wait_for(lambda: synced_to(kube, namespace, second), timeout=30, what="pushed commit")
     assert time.monotonic() - started < 10, "the 1h poll interval did not matter"
     delivery = get_status(kube, "GitRepository", namespace, "app")["lastDelivery"]
-    assert (delivery["provider"], delivery["sha"], delivery["verified"], delivery["triggered"]) == (
+    assert (delivery["provider"], delivery["verified"], delivery["triggered"]) == (
         "github",
-        second,
         True,
         True,
     )
+
+
+def test_the_commit_a_payload_names_is_never_recorded_as_fact(
+    kube, operator, repo, namespace, receivers
+):
+    head = repo.commit({"app/a.yaml": configmap("a")})
+    kube.apply(repository(namespace, repo.url, interval="1h"))
+    wait_for(lambda: fetched(kube, namespace), timeout=60, what="the repository fetched")
+    claimed = "f" * 40  # a commit that exists nowhere: the payload is a hint, not a fact
+    body = github_push(repo.url, claimed)
+    assert post(operator, "github", body, signed(body))[1] == {"triggered": 1}
+
+    def recorded() -> dict | None:
+        status = get_status(kube, "GitRepository", namespace, "app")
+        return status if status.get("lastDelivery") else None
+
+    status = wait_for(recorded, timeout=30, what="the delivery recorded")
+    assert claimed not in json.dumps(status)
+    assert status["artifact"]["sha"] == head, "only what the operator fetched itself"
+
+
+def test_a_replayed_delivery_wakes_nothing_and_is_counted(
+    kube, operator, repo, namespace, receivers
+):
+    repo.commit({"app/a.yaml": configmap("a")})
+    kube.apply(repository(namespace, repo.url, interval="1h"))
+    wait_for(lambda: fetched(kube, namespace), timeout=60, what="the repository fetched")
+    body = github_push(repo.url, "e" * 40)
+    headers = signed(body)
+    duplicates = webhook_count(operator, "github", "duplicate")
+    assert post(operator, "github", body, headers) == (202, {"triggered": 1})
+    # the same signed request again, as anyone who saw it on the way could send it
+    assert post(operator, "github", body, headers) == (200, {"triggered": 0, "duplicate": True})
+    assert webhook_count(operator, "github", "duplicate") == duplicates + 1
+    fresh = signed(body)  # the provider's next delivery carries a new ID
+    assert post(operator, "github", body, fresh) == (202, {"triggered": 1})
+
+
+@pytest.fixture
+def other_namespace(kube):
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    kube.delete("v1", ObjectRef("", "Namespace", "", name))
+
+
+def test_a_repository_with_its_own_secret_is_woken_by_that_secret_alone(
+    kube, operator, repo, namespace, other_namespace, receivers
+):
+    """Tenants a and b watch the same repository; a has its own webhook Secret."""
+    repo.commit({"app/a.yaml": configmap("a")})
+    own = repository(namespace, repo.url, interval="1h")
+    own["spec"]["webhook"] = {"secretRef": {"name": "a-hook"}}
+    kube.apply(secret(namespace, "a-hook", token="team-a-token"))
+    kube.apply(own)
+    kube.apply(repository(other_namespace, repo.url, interval="1h"))
+    for tenant in (namespace, other_namespace):
+        wait_for(lambda t=tenant: fetched(kube, t), timeout=60, what="the repository fetched")
+
+    def delivery_of(tenant: str) -> str | None:
+        last = get_status(kube, "GitRepository", tenant, "app").get("lastDelivery") or {}
+        return last.get("deliveryID")
+
+    body = github_push(repo.url, "d" * 40)
+    a_signed = signed(body, "team-a-token")
+    assert post(operator, f"github/{namespace}/app", body, a_signed) == (202, {"triggered": 1})
+    wait_for(lambda: delivery_of(namespace) == a_signed["X-GitHub-Delivery"], timeout=30)
+    # a's secret opens no other repository's path, and the shared path no longer wakes a
+    assert (
+        post(operator, f"github/{other_namespace}/app", body, signed(body, "team-a-token"))[0]
+        == 401
+    )
+    assert post(operator, f"github/{namespace}/app", body, signed(body))[0] == 401
+    shared = signed(body)
+    assert post(operator, "github", body, shared) == (202, {"triggered": 1})
+    wait_for(lambda: delivery_of(other_namespace) == shared["X-GitHub-Delivery"], timeout=30)
+    assert delivery_of(namespace) == a_signed["X-GitHub-Delivery"], "a was not woken"
 
 
 def test_gitlab_token_and_other_branches(kube, operator, repo, namespace, receivers):

@@ -5,6 +5,7 @@ import pytest
 
 from gitops_operator.objects import Manifest
 from gitops_operator.reconcilers.snapshots import (
+    SnapshotOutsideRulesError,
     SnapshotRejectedError,
     check_rules,
     decode,
@@ -69,9 +70,40 @@ def test_loaded_objects_must_stay_in_the_target_namespace():
         },
         "s",
     )
-    check_rules(app, [inside])
-    with pytest.raises(SnapshotRejectedError, match="kube-system"):
-        check_rules(app, [inside, outside])
+    check_rules(app, [inside], {})
+    with pytest.raises(SnapshotOutsideRulesError, match="kube-system"):
+        check_rules(app, [inside, outside], {outside.ref: "v1"})
+
+
+def manifest(kind: str, name: str, namespace: str = "") -> Manifest:
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return Manifest({"apiVersion": "v1", "kind": kind, "metadata": meta}, f"{name}.yaml")
+
+
+def test_objects_outside_the_applications_namespace_must_be_in_its_inventory():
+    app = {"metadata": {"namespace": "team-a", "name": "web"}, "spec": {}}
+    binding = Manifest(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "pwned"},
+        },
+        "forged.yaml",
+    )
+    elsewhere = manifest("Secret", "s", "kube-system")
+    home = manifest("ConfigMap", "c", "team-a")
+    check_rules(app, [home], {})  # its own namespace: a rollback may bring back a pruned one
+    for foreign in (binding, elsewhere):
+        with pytest.raises(SnapshotOutsideRulesError, match="does not record"):
+            check_rules(app, [home, foreign], {home.ref: "v1"})
+        check_rules(app, [home, foreign], {foreign.ref: "v1"})  # owned already: fine
+
+
+def test_the_target_namespace_is_the_applications_own_for_the_inventory_rule():
+    app = {"metadata": {"namespace": "ops", "name": "web"}, "spec": {"targetNamespace": "shop"}}
+    check_rules(app, [manifest("ConfigMap", "c", "shop")], {})
+    with pytest.raises(SnapshotOutsideRulesError, match="targetNamespace"):
+        check_rules(app, [manifest("ConfigMap", "c", "ops")], {})
 
 
 def encode_raw(payload: bytes) -> str:

@@ -20,6 +20,7 @@ from gitops_operator.webhook import (
     PushEvent,
     RefusalLog,
     WebhookError,
+    delivery_id,
     make_app,
     normalize_repo_url,
     parse_push,
@@ -54,7 +55,11 @@ def signed_headers(
             "X-Hub-Signature-256": "sha256=" + hmac_hex(body, secret),
         }
     if provider is Provider.GITLAB:
-        return {"X-Gitlab-Event": event or "Push Hook", "X-Gitlab-Token": secret.decode()}
+        return {
+            "X-Gitlab-Event": event or "Push Hook",
+            "Idempotency-Key": "908a6d9e-45fd-46c8-97e6-c4f350f219dd",
+            "X-Gitlab-Token": secret.decode(),
+        }
     if provider is Provider.GITEA:
         return {
             "X-Gitea-Event": event or "push",
@@ -248,6 +253,7 @@ def test_github_push_names_every_clone_url_ref_and_after_commit() -> None:
         frozenset({GITHUB_REPO}),
         "refs/heads/main",
         "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     )
 
 
@@ -269,6 +275,7 @@ def test_gitlab_push_uses_checkout_sha_and_project_urls() -> None:
         frozenset({GITLAB_REPO}),
         "refs/heads/main",
         "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+        "908a6d9e-45fd-46c8-97e6-c4f350f219dd",
     )
 
 
@@ -301,6 +308,7 @@ def test_gitea_push_drops_the_ssh_port_from_urls() -> None:
         frozenset({GITEA_REPO}),
         "refs/heads/main",
         "bffeb74224043ba2feb48d137756c8a9331c449a",
+        "f6266f16-1bf3-46a5-9ea4-602e06ead473",
     )
 
 
@@ -311,6 +319,7 @@ def test_bitbucket_push_builds_the_branch_ref_from_the_change() -> None:
         frozenset({BITBUCKET_REPO}),
         "refs/heads/main",
         "709d658dc5b6d6afcd46049c2f332ee3f515a67d",
+        "afe3ef8c-2d35-4fa7-bb67-1d7a0b9c5a3c",
     )
 
 
@@ -431,18 +440,20 @@ class Hooks:
         self.secrets = {p: SECRET for p in Provider} if secrets is None else secrets
         self.triggered = triggered
         self.pushes: list[PushEvent] = []
+        self.targets: list[tuple[str, str] | None] = []
         self.results: list[tuple[Provider | None, str]] = []
         self.secret_lookups = 0
         self.fail_push = False
 
-    def resolve_secret(self, provider: Provider) -> bytes | None:
+    def resolve_secret(self, provider: Provider, target: tuple[str, str] | None) -> bytes | None:
         self.secret_lookups += 1
         return self.secrets.get(provider)
 
-    async def on_push(self, event: PushEvent) -> int:
+    async def on_push(self, event: PushEvent, target: tuple[str, str] | None) -> int:
         if self.fail_push:
             raise RuntimeError("boom")
         self.pushes.append(event)
+        self.targets.append(target)
         return self.triggered
 
     def on_result(self, provider: Provider | None, result: str) -> None:
@@ -705,6 +716,113 @@ def test_non_push_event_is_acknowledged_202_and_triggers_nothing(
     assert hooks.pushes == [] and hooks.results == [(provider, "ignored")]
 
 
+# --- replays and per-repository paths -----------------------------------------------------
+
+
+def deliver_all(
+    hooks: Hooks, requests: list[tuple[str, bytes, dict[str, str]]], app: web.Application
+) -> list[tuple[int, dict[str, Any]]]:
+    """POST each (path, body, headers) in turn to one app."""
+
+    async def scenario(port: int, session: aiohttp.ClientSession) -> list[Any]:
+        return [await post(session, port, *request) for request in requests]
+
+    result: list[tuple[int, dict[str, Any]]] = run(app, scenario)
+    return result
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_a_replayed_delivery_is_answered_200_and_wakes_nothing(provider: Provider) -> None:
+    body = fixture(PUSH_FIXTURES[provider][0])
+    headers = signed_headers(provider, body)
+    hooks = Hooks()
+    request = (f"/hooks/{provider}", body, headers)
+    answers = deliver_all(hooks, [request, request], hooks.app())
+    assert answers == [(202, {"triggered": 1}), (200, {"triggered": 0, "duplicate": True})]
+    assert len(hooks.pushes) == 1
+    assert hooks.results == [(provider, "accepted"), (provider, "duplicate")]
+
+
+def test_deliveries_with_other_ids_or_none_are_each_handled() -> None:
+    body = fixture("github_push.json")
+    first = signed_headers(Provider.GITHUB, body)
+    second = {**first, "X-GitHub-Delivery": "another-delivery"}
+    anonymous = {k: v for k, v in first.items() if k != "X-GitHub-Delivery"}
+    hooks = Hooks()
+    requests = [("/hooks/github", body, h) for h in (first, second, anonymous, anonymous)]
+    answers = deliver_all(hooks, requests, hooks.app())
+    assert [status for status, _ in answers] == [202, 202, 202, 202]
+    assert len(hooks.pushes) == 4
+
+
+def test_a_delivery_whose_handling_failed_may_be_retried() -> None:
+    body = fixture("github_push.json")
+    hooks = Hooks()
+    hooks.fail_push = True
+    request = ("/hooks/github", body, signed_headers(Provider.GITHUB, body))
+    app = hooks.app()
+
+    async def scenario(port: int, session: aiohttp.ClientSession) -> list[int]:
+        failed, _ = await post(session, port, *request)
+        hooks.fail_push = False
+        retried, _ = await post(session, port, *request)
+        return [failed, retried]
+
+    assert run(app, scenario) == [500, 202]
+    assert len(hooks.pushes) == 1
+
+
+def test_a_forged_delivery_does_not_use_up_its_id() -> None:
+    body = fixture("github_push.json")
+    genuine = signed_headers(Provider.GITHUB, body)
+    forged = signed_headers(Provider.GITHUB, body, secret=b"guessed")
+    hooks = Hooks()
+    requests = [("/hooks/github", body, forged), ("/hooks/github", body, genuine)]
+    assert [s for s, _ in deliver_all(hooks, requests, hooks.app())] == [401, 202]
+
+
+def test_a_repository_path_names_its_target_to_the_secret_and_the_push() -> None:
+    body = fixture("gitea_push.json")
+    looked_up: list[tuple[str, str] | None] = []
+    hooks = Hooks()
+
+    def own_secret(provider: Provider, target: tuple[str, str] | None) -> bytes | None:
+        looked_up.append(target)
+        return b"team-a token" if target == ("team-a", "app") else None
+
+    app = make_app(own_secret, hooks.on_push, on_result=hooks.on_result)
+    signed = signed_headers(Provider.GITEA, body, secret=b"team-a token")
+    requests = [
+        ("/hooks/gitea/team-a/app", body, signed),
+        ("/hooks/gitea/team-b/app", body, signed),  # no secret of its own: refused
+        ("/hooks/gitea", body, signed),  # the shared path knows no such secret
+    ]
+    answers = deliver_all(hooks, requests, app)
+    assert [s for s, _ in answers] == [202, 401, 401]
+    assert looked_up == [("team-a", "app"), ("team-b", "app"), None]
+    assert hooks.targets == [("team-a", "app")]
+
+
+@pytest.mark.parametrize(
+    ("provider", "headers", "expected"),
+    [
+        (Provider.GITHUB, {"X-GitHub-Delivery": " g-1 "}, "g-1"),
+        (Provider.GITLAB, {"Idempotency-Key": "k", "X-Gitlab-Event-UUID": "e"}, "k"),
+        (Provider.GITLAB, {"X-Gitlab-Event-UUID": "e", "X-Gitlab-Webhook-UUID": "w"}, "e/w"),
+        (Provider.GITLAB, {"X-Gitlab-Webhook-UUID": "w"}, ""),
+        (Provider.GITEA, {"X-Forgejo-Delivery": "f"}, "f"),
+        (Provider.GITEA, {"X-Gogs-Delivery": "g"}, "g"),
+        (Provider.BITBUCKET, {"X-Request-UUID": "r"}, "r"),
+        (Provider.BITBUCKET, {"X-Hook-UUID": "the hook, not the delivery"}, ""),
+        (Provider.GITHUB, {"X-GitHub-Delivery": "x" * 1000}, "x" * 200),
+    ],
+)
+def test_the_delivery_id_is_read_from_each_providers_header(
+    provider: Provider, headers: dict[str, str], expected: str
+) -> None:
+    assert delivery_id(provider, headers) == expected
+
+
 def test_unknown_provider_is_404() -> None:
     hooks = Hooks()
 
@@ -732,7 +850,7 @@ def test_failing_on_push_answers_500_and_the_app_keeps_serving() -> None:
 
 
 def test_failing_secret_lookup_answers_500() -> None:
-    def broken(provider: Provider) -> bytes | None:
+    def broken(provider: Provider, target: tuple[str, str] | None) -> bytes | None:
         raise KeyError(provider)
 
     hooks = Hooks()

@@ -59,10 +59,10 @@ from .decisions import health_check_passed, quarantined, seconds_since, settled,
 from .dependencies import wait_for_dependencies
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
-from .outcome import Outcome, quarantine
+from .outcome import Event, Outcome, quarantine
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
-from .snapshots import SnapshotStore
+from .snapshots import SnapshotOutsideRulesError, SnapshotStore
 from .sync import check_health, sync
 
 SOURCE_GRACE = 30.0
@@ -154,6 +154,9 @@ class ApplicationReconciler:
         )
         self.fetch_source(run)
         outcome = self._dispatch(run)
+        if run.warnings:
+            events = [Event(reason, message, warning=True) for reason, message in run.warnings]
+            outcome = replace(outcome, events=[*outcome.events, *events])
         if run.source_failing is not None:
             return replace(outcome, conditions=[*outcome.conditions, run.source_failing])
         return replace(outcome, clear=(*outcome.clear, ConditionType.SOURCE_READY))
@@ -279,10 +282,18 @@ class ApplicationReconciler:
         return run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
 
     def desired(self, run: ApplicationRun, revision: str) -> list[Manifest]:
-        """The rendered manifests of ``revision``: its snapshot, else a render of its
-        commit (from the artifact cache, else fetched by SHA)."""
+        """The rendered manifests of ``revision``: its snapshot, else (or when the snapshot
+        breaks the Application's rules) a render of its commit (from the artifact cache,
+        else fetched by SHA)."""
         sha = sha_of(revision)
-        kept = self.snapshots.load(run.obj, sha)
+        try:
+            kept = self.snapshots.load(run.obj, sha, run.inventory)
+        except SnapshotOutsideRulesError as exc:
+            message = f"{exc.message}: not applied, and dropped; {sha[:12]} is rendered from Git"
+            run.logger.warning("%s", message)
+            run.warnings.append((exc.reason, message))
+            self.snapshots.discard(run.obj, sha)
+            kept = None
         if kept is not None:
             return kept
         artifact = run.artifact

@@ -43,6 +43,8 @@ class ApplicationRun:
     """What this pass's apply of ``revision`` changed."""
     source_failing: ConditionUpdate | None = None
     """SourceReady=False while the GitRepository fails (its last artifact still applies)."""
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(reason, message) of what this pass refused without failing: posted as Events."""
 
     @property
     def namespace(self) -> str:

@@ -10,9 +10,12 @@ HMAC-SHA256 (``<sha>.mac``) over the Application's namespace, name and uid, the 
 the payload, keyed by a random key kept in the Secret ``gitops-operator-snapshot-key`` of
 the operator's own namespace (``config.operator_namespace``), created on first use. A
 snapshot without a valid MAC is refused (``SnapshotRejected``) and never applied, and is
-dropped at the next write (a rollback then renders the revision from Git); loaded
-manifests must also obey the Application's ``targetNamespace``, and decompression stops
-at ``MAX_DECOMPRESSED_BYTES``.
+dropped at the next write (a rollback then renders the revision from Git).
+Decompression stops at ``MAX_DECOMPRESSED_BYTES``. Even an authentic snapshot is checked
+against the Application's rules as they are now (``check_rules``): objects stay in
+``targetNamespace``, and an object outside the Application's own namespace (cluster-scoped
+or elsewhere) must be one ``status.inventory`` records. One that is not
+(``SnapshotOutsideRulesError``) is not applied; the revision is rendered from Git instead.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import secrets
 import threading
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from ..api import API_VERSION, APPLICATION_KIND, SNAPSHOT_PREFIX
@@ -48,6 +52,10 @@ class SnapshotRejectedError(StalledError):
     """A snapshot failed authentication or the Application's rules: it is not applied."""
 
     reason = "SnapshotRejected"
+
+
+class SnapshotOutsideRulesError(SnapshotRejectedError):
+    """An authentic snapshot holds an object the Application may not own now."""
 
 
 def encode(manifests: list[Manifest]) -> str:
@@ -82,16 +90,25 @@ def mac(key: bytes, application: dict[str, Any], sha: str, encoded: str) -> str:
     return hmac.new(key, message.encode() + b"\0" + encoded.encode(), hashlib.sha256).hexdigest()
 
 
-def check_rules(application: dict[str, Any], manifests: list[Manifest]) -> None:
-    """Loaded manifests obey the Application's ``targetNamespace`` as rendered ones do."""
-    target = (application.get("spec") or {}).get("targetNamespace")
-    if not target:
-        return
+def check_rules(
+    application: dict[str, Any], manifests: list[Manifest], inventory: Mapping[ObjectRef, str]
+) -> None:
+    """Loaded manifests obey the Application's ``targetNamespace`` as rendered ones do, and
+    every object outside its own namespace is one its ``inventory`` already records: a
+    snapshot brings back what the Application owned, never anything new elsewhere."""
+    spec = application.get("spec") or {}
+    target = spec.get("targetNamespace")
+    home = target or application["metadata"]["namespace"]
     for manifest in manifests:
-        namespace = manifest.ref.namespace
-        if namespace and namespace != target:
-            raise SnapshotRejectedError(
-                f"snapshot holds {manifest.ref}, outside spec.targetNamespace {target!r}"
+        ref = manifest.ref
+        if target and ref.namespace and ref.namespace != target:
+            raise SnapshotOutsideRulesError(
+                f"snapshot holds {ref}, outside spec.targetNamespace {target!r}"
+            )
+        if ref.namespace != home and ref not in inventory:
+            where = f"namespace {ref.namespace!r}" if ref.namespace else "cluster scope"
+            raise SnapshotOutsideRulesError(
+                f"snapshot holds {ref} ({where}), which status.inventory does not record"
             )
 
 
@@ -113,9 +130,12 @@ class SnapshotStore:
     def _ref(self, namespace: str, app: str) -> ObjectRef:
         return ObjectRef("", "Secret", namespace, f"{SNAPSHOT_PREFIX}{app}")
 
-    def load(self, application: dict[str, Any], sha: str) -> list[Manifest] | None:
+    def load(
+        self, application: dict[str, Any], sha: str, inventory: Mapping[ObjectRef, str]
+    ) -> list[Manifest] | None:
         """The manifests kept for ``sha``, None if none are; ``SnapshotRejectedError`` if
-        the snapshot is not the operator's own or breaks the Application's rules."""
+        the snapshot is not the operator's own, ``SnapshotOutsideRulesError`` if it breaks
+        the Application's rules (``check_rules``, with its ``inventory``)."""
         current = self._current(application)
         data = current.get(sha)
         if not data:
@@ -129,13 +149,20 @@ class SnapshotStore:
                 " it; until then rollback renders the revision from Git"
             )
         manifests = decode(encoded)
-        check_rules(application, manifests)
+        check_rules(application, manifests, inventory)
         return manifests
 
     def retain(self, application: dict[str, Any], keep: set[str]) -> None:
         """Drop the snapshots of every SHA not in ``keep``."""
         current = self._current(application)
         kept = self._kept(application, current, keep)
+        if kept != current:
+            self._write(application, kept)
+
+    def discard(self, application: dict[str, Any], sha: str) -> None:
+        """Drop the snapshot of ``sha`` (and its MAC)."""
+        current = self._current(application)
+        kept = {k: v for k, v in current.items() if k not in (sha, sha + MAC_SUFFIX)}
         if kept != current:
             self._write(application, kept)
 

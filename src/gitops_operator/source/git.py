@@ -36,6 +36,10 @@ LOW_SPEED_TIME = 30
 SSH_KEEPALIVE = "-o ServerAliveInterval=15 -o ServerAliveCountMax=2"
 DEFAULT_MAX_TREE_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_TREE_FILES = 100_000
+_PRLIMIT = shutil.which("prlimit", path="/usr/local/bin:/usr/bin:/bin")
+BYTES_PER_FILE = 128
+"""What a pack and its index may hold beyond the tree's own bytes, per file it may have:
+object headers, tree entries, index entries."""
 
 
 class GitSource:
@@ -71,6 +75,11 @@ class GitSource:
             max_tree_files=settings.max_tree_files,
             max_cache_bytes=settings.max_cache_bytes,
         )
+
+    @property
+    def max_fetch_bytes(self) -> int:
+        """The largest pack a fetch may write: a tree within the limits, packed, fits."""
+        return self.max_tree_bytes + BYTES_PER_FILE * self.max_tree_files
 
     # -- public ------------------------------------------------------------------------
 
@@ -142,19 +151,32 @@ class GitSource:
             else:
                 kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
                 refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
-            self._git(
-                repo,
-                "fetch",
-                "--depth=1",
-                "--no-tags",
-                "--",
-                url,
-                refspec,
-                timeout=timeout,
-                url=url,
-                target=target,
-                credentials=credentials,
-            )
+            try:
+                self._git(
+                    repo,
+                    "fetch",
+                    "--depth=1",
+                    "--no-tags",
+                    "--",
+                    url,
+                    refspec,
+                    timeout=timeout,
+                    url=url,
+                    target=target,
+                    credentials=credentials,
+                    max_file_bytes=self.max_fetch_bytes,
+                )
+            except SourceError:
+                if not _stopped_at(Path(repo.git_dir), self.max_fetch_bytes):
+                    raise
+                shutil.rmtree(repo.git_dir, ignore_errors=True)  # and the partial pack in it
+                raise StalledError(
+                    f"git fetch: {redact(url)} sent more than this operator accepts"
+                    f" ({self.max_fetch_bytes / 2**20:.1f} MiB: GITOPS_MAX_TREE_BYTES plus"
+                    f" {BYTES_PER_FILE} bytes per GITOPS_MAX_TREE_FILES); the download was"
+                    " stopped",
+                    reason="RepositoryTooLarge",
+                ) from None
             try:
                 commit = repo.commit(sha)
             except (ValueError, git.BadName) as exc:
@@ -254,7 +276,11 @@ class GitSource:
         url: str,
         target: Target | None,
         credentials: Credentials | None,
+        max_file_bytes: int = 0,
     ) -> str:
+        """Run ``git <command> <args>``; with ``max_file_bytes``, no file git writes may grow
+        past it (``prlimit --fsize``: the kernel stops the write, so a pack too large is
+        abandoned while it downloads, not measured after)."""
         runner = repo.git if repo is not None else git.cmd.Git()
         protocols = "http:https:ssh" + (":file" if self.allow_local else "")
         env = {
@@ -274,6 +300,9 @@ class GitSource:
             # the transfer is abandoned, long before the command's own timeout.
             ("http.lowSpeedLimit", str(LOW_SPEED_LIMIT)),
             ("http.lowSpeedTime", str(LOW_SPEED_TIME)),
+            # Always keep the download as one pack file (never loose objects), so the
+            # file size limit bounds the whole transfer.
+            ("fetch.unpackLimit", "1"),
         ]
         if target is not None and _is_name(target.host):
             pinned = ",".join(f"[{a}]" if ":" in a else a for a in target.addresses)
@@ -282,11 +311,14 @@ class GitSource:
             ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in target.addresses
         )
         name = f"git {command.replace('_', '-')}"
+        argv = [runner.GIT_PYTHON_GIT_EXECUTABLE or "git", command.replace("_", "-"), *args]
+        if max_file_bytes and _PRLIMIT:
+            argv = [_PRLIMIT, f"--fsize={max_file_bytes}", "--", *argv]
         secrets = credentials.values if credentials else []
         try:
             with git_environment(url, credentials, loopback=loopback) as auth:
-                output = getattr(runner, command)(
-                    *args,
+                output = runner.execute(
+                    argv,
                     env={**env, **auth.env, **_config_env(config + auth.config)},
                     kill_after_timeout=timeout,
                 )
@@ -312,6 +344,13 @@ class GitSource:
         except (git.GitCommandNotFound, OSError) as exc:
             raise SourceError(f"{name} could not run: {_scrub(str(exc), secrets)}") from None
         return str(output)
+
+
+def _stopped_at(git_dir: Path, limit: int) -> bool:
+    """Did a fetch into ``git_dir`` fail because its pack reached ``limit`` bytes? (git
+    says only "invalid index-pack output" when the kernel stops index-pack's write.)"""
+    packs = (git_dir / "objects" / "pack").glob("tmp_pack_*")
+    return any(pack.stat().st_size >= limit for pack in packs)
 
 
 def _is_name(host: str) -> bool:
