@@ -13,6 +13,11 @@ from typing import Any
 
 Condition = dict[str, Any]
 
+MAX_MESSAGE = 1024
+"""A condition's message is cut to this many characters (history entries and kopf's
+Events keep the same bound): an API server's answer can be kilobytes (an immutable pod
+template is printed whole), and a condition is read in ``kubectl get`` and ``describe``."""
+
 
 class ConditionType(StrEnum):
     READY = "Ready"
@@ -66,10 +71,20 @@ def _condition(update: ConditionUpdate, status: str, generation: int, since: str
         "type": str(update.type),
         "status": status,
         "reason": update.reason,
-        "message": update.message,
+        "message": clip(update.message),
         "observedGeneration": generation,
         "lastTransitionTime": since,
     }
+
+
+def clip(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` within ``limit`` characters: its beginning and its end, which name what
+    failed and why (an API error ends with the reason, e.g. "field is immutable")."""
+    if len(message) <= limit:
+        return message
+    cut = " [... cut ...] "
+    keep = limit - len(cut)
+    return message[: keep * 2 // 3] + cut + message[len(message) - (keep - keep * 2 // 3) :]
 
 
 def ready(message: str, reason: str = "ReconciliationSucceeded") -> list[ConditionUpdate]:
