@@ -339,3 +339,42 @@ def test_drift_makes_the_application_out_of_sync_until_it_is_gone(
         timeout=30,
         what="Synced once the drift is gone",
     )
+
+
+def test_a_first_revision_that_fails_its_health_check_is_released_when_it_turns_healthy(
+    kube, editor, operator, repo, namespace
+):
+    """Nothing to roll back to, so the failed revision stays applied: when its rollout
+    finishes after all (here: a node appears for its pods), it is good, not held Stalled
+    until someone runs retry."""
+    label = f"gitops-test/late-{namespace}"
+    web = yaml.safe_load(deployment("web"))
+    web["spec"]["progressDeadlineSeconds"] = 2
+    web["spec"]["template"]["spec"]["nodeSelector"] = {label: "yes"}
+    sha = repo.commit({"app/web.yaml": yaml.safe_dump(web)}, "pods with no node yet")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="30s", driftInterval="2s"))
+
+    def stalled():
+        cond = condition(app_status(kube, namespace), "Stalled")
+        return cond if cond.get("reason") == "HealthCheckFailed" else None
+
+    wait_for(stalled, timeout=60, what="the first revision to fail its health check")
+    status = app_status(kube, namespace)
+    assert status["failedRevision"] == status["lastAppliedRevision"] == f"main@sha1:{sha}"
+    assert "lastGoodRevision" not in status
+
+    (node, *_) = kube.list("v1", "Node")
+    labelled = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node["metadata"]["name"]}}
+    editor.apply({**labelled, "metadata": {**labelled["metadata"], "labels": {label: "yes"}}})
+    try:
+        wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="Ready after all")
+    finally:
+        editor.apply(labelled)  # the label was this manager's only: it goes
+    status = app_status(kube, namespace)
+    assert status["health"] == "Healthy"
+    assert status["lastGoodRevision"] == f"main@sha1:{sha}"
+    assert "failedRevision" not in status
+    assert condition(status, "Stalled") == {}
+    assert [h["result"] for h in status["history"]] == ["Succeeded", "Failed"]  # newest first
+    assert any(e["reason"] == "HealthRecovered" for e in events_for(kube, namespace, "app"))

@@ -285,3 +285,34 @@ def test_find_cycle_walks_a_long_chain_without_recursion() -> None:
     chain = {i: (i + 1,) for i in range(20_000)}
     assert find_cycle(0, chain) is None
     assert find_cycle(0, {**chain, 20_000: (0,)}) == [*range(20_001), 0]
+
+
+@pytest.mark.parametrize(
+    ("status", "recovers"),
+    [
+        # the failed revision is the applied one and failed its health check
+        (
+            {"failedRevision": "r2", "lastAppliedRevision": "r2", "stalled": "HealthCheckFailed"},
+            True,
+        ),
+        # rolled back: the applied revision is the last good one, not the failed one
+        (
+            {"failedRevision": "r2", "lastAppliedRevision": "r1", "stalled": "HealthCheckFailed"},
+            False,
+        ),
+        # refused before anything was written, or failed to apply
+        ({"failedRevision": "r2", "lastAppliedRevision": "r2", "stalled": "ApplyFailed"}, False),
+        ({"failedRevision": "r2", "lastAppliedRevision": "r2", "stalled": None}, False),
+        # another revision failed
+        (
+            {"failedRevision": "r3", "lastAppliedRevision": "r2", "stalled": "HealthCheckFailed"},
+            False,
+        ),
+    ],
+)
+def test_health_may_recover(status: dict[str, object], recovers: bool) -> None:
+    from gitops_operator.reconcilers.decisions import health_may_recover
+
+    reason = status.pop("stalled")
+    conditions = [] if reason is None else [{"type": "Stalled", "status": "True", "reason": reason}]
+    assert health_may_recover({**status, "conditions": conditions}, "r2") is recovers

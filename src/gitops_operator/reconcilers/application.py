@@ -49,13 +49,21 @@ from ..errors import (
     SourcePendingError,
     StalledError,
 )
+from ..health import HealthStatus
 from ..kube import KubeClient
 from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
 from .credentials import load_credentials
-from .decisions import health_check_passed, quarantined, seconds_since, settled, should_roll_back
+from .decisions import (
+    health_check_passed,
+    health_may_recover,
+    quarantined,
+    seconds_since,
+    settled,
+    should_roll_back,
+)
 from .dependencies import wait_for_dependencies
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
@@ -166,6 +174,8 @@ class ApplicationReconciler:
         if rollback_to and rollback_to != run.status.get("lastHandledRollbackTo"):
             return Rollback(run, self.desired).manual(rollback_to)
         if quarantined(run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)):
+            if health_may_recover(run.status, run.revision) and (late := self._healthy_late(run)):
+                return late
             return steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
         if settled(run.status, run.revision, run.generation, requested):
@@ -189,6 +199,22 @@ class ApplicationReconciler:
             return sync(run, self.render, self.snapshots)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
+
+    def _healthy_late(self, run: ApplicationRun) -> Outcome | None:
+        """The outcome of a health check passed after it had failed (the revision leaves
+        quarantine and is good), or None while it is not Healthy."""
+        try:
+            outcome = check_health(run, self.snapshots)
+        except HealthCheckError:
+            return None
+        if outcome.status.get("health") != HealthStatus.HEALTHY.value:
+            return None
+        late = Event(
+            "HealthRecovered",
+            f"revision {run.revision} turned healthy after its health check failed;"
+            " it is no longer quarantined",
+        )
+        return replace(outcome, events=[late, *outcome.events])
 
     def revision_failed(self, run: ApplicationRun, error: GitOpsError) -> Outcome:
         """Every failure of the source's revision comes here: rolled back to the last good

@@ -62,6 +62,20 @@ def quarantined(
     )
 
 
+def health_may_recover(status: dict[str, Any], revision: str) -> bool:
+    """A quarantined revision that failed its health check and is still the applied one
+    (nothing was rolled back: the first revision, or rollback disabled): it is released
+    from quarantine if it turns healthy later, as a slow rollout often does."""
+    stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Stalled"), None)
+    return bool(
+        status.get("failedRevision") == revision
+        and status.get("lastAppliedRevision") == revision
+        and stalled is not None
+        and stalled.get("status") == "True"
+        and stalled.get("reason") == HealthCheckError.reason
+    )
+
+
 def settled(status: dict[str, Any], revision: str, generation: int, requested: str) -> bool:
     """The source's revision is applied at this generation and no new requestedAt asks
     for a sync."""

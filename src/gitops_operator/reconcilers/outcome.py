@@ -71,7 +71,8 @@ def quarantine(run: ApplicationRun, error: GitOpsError, **extra: Any) -> Outcome
             **extra,
         },
         failed(error.reason, f"{error.message}; {RETRY_HINT}", stalled=True),
-        run.spec.interval,
+        # the steady pass that follows refreshes health and checks drift at this pace
+        min(run.spec.interval, run.spec.drift_interval),
         [Event(error.reason, error.message, warning=True)],
     )
 
