@@ -3,21 +3,17 @@ control plane, one Git server and one operator process for the whole session."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "hack"))
-
-from gitops_operator.kube import KubeClient, load_api_client  # noqa: E402
-from gitops_operator.objects import ObjectRef  # noqa: E402
-from gitserver import GitHTTPServer  # noqa: E402
-from integration.support import GitRepo, Operator  # noqa: E402
-from localcluster import LocalCluster, install_crds  # noqa: E402
+from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.objects import ObjectRef
+from gitserver import GitHTTPServer
+from integration.support import GitRepo, Operator
+from localcluster import LocalCluster, install_crds
 
 MARKERS_BY_DIRECTORY = {
     "integration": "integration",
