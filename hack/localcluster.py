@@ -31,8 +31,10 @@ from typing import Any
 
 import yaml
 
+from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from realnode import KWOK_NODE_ANNOTATION, SERVICE_IP, RealNode, cannot_run
+from waiting import wait_for
 
 HACK = Path(__file__).resolve().parent
 NEVER_READY_LABEL = "gitops-operator.dev/test-never-ready"
@@ -307,30 +309,32 @@ class LocalCluster:
     def wait_service_account(self, namespace: str, timeout: float = 60.0) -> None:
         """Wait for the namespace's ``default`` ServiceAccount: until the controller
         manager has made it, admission refuses every pod there with 403."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                self.api("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"no default ServiceAccount in {namespace} after {timeout}s")
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
+        wait_for(
+            lambda: self.api("GET", path),
+            timeout,
+            f"the default ServiceAccount in {namespace}",
+            ignore=(OSError, ValueError),
+            error=RuntimeError,
+        )
 
     def _wait_node_ready(self, node: RealNode, timeout: float = 90.0) -> None:
         began = time.monotonic()
-        deadline = began + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                live = self.api("GET", f"/api/v1/nodes/{node.name}")
-                conditions = live.get("status", {}).get("conditions") or []
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                    node.ready_seconds += time.monotonic() - began
-                    return
+
+        def ready() -> bool:
             for component in ("containerd", "kubelet", "kube-proxy"):
                 pid = node.pid(component)
                 if pid and not _alive_running(pid):
                     raise RuntimeError(f"{component} exited:\n{node.log_tail(component)}")
-            time.sleep(0.25)
-        raise RuntimeError(f"node {node.name} not Ready after {timeout:.0f}s")
+            live = self.api("GET", f"/api/v1/nodes/{node.name}")
+            conditions = live.get("status", {}).get("conditions") or []
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        what = f"node {node.name} Ready"
+        wait_for(
+            ready, timeout, what, period=0.25, ignore=(OSError, ValueError), error=RuntimeError
+        )
+        node.ready_seconds += time.monotonic() - began
 
     def _claim(self) -> None:
         """Own the name, atomically; refuse when a live process owns it already."""
@@ -443,6 +447,10 @@ class LocalCluster:
             )
         pidfile.write_text(str(proc.pid))
 
+    def client(self, field_manager: str) -> KubeClient:
+        """A client of this cluster that applies as ``field_manager``."""
+        return KubeClient(load_api_client(str(self.kubeconfig)), field_manager=field_manager)
+
     def server(self) -> str:
         config = yaml.safe_load(self.kubeconfig.read_text())
         return str(config["clusters"][0]["cluster"]["server"])
@@ -452,19 +460,13 @@ class LocalCluster:
         pki = self.workdir / "clusters" / self.name / "pki"
         context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(
-                    f"{self.server()}/readyz", context=context, timeout=2
-                ) as response:
-                    if response.read().strip() == b"ok":
-                        return
-            except OSError as exc:
-                last = exc
-            time.sleep(0.2)
-        raise RuntimeError(f"kube-apiserver not ready after {timeout}s: {last}")
+
+        def ready() -> bool:
+            url = f"{self.server()}/readyz"
+            with urllib.request.urlopen(url, context=context, timeout=2) as response:
+                return bool(response.read().strip() == b"ok")
+
+        wait_for(ready, timeout, "kube-apiserver /readyz", ignore=(OSError,), error=RuntimeError)
 
     def pause(self) -> None:
         """Stop the processes but keep certificates and etcd data (for a warm start)."""
@@ -548,30 +550,34 @@ containerStatuses:
 """
 
 
-def install_crds(kube: Any, timeout: float = 30.0) -> None:
+def install_crds(kube: KubeClient, timeout: float = 30.0) -> None:
     """Apply deploy/crds with ``kube`` (a KubeClient) and wait until they are Established."""
     apply_crds(kube, sorted((HACK.parent / "deploy" / "crds").glob("*.yaml")), timeout)
 
 
-def apply_crds(kube: Any, paths: list[Path], timeout: float) -> None:
+def apply_crds(kube: KubeClient, paths: list[Path], timeout: float) -> None:
     """Apply the CRDs in ``paths`` with ``kube`` (a KubeClient), wait until each is
     Established, then refresh the client's discovery."""
     crds = [yaml.safe_load(p.read_text()) for p in paths]
     for crd in crds:
         kube.apply(crd)
-    deadline = time.monotonic() + timeout
-    for crd in crds:
+
+    def established(crd: dict[str, Any]) -> bool:
         ref = ObjectRef(
             "apiextensions.k8s.io", "CustomResourceDefinition", "", crd["metadata"]["name"]
         )
-        while True:
-            live = kube.get(crd["apiVersion"], ref) or {}
-            conditions = (live.get("status") or {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"CRD {ref.name} not Established after {timeout}s")
-            time.sleep(0.1)
+        live = kube.get(crd["apiVersion"], ref) or {}
+        conditions = (live.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    names = ", ".join(crd["metadata"]["name"] for crd in crds)
+    wait_for(
+        lambda: all(established(crd) for crd in crds),
+        timeout,
+        f"the CRDs {names} to be Established",
+        period=0.1,
+        error=RuntimeError,
+    )
     kube.refresh_discovery()
 
 

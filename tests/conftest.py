@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from integration.support import GitRepo, Operator
@@ -43,7 +43,7 @@ def cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="session")
 def kube(cluster: LocalCluster) -> KubeClient:
-    client = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="tests")
+    client = cluster.client("tests")
     install_crds(client)
     return client
 
