@@ -110,7 +110,8 @@ class Env:
                 continue
             sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
             dry = " (dry-run)" if labels.get("dry_run") else ""
-            counts[f"{labels.get('verb')} {labels.get('resource')}{sub}{dry}"] += float(value)
+            key = f"{labels.get('verb')} {labels.get('resource')}{sub}{dry}"
+            counts[key] += float(value)  # type: ignore[assignment]  # sums of seconds too
         return counts
 
     @contextlib.contextmanager
@@ -187,14 +188,14 @@ class Env:
 
     def list(self, kind: tuple[str, str, str]) -> list[dict[str, Any]]:
         group, version, plural = kind
-        response = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
+        response: Any = client.CustomObjectsApi(self.api).list_namespaced_custom_object(
             group, version, NAMESPACE, plural, _preload_content=False, _request_timeout=120
         )
         return list(json.loads(response.data)["items"])
 
     def get(self, kind: tuple[str, str, str], name: str) -> dict[str, Any]:
         group, version, plural = kind
-        response = client.CustomObjectsApi(self.api).get_namespaced_custom_object(
+        response: Any = client.CustomObjectsApi(self.api).get_namespaced_custom_object(
             group, version, NAMESPACE, plural, name, _preload_content=False, _request_timeout=30
         )
         return dict(json.loads(response.data))

@@ -13,11 +13,17 @@ from kubernetes import client
 from environment import Env
 
 
+def ready_condition(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object's Ready condition, or {} while it has none."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), {})
+
+
 def ready(obj: dict[str, Any], sha: str) -> bool:
     """Ready=True for the current generation at revision ``sha`` (both systems write
     ``status.lastAppliedRevision`` as ``main@sha1:<sha>`` and only after health)."""
     status = obj.get("status") or {}
-    condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    condition = ready_condition(obj)
     return bool(
         condition.get("status") == "True"
         and status.get("observedGeneration") == obj["metadata"].get("generation")
@@ -27,7 +33,7 @@ def ready(obj: dict[str, Any], sha: str) -> bool:
 
 def repo_ready(obj: dict[str, Any], sha: str) -> bool:
     status = obj.get("status") or {}
-    condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    condition = ready_condition(obj)
     revision = str((status.get("artifact") or {}).get("revision", ""))
     return condition.get("status") == "True" and revision.endswith(sha)
 
@@ -63,14 +69,7 @@ def _reasons(objs: list[dict[str, Any]], sha: str) -> tuple[int, Counter[str]]:
         if ready(obj, sha):
             done += 1
             continue
-        cond = next(
-            (
-                c
-                for c in (obj.get("status") or {}).get("conditions") or []
-                if c.get("type") == "Ready"
-            ),
-            {},
-        )
+        cond = ready_condition(obj)
         reasons[f"{cond.get('status', 'none')}/{cond.get('reason', '')}"] += 1
     return done, reasons
 

@@ -9,6 +9,7 @@ Prints medians (and p95 where it matters); the machines are noisy, so compare ra
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import hmac
 import json
@@ -126,15 +127,19 @@ def bench_commit_to_applied(runs: int, interval: str) -> None:
                 obj = kube.get(API_VERSION, ref) or {}
                 return str((obj.get("status") or {}).get("lastAppliedRevision", ""))
 
+            def applied_at(sha: str) -> bool:
+                return applied().endswith(sha)
+
             wait_for(applied, 120, "the first commit applied", period=0.05, error=SystemExit)
-            polled, hooked = [], []
+            polled: list[float] = []
+            hooked: list[float] = []
             for generation in range(1, 2 * runs + 1):
                 sha = commit(generation)
                 pushed = time.monotonic()
                 if generation % 2 == 0:
                     github_push(operator.webhook_port, server.url("b.git"), sha)
                 wait_for(
-                    lambda sha=sha: applied().endswith(sha),
+                    functools.partial(applied_at, sha),
                     120,
                     f"commit {sha} applied",
                     period=0.05,

@@ -46,7 +46,7 @@ def wait_for(
             last = exc
         else:
             if last:
-                return last  # type: ignore[return-value]
+                return last
         if time.monotonic() >= deadline:
             raise error(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
         time.sleep(period)

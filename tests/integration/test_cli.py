@@ -19,21 +19,27 @@ from .test_reconcile import start, synced_to
 FILES = {"app/cm.yaml": configmap("settings", color="blue"), "app/web.yaml": deployment("web")}
 
 
-@pytest.fixture
-def cli(cluster, namespace, capsys, monkeypatch):
-    """Run the CLI in-process against the test cluster and namespace: (exit code, stdout)."""
-    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
+class Cli:
+    """The CLI run in-process against the test cluster and namespace: a call returns
+    (exit code, stdout); ``err`` holds the last call's stderr."""
 
-    def run(*argv: str) -> tuple[int, str]:
-        capsys.readouterr()
-        code = main([*argv, "--kubeconfig", str(cluster.kubeconfig), "-n", namespace])
-        captured = capsys.readouterr()
+    def __init__(self, kubeconfig: str, namespace: str, capsys: pytest.CaptureFixture[str]):
+        self.kubeconfig, self.namespace, self.capsys = kubeconfig, namespace, capsys
+        self.err = ""
+
+    def __call__(self, *argv: str) -> tuple[int, str]:
+        self.capsys.readouterr()
+        code = main([*argv, "--kubeconfig", self.kubeconfig, "-n", self.namespace])
+        captured = self.capsys.readouterr()
         assert "Traceback" not in captured.err
-        run.err = captured.err
+        self.err = captured.err
         return code, captured.out
 
-    run.err = ""
-    return run
+
+@pytest.fixture
+def cli(cluster, namespace, capsys, monkeypatch) -> Cli:
+    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
+    return Cli(str(cluster.kubeconfig), namespace, capsys)
 
 
 def test_status_lists_applications_and_history_shows_the_sync(kube, operator, repo, namespace, cli):

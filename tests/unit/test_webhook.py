@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from gitops_operator.errors import WebhookError
 from gitops_operator.webhook import (
     Provider,
     PushEvent,
     RefusalLog,
-    WebhookError,
     make_app,
     normalize_repo_url,
     parse_push,
