@@ -33,7 +33,7 @@ import yaml
 
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
-from realnode import KWOK_NODE_ANNOTATION, SERVICE_IP, RealNode, cannot_run
+from realnode import KWOK_NODE_ANNOTATION, SERVICE_IP, RealNode, cannot_run, running
 from waiting import wait_for
 
 HACK = Path(__file__).resolve().parent
@@ -69,28 +69,6 @@ def clusters_dir() -> Path:
     return Path(tempfile.gettempdir()) / "gitops-operator-clusters"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _alive_running(pid: int) -> bool:
-    return _alive(pid) and not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 _instances = itertools.count()
 
 
@@ -117,7 +95,7 @@ def owner_of(name: str) -> int | None:
             pid = int(path.read_text())
         except (OSError, ValueError):
             continue
-        if pid and _alive(pid) and not _zombie(pid):
+        if pid and running(pid):
             return pid
     return None
 
@@ -324,7 +302,7 @@ class LocalCluster:
         def ready() -> bool:
             for component in ("containerd", "kubelet", "kube-proxy"):
                 pid = node.pid(component)
-                if pid and not _alive_running(pid):
+                if pid and not running(pid):
                     raise RuntimeError(f"{component} exited:\n{node.log_tail(component)}")
             live = self.api("GET", f"/api/v1/nodes/{node.name}")
             conditions = live.get("status", {}).get("conditions") or []
@@ -424,7 +402,7 @@ class LocalCluster:
         pid = self.pid(component)
         os.kill(pid, sig)
         deadline = time.monotonic() + 10
-        while _alive(pid) and not _zombie(pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def restart_component(self, component: str) -> None:
@@ -505,10 +483,10 @@ class LocalCluster:
                 pids.append(int(pidfile.read_text()))
         self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig), check=False)
         deadline = time.monotonic() + 10
-        while any(_alive(p) and not _zombie(p) for p in pids) and time.monotonic() < deadline:
+        while any(running(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         for pid in pids:
-            if _alive(pid) and not _zombie(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.workdir / "clusters" / self.name, ignore_errors=True)
         self.kubeconfig.unlink(missing_ok=True)
@@ -550,9 +528,10 @@ containerStatuses:
 """
 
 
-def install_crds(kube: KubeClient, timeout: float = 30.0) -> None:
-    """Apply deploy/crds with ``kube`` (a KubeClient) and wait until they are Established."""
+def install_crds(kube: KubeClient, timeout: float = 30.0) -> KubeClient:
+    """Apply deploy/crds with ``kube`` and wait until they are Established; ``kube``."""
     apply_crds(kube, sorted((HACK.parent / "deploy" / "crds").glob("*.yaml")), timeout)
+    return kube
 
 
 def apply_crds(kube: KubeClient, paths: list[Path], timeout: float) -> None:

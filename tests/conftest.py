@@ -43,9 +43,7 @@ def cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="session")
 def kube(cluster: LocalCluster) -> KubeClient:
-    client = cluster.client("tests")
-    install_crds(client)
-    return client
+    return install_crds(cluster.client("tests"))
 
 
 @pytest.fixture(scope="session")

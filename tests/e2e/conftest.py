@@ -44,9 +44,7 @@ def sample_image(node_cluster: LocalCluster) -> str:
 
 @pytest.fixture(scope="session")
 def node_kube(node_cluster: LocalCluster) -> KubeClient:
-    client = node_cluster.client("tests")
-    install_crds(client)
-    return client
+    return install_crds(node_cluster.client("tests"))
 
 
 @pytest.fixture(scope="module")
