@@ -19,7 +19,7 @@ from aiohttp import web
 from .api import (
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
-    ROLLBACK_TO_ANNOTATION,
+    ROLLBACK_AT_ANNOTATION,
     DependencyRef,
     parse_depends_on,
 )
@@ -84,7 +84,7 @@ class Runtime:
 _ASKED = (
     (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
     (RETRY_ANNOTATION, "lastHandledRetryAt"),
-    (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
+    (ROLLBACK_AT_ANNOTATION, "lastHandledRollbackAt"),
 )
 
 

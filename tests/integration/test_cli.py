@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from gitops_operator.api import API_VERSION
+from gitops_operator.api import API_VERSION, ROLLBACK_AT_ANNOTATION, ROLLBACK_TO_ANNOTATION
 from gitops_operator.cli import main
 from gitops_operator.kube import KubeClient, load_api_client
 
@@ -167,6 +167,26 @@ def test_rollback_to_a_revision_of_the_history(kube, operator, repo, namespace, 
     status = get_status(kube, "Application", namespace, "app")
     assert status["lastAppliedRevision"] == f"main@sha1:{first}"
     assert f"main@sha1:{first}" in out.split("Revision:")[1].splitlines()[0]
+    rolled_back = [h for h in status["history"] if h.get("result") == "RolledBack"]
+
+    # The request is a stamp beside the target as typed; answered once, a reconcile
+    # does not roll back again.
+    annotations = kube.get(API_VERSION, custom("Application", namespace, "app"))["metadata"][
+        "annotations"
+    ]
+    assert annotations[ROLLBACK_TO_ANNOTATION] == first[:10]
+    assert annotations[ROLLBACK_AT_ANNOTATION] == status["lastHandledRollbackAt"]
+    assert cli("sync", "app", "--wait", "--timeout", "60s")[0] == 0
+    again = get_status(kube, "Application", namespace, "app")
+    assert [h for h in again["history"] if h.get("result") == "RolledBack"] == rolled_back
+
+    # Asked again for the same revision: a new stamp, the same spelling, acted on.
+    code, out = cli("rollback", "app", "--to", first[:10], "--timeout", "60s", "-o", "json")
+    assert code == 0, cli.err + out
+    status = get_status(kube, "Application", namespace, "app")
+    assert status["lastHandledRollbackAt"] == json.loads(out)["requested"]
+    assert status["lastHandledRollbackAt"] != annotations[ROLLBACK_AT_ANNOTATION]
+    assert status["lastHandledRollbackTo"] == first[:10]
 
 
 def test_diagram_draws_the_application_and_its_objects(

@@ -126,6 +126,8 @@ def body(generation: int, observed: int, **annotations: str) -> dict[str, Any]:
 
 KEY = ("ns", "app")
 REQUESTED = "gitops-operator.dev/requestedAt"
+ROLLBACK_AT = "gitops-operator.dev/rollbackAt"
+ROLLBACK_TO = "gitops-operator.dev/rollbackTo"
 
 
 @pytest.mark.parametrize(
@@ -137,6 +139,9 @@ REQUESTED = "gitops-operator.dev/requestedAt"
         (body(2, 2, **{REQUESTED: "t1"}), None, True),  # a new requestedAt
         (body(2, 2, **{REQUESTED: "t0"}), None, False),  # already handled
         (body(2, 2, **{REQUESTED: "t1"}), (2, "t1", None, None), False),
+        (body(2, 2, **{ROLLBACK_AT: "t1", ROLLBACK_TO: "abc"}), None, True),  # a rollback
+        (body(2, 2, **{ROLLBACK_TO: "abc"}), None, False),  # a target is not a request
+        (body(2, 2, **{ROLLBACK_AT: "t1"}), (2, None, None, "t1"), False),  # being handled
     ],
 )
 def test_wake_ups_come_from_requests_never_from_own_writes(

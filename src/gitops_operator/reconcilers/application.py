@@ -31,6 +31,7 @@ from ..api import (
     REPOSITORY_KIND,
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
+    ROLLBACK_AT_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
     DependencyRef,
     GitRef,
@@ -55,7 +56,14 @@ from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
 from .credentials import load_credentials
-from .decisions import health_check_passed, quarantined, seconds_since, settled, should_roll_back
+from .decisions import (
+    health_check_passed,
+    quarantined,
+    rollback_requested,
+    seconds_since,
+    settled,
+    should_roll_back,
+)
 from .dependencies import wait_for_dependencies
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
@@ -159,9 +167,10 @@ class ApplicationReconciler:
         return replace(outcome, clear=(*outcome.clear, ConditionType.SOURCE_READY))
 
     def _dispatch(self, run: ApplicationRun) -> Outcome:
+        rollback_at = run.annotation(ROLLBACK_AT_ANNOTATION)
         rollback_to = run.annotation(ROLLBACK_TO_ANNOTATION)
-        if rollback_to and rollback_to != run.status.get("lastHandledRollbackTo"):
-            return Rollback(run, self.desired).manual(rollback_to)
+        if rollback_requested(run.status, rollback_at, rollback_to):
+            return Rollback(run, self.desired).manual(rollback_to, rollback_at)
         if quarantined(run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)):
             return steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
