@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hack"))  # run as a script
 
 import yaml
 from kubernetes import client, watch
 
-import scale
-from scale import FLUX, NAMESPACE, OURS, Options, Results, create_all, environment, ready
+import flux
+from environment import FLUX, NAMESPACE, OURS, Env, Options, create_all, environment
+from readiness import ready
+from results import Results
 
 
 def files(n: int) -> dict[str, str]:
@@ -50,7 +56,7 @@ def with_dependency(obj: dict[str, Any], dependency: int | None) -> dict[str, An
 class ReadyTimes:
     """Watches the Applications (Kustomizations) and records when each is first Ready."""
 
-    def __init__(self, env: scale.Env, n: int) -> None:
+    def __init__(self, env: Env, n: int) -> None:
         self.env, self.n = env, n
         self.times: dict[str, float] = {}
         self.done = threading.Event()
@@ -140,7 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     systems = [OURS, FLUX] if args.flux else [OURS]
     if args.flux:
-        print(f"flux binaries: {scale.flux.build_flux():.1f}s", flush=True)
+        print(f"flux binaries: {flux.build_flux():.1f}s", flush=True)
     results = bench(systems, args.n, args.depth, args.runs, Options(timeout=args.timeout))
     results.print()
 

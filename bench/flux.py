@@ -12,17 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from gitops_operator.kube import KubeClient
 from localcluster import apply_crds, cache_dir, run_build_script
+from waiting import free_port, wait_serving
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -50,12 +48,6 @@ def versions() -> dict[str, str]:
 def install_crds(kube: KubeClient, timeout: float = 60.0) -> None:
     """Apply every CRD of both controllers and wait until each is Established."""
     apply_crds(kube, sorted(flux_bin().glob("crds/*/*.yaml")), timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -109,7 +101,7 @@ def controllers(
                     cwd=work,
                 )
         for name, port in health.items():
-            _wait_ready(procs[name], f"http://127.0.0.1:{port}/readyz", work / f"{name}.log")
+            wait_serving(procs[name], f"http://127.0.0.1:{port}/readyz", work / f"{name}.log")
         yield procs
     finally:
         for proc in procs.values():
@@ -121,18 +113,6 @@ def controllers(
                 proc.kill()
                 proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{log.stem} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{log.stem} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def git_repository(name: str, namespace: str, url: str, interval: str) -> dict[str, Any]:

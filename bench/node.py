@@ -42,8 +42,8 @@ def bench_image() -> None:
         built = operatorimage.build(bin_dir(), rebuild=True, cache=Path(tmp))
     print(
         f"operator image (empty image cache, warm apt and pip): built in {built['seconds']}s,"
-        f" {int(built['compressed_bytes']) / 1e6:.1f} MB compressed,"  # type: ignore[call-overload]
-        f" {int(built['uncompressed_bytes']) / 1e6:.1f} MB uncompressed, {built['digest']}"  # type: ignore[call-overload]
+        f" {int(built['compressed_bytes']) / 1e6:.1f} MB compressed,"
+        f" {int(built['uncompressed_bytes']) / 1e6:.1f} MB uncompressed, {built['digest']}"
     )
 
 

@@ -9,25 +9,24 @@ Prints medians (and p95 where it matters); the machines are noisy, so compare ra
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import hmac
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 from gitops_operator.api import API_VERSION, GROUP
-from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer, git
 from localcluster import LocalCluster, build_binaries, install_crds
+from operatorprocess import OperatorProcess
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +73,7 @@ def ten_objects(generation: int) -> dict[str, str]:
 def bench_commit_to_applied(runs: int, interval: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="gitops-bench-"))
     with LocalCluster(name="bench-sync", nodes=1) as cluster:
-        kube = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="bench")
+        kube = cluster.client("bench")
         install_crds(kube)
         root = work / "git"
         root.mkdir()
@@ -103,70 +102,56 @@ def bench_commit_to_applied(runs: int, interval: str) -> None:
                 "stringData": {"github": WEBHOOK_SECRET},
             }
         )
-        webhook_port = free_port()
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "GITOPS_CACHE_DIR": str(work / "cache"),
-            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the bench Git server
-            "GITOPS_METRICS_PORT": "0",
-            "GITOPS_WEBHOOK_PORT": str(webhook_port),
-            "GITOPS_WEBHOOK_SECRET": "default/receivers",
-        }
-        with GitHTTPServer(root) as server, (work / "operator.log").open("wb") as log:
-            operator = subprocess.Popen(
-                [sys.executable, "-m", "gitops_operator", "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        env = {"GITOPS_METRICS_PORT": "0", "GITOPS_WEBHOOK_SECRET": "default/receivers"}
+        operator = OperatorProcess(cluster.kubeconfig, work, env)
+        with GitHTTPServer(root) as server, operator:
+            kube.apply(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "GitRepository",
+                    "metadata": {"name": "b", "namespace": "default"},
+                    "spec": {"url": server.url("b.git"), "interval": interval},
+                }
             )
-            try:
-                kube.apply(
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "GitRepository",
-                        "metadata": {"name": "b", "namespace": "default"},
-                        "spec": {"url": server.url("b.git"), "interval": interval},
-                    }
-                )
-                kube.apply(
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "Application",
-                        "metadata": {"name": "b", "namespace": "default"},
-                        "spec": {"sourceRef": {"name": "b"}, "path": "app"},
-                    }
-                )
-                ref = ObjectRef(GROUP, "Application", "default", "b")
+            kube.apply(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "Application",
+                    "metadata": {"name": "b", "namespace": "default"},
+                    "spec": {"sourceRef": {"name": "b"}, "path": "app"},
+                }
+            )
+            ref = ObjectRef(GROUP, "Application", "default", "b")
 
-                def applied() -> str:
-                    obj = kube.get(API_VERSION, ref) or {}
-                    return str((obj.get("status") or {}).get("lastAppliedRevision", ""))
+            def applied() -> str:
+                obj = kube.get(API_VERSION, ref) or {}
+                return str((obj.get("status") or {}).get("lastAppliedRevision", ""))
 
-                wait(lambda: applied(), 120)
-                polled, hooked = [], []
-                for generation in range(1, 2 * runs + 1):
-                    sha = commit(generation)
-                    pushed = time.monotonic()
-                    if generation % 2 == 0:
-                        github_push(webhook_port, server.url("b.git"), sha)
-                    wait(lambda sha=sha: applied().endswith(sha), 120)
-                    (hooked if generation % 2 == 0 else polled).append(time.monotonic() - pushed)
-            finally:
-                operator.terminate()
-                operator.wait(timeout=20)
+            def applied_at(sha: str) -> bool:
+                return applied().endswith(sha)
+
+            wait_for(applied, 120, "the first commit applied", period=0.05, error=SystemExit)
+            polled: list[float] = []
+            hooked: list[float] = []
+            for generation in range(1, 2 * runs + 1):
+                sha = commit(generation)
+                pushed = time.monotonic()
+                if generation % 2 == 0:
+                    github_push(operator.webhook_port, server.url("b.git"), sha)
+                wait_for(
+                    functools.partial(applied_at, sha),
+                    120,
+                    f"commit {sha} applied",
+                    period=0.05,
+                    error=SystemExit,
+                )
+                (hooked if generation % 2 == 0 else polled).append(time.monotonic() - pushed)
     shutil.rmtree(work, ignore_errors=True)
     report(f"commit -> applied, 10 objects, polling {interval}", polled)
     report("push -> applied, 10 objects, GitHub webhook", hooked)
 
 
 WEBHOOK_SECRET = "bench-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def github_push(port: int, url: str, sha: str) -> None:
@@ -187,15 +172,6 @@ def github_push(port: int, url: str, sha: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.loads(response.read())["triggered"] == 1
-
-
-def wait(probe: object, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise SystemExit("timed out")
 
 
 def main() -> None:

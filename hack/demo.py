@@ -14,13 +14,13 @@ reach Ready with its objects on kwok nodes, then pushes a new commit and shows i
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,30 +40,18 @@ from localcluster import (
     install_crds,
     stop_on_termination,
 )
+from operatorprocess import OperatorProcess
 from realnode import cannot_run
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+wait = functools.partial(wait_for, period=0.25, error=SystemExit)
+"""A wait that ends the demo with its one-line reason."""
 
 
 def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
-
-
-def wait(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -120,7 +108,7 @@ def describe(obj: dict[str, Any]) -> str:
     return "present" if obj else "missing"
 
 
-def table(rows: list[tuple[str, ...]]) -> None:
+def table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -150,7 +138,7 @@ def main() -> None:
         print(f"kwok nodes only, the operator as a local process: {reason}")
     work = Path(tempfile.mkdtemp(prefix="gitops-demo-"))
     cluster: LocalCluster | None = None
-    operator: subprocess.Popen[bytes] | None = None
+    operator: OperatorProcess | None = None
     server: GitHTTPServer | None = None
     try:
         kubeconfig = os.environ.get("KUBECONFIG")
@@ -186,24 +174,9 @@ def main() -> None:
         print(f"{url} at {git(clone, 'rev-parse', '--short', 'HEAD')}")
 
         say("starting the operator: gitops-operator run")
-        log = work / "operator.log"
-        metrics_port, webhook_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "KUBECONFIG": kubeconfig,
-            "GITOPS_CACHE_DIR": str(work / "cache"),
-            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the demo Git server
-            "GITOPS_METRICS_PORT": str(metrics_port),
-            "GITOPS_WEBHOOK_PORT": str(webhook_port),
-        }
-        with log.open("wb") as out:
-            operator = subprocess.Popen(
-                [sys.executable, "-m", "gitops_operator", "run"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        print(f"logs: {log}; metrics: http://127.0.0.1:{metrics_port}/metrics")
+        operator = OperatorProcess(Path(kubeconfig), work).start()
+        metrics = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+        print(f"logs: {operator.log}; metrics: {metrics}")
 
         say("applying examples/gitrepository.yaml and examples/application-plain.yaml")
         source = (EXAMPLES / "gitrepository.yaml").read_text().replace("REPO_URL", url)
@@ -252,9 +225,8 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if operator and operator.poll() is None:
-            operator.terminate()
-            operator.wait(timeout=20)
+        if operator:
+            operator.stop()
         if server:
             server.stop()
         if cluster:

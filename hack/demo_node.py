@@ -11,6 +11,7 @@ Run by hack/demo.py when the machine can run containers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -19,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,10 @@ import gitserver
 import operatorimage
 import sampleimage
 from gitops_operator.api import API_VERSION, GROUP
-from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from localcluster import HACK, LocalCluster, bin_dir, cache_dir, free_name, install_crds
+from waiting import wait_for
 
 ROOT = HACK.parent
 NS = "demo"
@@ -44,13 +44,8 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.25)
-    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+wait = functools.partial(wait_for, period=0.25, error=SystemExit)
+"""A wait that ends the demo with its one-line reason."""
 
 
 def app_files(image: str, *, replicas: int, message: str, crash: bool = False) -> dict[str, str]:
@@ -104,7 +99,7 @@ class Story:
         self.cluster = cluster
         self.node = cluster.node
         self.work = work
-        self.kube = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="demo")
+        self.kube = cluster.client("demo")
         self.timings: list[tuple[str, float]] = []
         self.clone = work / "clone"
         self.bare = work / "git" / "web.git"
@@ -306,9 +301,7 @@ class Story:
 
         say("a manual edit (as kubectl edit would): web-config's message changed by hand")
         ref = ObjectRef("", "ConfigMap", NS, "web-config")
-        editor = KubeClient(
-            load_api_client(str(self.cluster.kubeconfig)), field_manager="kubectl-edit"
-        )
+        editor = self.cluster.client("kubectl-edit")
         edited = yaml.safe_load(
             app_files(sample, replicas=3, message="edited by hand")["app/config.yaml"]
         )

@@ -31,8 +31,10 @@ from typing import Any
 
 import yaml
 
+from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.objects import ObjectRef
-from realnode import KWOK_NODE_ANNOTATION, SERVICE_IP, RealNode, cannot_run
+from realnode import KWOK_NODE_ANNOTATION, SERVICE_IP, RealNode, cannot_run, running
+from waiting import wait_for
 
 HACK = Path(__file__).resolve().parent
 NEVER_READY_LABEL = "gitops-operator.dev/test-never-ready"
@@ -67,28 +69,6 @@ def clusters_dir() -> Path:
     return Path(tempfile.gettempdir()) / "gitops-operator-clusters"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _alive_running(pid: int) -> bool:
-    return _alive(pid) and not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 _instances = itertools.count()
 
 
@@ -115,7 +95,7 @@ def owner_of(name: str) -> int | None:
             pid = int(path.read_text())
         except (OSError, ValueError):
             continue
-        if pid and _alive(pid) and not _zombie(pid):
+        if pid and running(pid):
             return pid
     return None
 
@@ -307,30 +287,32 @@ class LocalCluster:
     def wait_service_account(self, namespace: str, timeout: float = 60.0) -> None:
         """Wait for the namespace's ``default`` ServiceAccount: until the controller
         manager has made it, admission refuses every pod there with 403."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                self.api("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"no default ServiceAccount in {namespace} after {timeout}s")
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
+        wait_for(
+            lambda: self.api("GET", path),
+            timeout,
+            f"the default ServiceAccount in {namespace}",
+            ignore=(OSError, ValueError),
+            error=RuntimeError,
+        )
 
     def _wait_node_ready(self, node: RealNode, timeout: float = 90.0) -> None:
         began = time.monotonic()
-        deadline = began + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                live = self.api("GET", f"/api/v1/nodes/{node.name}")
-                conditions = live.get("status", {}).get("conditions") or []
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                    node.ready_seconds += time.monotonic() - began
-                    return
+
+        def ready() -> bool:
             for component in ("containerd", "kubelet", "kube-proxy"):
                 pid = node.pid(component)
-                if pid and not _alive_running(pid):
+                if pid and not running(pid):
                     raise RuntimeError(f"{component} exited:\n{node.log_tail(component)}")
-            time.sleep(0.25)
-        raise RuntimeError(f"node {node.name} not Ready after {timeout:.0f}s")
+            live = self.api("GET", f"/api/v1/nodes/{node.name}")
+            conditions = live.get("status", {}).get("conditions") or []
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        what = f"node {node.name} Ready"
+        wait_for(
+            ready, timeout, what, period=0.25, ignore=(OSError, ValueError), error=RuntimeError
+        )
+        node.ready_seconds += time.monotonic() - began
 
     def _claim(self) -> None:
         """Own the name, atomically; refuse when a live process owns it already."""
@@ -420,7 +402,7 @@ class LocalCluster:
         pid = self.pid(component)
         os.kill(pid, sig)
         deadline = time.monotonic() + 10
-        while _alive(pid) and not _zombie(pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def restart_component(self, component: str) -> None:
@@ -443,6 +425,10 @@ class LocalCluster:
             )
         pidfile.write_text(str(proc.pid))
 
+    def client(self, field_manager: str) -> KubeClient:
+        """A client of this cluster that applies as ``field_manager``."""
+        return KubeClient(load_api_client(str(self.kubeconfig)), field_manager=field_manager)
+
     def server(self) -> str:
         config = yaml.safe_load(self.kubeconfig.read_text())
         return str(config["clusters"][0]["cluster"]["server"])
@@ -452,19 +438,13 @@ class LocalCluster:
         pki = self.workdir / "clusters" / self.name / "pki"
         context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(
-                    f"{self.server()}/readyz", context=context, timeout=2
-                ) as response:
-                    if response.read().strip() == b"ok":
-                        return
-            except OSError as exc:
-                last = exc
-            time.sleep(0.2)
-        raise RuntimeError(f"kube-apiserver not ready after {timeout}s: {last}")
+
+        def ready() -> bool:
+            url = f"{self.server()}/readyz"
+            with urllib.request.urlopen(url, context=context, timeout=2) as response:
+                return bool(response.read().strip() == b"ok")
+
+        wait_for(ready, timeout, "kube-apiserver /readyz", ignore=(OSError,), error=RuntimeError)
 
     def pause(self) -> None:
         """Stop the processes but keep certificates and etcd data (for a warm start)."""
@@ -503,10 +483,10 @@ class LocalCluster:
                 pids.append(int(pidfile.read_text()))
         self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig), check=False)
         deadline = time.monotonic() + 10
-        while any(_alive(p) and not _zombie(p) for p in pids) and time.monotonic() < deadline:
+        while any(running(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         for pid in pids:
-            if _alive(pid) and not _zombie(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.workdir / "clusters" / self.name, ignore_errors=True)
         self.kubeconfig.unlink(missing_ok=True)
@@ -548,30 +528,35 @@ containerStatuses:
 """
 
 
-def install_crds(kube: Any, timeout: float = 30.0) -> None:
-    """Apply deploy/crds with ``kube`` (a KubeClient) and wait until they are Established."""
+def install_crds(kube: KubeClient, timeout: float = 30.0) -> KubeClient:
+    """Apply deploy/crds with ``kube`` and wait until they are Established; ``kube``."""
     apply_crds(kube, sorted((HACK.parent / "deploy" / "crds").glob("*.yaml")), timeout)
+    return kube
 
 
-def apply_crds(kube: Any, paths: list[Path], timeout: float) -> None:
+def apply_crds(kube: KubeClient, paths: list[Path], timeout: float) -> None:
     """Apply the CRDs in ``paths`` with ``kube`` (a KubeClient), wait until each is
     Established, then refresh the client's discovery."""
     crds = [yaml.safe_load(p.read_text()) for p in paths]
     for crd in crds:
         kube.apply(crd)
-    deadline = time.monotonic() + timeout
-    for crd in crds:
+
+    def established(crd: dict[str, Any]) -> bool:
         ref = ObjectRef(
             "apiextensions.k8s.io", "CustomResourceDefinition", "", crd["metadata"]["name"]
         )
-        while True:
-            live = kube.get(crd["apiVersion"], ref) or {}
-            conditions = (live.get("status") or {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"CRD {ref.name} not Established after {timeout}s")
-            time.sleep(0.1)
+        live = kube.get(crd["apiVersion"], ref) or {}
+        conditions = (live.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    names = ", ".join(crd["metadata"]["name"] for crd in crds)
+    wait_for(
+        lambda: all(established(crd) for crd in crds),
+        timeout,
+        f"the CRDs {names} to be Established",
+        period=0.1,
+        error=RuntimeError,
+    )
     kube.refresh_discovery()
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import ociimage
 
@@ -128,7 +129,7 @@ def _root_owned(tree: Path) -> None:
         os.lchown(path, 0, 0)
 
 
-def build(bin_dir: Path, *, rebuild: bool = False, cache: Path | None = None) -> dict[str, object]:
+def build(bin_dir: Path, *, rebuild: bool = False, cache: Path | None = None) -> dict[str, Any]:
     """Build (or find) the image; return what was built: tar, ref, digest, sizes, seconds."""
     cache = cache or _cache()
     key = inputs_key(bin_dir)
@@ -183,8 +184,8 @@ def main() -> None:
     built = build(localcluster.bin_dir(), rebuild=args.rebuild)
     print(
         f"{built['ref']} {built['digest']}\n{built['tar']}\n"
-        f"{int(built['compressed_bytes']) / 1e6:.1f} MB compressed,"  # type: ignore[call-overload]
-        f" {int(built['uncompressed_bytes']) / 1e6:.1f} MB uncompressed;"  # type: ignore[call-overload]
+        f"{int(built['compressed_bytes']) / 1e6:.1f} MB compressed,"
+        f" {int(built['uncompressed_bytes']) / 1e6:.1f} MB uncompressed;"
         f" built in {built['seconds']}s{' (cached)' if built['cached'] else ''}"
     )
 

@@ -24,12 +24,14 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 import ociimage
+from waiting import wait_for
 
 SERVICE_CIDR = "10.0.0.0/24"  # kwokctl's default service range
 SERVICE_IP = "10.0.0.1"  # the ``kubernetes`` Service
@@ -424,16 +426,23 @@ disabled_plugins = [
             "1",
         )
 
-    def _wait(self, probe: object, timeout: float, what: str, component: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if callable(probe) and probe():
-                return
+    def _wait(self, probe: Callable[[], bool], timeout: float, what: str, component: str) -> None:
+        """Wait for ``probe``; fail with ``component``'s log as soon as it exits."""
+
+        def answered() -> bool:
+            if probe():
+                return True
             pid = self.pid(component)
             if pid and not running(pid):
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"timed out waiting for {what}:\n{self.log_tail(component)}")
+                raise RuntimeError(f"{component} exited:\n{self.log_tail(component)}")
+            return False
+
+        wait_for(
+            answered,
+            timeout,
+            what,
+            error=lambda message: RuntimeError(f"{message}\n{self.log_tail(component)}"),
+        )
 
     def pid(self, component: str) -> int:
         try:

@@ -11,23 +11,18 @@ import os
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from waiting import free_port, wait_for
+
 SSHD = "/usr/sbin/sshd"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SSHGitServer:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="gitops-sshd-"))
         os.chmod(self.dir, 0o700)
-        self.port = _free_port()
+        self.port = free_port()
         self.user = os.environ.get("USER") or "root"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -66,15 +61,15 @@ class SSHGitServer:
         self.proc = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sshd exited: {self.proc.stderr.read().decode()[-2000:]}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.05)
-        raise RuntimeError("sshd did not start listening")
+        wait_for(self._listening, 10, "sshd to listen", period=0.05, error=RuntimeError)
+        return self
+
+    def _listening(self) -> bool:
+        assert self.proc is not None and self.proc.stderr is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {self.proc.stderr.read().decode()[-2000:]}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def url(self, path: Path) -> str:
         return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"

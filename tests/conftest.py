@@ -3,21 +3,17 @@ control plane, one Git server and one operator process for the whole session."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "hack"))
-
-from gitops_operator.kube import KubeClient, load_api_client  # noqa: E402
-from gitops_operator.objects import ObjectRef  # noqa: E402
-from gitserver import GitHTTPServer  # noqa: E402
-from integration.support import GitRepo, Operator  # noqa: E402
-from localcluster import LocalCluster, install_crds  # noqa: E402
+from gitops_operator.kube import KubeClient
+from gitops_operator.objects import ObjectRef
+from gitserver import GitHTTPServer
+from integration.support import GitRepo, Operator
+from localcluster import LocalCluster, install_crds
 
 MARKERS_BY_DIRECTORY = {
     "integration": "integration",
@@ -47,9 +43,7 @@ def cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="session")
 def kube(cluster: LocalCluster) -> KubeClient:
-    client = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="tests")
-    install_crds(client)
-    return client
+    return install_crds(cluster.client("tests"))
 
 
 @pytest.fixture(scope="session")

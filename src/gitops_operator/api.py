@@ -26,9 +26,12 @@ REQUESTED_AT_ANNOTATION = f"{GROUP}/requestedAt"
 """Changing this annotation asks for an immediate reconcile; echoed in status."""
 RETRY_ANNOTATION = f"{GROUP}/retryAt"
 """Changing this annotation lets a quarantined (failed) revision be tried again."""
+ROLLBACK_AT_ANNOTATION = f"{GROUP}/rollbackAt"
+"""A new value (a timestamp) asks for one rollback to the revision ``rollbackTo`` names;
+answered once, echoed in ``status.lastHandledRollbackAt``."""
 ROLLBACK_TO_ANNOTATION = f"{GROUP}/rollbackTo"
-"""A new value (a revision of status.history, or its SHA) rolls the Application back to
-it by request and holds the source's current revision until a new commit."""
+"""The target of the rollback ``rollbackAt`` asks for: a revision of status.history, or
+its SHA. The rolled-back revision holds the source's current one until a new commit."""
 PRUNE_ANNOTATION = f"{GROUP}/prune"
 """``disabled`` on an object keeps it when its manifest leaves the repository."""
 SNAPSHOT_PREFIX = "gitops-snapshot-"

@@ -18,7 +18,7 @@ import base64
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .api import (
     API_VERSION,
@@ -31,7 +31,6 @@ from .api import (
     webhook_secret_name,
 )
 from .errors import GitOpsError
-from .kube import KubeClient
 from .objects import ObjectRef
 from .webhook import Provider, PushEvent, Target, normalize_repo_url
 
@@ -59,9 +58,18 @@ def ref_matches(ref: GitRef, pushed: str) -> bool:
     return False  # a pinned commit never moves
 
 
+class SecretsAndStatus(Protocol):
+    """What a router needs of the cluster (``KubeClient`` has both): read the receivers'
+    Secret, and patch a GitRepository's status."""
+
+    def get(self, api_version: str, ref: ObjectRef) -> dict[str, Any] | None: ...
+
+    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class PushRouter:
-    kube: KubeClient
+    kube: SecretsAndStatus
     secret_ref: str = ""
     """``namespace/name`` of the Secret whose keys (github, gitlab, gitea, bitbucket) hold
     each receiver's secret."""

@@ -12,14 +12,14 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
 from .api import (
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
-    ROLLBACK_TO_ANNOTATION,
+    ROLLBACK_AT_ANNOTATION,
     DependencyRef,
     parse_depends_on,
 )
@@ -84,11 +84,33 @@ class Runtime:
 _ASKED = (
     (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
     (RETRY_ANNOTATION, "lastHandledRetryAt"),
-    (ROLLBACK_TO_ANNOTATION, "lastHandledRollbackTo"),
+    (ROLLBACK_AT_ANNOTATION, "lastHandledRollbackAt"),
 )
 
 
-def wake_if_asked(runtime: Runtime, kind: str, key: Key, body: Mapping[str, Any]) -> None:
+class WakeUps(Protocol):
+    """What deciding a wake-up needs of the runtime (``Runtime`` has it)."""
+
+    started: dict[tuple[str, Key], tuple[Any, ...]]
+
+    def wake(self, kind: str, key: Key) -> None: ...
+
+
+class Dependencies(Protocol):
+    @property
+    def dependencies(self) -> dict[DependencyRef, tuple[DependencyRef, ...]]: ...
+
+
+class DependencyWakeUps(Protocol):
+    """What tracking ``dependsOn`` needs of the runtime (``Runtime`` has it)."""
+
+    ready: dict[Key, tuple[Any, ...] | None]
+
+    @property
+    def applications(self) -> Dependencies: ...
+
+
+def wake_if_asked(runtime: WakeUps, kind: str, key: Key, body: Mapping[str, Any]) -> None:
     """Wake on a spec change or a new value of an annotation that asks for action, unless
     the pass running (or last run) already started from that request: the operator's own
     status writes must not schedule another pass."""
@@ -109,7 +131,9 @@ def request_of(body: Mapping[str, Any]) -> tuple[Any, ...]:
     return (meta.get("generation"), *(annotations.get(a) for a, _ in _ASKED))
 
 
-def track_dependencies(runtime: Runtime, key: Key, body: Mapping[str, Any] | None) -> list[Key]:
+def track_dependencies(
+    runtime: DependencyWakeUps, key: Key, body: Mapping[str, Any] | None
+) -> list[Key]:
     """Record an Application's ``spec.dependsOn`` (``body`` None: it is gone) and return
     the Applications that depend on it, when it has just turned ready for them (or is
     ready at a new revision or generation)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from . import conditions, metrics
 from .api import (
@@ -25,13 +26,36 @@ from .errors import ApiError, GitOpsError, RetryableError, StalledError
 from .objects import KubeObject, ObjectRef
 from .reconcilers.decisions import TIMESTAMP
 from .reconcilers.outcome import Event, Outcome
-from .runtime import API_RETRY, Runtime
+from .runtime import API_RETRY
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+T = TypeVar("T")
+
+
+class StatusApi(Protocol):
+    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None: ...
+
+
+class RetrySettings(Protocol):
+    @property
+    def retry_interval(self) -> float: ...
+
+
+class StatusRuntime(Protocol):
+    """What writing an outcome needs of the runtime (``runtime.Runtime`` has it): the
+    status subresource, the retry interval, and the pool that runs blocking calls."""
+
+    @property
+    def kube(self) -> StatusApi: ...
+
+    @property
+    def settings(self) -> RetrySettings: ...
+
+    async def call(self, fn: Callable[[], T]) -> T: ...
 
 
 async def write_outcome(
-    runtime: Runtime,
+    runtime: StatusRuntime,
     obj: KubeObject,
     ref: ObjectRef,
     outcome: Outcome,
@@ -57,7 +81,7 @@ async def write_outcome(
         await asyncio.sleep(retry_every)
 
 
-def failure_outcome(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outcome:
+def failure_outcome(runtime: StatusRuntime, obj: KubeObject, exc: GitOpsError) -> Outcome:
     """What a reconcile that raised ``exc`` writes: Ready=False (Stalled=True when the
     user must act), or in progress for something on its way; a Warning Event once."""
     stalled = isinstance(exc, StalledError)
@@ -87,7 +111,7 @@ def failure_outcome(runtime: Runtime, obj: KubeObject, exc: GitOpsError) -> Outc
     return Outcome(status, updates, requeue, events)
 
 
-def _interval_of(runtime: Runtime, obj: KubeObject) -> float:
+def _interval_of(runtime: StatusRuntime, obj: KubeObject) -> float:
     default = "1m" if obj.get("kind") == REPOSITORY_KIND else DEFAULT_APPLICATION_INTERVAL
     try:
         return parse_duration(
@@ -97,7 +121,7 @@ def _interval_of(runtime: Runtime, obj: KubeObject) -> float:
         return runtime.settings.retry_interval
 
 
-def finish(runtime: Runtime, obj: KubeObject, ref: ObjectRef, outcome: Outcome) -> Outcome:
+def finish(runtime: StatusRuntime, obj: KubeObject, ref: ObjectRef, outcome: Outcome) -> Outcome:
     """Merge-patch the outcome into status (only when it changes something) and set the
     Application's info metric."""
     meta = obj["metadata"]

@@ -16,7 +16,7 @@ import pytest
 
 import operatorimage
 import sampleimage
-from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from integration.support import Operator
@@ -44,9 +44,7 @@ def sample_image(node_cluster: LocalCluster) -> str:
 
 @pytest.fixture(scope="session")
 def node_kube(node_cluster: LocalCluster) -> KubeClient:
-    client = KubeClient(load_api_client(str(node_cluster.kubeconfig)), field_manager="tests")
-    install_crds(client)
-    return client
+    return install_crds(node_cluster.client("tests"))
 
 
 @pytest.fixture(scope="module")

@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
+from gitserver import git as git_as
+from operatorprocess import OperatorProcess
+from waiting import free_port as free_port
+from waiting import wait_for as wait_for
 
-T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
-    """Call ``probe`` until it returns something truthy; fail with ``what`` after timeout."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    """Run git in ``cwd`` as the tests' author; its stripped stdout."""
+    return git_as(cwd, *args, name="Dev", email="dev@example.com")
 
 
 @dataclass
@@ -75,70 +53,18 @@ class GitRepo:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         git(self.work, "add", "-A")
-        git(
-            self.work,
-            "-c",
-            "user.name=Dev",
-            "-c",
-            "user.email=dev@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            message,
-        )
+        git(self.work, "commit", "-q", "--allow-empty", "-m", message)
         git(self.work, "push", "-q", "origin", "HEAD:main")
         return git(self.work, "rev-parse", "HEAD")
 
 
-class Operator:
-    """The operator as a real process: ``gitops-operator run`` against the cluster."""
+class Operator(OperatorProcess):
+    """The operator as a real process, reading webhook secrets from the Secret the
+    webhook tests write."""
 
     def __init__(self, kubeconfig: Path, workdir: Path, env: dict[str, str] | None = None):
-        self.kubeconfig = kubeconfig
-        self.workdir = workdir
-        self.log = workdir / "operator.log"
-        self.env = env or {}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.webhook_port = free_port()
-        self.metrics_port = free_port()
-
-    def start(self) -> Operator:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "GITOPS_CACHE_DIR": str(self.workdir / "cache"),
-            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the test Git servers
-            "GITOPS_METRICS_PORT": str(self.metrics_port),
-            "GITOPS_WEBHOOK_PORT": str(self.webhook_port),
-            "GITOPS_WEBHOOK_SECRET": "default/webhook-receivers",
-            **self.env,
-        }
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gitops_operator", "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")
+        secret = {"GITOPS_WEBHOOK_SECRET": "default/webhook-receivers"}
+        super().__init__(kubeconfig, workdir, {**secret, **(env or {})})
 
 
 def custom(kind: str, namespace: str, name: str) -> ObjectRef:

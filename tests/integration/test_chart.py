@@ -163,7 +163,9 @@ def can(
             ),
         )
     )
-    return bool(authz.create_subject_access_review(review).status.allowed)
+    answer = authz.create_subject_access_review(review).status
+    assert answer is not None
+    return bool(answer.allowed)
 
 
 def test_default_install_rolls_out_a_locked_down_operator(kube, helm, new_namespace, authz):

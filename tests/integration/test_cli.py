@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from gitops_operator.api import API_VERSION
+from gitops_operator.api import API_VERSION, ROLLBACK_AT_ANNOTATION, ROLLBACK_TO_ANNOTATION
 from gitops_operator.cli import main
 from gitops_operator.kube import KubeClient, load_api_client
 
@@ -19,21 +19,27 @@ from .test_reconcile import start, synced_to
 FILES = {"app/cm.yaml": configmap("settings", color="blue"), "app/web.yaml": deployment("web")}
 
 
-@pytest.fixture
-def cli(cluster, namespace, capsys, monkeypatch):
-    """Run the CLI in-process against the test cluster and namespace: (exit code, stdout)."""
-    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
+class Cli:
+    """The CLI run in-process against the test cluster and namespace: a call returns
+    (exit code, stdout); ``err`` holds the last call's stderr."""
 
-    def run(*argv: str) -> tuple[int, str]:
-        capsys.readouterr()
-        code = main([*argv, "--kubeconfig", str(cluster.kubeconfig), "-n", namespace])
-        captured = capsys.readouterr()
+    def __init__(self, kubeconfig: str, namespace: str, capsys: pytest.CaptureFixture[str]):
+        self.kubeconfig, self.namespace, self.capsys = kubeconfig, namespace, capsys
+        self.err = ""
+
+    def __call__(self, *argv: str) -> tuple[int, str]:
+        self.capsys.readouterr()
+        code = main([*argv, "--kubeconfig", self.kubeconfig, "-n", self.namespace])
+        captured = self.capsys.readouterr()
         assert "Traceback" not in captured.err
-        run.err = captured.err
+        self.err = captured.err
         return code, captured.out
 
-    run.err = ""
-    return run
+
+@pytest.fixture
+def cli(cluster, namespace, capsys, monkeypatch) -> Cli:
+    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
+    return Cli(str(cluster.kubeconfig), namespace, capsys)
 
 
 def test_status_lists_applications_and_history_shows_the_sync(kube, operator, repo, namespace, cli):
@@ -161,6 +167,26 @@ def test_rollback_to_a_revision_of_the_history(kube, operator, repo, namespace, 
     status = get_status(kube, "Application", namespace, "app")
     assert status["lastAppliedRevision"] == f"main@sha1:{first}"
     assert f"main@sha1:{first}" in out.split("Revision:")[1].splitlines()[0]
+    rolled_back = [h for h in status["history"] if h.get("result") == "RolledBack"]
+
+    # The request is a stamp beside the target as typed; answered once, a reconcile
+    # does not roll back again.
+    annotations = kube.get(API_VERSION, custom("Application", namespace, "app"))["metadata"][
+        "annotations"
+    ]
+    assert annotations[ROLLBACK_TO_ANNOTATION] == first[:10]
+    assert annotations[ROLLBACK_AT_ANNOTATION] == status["lastHandledRollbackAt"]
+    assert cli("sync", "app", "--wait", "--timeout", "60s")[0] == 0
+    again = get_status(kube, "Application", namespace, "app")
+    assert [h for h in again["history"] if h.get("result") == "RolledBack"] == rolled_back
+
+    # Asked again for the same revision: a new stamp, the same spelling, acted on.
+    code, out = cli("rollback", "app", "--to", first[:10], "--timeout", "60s", "-o", "json")
+    assert code == 0, cli.err + out
+    status = get_status(kube, "Application", namespace, "app")
+    assert status["lastHandledRollbackAt"] == json.loads(out)["requested"]
+    assert status["lastHandledRollbackAt"] != annotations[ROLLBACK_AT_ANNOTATION]
+    assert status["lastHandledRollbackTo"] == first[:10]
 
 
 def test_diagram_draws_the_application_and_its_objects(

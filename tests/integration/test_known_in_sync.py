@@ -92,7 +92,7 @@ def test_unchanged_objects_are_not_dry_run_again_and_an_edit_is_still_drift(
 
     someone = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="someone")
     edited = podtemplate("pt-7", image="nginx:1.28")
-    edited["metadata"]["namespace"] = namespace  # type: ignore[index]
+    edited["metadata"]["namespace"] = namespace
     someone.apply(edited)
     status = wait_for(
         lambda: (

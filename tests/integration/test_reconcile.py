@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 
@@ -27,7 +29,7 @@ def failed_with(kube: KubeClient, namespace: str, reason: str, name: str = "app"
 
 
 def start(
-    kube: KubeClient, repo: GitRepo, namespace: str, files: dict[str, str | None], **spec: object
+    kube: KubeClient, repo: GitRepo, namespace: str, files: dict[str, str | None], **spec: Any
 ) -> str:
     sha = repo.commit(files, "first")
     kube.apply(repository(namespace, repo.url))

@@ -186,7 +186,10 @@ def test_rollback_by_request_holds_the_head_until_a_new_commit(kube, operator, r
     wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second")
 
     app = application(namespace)
-    app["metadata"]["annotations"] = {"gitops-operator.dev/rollbackTo": first[:10]}
+    app["metadata"]["annotations"] = {
+        "gitops-operator.dev/rollbackTo": first[:10],
+        "gitops-operator.dev/rollbackAt": "2025-01-01T00:00:00.000000Z",
+    }
     kube.apply(app)
     status = wait_for(lambda: rolled_back(kube, namespace), timeout=30, what="manual rollback")
     assert status["lastAppliedRevision"] == f"main@sha1:{first}"

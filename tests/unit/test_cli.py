@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from gitops_operator.api import RenderSpec
-from gitops_operator.cli import actions as cli_actions
 from gitops_operator.cli import build_parser, main
 from gitops_operator.cli import inspect as cli_inspect
 from gitops_operator.cli import render as cli_render
@@ -299,12 +298,6 @@ def test_the_diff_report_marks_changes_creations_and_prunes():
     assert "+ Deployment/team/web (to be created)" in text
     assert "- Service/team/old (to be pruned)" in text
     assert "no differences" in cli_render.diff_text({**report, "objects": []})
-
-
-def test_a_repeated_rollback_is_spelled_differently_so_it_is_new():
-    assert cli_actions._rollback_value(SHA[:8], REV, "") == SHA[:8]
-    assert cli_actions._rollback_value(SHA[:8], REV, SHA[:8]) == REV
-    assert cli_actions._rollback_value(REV, REV, REV) == SHA
 
 
 def test_the_history_table_keeps_a_rollbacks_own_changes_apart():

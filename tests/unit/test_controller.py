@@ -62,7 +62,7 @@ def write(kube: FlakyStatusApi) -> None:
     outcome = Outcome({"lastAppliedRevision": "new"}, [], 60.0)
     asyncio.run(
         status_writer.write_outcome(
-            Runtime(kube),  # type: ignore[arg-type]
+            Runtime(kube),
             app_object(),
             REF,
             outcome,
@@ -86,7 +86,7 @@ def test_status_write_refused_for_good_is_not_retried() -> None:
 
 def test_a_source_still_fetching_is_a_normal_event_and_in_progress() -> None:
     outcome = status_writer.failure_outcome(
-        Runtime(FlakyStatusApi(0)),  # type: ignore[arg-type]
+        Runtime(FlakyStatusApi(0)),
         app_object(),
         SourcePendingError("waiting for GitRepository ns/src to fetch its first artifact"),
     )
@@ -97,7 +97,7 @@ def test_a_source_still_fetching_is_a_normal_event_and_in_progress() -> None:
 
 def test_a_failing_source_is_a_warning() -> None:
     outcome = status_writer.failure_outcome(
-        Runtime(FlakyStatusApi(0)),  # type: ignore[arg-type]
+        Runtime(FlakyStatusApi(0)),
         app_object(),
         SourceNotReadyError("GitRepository ns/src has no artifact: authentication failed"),
     )
@@ -126,6 +126,8 @@ def body(generation: int, observed: int, **annotations: str) -> dict[str, Any]:
 
 KEY = ("ns", "app")
 REQUESTED = "gitops-operator.dev/requestedAt"
+ROLLBACK_AT = "gitops-operator.dev/rollbackAt"
+ROLLBACK_TO = "gitops-operator.dev/rollbackTo"
 
 
 @pytest.mark.parametrize(
@@ -137,6 +139,9 @@ REQUESTED = "gitops-operator.dev/requestedAt"
         (body(2, 2, **{REQUESTED: "t1"}), None, True),  # a new requestedAt
         (body(2, 2, **{REQUESTED: "t0"}), None, False),  # already handled
         (body(2, 2, **{REQUESTED: "t1"}), (2, "t1", None, None), False),
+        (body(2, 2, **{ROLLBACK_AT: "t1", ROLLBACK_TO: "abc"}), None, True),  # a rollback
+        (body(2, 2, **{ROLLBACK_TO: "abc"}), None, False),  # a target is not a request
+        (body(2, 2, **{ROLLBACK_AT: "t1"}), (2, None, None, "t1"), False),  # being handled
     ],
 )
 def test_wake_ups_come_from_requests_never_from_own_writes(
@@ -145,7 +150,7 @@ def test_wake_ups_come_from_requests_never_from_own_writes(
     waker = Waker()
     if started is not None:
         waker.started[("Application", KEY)] = started
-    wake_if_asked(waker, "Application", KEY, obj)  # type: ignore[arg-type]
+    wake_if_asked(waker, "Application", KEY, obj)
     assert bool(waker.woken) is woken
 
 
@@ -154,10 +159,10 @@ class Graph:
     and what was ready at the last event."""
 
     def __init__(self) -> None:
-        self.ready: dict[tuple[str, str], Any] = {}
+        self.ready: dict[tuple[str, str], tuple[Any, ...] | None] = {}
 
         class Apps:
-            dependencies: dict[Any, Any] = {}
+            dependencies: dict[DependencyRef, tuple[DependencyRef, ...]] = {}
 
         self.applications = Apps()
 
@@ -173,11 +178,11 @@ def app_body(name: str, ready: str, *depends_on: str) -> dict[str, Any]:
 def test_dependents_are_woken_once_when_their_dependency_turns_ready() -> None:
     graph = Graph()
     track = track_dependencies
-    assert track(graph, ("ns", "b"), app_body("b", "False", "a")) == []  # type: ignore[arg-type]
-    assert track(graph, ("ns", "c"), app_body("c", "False", "a")) == []  # type: ignore[arg-type]
-    assert track(graph, ("ns", "a"), app_body("a", "Unknown")) == []  # type: ignore[arg-type]
-    woken = track(graph, ("ns", "a"), app_body("a", "True"))  # type: ignore[arg-type]
+    assert track(graph, ("ns", "b"), app_body("b", "False", "a")) == []
+    assert track(graph, ("ns", "c"), app_body("c", "False", "a")) == []
+    assert track(graph, ("ns", "a"), app_body("a", "Unknown")) == []
+    woken = track(graph, ("ns", "a"), app_body("a", "True"))
     assert woken == [("ns", "b"), ("ns", "c")]
-    assert track(graph, ("ns", "a"), app_body("a", "True")) == []  # type: ignore[arg-type]
-    assert track(graph, ("ns", "b"), None) == []  # type: ignore[arg-type]
+    assert track(graph, ("ns", "a"), app_body("a", "True")) == []
+    assert track(graph, ("ns", "b"), None) == []
     assert DependencyRef("ns", "b") not in graph.applications.dependencies

@@ -22,6 +22,7 @@ from gitops_operator.reconcilers.decisions import (
     find_cycle,
     health_check_passed,
     quarantined,
+    rollback_requested,
     seconds_since,
     settled,
     should_roll_back,
@@ -213,6 +214,33 @@ def test_quarantined(
     status: dict[str, object], revision: str, generation: int, retry: str, expected: bool
 ) -> None:
     assert quarantined(status, revision, generation, retry) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "requested_at", "wanted", "expected"),
+    [
+        ({}, "t1", "abc1234", True),  # a first request
+        ({}, "", "abc1234", False),  # a target alone asks for nothing
+        ({}, "t1", "", False),  # a stamp without a target
+        (
+            {"lastHandledRollbackAt": "t1", "lastHandledRollbackTo": "abc1234"},
+            "t1",
+            "abc1234",
+            False,
+        ),
+        # the same revision asked again: a new stamp, the same spelling
+        (
+            {"lastHandledRollbackAt": "t1", "lastHandledRollbackTo": "abc1234"},
+            "t2",
+            "abc1234",
+            True,
+        ),
+    ],
+)
+def test_rollback_requested_once_per_stamp(
+    status: dict[str, object], requested_at: str, wanted: str, expected: bool
+) -> None:
+    assert rollback_requested(status, requested_at, wanted) is expected
 
 
 APPLIED = {"lastAppliedRevision": B, "observedGeneration": 3}

@@ -229,8 +229,8 @@ def test_long_kind_names_are_shown_whole_never_cut(kind: str) -> None:
     assert "".join(heading) == kind
     assert not any(line.endswith("…") for line in heading)
     assert all(len(line) <= 21 for line in heading), "each line fits the card"
-    pills = [float(r.get("y")) for r in card.iter() if r.get("class") == "object-box"]
-    assert min(pills) > max(float(t.get("y")) for t in names), "objects start below the kind"
+    pills = [float(r.attrib["y"]) for r in card.iter() if r.get("class") == "object-box"]
+    assert min(pills) > max(float(t.attrib["y"]) for t in names), "objects start below the kind"
 
 
 def test_a_short_kind_name_stays_on_one_line() -> None:
@@ -244,6 +244,7 @@ def test_the_last_good_revision_is_never_also_shown_as_quarantined() -> None:
     # nothing older to go to, so status names it both last good and failed.
     root = draw(application(failedRevision=GOOD, failedGeneration=4))
     app = root.find("svg:g[@id='application']", NS)
+    assert app is not None
     lines = shown(app)
     assert "main@9f8e7d6" in lines, "the last good revision is shown"
     assert not any("9f8e7d6" in line and "quarantined" in line for line in lines)
@@ -251,5 +252,7 @@ def test_the_last_good_revision_is_never_also_shown_as_quarantined() -> None:
 
 
 def test_a_failed_revision_other_than_the_last_good_is_quarantined() -> None:
-    lines = shown(draw().find("svg:g[@id='application']", NS))
+    app = draw().find("svg:g[@id='application']", NS)
+    assert app is not None
+    lines = shown(app)
     assert "main@a1b2c3d (quarantined)" in lines and "main@9f8e7d6" in lines

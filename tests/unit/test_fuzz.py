@@ -11,10 +11,17 @@ from hypothesis import strategies as st
 
 from gitops_operator.api import GitRef, RefKind, parse_duration
 from gitops_operator.diff import field_changes
-from gitops_operator.errors import GitOpsError, InvalidSpecError, RenderError, SourceError, redact
+from gitops_operator.errors import (
+    GitOpsError,
+    InvalidSpecError,
+    RenderError,
+    SourceError,
+    WebhookError,
+    redact,
+)
 from gitops_operator.objects import load_manifests
 from gitops_operator.source.refs import highest_matching, parse_ls_remote, select
-from gitops_operator.webhook import Provider, WebhookError, normalize_repo_url, parse_push, verify
+from gitops_operator.webhook import Provider, normalize_repo_url, parse_push, verify
 
 BOUNDED = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -60,7 +60,7 @@ def push(url: str, ref: str = "refs/heads/main") -> PushEvent:
 
 
 def test_a_push_triggers_every_repository_of_that_url_and_ref_and_no_other() -> None:
-    router = PushRouter(SecretsAndStatus({}))  # type: ignore[arg-type]
+    router = PushRouter(SecretsAndStatus({}))
     url = "https://git.example.com/team/app.git"
     router.track(("a", "app"), {"url": url, "ref": {"branch": "main"}})
     router.track(("b", "app"), {"url": "https://git.example.com/team/app", "ref": {}})
@@ -74,7 +74,7 @@ def test_a_push_triggers_every_repository_of_that_url_and_ref_and_no_other() -> 
 
 def test_receiver_secret_is_read_once_per_ttl() -> None:
     kube = SecretsAndStatus({"github": b"s3cr3t"})
-    router = PushRouter(kube, secret_ref="ops/webhooks")  # type: ignore[arg-type]
+    router = PushRouter(kube, secret_ref="ops/webhooks")
     assert router.secret(Provider.GITHUB) == b"s3cr3t"
     assert router.secret(Provider.GITLAB) is None
     assert kube.reads == 1
@@ -83,7 +83,7 @@ def test_receiver_secret_is_read_once_per_ttl() -> None:
 
 def test_a_delivery_is_recorded_on_the_repository() -> None:
     kube = SecretsAndStatus({})
-    router = PushRouter(kube)  # type: ignore[arg-type]
+    router = PushRouter(kube)
     router.record(("ns", "app"), push("https://x.example/r.git"), "2026-01-01T00:00:00Z")
     [(ref, status)] = kube.patched
     assert (ref.namespace, ref.name, ref.kind) == ("ns", "app", "GitRepository")
@@ -93,9 +93,7 @@ def test_a_delivery_is_recorded_on_the_repository() -> None:
 
 def test_the_commit_a_payload_names_is_never_recorded() -> None:
     kube = SecretsAndStatus({})
-    PushRouter(kube).record(  # type: ignore[arg-type]
-        ("ns", "app"), push("https://x.example/r.git"), "2026-01-01T00:00:00Z"
-    )
+    PushRouter(kube).record(("ns", "app"), push("https://x.example/r.git"), "2026-01-01T00:00:00Z")
     [(_, status)] = kube.patched
     assert "b" * 40 not in str(status), "the payload's SHA is a claim, not a fetched fact"
     assert status["lastDelivery"]["sha"] is None, "an older version's value is removed"
@@ -111,7 +109,7 @@ def tenants() -> PushRouter:
         ops__webhooks={"github": b"shared"},
         team_a__hook={"token": b"a-token"},
     )
-    router = PushRouter(kube, secret_ref="ops/webhooks")  # type: ignore[arg-type]
+    router = PushRouter(kube, secret_ref="ops/webhooks")
     own = {"webhook": {"secretRef": {"name": "hook"}}}
     router.track(("team_a", "app"), {"url": URL, **own})
     router.track(("team_b", "app"), {"url": URL})

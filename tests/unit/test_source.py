@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,8 @@ def test_a_tree_over_the_limits_is_refused_before_it_is_written(
     tmp_path: Path, bare: tuple[Path, str]
 ) -> None:
     path, sha = bare
-    for limits in ({"max_tree_files": 0}, {"max_tree_bytes": 4}):
+    cases: tuple[dict[str, Any], ...] = ({"max_tree_files": 0}, {"max_tree_bytes": 4})
+    for limits in cases:
         source = GitSource(tmp_path / f"cache-{len(limits)}", allow_local=True, **limits)
         with pytest.raises(StalledError) as err:
             source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)

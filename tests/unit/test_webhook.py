@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from gitops_operator.deliveries import RefusalLog
+from gitops_operator.errors import WebhookError
 from gitops_operator.webhook import (
     Provider,
     PushEvent,
-    RefusalLog,
-    WebhookError,
     delivery_id,
     make_app,
     normalize_repo_url,

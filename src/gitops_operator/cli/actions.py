@@ -12,6 +12,7 @@ from typing import Any
 from ..api import (
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
+    ROLLBACK_AT_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
     sha_of,
 )
@@ -45,7 +46,9 @@ def retry(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    """Roll back to a revision of ``status.history`` (or ``lastGoodRevision``)."""
+    """Roll back to a revision of ``status.history`` (or ``lastGoodRevision``): the
+    target in ``rollbackTo`` and a new ``rollbackAt``, echoed in
+    ``status.lastHandledRollbackAt`` once the operator has acted on it."""
     cluster = Cluster.connect(args.kubeconfig, args.namespace)
     app = cluster.application(args.app)
     status = app.get("status") or {}
@@ -59,14 +62,14 @@ def rollback(args: argparse.Namespace) -> int:
             f" (known: {', '.join(known) or 'none'}; see `gitops-operator history {args.app}`)",
             reason="UnknownRevision",
         )
-    value = _rollback_value(args.to, target, str(status.get("lastHandledRollbackTo") or ""))
-    cluster.annotate(args.app, {ROLLBACK_TO_ANNOTATION: value})
+    stamp = now_stamp()
+    cluster.annotate(args.app, {ROLLBACK_TO_ANNOTATION: args.to, ROLLBACK_AT_ANNOTATION: stamp})
     sha = sha_of(target)
 
     def done(live: KubeObject) -> bool:
-        return bool((live.get("status") or {}).get("lastHandledRollbackTo") == value)
+        return bool((live.get("status") or {}).get("lastHandledRollbackAt") == stamp)
 
-    code = _await(cluster, args, f"rollback to {target}", value, done)
+    code = _await(cluster, args, f"rollback to {target}", stamp, done)
     if code == 0 and args.wait:
         applied = str(
             (cluster.application(args.app).get("status") or {}).get("lastAppliedRevision")
@@ -155,17 +158,6 @@ def _outcome_text(what: str, where: str, r: dict[str, Any]) -> str:
     if r["failedRevision"]:
         fields.insert(3, ("Failed revision", f"{r['failedRevision']} (quarantined)"))
     return f"{what} of Application {where} handled\n" + format_fields(fields)
-
-
-def _rollback_value(wanted: str, target: str, handled: str) -> str:
-    """What to write in the annotation: ``wanted`` as typed, unless the operator already
-    handled that very value (a second rollback to the same revision), in which case
-    another spelling of the same revision, so that the request is new."""
-    sha = sha_of(target)
-    for value in (wanted, target, sha, sha[:12], sha[:8]):
-        if value != handled:
-            return value
-    return wanted  # pragma: no cover - five different spellings cannot all be equal
 
 
 def _name(app: KubeObject) -> str:

@@ -31,6 +31,7 @@ from ..api import (
     REPOSITORY_KIND,
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
+    ROLLBACK_AT_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
     DependencyRef,
     GitRef,
@@ -60,6 +61,7 @@ from .decisions import (
     health_check_passed,
     health_may_recover,
     quarantined,
+    rollback_requested,
     seconds_since,
     settled,
     should_roll_back,
@@ -170,9 +172,10 @@ class ApplicationReconciler:
         return replace(outcome, clear=(*outcome.clear, ConditionType.SOURCE_READY))
 
     def _dispatch(self, run: ApplicationRun) -> Outcome:
+        rollback_at = run.annotation(ROLLBACK_AT_ANNOTATION)
         rollback_to = run.annotation(ROLLBACK_TO_ANNOTATION)
-        if rollback_to and rollback_to != run.status.get("lastHandledRollbackTo"):
-            return Rollback(run, self.desired).manual(rollback_to)
+        if rollback_requested(run.status, rollback_at, rollback_to):
+            return Rollback(run, self.desired).manual(rollback_to, rollback_at)
         if quarantined(run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)):
             if health_may_recover(run.status, run.revision) and (late := self._healthy_late(run)):
                 return late

@@ -76,6 +76,13 @@ def health_may_recover(status: dict[str, Any], revision: str) -> bool:
     )
 
 
+def rollback_requested(status: dict[str, Any], requested_at: str, wanted: str) -> bool:
+    """A rollback is asked for (``rollbackAt`` and its target ``rollbackTo``) and not yet
+    answered: each ``rollbackAt`` value is acted on once, so a second rollback to the same
+    revision is a new stamp, never another spelling of the revision."""
+    return bool(requested_at and wanted and requested_at != status.get("lastHandledRollbackAt"))
+
+
 def settled(status: dict[str, Any], revision: str, generation: int, requested: str) -> bool:
     """The source's revision is applied at this generation and no new requestedAt asks
     for a sync."""

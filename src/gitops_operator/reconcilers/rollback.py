@@ -91,14 +91,17 @@ class Rollback:
             status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message, warning=True)]
         )
 
-    def manual(self, wanted: str) -> Outcome:
-        """Roll back to ``wanted`` by request (the rollbackTo annotation); the source's
-        current revision is held, as a failed one is, until a new commit or retryAt.
+    def manual(self, wanted: str, requested_at: str) -> Outcome:
+        """Roll back to ``wanted`` by request (the rollbackAt and rollbackTo annotations);
+        the source's current revision is held, as a failed one is, until a new commit or
+        retryAt.
 
-        Sets what ``to_last_good`` sets and ``lastHandledRollbackTo``; Ready=True and
-        RolledBack=True, reason ManualRollback. A ``wanted`` that names no revision of
-        history changes nothing: Ready=False, Stalled=True, reason UnknownRevision."""
+        Sets what ``to_last_good`` sets, ``lastHandledRollbackAt`` (the request answered)
+        and ``lastHandledRollbackTo``; Ready=True and RolledBack=True, reason
+        ManualRollback. A ``wanted`` that names no revision of history changes nothing:
+        Ready=False, Stalled=True, reason UnknownRevision."""
         run = self.run
+        handled = {"lastHandledRollbackAt": requested_at, "lastHandledRollbackTo": wanted}
         target = find_revision(run.status, wanted)
         if target is None:
             # Marked as handled, so that the bad value is reported once, not retried.
@@ -107,7 +110,7 @@ class Rollback:
                 " status.history; nothing changed"
             )
             return Outcome(
-                {"lastHandledRollbackTo": wanted},
+                handled,
                 failed("UnknownRevision", message, stalled=True),
                 run.spec.interval,
                 [Event("UnknownRevision", message, warning=True)],
@@ -121,7 +124,7 @@ class Rollback:
         status = self.rolled_back_status(
             target, changes, started=run.now, message="manual rollback", failed_changes={}
         )
-        status["lastHandledRollbackTo"] = wanted
+        status.update(handled)
         conditions = [
             ConditionUpdate(ConditionType.READY, True, "ManualRollback", message),
             ConditionUpdate(ConditionType.ROLLED_BACK, True, "ManualRollback", message),
