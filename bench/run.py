@@ -109,6 +109,9 @@ def bench_commit_to_applied(runs: int, interval: str) -> None:
             "KUBECONFIG": str(cluster.kubeconfig),
             "GITOPS_CACHE_DIR": str(work / "cache"),
             "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the bench Git server
+            # one trusted tenant, like the other tools measured: the operator's own identity
+            "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
+            "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
             "GITOPS_METRICS_PORT": "0",
             "GITOPS_WEBHOOK_PORT": str(webhook_port),
             "GITOPS_WEBHOOK_SECRET": "default/receivers",

@@ -526,6 +526,9 @@ def operator(env: Env) -> Iterator[dict[str, int]]:
         "KUBECONFIG": str(env.cluster.kubeconfig),
         "GITOPS_CACHE_DIR": str(env.work / "cache"),
         "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the bench Git server
+        # one trusted tenant, like the other tools measured: the operator's own identity
+        "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
+        "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
         "GITOPS_METRICS_PORT": "0",
         "GITOPS_WEBHOOK_PORT": "0",
         "GITOPS_CONCURRENCY": str(env.opts.concurrency),

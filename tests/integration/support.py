@@ -112,6 +112,10 @@ class Operator:
             "GITOPS_METRICS_PORT": str(self.metrics_port),
             "GITOPS_WEBHOOK_PORT": str(self.webhook_port),
             "GITOPS_WEBHOOK_SECRET": "default/webhook-receivers",
+            # The permissive mode: most tests are about what one trusted Application
+            # does; the tenancy tests start operators in the default, isolated mode.
+            "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
+            "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
             **self.env,
         }
         self.workdir.mkdir(parents=True, exist_ok=True)

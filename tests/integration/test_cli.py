@@ -23,6 +23,7 @@ FILES = {"app/cm.yaml": configmap("settings", color="blue"), "app/web.yaml": dep
 def cli(cluster, namespace, capsys, monkeypatch):
     """Run the CLI in-process against the test cluster and namespace: (exit code, stdout)."""
     monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
+    monkeypatch.setenv("GITOPS_DEFAULT_SERVICE_ACCOUNT", "")  # as the session operator runs
 
     def run(*argv: str) -> tuple[int, str]:
         capsys.readouterr()
