@@ -94,7 +94,8 @@ class GitRepo:
 class Operator:
     """The operator as a real process: ``gitops-operator run`` against the cluster."""
 
-    def __init__(self, kubeconfig: Path, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(self, kubeconfig: Path, workdir: Path, env: dict[str, str | None] | None = None):
+        """``env`` overrides the tests' settings; None unsets one (the binary's default)."""
         self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.log = workdir / "operator.log"
@@ -118,6 +119,7 @@ class Operator:
             "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
             **self.env,
         }
+        env = {name: value for name, value in env.items() if value is not None}
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
