@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 
@@ -86,6 +87,7 @@ def tenant_a_files(a: str, b: str) -> dict[str, str]:
         "target-b/cm.yaml": configmap("targeted", v="1"),
         "as-b/cm.yaml": configmap("as-b", v="1"),
         "after-b/cm.yaml": configmap("after-b", v="1"),
+        "leaving/cm.yaml": configmap("leaving", v="1"),
     }
 
 
@@ -257,6 +259,30 @@ def test_a_namespace_not_onboarded_waits_for_its_account_then_syncs(world: World
         what="the sync once the account exists",
     )
     assert get(kube, "ConfigMap", c, "a-own")["data"] == {"v": "1"}
+
+
+@pytest.mark.parametrize("world", ["isolated"], indirect=True)
+def test_an_application_whose_account_is_gone_is_deleted_and_leaves_its_objects(world: World):
+    kube, a = world.kube, world.a
+    tenant(kube, a, "temporary")
+    kube.apply(application(a, name="leaving", path="leaving", serviceAccountName="temporary"))
+    wait_for(
+        lambda: condition(get_status(kube, "Application", a, "leaving")).get("status") == "True",
+        timeout=60,
+        what="the sync as the temporary account",
+    )
+    kube.delete("v1", ObjectRef("", "ServiceAccount", a, "temporary"))
+    kube.delete(API_VERSION, ObjectRef(GROUP, "Application", a, "leaving"))
+    wait_for(
+        lambda: kube.get(API_VERSION, ObjectRef(GROUP, "Application", a, "leaving")) is None,
+        timeout=60,
+        what="the Application gone, not held by its finalizer",
+    )
+    (event,) = [
+        e for e in events_for(kube, a, "leaving") if e.get("reason") == "ServiceAccountNotFound"
+    ]
+    assert "left in place" in event["message"]
+    assert get(kube, "ConfigMap", a, "leaving") is not None, "nothing deleted as the operator"
 
 
 LEGITIMATE = {
