@@ -220,6 +220,9 @@ class Env:
 def operator(env: Env) -> Iterator[dict[str, int]]:
     """``python -m gitops_operator run`` against the cluster, until /healthz answers."""
     variables = {
+        # one trusted tenant, like the other tools measured: the operator's own identity
+        "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
+        "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
         "GITOPS_METRICS_PORT": "0",
         "GITOPS_WEBHOOK_PORT": "0",
         "GITOPS_CONCURRENCY": str(env.opts.concurrency),

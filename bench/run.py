@@ -102,7 +102,13 @@ def bench_commit_to_applied(runs: int, interval: str) -> None:
                 "stringData": {"github": WEBHOOK_SECRET},
             }
         )
-        env = {"GITOPS_METRICS_PORT": "0", "GITOPS_WEBHOOK_SECRET": "default/receivers"}
+        env = {
+            # one trusted tenant, like the other tools measured: the operator's own identity
+            "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
+            "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
+            "GITOPS_METRICS_PORT": "0",
+            "GITOPS_WEBHOOK_SECRET": "default/receivers",
+        }
         operator = OperatorProcess(cluster.kubeconfig, work, env)
         with GitHTTPServer(root) as server, operator:
             kube.apply(

@@ -38,6 +38,7 @@ value_sets=(
   "--set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true"
   "--set replicaCount=3 --set rbac.clusterAdmin=false --set webhook.secret=hooks --set operator.defaultServiceAccount=tenant"
   "--set rbac.scope=namespace --set replicaCount=2 --set webhook.enabled=false --set rbac.clusterAdmin=false"
+  "--set rbac.clusterAdmin=true,operator.defaultServiceAccount=,operator.noCrossNamespaceRefs=false"
 )
 
 step "helm lint --strict"

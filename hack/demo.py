@@ -178,7 +178,12 @@ def main() -> None:
         metrics = f"http://127.0.0.1:{operator.metrics_port}/metrics"
         print(f"logs: {operator.log}; metrics: {metrics}")
 
-        say("applying examples/gitrepository.yaml and examples/application-plain.yaml")
+        say(
+            "applying examples/reconciler.yaml (the account the Applications act as),"
+            " examples/gitrepository.yaml and examples/application-plain.yaml"
+        )
+        for grant in yaml.safe_load_all((EXAMPLES / "reconciler.yaml").read_text()):
+            kube.apply(grant)
         source = (EXAMPLES / "gitrepository.yaml").read_text().replace("REPO_URL", url)
         kube.apply(yaml.safe_load(source))
         kube.apply(yaml.safe_load((EXAMPLES / "application-plain.yaml").read_text()))

@@ -251,8 +251,35 @@ class Story:
         finally:
             server.stop()
 
+    def onboard(self) -> None:
+        """The account the Application acts as (the chart's operator.defaultServiceAccount):
+        the built-in ``edit`` role, in its namespace only."""
+        account = "gitops-reconciler"
+        self.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": account, "namespace": NS},
+            }
+        )
+        self.kube.apply(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": account, "namespace": NS},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "edit",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NS}],
+            }
+        )
+
     def story(self, server: GitHTTPServer, sample: str, first: str) -> None:
         url = server.url("web.git")
+        say(f"onboarding namespace {NS}: ServiceAccount gitops-reconciler bound to `edit` there")
+        self.onboard()
         say("an Application with real pods: GitRepository (polled hourly) and Application")
         self.kube.apply(
             {

@@ -17,10 +17,10 @@ from waiting import free_port, wait_serving
 class OperatorProcess:
     """One operator process with its own cache, log, and free ports for its webhook
     receiver, metrics and liveness endpoints. ``env`` adds to (or overrides) the
-    environment it runs with."""
+    environment it runs with; a None value unsets a variable (the binary's default)."""
 
     def __init__(
-        self, kubeconfig: Path, workdir: Path, env: Mapping[str, str] | None = None
+        self, kubeconfig: Path, workdir: Path, env: Mapping[str, str | None] | None = None
     ) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
@@ -32,7 +32,7 @@ class OperatorProcess:
         self.liveness_port = free_port()
 
     def start(self) -> Self:
-        env = {
+        given: dict[str, str | None] = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "GITOPS_CACHE_DIR": str(self.workdir / "cache"),
@@ -41,6 +41,7 @@ class OperatorProcess:
             "GITOPS_WEBHOOK_PORT": str(self.webhook_port),
             **self.env,
         }
+        env = {name: value for name, value in given.items() if value is not None}
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "gitops_operator", "run"]
         command += ["--liveness-port", str(self.liveness_port)]

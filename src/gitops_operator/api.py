@@ -163,6 +163,7 @@ class DependencyRef:
 
 CHART_REPOSITORY_SCHEMES = ("https", "http", "oci")
 _KUBE_VERSION = re.compile(r"v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]*)?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _API_VERSION = re.compile(r"([a-z0-9.-]+/)?v[0-9a-z]+(/[A-Za-z0-9]+)?")
 
 
@@ -293,7 +294,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
         ),
         max_deletions=spec.get("maxDeletions"),
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),
-        service_account=str(spec.get("serviceAccountName") or ""),
+        service_account=parse_service_account(spec.get("serviceAccountName")),
         depends_on=parse_depends_on(spec, namespace),
         ignore_differences=tuple(
             IgnoreRule(
@@ -307,6 +308,18 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             for rule in spec.get("ignoreDifferences") or ()
         ),
     )
+
+
+def parse_service_account(value: Any) -> str:
+    """``spec.serviceAccountName``: a bare name, always of the Application's own namespace
+    (``other-ns:name`` or ``system:serviceaccount:...`` cannot name another tenant's)."""
+    name = str(value or "")
+    if name and not _DNS_SUBDOMAIN.fullmatch(name):
+        raise InvalidSpecError(
+            f"spec.serviceAccountName {name!r} is not a ServiceAccount name (lowercase letters,"
+            " digits, '-' and '.'); it always names an account in the Application's namespace"
+        )
+    return name
 
 
 def parse_depends_on(spec: dict[str, Any], namespace: str) -> tuple[DependencyRef, ...]:

@@ -17,6 +17,11 @@ def _tool(name: str) -> str:
     return str(cached) if cached.exists() else name
 
 
+DEFAULT_SERVICE_ACCOUNT = "gitops-reconciler"
+"""The account an Application acts as when it names none: a name of its own, not
+``default`` (which every namespace has and every Pod without one runs as), so that a
+namespace is onboarded on purpose and the rights given for deploying reach no Pod."""
+
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -82,11 +87,13 @@ class Settings:
     """Seconds the dependency downloads of one render may take together."""
     max_chart_bytes: int = 20 * 1024 * 1024
     """Largest chart archive a dependency download may bring."""
-    default_service_account: str = ""
+    default_service_account: str = DEFAULT_SERVICE_ACCOUNT
     """ServiceAccount (in the Application's namespace) impersonated when an Application
-    names none; empty: the operator's own identity."""
-    no_cross_namespace_refs: bool = False
-    """Refuse Applications whose sourceRef points into another namespace."""
+    names none (``GITOPS_DEFAULT_SERVICE_ACCOUNT``). Set to empty, Applications without
+    one act with the operator's own identity: only where every Application is trusted."""
+    no_cross_namespace_refs: bool = True
+    """Refuse Applications whose sourceRef or dependsOn points into another namespace
+    (``GITOPS_NO_CROSS_NAMESPACE_REFS``, ``false`` to allow them)."""
     leader_elect: bool = False
     """Run only while holding the Lease ``leader_election_name`` (for several replicas)."""
     leader_election_namespace: str = "default"
@@ -135,8 +142,12 @@ class Settings:
             ),
             chart_timeout=num("GITOPS_CHART_TIMEOUT", default.chart_timeout),
             max_chart_bytes=int(num("GITOPS_MAX_CHART_BYTES", default.max_chart_bytes)),
-            default_service_account=env.get("GITOPS_DEFAULT_SERVICE_ACCOUNT", ""),
-            no_cross_namespace_refs=env.get("GITOPS_NO_CROSS_NAMESPACE_REFS", "") in {"1", "true"},
+            # set and empty: no default account (the operator's own identity)
+            default_service_account=env.get(
+                "GITOPS_DEFAULT_SERVICE_ACCOUNT", default.default_service_account
+            ),
+            no_cross_namespace_refs=env.get("GITOPS_NO_CROSS_NAMESPACE_REFS", "true").lower()
+            not in {"0", "false"},
             leader_elect=env.get("GITOPS_LEADER_ELECT", "") in {"1", "true"},
             leader_election_namespace=env.get("GITOPS_LEADER_ELECTION_NAMESPACE")
             or env.get("POD_NAMESPACE")

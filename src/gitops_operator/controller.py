@@ -230,12 +230,23 @@ async def application_deleted(
     if not owned:
         return
     loop = asyncio.get_running_loop()
+    account = str((body.get("spec") or {}).get("serviceAccountName") or "")
+    apps = runtime.applications
+    missing = await loop.run_in_executor(
+        runtime.executor, apps.missing_account, str(namespace), account
+    )
+    if missing:
+        # Deleting with any other identity would lend the operator's rights; retrying
+        # would hold the Application (and a namespace being deleted) forever.
+        message = (
+            f"ServiceAccount {namespace}/{missing} not found: the {len(owned)} object(s) of"
+            " the inventory are left in place, as with deletionPolicy Orphan"
+        )
+        logger.warning("%s", message)
+        kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
+        return
     pruned = await loop.run_in_executor(
-        runtime.executor,
-        runtime.applications.manager_for(
-            str(namespace), str((body.get("spec") or {}).get("serviceAccountName") or "")
-        ).delete_all,
-        owned,
+        runtime.executor, apps.manager_for(str(namespace), account).delete_all, owned
     )
     logger.info("deleted %d object(s) of the inventory", len(pruned.changes.entries))
     if pruned.survivors:

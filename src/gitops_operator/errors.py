@@ -16,6 +16,7 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
     │   │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
     │   ├── PrerequisiteMissingError  an object's Namespace or kind does not exist yet
+    │   ├── ServiceAccountNotFoundError   the account the Application acts as is missing
     │   └── PruneError            some stale objects could not be deleted
     ├── HealthCheckError          applied, but Degraded or not healthy by healthTimeout
     ├── ApiError(code, api_reason)    the API server refused a request (from ``kube.py``)
@@ -134,6 +135,15 @@ class PrerequisiteMissingError(RetryableError):
     is tried again every ``requeue_after`` seconds and never quarantined for it."""
 
     reason = "PrerequisiteMissing"
+
+
+class ServiceAccountNotFoundError(RetryableError):
+    """The ServiceAccount an Application acts as (its own, or the operator's default) does
+    not exist in its namespace. Nothing is rendered or applied; the Application is tried
+    again every ``requeue_after`` seconds (an administrator may create the account) and
+    its revision is never quarantined for it."""
+
+    reason = "ServiceAccountNotFound"
 
 
 class PruneError(RetryableError):

@@ -1,7 +1,8 @@
 """The operator as a pod on the real node, installed by ``helm install`` of deploy/helm
 with the image hack/operatorimage.py builds: locked down, probed, in-cluster credentials
-only, and syncing an Application from a Git server the pod reaches over the node's link;
-its metrics and webhook answer through the chart's Service."""
+only, and syncing an Application, as the ServiceAccount gitops-reconciler of its namespace
+(the chart's default), from a Git server the pod reaches over the node's link; its metrics
+and webhook answer through the chart's Service."""
 
 from __future__ import annotations
 
@@ -159,6 +160,29 @@ def diagnosis(
     )
 
 
+def onboard(node_kube: KubeClient, namespace: str) -> None:
+    """What the chart's NOTES tell an administrator: gitops-reconciler bound to ``edit``
+    in the namespace."""
+    account = "gitops-reconciler"
+    node_kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": account, "namespace": namespace},
+        }
+    )
+    rbac = "rbac.authorization.k8s.io"
+    node_kube.apply(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": account, "namespace": namespace},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        }
+    )
+
+
 def sync_repo(
     node_kube: KubeClient,
     node_git: GitHTTPServer,
@@ -192,6 +216,7 @@ def test_the_operator_pod_syncs_and_a_webhook_through_its_service_applies_a_push
     node_namespace: str,
 ):
     assert node_cluster.node is not None
+    onboard(node_kube, node_namespace)
     repo, first = sync_repo(node_kube, node_git, node_namespace)
     try:
         wait_for(lambda: applied(node_kube, node_namespace, first), 90, "the first sync")

@@ -1,5 +1,6 @@
-"""The chart's RBAC is exactly enough, in both scopes, with ``clusterAdmin: false``: the
-operator pod syncs through a tenant ServiceAccount and nothing else; and with two
+"""The chart's RBAC is exactly enough, in both scopes, with its defaults (no
+cluster-admin): the operator pod syncs through a tenant ServiceAccount, and an
+Application whose account is missing is told so, with nothing applied; and with two
 replicas, deleting the leader's pod hands over within the lease duration without a
 second write of what was already applied."""
 
@@ -44,7 +45,6 @@ def test_namespace_scope_without_cluster_admin_syncs_as_the_tenant(
         operator_image,
         node_namespace,
         "rbac.scope=namespace",
-        "rbac.clusterAdmin=false",
         "webhook.enabled=false",
         release="scoped",
     )
@@ -79,7 +79,6 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
         node_kube,
         operator_image,
         release_ns,
-        "rbac.clusterAdmin=false",
         "replicaCount=2",
         "webhook.enabled=false",
         release="ha",
@@ -91,8 +90,9 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
         )
         synced(node_cluster, node_kube, node_namespace, sha, release_ns)
 
-        # Without a tenant ServiceAccount the operator's own rights apply: none on
-        # ConfigMaps in a tenant's namespace, so the revision is refused, nothing written.
+        # Naming no ServiceAccount, the Application acts as the chart's default one,
+        # gitops-reconciler, which this namespace does not have: it is told so, and
+        # nothing is written (the operator's own identity is never used instead).
         own = repo.commit(
             {"own/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"}, "own"
         )
@@ -117,15 +117,17 @@ def test_cluster_scope_two_replicas_tenants_only_and_the_standby_takes_over(
 
         def forbidden() -> dict[str, Any] | None:
             status = get_status(node_kube, "Application", node_namespace, "own")
-            return status if "forbidden" in condition(status).get("message", "") else None
+            reason = condition(status).get("reason")
+            return status if reason == "ServiceAccountNotFound" else None
 
         try:
-            refused = wait_for(forbidden, 90, "the operator's own identity to be refused")
+            refused = wait_for(forbidden, 90, "ServiceAccountNotFound")
         except AssertionError as exc:
             detail = diagnosis(node_cluster, node_kube, node_namespace, release_ns)
             own_status = get_status(node_kube, "Application", node_namespace, "own")
             raise AssertionError(f"{exc}\nown: {own_status}\n{detail}") from None
         assert condition(refused)["status"] == "False"
+        assert f"{node_namespace}/gitops-reconciler not found" in condition(refused)["message"]
         assert node_kube.get("v1", ObjectRef("", "ConfigMap", node_namespace, "b")) is None
 
         leader = wait_for(lambda: lease_holder(node_kube, release_ns), 60, "a leader")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ class GitRepo:
         git(work, "remote", "add", "origin", str(bare))
         return cls(bare, work, url)
 
-    def commit(self, files: dict[str, str | None], message: str = "update") -> str:
+    def commit(self, files: Mapping[str, str | None], message: str = "update") -> str:
         """Write (or, with None, delete) files, commit, push to main; return the SHA."""
         for rel, text in files.items():
             path = self.work / rel
@@ -62,9 +63,16 @@ class Operator(OperatorProcess):
     """The operator as a real process, reading webhook secrets from the Secret the
     webhook tests write."""
 
-    def __init__(self, kubeconfig: Path, workdir: Path, env: dict[str, str] | None = None):
-        secret = {"GITOPS_WEBHOOK_SECRET": "default/webhook-receivers"}
-        super().__init__(kubeconfig, workdir, {**secret, **(env or {})})
+    def __init__(self, kubeconfig: Path, workdir: Path, env: dict[str, str | None] | None = None):
+        """``env`` overrides the tests' settings; None unsets one (the binary's default)."""
+        tests = {
+            "GITOPS_WEBHOOK_SECRET": "default/webhook-receivers",
+            # The permissive mode: most tests are about what one trusted Application
+            # does; the tenancy tests start operators in the default, isolated mode.
+            "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
+            "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
+        }
+        super().__init__(kubeconfig, workdir, {**tests, **(env or {})})
 
 
 def custom(kind: str, namespace: str, name: str) -> ObjectRef:

@@ -55,13 +55,15 @@ class Helm:
         assert result.returncode == 0, f"helm {' '.join(args)}:\n{result.stderr}"
         return result.stdout
 
-    def install(self, release: str, namespace: str, *values: str) -> None:
+    def install(self, release: str, namespace: str, *values: str) -> str:
+        """``helm install``; its output (the chart's NOTES)."""
         # --skip-crds: the session fixture `kube` already installed deploy/crds, and the
         # other tests keep using them. Helm never upgrades or deletes CRDs of crds/
         # anyway, so the chart must not become their owner here.
         sets = [arg for value in values for arg in ("--set", value)]
-        self("install", release, str(CHART), "--namespace", namespace, "--skip-crds", *sets)
+        out = self("install", release, str(CHART), "--namespace", namespace, "--skip-crds", *sets)
         self.installed.append((release, namespace))
+        return out
 
     def uninstall(self, release: str, namespace: str) -> None:
         self("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "120s")
@@ -170,7 +172,8 @@ def can(
 
 def test_default_install_rolls_out_a_locked_down_operator(kube, helm, new_namespace, authz):
     namespace, release = new_namespace(), release_name()
-    helm.install(release, namespace)
+    notes = helm.install(release, namespace)
+    assert "act as the ServiceAccount\ngitops-reconciler of their own namespace" in notes
     live = wait_available(kube, namespace, release)
     assert live["spec"]["replicas"] == 1
     assert live["spec"]["strategy"]["type"] == "Recreate"  # never two operators at once
@@ -211,6 +214,9 @@ def test_default_install_rolls_out_a_locked_down_operator(kube, helm, new_namesp
     assert env["GITOPS_WEBHOOK_PORT"] == "9292"
     assert env["GITOPS_LEADER_ELECT"] == "false"
     assert "GITOPS_WEBHOOK_SECRET" not in env
+    # Isolated: every Application acts as a ServiceAccount of its own namespace.
+    assert env["GITOPS_DEFAULT_SERVICE_ACCOUNT"] == "gitops-reconciler"
+    assert env["GITOPS_NO_CROSS_NAMESPACE_REFS"] == "true"
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert "emptyDir" in volumes[mounts["/var/cache/gitops-operator"]]
@@ -225,25 +231,50 @@ def test_default_install_rolls_out_a_locked_down_operator(kube, helm, new_namesp
         "http-webhook": 9292,
     }
 
-    # Cluster scope: a ClusterRole of its own, plus cluster-admin (rbac.clusterAdmin).
+    # Cluster scope: a ClusterRole of its own and nothing more (no cluster-admin): the
+    # operator impersonates, and looks up, ServiceAccounts, but applies nothing itself.
     role = kube.get(f"{RBAC}/v1", ObjectRef(RBAC, "ClusterRole", "", fullname(release)))
     assert role is not None
     assert kube.get(f"{RBAC}/v1", ObjectRef(RBAC, "Role", namespace, fullname(release))) is None
     account = (namespace, fullname(release))
     assert can(authz, account, "watch", "applications", group="gitops-operator.dev")
     assert can(authz, account, "impersonate", "serviceaccounts", namespace="default")
-    assert can(authz, account, "create", "deployments", group="apps", namespace="default")
+    assert can(authz, account, "get", "serviceaccounts", namespace="default")
+    assert not can(authz, account, "list", "serviceaccounts", namespace="default")
+    assert not can(authz, account, "create", "deployments", group="apps", namespace="default")
+    assert not can(authz, account, "create", "clusterrolebindings", group=RBAC)
 
     helm.uninstall(release, namespace)
     assert kube.get(f"{RBAC}/v1", ObjectRef(RBAC, "ClusterRole", "", fullname(release))) is None
     assert not deployment(kube, namespace, release)
 
 
+def test_the_permissive_mode_is_one_documented_line_away(kube, helm, new_namespace, authz):
+    namespace, release = new_namespace(), release_name()
+    # The line of the README's Security section.
+    notes = helm.install(
+        release,
+        namespace,
+        "rbac.clusterAdmin=true,operator.defaultServiceAccount=,operator.noCrossNamespaceRefs=false",
+    )
+    assert "Permissive mode" in notes
+    assert "Whoever can create an Application can create anything in the cluster" in notes
+    (container,) = deployment(kube, namespace, release)["spec"]["template"]["spec"]["containers"]
+    env = env_of(container)
+    # set and empty (the API server drops an empty value; the container gets NAME=)
+    assert "GITOPS_DEFAULT_SERVICE_ACCOUNT" in env
+    assert not env["GITOPS_DEFAULT_SERVICE_ACCOUNT"]
+    assert env["GITOPS_NO_CROSS_NAMESPACE_REFS"] == "false"
+    account = (namespace, fullname(release))
+    assert can(authz, account, "create", "deployments", group="apps", namespace="default")
+    assert can(authz, account, "create", "clusterrolebindings", group=RBAC)
+
+
 def test_namespace_scope_gets_a_role_and_watches_only_its_namespace(
     kube, helm, new_namespace, authz
 ):
     namespace, release = new_namespace(), release_name()
-    helm.install(release, namespace, "rbac.scope=namespace")
+    helm.install(release, namespace, "rbac.scope=namespace", "rbac.clusterAdmin=true")
     live = wait_available(kube, namespace, release)
 
     (container,) = live["spec"]["template"]["spec"]["containers"]

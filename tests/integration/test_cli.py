@@ -39,6 +39,7 @@ class Cli:
 @pytest.fixture
 def cli(cluster, namespace, capsys, monkeypatch) -> Cli:
     monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
+    monkeypatch.setenv("GITOPS_DEFAULT_SERVICE_ACCOUNT", "")  # as the session operator runs
     return Cli(str(cluster.kubeconfig), namespace, capsys)
 
 

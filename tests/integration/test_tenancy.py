@@ -74,7 +74,7 @@ def test_tenant_without_rights_gets_forbidden_and_nothing_applied(kube, operator
 
 
 @contextmanager
-def operator_with(shared: Operator, **env: str):
+def operator_with(shared: Operator, **env: str | None):
     """Replace the session operator by one with other settings, then restore it."""
     shared.stop()
     custom = Operator(shared.kubeconfig, shared.workdir / "custom", env=env).start()

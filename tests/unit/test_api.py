@@ -60,6 +60,17 @@ def test_application_source_defaults_to_own_namespace():
     )
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["team-b:deployer", "system:serviceaccount:team-b:deployer", "../x", "Deployer", "a/b"],
+)
+def test_service_account_is_a_bare_name_of_the_own_namespace(name):
+    with pytest.raises(InvalidSpecError, match="Application's namespace"):
+        parse_application_spec({"sourceRef": {"name": "repo"}, "serviceAccountName": name}, "a")
+    spec = {"sourceRef": {"name": "repo"}, "serviceAccountName": "deployer.v2"}
+    assert parse_application_spec(spec, "a").service_account == "deployer.v2"
+
+
 def test_revision_names_branch_and_sha():
     sha = "b" * 40
     assert revision_string(GitRef(RefKind.BRANCH, "main"), sha) == f"main@sha1:{sha}"

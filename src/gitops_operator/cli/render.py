@@ -24,6 +24,7 @@ from ..api import (
 from ..config import Settings
 from ..errors import GitOpsError, NotFoundError, RenderError
 from ..objects import Manifest
+from ..reconcilers.accounts import require_account
 from ..reconcilers.application import ApplicationReconciler
 from ..reconcilers.decisions import TIMESTAMP
 from ..reconcilers.run import ApplicationRun
@@ -118,6 +119,9 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     spec = parse_application_spec(app.get("spec") or {}, meta["namespace"])
     status = dict(app.get("status") or {})
     now = datetime.now(UTC).strftime(TIMESTAMP)
+    require_account(
+        cluster.kube, meta["namespace"], spec.service_account, reconciler.default_service_account
+    )
     manager = reconciler.manager_for(meta["namespace"], spec.service_account)
     run = ApplicationRun(app, spec, status, now, _read_only, log, manager)
     reconciler.fetch_source(run)

@@ -56,6 +56,7 @@ from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
+from .accounts import account_exists, require_account, service_account_user
 from .credentials import load_credentials
 from .decisions import (
     health_check_passed,
@@ -116,17 +117,25 @@ class ApplicationReconciler:
 
     def manager_for(self, namespace: str, service_account: str) -> ResourceManager:
         """Every dry-run, apply, read and delete of an Application goes through this
-        manager: the tenant's ServiceAccount, impersonated, when one is named."""
+        manager: the Application's ServiceAccount (its own, else the default one),
+        impersonated; the operator's own only when neither is set."""
         account = service_account or self.default_service_account
         if not account:
             return self.manager
-        user = f"system:serviceaccount:{namespace}:{account}"
+        user = service_account_user(namespace, account)
         with self._tenants_lock:
             if user not in self._tenants:
                 self._tenants[user] = ResourceManager(
                     self.kube.impersonating(user), self.manager.concurrency
                 )
             return self._tenants[user]
+
+    def missing_account(self, namespace: str, service_account: str) -> str | None:
+        """The account the Application acts as, when it is known not to exist."""
+        account = service_account or self.default_service_account
+        if account and account_exists(self.kube, namespace, account) is False:
+            return account
+        return None
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop what is remembered about a deleted Application."""
@@ -152,6 +161,7 @@ class ApplicationReconciler:
             )
         status = dict(obj.get("status") or {})
         namespace = str(obj["metadata"]["namespace"])
+        require_account(self.kube, namespace, spec.service_account, self.default_service_account)
         run = ApplicationRun(
             obj,
             spec,

@@ -104,4 +104,9 @@ privilege: what the code calls, nothing for "convenience".
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [impersonate]
+# ... and the account is looked up first (by name), so that an Application whose account
+# does not exist says so (ServiceAccountNotFound) instead of being refused everything.
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get]
 {{- end }}
