@@ -54,6 +54,7 @@ from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
+from ..sync_options import check_sync_annotations
 from .credentials import load_credentials
 from .decisions import health_check_passed, quarantined, seconds_since, settled, should_roll_back
 from .dependencies import wait_for_dependencies
@@ -168,9 +169,9 @@ class ApplicationReconciler:
         if settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):
-                    return check_health(run, self.snapshots)
+                    return check_health(run, self.snapshots, self.desired)
                 return steady(run, self.desired, self.snapshots, self._drift_checked)
-            except HealthCheckError as exc:
+            except (StalledError, HealthCheckError) as exc:
                 return self.revision_failed(run, exc)
         if self.no_cross_namespace_refs and any(
             d.namespace != run.namespace for d in run.spec.depends_on
@@ -183,7 +184,7 @@ class ApplicationReconciler:
         if waiting is not None:
             return waiting
         try:
-            return sync(run, self.render, self.snapshots)
+            return sync(run, self.render, self.snapshots, self.desired)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
 
@@ -274,6 +275,7 @@ class ApplicationReconciler:
             capabilities=cluster_capabilities(self.kube),
             credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
         )
+        manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
         return run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
