@@ -26,6 +26,7 @@ from gitops_operator.reconcilers.decisions import (
     settled,
     should_roll_back,
     soak_remaining,
+    wave_in_progress,
 )
 
 A = "main@sha1:" + "a" * 40
@@ -285,3 +286,21 @@ def test_find_cycle_walks_a_long_chain_without_recursion() -> None:
     chain = {i: (i + 1,) for i in range(20_000)}
     assert find_cycle(0, chain) is None
     assert find_cycle(0, {**chain, 20_000: (0,)}) == [*range(20_001), 0]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (None, None),
+        (
+            {"revision": "main@sha1:a", "wave": 2, "appliedAt": "2024-01-01T00:00:00Z"},
+            (2, "2024-01-01T00:00:00Z"),
+        ),
+        ({"revision": "main@sha1:b", "wave": 2, "appliedAt": "2024-01-01T00:00:00Z"}, None),
+        ({"revision": "main@sha1:a", "wave": "2", "appliedAt": "2024-01-01T00:00:00Z"}, None),
+        ({"revision": "main@sha1:a", "wave": True, "appliedAt": "2024-01-01T00:00:00Z"}, None),
+        ({"revision": "main@sha1:a", "wave": 0}, None),
+    ],
+)
+def test_wave_in_progress_only_for_the_revision_it_names(record, expected):
+    assert wave_in_progress({"syncWave": record}, "main@sha1:a") == expected
