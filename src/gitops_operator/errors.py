@@ -8,6 +8,8 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     ├── StalledError              the user must act: bad spec, auth denied, render failure
     │   ├── InvalidSpecError
     │   ├── RenderError
+    │   ├── SyncAnnotationError   an object's sync wave, sync option or hook annotation
+    │   │                         that cannot be honoured, before any write
     │   ├── DryRunError(partial)  an object the API server refuses, before any write
     │   └── ApplyError            a write refused after validation passed: the revision
     │                             fails (rolled back, or quarantined), never retried
@@ -93,6 +95,13 @@ class InvalidSpecError(StalledError):
 
 class RenderError(StalledError):
     reason = "RenderFailed"
+
+
+class SyncAnnotationError(StalledError):
+    """An object asks, by annotation, for something this operator cannot do as asked (a
+    wave that is not an integer, ``Replace=true``, a hook): refused before any write."""
+
+    reason = "InvalidSyncAnnotation"
 
 
 class DryRunError(StalledError):

@@ -29,6 +29,16 @@ def doc(kind: str, name: str, api: str = "v1", **extra: Any) -> str:
     return yaml.safe_dump({"apiVersion": api, "kind": kind, "metadata": {"name": name}, **extra})
 
 
+def annotated(name: str, annotations: dict[str, str]) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "annotations": annotations},
+        }
+    )
+
+
 @dataclass
 class Case:
     name: str
@@ -361,6 +371,67 @@ CASES = [
         on="GitRepository",
         source={"ref": {"semver": ">=banana"}},
         message="spec.ref.semver: invalid range '>=banana'",
+    ),
+    Case(
+        "sync-wave-not-an-integer",
+        {
+            "app/first.yaml": annotated("first", {"gitops-operator.dev/sync-wave": "-1"}),
+            "app/late.yaml": annotated("late", {"argocd.argoproj.io/sync-wave": "later"}),
+        },
+        "InvalidSyncWave",
+        message=(
+            "nothing applied; a sync wave must be an integer:",
+            "ConfigMap/",
+            "/late (app/late.yaml): argocd.argoproj.io/sync-wave='later'",
+        ),
+    ),
+    Case(
+        "argo-sync-option-replace",
+        {"app/cm.yaml": annotated("cm", {"argocd.argoproj.io/sync-options": "Replace=true"})},
+        "UnsupportedSyncOption",
+        message=(
+            "nothing applied; ConfigMap/",
+            "argocd.argoproj.io/sync-options 'Replace=true': objects are patched by"
+            " server-side apply, never replaced",
+        ),
+    ),
+    Case(
+        "argo-sync-option-unknown",
+        {
+            "app/cm.yaml": annotated(
+                "cm", {"argocd.argoproj.io/sync-options": "ServerSideApply=true,Frobnicate=yes"}
+            )
+        },
+        "UnsupportedSyncOption",
+        message="argocd.argoproj.io/sync-options 'Frobnicate=yes': unknown sync option",
+    ),
+    Case(
+        "named-helm-hook",
+        {
+            "app/migrate.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {
+                        "name": "migrate",
+                        "annotations": {"helm.sh/hook": "pre-upgrade"},
+                    },
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "m", "image": "busybox"}],
+                            }
+                        }
+                    },
+                }
+            )
+        },
+        "HooksNotSupported",
+        message=(
+            "nothing applied; Job/",
+            "/migrate (app/migrate.yaml): helm.sh/hook='pre-upgrade': hooks are not supported",
+        ),
     ),
 ]
 

@@ -27,6 +27,7 @@ from gitops_operator.reconcilers.decisions import (
     settled,
     should_roll_back,
     soak_remaining,
+    wave_in_progress,
 )
 
 A = "main@sha1:" + "a" * 40
@@ -344,3 +345,21 @@ def test_health_may_recover(status: dict[str, object], recovers: bool) -> None:
     reason = status.pop("stalled")
     conditions = [] if reason is None else [{"type": "Stalled", "status": "True", "reason": reason}]
     assert health_may_recover({**status, "conditions": conditions}, "r2") is recovers
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (None, None),
+        (
+            {"revision": "main@sha1:a", "wave": 2, "appliedAt": "2024-01-01T00:00:00Z"},
+            (2, "2024-01-01T00:00:00Z"),
+        ),
+        ({"revision": "main@sha1:b", "wave": 2, "appliedAt": "2024-01-01T00:00:00Z"}, None),
+        ({"revision": "main@sha1:a", "wave": "2", "appliedAt": "2024-01-01T00:00:00Z"}, None),
+        ({"revision": "main@sha1:a", "wave": True, "appliedAt": "2024-01-01T00:00:00Z"}, None),
+        ({"revision": "main@sha1:a", "wave": 0}, None),
+    ],
+)
+def test_wave_in_progress_only_for_the_revision_it_names(record, expected):
+    assert wave_in_progress({"syncWave": record}, "main@sha1:a") == expected

@@ -8,7 +8,7 @@ are not written; objects of one kind are written concurrently, kind after kind.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from ..api import IgnoreRule
@@ -77,27 +77,42 @@ def apply_all(
     *,
     before_write: Callable[[], None],
     ignore: tuple[IgnoreRule, ...] = (),
+    hold: Collection[ObjectRef] = (),
+    written_before: str = "",
 ) -> ChangeSet:
     """Validate and apply ``manifests`` in two stages; return what changed.
 
     ``before_write`` runs once after validation and before the first real write (the
-    caller records the inventory there). Unchanged objects are not written.
+    caller records the inventory there). Unchanged objects are not written, nor are the
+    objects of ``hold`` (later sync waves: validated with the rest, written later; CRDs
+    and Namespaces are never held). ``written_before`` says what an earlier pass of the
+    same revision wrote: a refusal then is partial, never a missing prerequisite.
     """
     ordered = sort_for_apply(manifests)
     first = [m for m in ordered if apply_stage(m.ref) == 0]
     rest = [m for m in ordered if apply_stage(m.ref) == 1]
     deferred = _needs_first_stage(workers.kube, first, rest)
-    plan = _plan(workers, first + [m for m in rest if m.ref not in deferred], ignore)
+    plan = _plan(
+        workers,
+        first + [m for m in rest if m.ref not in deferred],
+        ignore,
+        written_before=written_before,
+    )
     before_write()
     changes = _write(workers, [p for p in plan if apply_stage(p.manifest.ref) == 0])
     if first:
         wait_first_stage(workers.kube, first)
         workers.kube.refresh_discovery()
     later = _plan(
-        workers, [m for m in rest if m.ref in deferred], ignore, after_first_stage=bool(first)
+        workers,
+        [m for m in rest if m.ref in deferred],
+        ignore,
+        written_before=written_before or ("only CRDs and Namespaces" if first else ""),
     )
-    planned_rest = [p for p in plan if apply_stage(p.manifest.ref) == 1]
-    return changes + _write(workers, _sort_plan(planned_rest + later))
+    planned_rest = [p for p in plan + later if apply_stage(p.manifest.ref) == 1]
+    return changes + _write(
+        workers, _sort_plan([p for p in planned_rest if p.manifest.ref not in hold])
+    )
 
 
 def _needs_first_stage(
@@ -126,7 +141,7 @@ def _plan(
     manifests: list[Manifest],
     ignore: tuple[IgnoreRule, ...],
     *,
-    after_first_stage: bool = False,
+    written_before: str = "",
 ) -> list[_Planned]:
     """Dry-run every manifest; raise ``DryRunError`` naming each refused object."""
     seen = workers.read((m.ref, m.api_version) for m in manifests)
@@ -158,7 +173,7 @@ def _plan(
     if transient is not None:
         raise transient  # the API server's trouble, not the revision's: retry it
     if failures:
-        raise _dry_run_error(failures, after_first_stage=after_first_stage)
+        raise _dry_run_error(failures, written_before=written_before)
     return [r for r in results if isinstance(r, _Planned)]
 
 
@@ -222,7 +237,7 @@ def _missing(m: Manifest, exc: ApiError | NotFoundError) -> str | None:
 
 
 def _dry_run_error(
-    failures: list[tuple[Manifest, ApiError | NotFoundError]], *, after_first_stage: bool
+    failures: list[tuple[Manifest, ApiError | NotFoundError]], *, written_before: str
 ) -> DryRunError | PrerequisiteMissingError:
     lines = [
         f"{m.ref} ({m.source}) dry-run failed"
@@ -232,9 +247,9 @@ def _dry_run_error(
     more = len(failures) - _MAX_LISTED_ERRORS
     if more > 0:
         lines.append(f"and {more} more")
-    prefix = "only CRDs and Namespaces were applied; " if after_first_stage else "nothing applied; "
+    prefix = f"{written_before} were applied; " if written_before else "nothing applied; "
     missing = {_missing(m, exc) for m, exc in failures}
-    if not after_first_stage and None not in missing:
+    if not written_before and None not in missing:
         return PrerequisiteMissingError(
             f"{prefix}{'; '.join(lines)}; tried again every {PREREQUISITE_RETRY:.0f}s",
             reason=missing.pop() if len(missing) == 1 else "PrerequisiteMissing",
@@ -244,5 +259,5 @@ def _dry_run_error(
     return DryRunError(
         prefix + "; ".join(lines),
         reason="Forbidden" if forbidden else None,
-        partial=after_first_stage,
+        partial=bool(written_before),
     )

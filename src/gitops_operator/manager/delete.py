@@ -1,14 +1,17 @@
-"""Prune: delete stale objects, leave those that opt out, keep failures in the inventory."""
+"""Prune: delete stale objects, highest sync wave first; leave those that opt out; keep
+failures in the inventory."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..api import PRUNE_ANNOTATION
 from ..errors import ApiError, NotFoundError
 from ..inventory import Inventory
-from ..objects import ObjectRef, apply_order_key
+from ..objects import KubeObject, ObjectRef, apply_order_key
+from ..sync_options import prune_disabled
+from ..waves import live_wave
 from .changeset import Action, ChangeSet, ChangeSetEntry
 from .workers import Workers
 
@@ -28,29 +31,46 @@ class PruneResult:
 
 
 def delete_all(workers: Workers, stale: Inventory) -> PruneResult:
-    """Delete every object of ``stale`` (dependents in the background), in reverse apply
-    order, except those annotated ``gitops-operator.dev/prune: disabled``, which are left
-    and disowned."""
+    """Delete every object of ``stale`` (dependents in the background) in reverse sync-wave
+    order, highest wave first, each wave in reverse apply order; except those annotated
+    ``gitops-operator.dev/prune: disabled`` or Argo CD's ``Prune=false``, which are left
+    and disowned. The deletes of one wave are issued once the higher wave's were."""
+
+    def read(item: tuple[ObjectRef, str]) -> KubeObject | ApiError | None:
+        ref, version = item
+        try:
+            return workers.kube.get(version, ref)
+        except NotFoundError:
+            return None  # its kind is gone too: nothing is left to delete
+        except ApiError as exc:
+            return exc
 
     def delete(item: tuple[ObjectRef, str]) -> Action | ApiError:
         ref, version = item
         try:
-            live = workers.kube.get(version, ref)
-            if live is None:
-                return Action.DELETED
-            annotations = (live.get("metadata") or {}).get("annotations") or {}
-            if annotations.get(PRUNE_ANNOTATION) == "disabled":
-                return Action.SKIPPED
             workers.kube.delete(version, ref)
             workers.in_sync.forget(ref)
         except NotFoundError:
-            pass  # its kind is gone too: nothing is left to delete
+            pass
         except ApiError as exc:
             return exc
         return Action.DELETED
 
     items = sorted(stale.items(), key=lambda i: apply_order_key(i[0]), reverse=True)
-    results = list(zip(items, workers.map(delete, items), strict=True))
+    live = dict(zip(items, workers.map(read, items), strict=True))
+    outcome: dict[tuple[ObjectRef, str], Action | ApiError] = {}
+    to_delete: list[tuple[int, tuple[ObjectRef, str]]] = []
+    for item, found in live.items():
+        if found is None or isinstance(found, ApiError):
+            outcome[item] = Action.DELETED if found is None else found
+        elif prune_disabled(found):
+            outcome[item] = Action.SKIPPED
+        else:
+            to_delete.append((live_wave(found), item))
+    for _, group in itertools.groupby(sorted(to_delete, key=lambda w: -w[0]), key=lambda w: w[0]):
+        batch = [item for _, item in group]
+        outcome.update(zip(batch, workers.map(delete, batch), strict=True))
+    results = [(item, outcome[item]) for item in items]
     return PruneResult(
         changes=ChangeSet(
             tuple(ChangeSetEntry(ref, r) for (ref, _), r in results if isinstance(r, Action))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..api import IgnoreRule
@@ -44,9 +44,19 @@ class ResourceManager:
         *,
         before_write: Callable[[], None],
         ignore: tuple[IgnoreRule, ...] = (),
+        hold: Collection[ObjectRef] = (),
+        written_before: str = "",
     ) -> ChangeSet:
-        """Validate every object, call ``before_write``, then apply in stages."""
-        return apply.apply_all(self._workers, manifests, before_write=before_write, ignore=ignore)
+        """Validate every object, call ``before_write``, then apply in stages all but
+        ``hold`` (later sync waves)."""
+        return apply.apply_all(
+            self._workers,
+            manifests,
+            before_write=before_write,
+            ignore=ignore,
+            hold=hold,
+            written_before=written_before,
+        )
 
     def diff_all(
         self,

@@ -56,6 +56,7 @@ from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
+from ..sync_options import check_sync_annotations
 from .accounts import account_exists, require_account, service_account_user
 from .credentials import load_credentials
 from .decisions import (
@@ -194,9 +195,9 @@ class ApplicationReconciler:
         if settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):
-                    return check_health(run, self.snapshots)
+                    return check_health(run, self.snapshots, self.desired)
                 return steady(run, self.desired, self.snapshots, self._drift_checked)
-            except HealthCheckError as exc:
+            except (StalledError, HealthCheckError) as exc:
                 return self.revision_failed(run, exc)
         if self.no_cross_namespace_refs and any(
             d.namespace != run.namespace for d in run.spec.depends_on
@@ -209,7 +210,7 @@ class ApplicationReconciler:
         if waiting is not None:
             return waiting
         try:
-            return sync(run, self.render, self.snapshots)
+            return sync(run, self.render, self.snapshots, self.desired)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
 
@@ -217,7 +218,7 @@ class ApplicationReconciler:
         """The outcome of a health check passed after it had failed (the revision leaves
         quarantine and is good), or None while it is not Healthy."""
         try:
-            outcome = check_health(run, self.snapshots)
+            outcome = check_health(run, self.snapshots, self.desired)
         except HealthCheckError:
             return None
         if outcome.status.get("health") != HealthStatus.HEALTHY.value:
@@ -316,6 +317,7 @@ class ApplicationReconciler:
             capabilities=cluster_capabilities(self.kube),
             credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
         )
+        manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
         return run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)

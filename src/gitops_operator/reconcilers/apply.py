@@ -1,4 +1,5 @@
-"""The one apply-and-prune step, shared by a sync and a rollback's restore."""
+"""The apply-and-prune steps, shared by a sync and a rollback's restore: all at once, or
+wave by wave (the first wave, each later wave, then the prune)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from dataclasses import dataclass
 
 from .. import inventory
 from ..errors import PruneError
+from ..inventory import Inventory
 from ..manager import ChangeSet, PruneResult
 from ..objects import Manifest
+from ..waves import Waves
 from .run import ApplicationRun
 
 
@@ -29,9 +32,41 @@ def apply_and_prune(run: ApplicationRun, manifests: list[Manifest]) -> Applied:
         ignore=run.spec.ignore_differences,
         before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
     )
+    return prune(run, desired, changes)
+
+
+def apply_first_wave(run: ApplicationRun, manifests: list[Manifest], waves: Waves) -> ChangeSet:
+    """Validate every object of every wave, record the inventory (old and every wave's),
+    then write the CRDs and Namespaces and the first wave. Nothing is pruned."""
+    desired = inventory.of_manifests(manifests)
+    return run.manager.apply_all(
+        manifests,
+        ignore=run.spec.ignore_differences,
+        before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
+        hold=waves.held_after(waves.first),
+    )
+
+
+def apply_wave(
+    run: ApplicationRun, manifests: list[Manifest], waves: Waves, wave: int
+) -> ChangeSet:
+    """Validate and write the objects of ``wave`` (the earlier waves are applied and
+    healthy): a refusal now fails a revision that is already partly applied."""
+    members = waves.in_wave(wave)
+    return run.manager.apply_all(
+        [m for m in manifests if m.ref in members],
+        ignore=run.spec.ignore_differences,
+        before_write=lambda: None,
+        written_before=f"the waves before {wave}",
+    )
+
+
+def prune(run: ApplicationRun, desired: Inventory, changes: ChangeSet | None = None) -> Applied:
+    """Delete what the inventory has and ``desired`` lacks, when ``spec.prune`` (highest
+    wave first); record the inventory as ``desired`` and the survivors of failed deletes."""
     stale = inventory.stale(run.inventory, desired) if run.spec.prune else {}
     pruned = run.manager.delete_all(stale) if stale else PruneResult()
-    changes = changes + pruned.changes
+    changes = (changes or ChangeSet()) + pruned.changes
     run.record_inventory(inventory.union(pruned.survivors, desired))
     if not pruned.survivors:
         return Applied(changes)

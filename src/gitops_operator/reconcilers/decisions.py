@@ -41,6 +41,18 @@ def health_check_passed(status: dict[str, Any]) -> bool:
     return bool(healthy_at) and healthy_at >= str(status.get("lastAppliedAt") or "")
 
 
+def wave_in_progress(status: dict[str, Any], revision: str) -> tuple[int, str] | None:
+    """``(wave, appliedAt)`` of the sync wave of ``revision`` applied last and not yet
+    passed on (``status.syncWave``), or None: no waves, or they are all done."""
+    record = status.get("syncWave")
+    if not isinstance(record, dict) or record.get("revision") != revision:
+        return None
+    wave, applied_at = record.get("wave"), record.get("appliedAt")
+    if not isinstance(wave, int) or isinstance(wave, bool) or not isinstance(applied_at, str):
+        return None
+    return wave, applied_at
+
+
 def soak_remaining(status: dict[str, Any], soak_period: float, now: str) -> float | None:
     """Seconds left in the applied revision's soak period (0 or less: it is over, promote
     the revision); None when it is not soaking."""

@@ -50,6 +50,11 @@ def counts_of(stored: Any) -> dict[str, int]:
     return {str(k): v for k, v in stored.items() if isinstance(v, int) and v}
 
 
+def added(first: Mapping[str, int], second: Mapping[str, int]) -> dict[str, int]:
+    """Two change counts summed (the waves of one revision)."""
+    return {k: first.get(k, 0) + second.get(k, 0) for k in {*first, *second}}
+
+
 def counts_patch(changes: Mapping[str, int]) -> dict[str, int | None]:
     """Change counts as a merge patch of ``status.lastAppliedChanges``: every action named,
     absent ones as null, so the stored counts are replaced rather than merged into."""
@@ -67,6 +72,7 @@ def quarantine(run: ApplicationRun, error: GitOpsError, **extra: Any) -> Outcome
             "failedRevision": run.revision,
             "failedGeneration": run.generation,
             "history": record(list(run.status.get("history") or []), entry),
+            "syncWave": None,
             **run.handled_retry(),
             **extra,
         },

@@ -170,6 +170,7 @@ class Rollback:
             "lastAppliedRevision": target,
             "lastAppliedAt": run.now,
             "healthyAt": None,
+            "syncWave": None,
             "lastAppliedChanges": counts_patch(rollback_changes),
             "failedRevision": run.revision,
             "failedGeneration": run.generation,

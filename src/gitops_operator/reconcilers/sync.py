@@ -20,10 +20,11 @@ from ..history import Entry, SyncResult, record
 from ..metrics import count_changes
 from ..objects import Manifest
 from ..source import Artifact
-from .apply import apply_and_prune
-from .decisions import deletion_refusal, seconds_since
-from .outcome import Event, Outcome, counts, counts_of, counts_patch, worst_object
-from .run import ApplicationRun
+from ..waves import Waves, waves_of
+from .apply import apply_and_prune, apply_first_wave, apply_wave, prune
+from .decisions import deletion_refusal, seconds_since, wave_in_progress
+from .outcome import Event, Outcome, added, counts, counts_of, counts_patch, worst_object
+from .run import ApplicationRun, DesiredFn
 from .snapshots import SnapshotStore
 
 HEALTH_POLL = 2.0
@@ -33,24 +34,35 @@ _ALL_TRANSIENT = (ConditionType.RECONCILING, ConditionType.STALLED, ConditionTyp
 RenderFn = Callable[[ApplicationRun, Artifact], list[Manifest]]
 
 
-def sync(run: ApplicationRun, render: RenderFn, snapshots: SnapshotStore) -> Outcome:
+def sync(
+    run: ApplicationRun, render: RenderFn, snapshots: SnapshotStore, desired: DesiredFn
+) -> Outcome:
     """Render, validate, apply and prune the source's revision, keep its snapshot, then
-    assess its health (``check_health``).
+    assess its health (``check_health``). A revision with sync waves writes its first
+    wave only (with every CRD and Namespace); the others follow, each once the waves
+    before it are healthy, and the prune comes after the last (``check_health``).
 
     Sets ``lastAttemptedRevision`` at once and ``inventory`` before the first write; after
-    the apply, ``drift`` (none) and Drifted=False for the revision applied. Raises
-    ``DryRunError``, ``ApplyError``, ``StalledError`` (a refused prune) and
-    ``HealthCheckError`` for the caller to route, and ``PruneError`` to be retried."""
+    the apply, ``drift`` (none) and Drifted=False for the revision applied, ``syncWave``.
+    Raises ``SyncAnnotationError`` (a wave that is no integer), ``DryRunError``,
+    ``ApplyError``, ``StalledError`` (a refused prune) and ``HealthCheckError`` for the
+    caller to route, and ``PruneError`` to be retried."""
     started = time.monotonic()
     if run.status.get("lastAttemptedRevision") != run.revision:
         run.write_status({"lastAttemptedRevision": run.revision})
     assert run.artifact is not None
     run.manifests = render(run, run.artifact)
+    waves = waves_of(run.manifests)
     refuse_deletions(run)
-    applied = apply_and_prune(run, run.manifests)
-    run.changes = applied.changes
-    if applied.prune_error is not None:
-        raise applied.prune_error
+    if waves.single:
+        applied = apply_and_prune(run, run.manifests)
+        run.changes = applied.changes
+        if applied.prune_error is not None:
+            raise applied.prune_error
+        run.status["syncWave"] = None
+    else:
+        run.changes = apply_first_wave(run, run.manifests, waves)
+        run.status["syncWave"] = wave_record(run, waves, waves.first)
     snapshots.save(
         run.obj,
         sha_of(run.revision),
@@ -60,12 +72,13 @@ def sync(run: ApplicationRun, render: RenderFn, snapshots: SnapshotStore) -> Out
     run.status["lastAppliedAt"] = run.now
     run.status["healthyAt"] = None
     run.logger.info(
-        "applied %s in %.2fs: %s",
+        "applied %s%s in %.2fs: %s",
         run.revision,
+        "" if waves.single else f" (wave {waves.first})",
         time.monotonic() - started,
         run.changes.summary() or "no objects",
     )
-    outcome = check_health(run, snapshots, applied=True)
+    outcome = check_health(run, snapshots, desired, applied=True)
     # the apply made the live objects match the revision: an older drift result would
     # describe a revision that is no longer there
     return replace(
@@ -78,6 +91,17 @@ def sync(run: ApplicationRun, render: RenderFn, snapshots: SnapshotStore) -> Out
             ),
         ],
     )
+
+
+def wave_record(run: ApplicationRun, waves: Waves, wave: int) -> dict[str, Any]:
+    """``status.syncWave``: the wave of ``run.revision`` last applied, when, and how many
+    are left; a restarted operator resumes from it."""
+    return {
+        "revision": run.revision,
+        "wave": wave,
+        "appliedAt": run.now,
+        "remaining": waves.remaining(wave),
+    }
 
 
 def refuse_deletions(run: ApplicationRun) -> None:
@@ -99,19 +123,32 @@ def refuse_deletions(run: ApplicationRun) -> None:
 
 
 def check_health(
-    run: ApplicationRun, snapshots: SnapshotStore, *, applied: bool = False
+    run: ApplicationRun,
+    snapshots: SnapshotStore,
+    desired: DesiredFn,
+    *,
+    applied: bool = False,
 ) -> Outcome:
-    """Healthy: the health check is over (``succeeded``). Progressing: look again in
-    ``HEALTH_POLL`` seconds, until ``healthTimeout`` after the revision was applied
+    """Healthy: the health check is over (``succeeded``), or, while sync waves remain,
+    the next wave is applied (``next_wave``). Progressing: look again in ``HEALTH_POLL``
+    seconds, until ``healthTimeout`` after the revision (or its last wave) was applied
     (Ready=Unknown, Reconciling=True). Degraded or timed out: raises
     ``HealthCheckError``, after writing ``health`` and the applied revision.
 
     Sets ``sync``, ``health``, ``lastAppliedRevision``, ``lastAppliedAt`` and
     ``lastAppliedChanges``."""
-    results = run.manager.assess(run.inventory)
+    in_progress = wave_in_progress(run.status, run.revision)
+    scope, waves = run.inventory, None
+    if in_progress is not None:
+        if not run.manifests:
+            run.manifests = desired(run, run.revision)
+        waves = waves_of(run.manifests)
+        written = waves.applied_through(in_progress[0])
+        scope = {ref: v for ref, v in run.inventory.items() if ref in written}
+    results = run.manager.assess(scope)
     overall = aggregate(h.status for _, h in results)
     status: dict[str, Any] = {
-        "sync": "Synced",
+        "sync": "Synced" if waves is None else "OutOfSync",
         "health": overall.value,
         "lastAppliedRevision": run.revision,
         "lastAppliedAt": run.status.get("lastAppliedAt", run.now),
@@ -122,9 +159,16 @@ def check_health(
     }
     if applied:
         status["healthyAt"] = None
+        status["syncWave"] = run.status.get("syncWave")
     if overall is HealthStatus.HEALTHY:
+        if waves is not None and in_progress is not None:
+            return next_wave(run, snapshots, waves, in_progress[0], status)
         return succeeded(run, status, snapshots)
-    waited = seconds_since(status["lastAppliedAt"], run.now)
+    what = f"revision {run.revision}"
+    started = status["lastAppliedAt"]
+    if in_progress is not None:
+        what, started = f"wave {in_progress[0]} of revision {run.revision}", in_progress[1]
+    waited = seconds_since(started, run.now)
     worst = worst_object(results, overall)
     if overall is HealthStatus.DEGRADED or waited >= run.spec.health_timeout:
         why = (
@@ -134,13 +178,46 @@ def check_health(
         )
         if applied:
             run.write_status(_as_patch(status))
-        raise HealthCheckError(f"revision {run.revision} {why}: {worst}")
-    message = f"waiting for revision {run.revision} to become healthy: {worst}"
+        raise HealthCheckError(f"{what} {why}: {worst}")
+    message = f"waiting for {what} to become healthy: {worst}"
     return Outcome(
         _as_patch(status),
         progressing(message),
         HEALTH_POLL,
         [Event("Progressing", message)] if applied and run.changes.changed else [],
+    )
+
+
+def next_wave(
+    run: ApplicationRun,
+    snapshots: SnapshotStore,
+    waves: Waves,
+    wave: int,
+    status: dict[str, Any],
+) -> Outcome:
+    """The waves through ``wave`` are healthy: apply the next one and wait for it
+    (``syncWave``, a WaveApplied Event); after the last, prune what the revision left
+    out, highest wave first, and the revision has ``succeeded``. Raises ``PruneError``
+    (retried: the next pass prunes again) when some stale objects survive."""
+    upcoming = waves.after(wave)
+    if upcoming is None:
+        pruned = prune(run, inventory.of_manifests(run.manifests))
+        run.changes = pruned.changes
+        if pruned.prune_error is not None:
+            raise pruned.prune_error
+        status["lastAppliedChanges"] = added(status["lastAppliedChanges"], counts(run.changes))
+        return succeeded(run, {**status, "sync": "Synced", "syncWave": None}, snapshots)
+    run.changes = apply_wave(run, run.manifests, waves, upcoming)
+    status["lastAppliedChanges"] = added(status["lastAppliedChanges"], counts(run.changes))
+    status["syncWave"] = wave_record(run, waves, upcoming)
+    message = (
+        f"applied wave {upcoming} of revision {run.revision}"
+        f" ({run.changes.summary() or 'no objects'}; {waves.remaining(upcoming)} wave(s)"
+        " after it); waiting for it to become healthy"
+    )
+    run.logger.info("%s", message)
+    return Outcome(
+        _as_patch(status), progressing(message), HEALTH_POLL, [Event("WaveApplied", message)]
     )
 
 
