@@ -40,6 +40,7 @@ from ..api import (
     parse_repository_spec,
     sha_of,
 )
+from ..api_substitute import parse_post_build
 from ..conditions import ConditionType, ConditionUpdate, get_condition
 from ..config import Settings
 from ..errors import (
@@ -56,6 +57,7 @@ from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
+from ..substitute import substitute_manifests
 from ..sync_options import check_sync_annotations
 from .accounts import account_exists, require_account, service_account_user
 from .credentials import load_credentials
@@ -75,6 +77,7 @@ from .outcome import Event, Outcome, quarantine
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
+from .substitutions import load_variables
 from .sync import check_health, sync
 
 SOURCE_GRACE = 30.0
@@ -172,7 +175,11 @@ class ApplicationReconciler:
             logger,
             self.manager_for(namespace, spec.service_account),
             inventory=inventory.from_status(status),
+            post_build=parse_post_build(obj.get("spec") or {}),
         )
+        if run.post_build.enabled:
+            variables = load_variables(run.manager.kube, namespace, run.post_build)
+            run.variables, run.substitution_inputs = variables.values, variables.inputs
         self.fetch_source(run)
         outcome = self._dispatch(run)
         if run.warnings:
@@ -187,12 +194,14 @@ class ApplicationReconciler:
         rollback_to = run.annotation(ROLLBACK_TO_ANNOTATION)
         if rollback_requested(run.status, rollback_at, rollback_to):
             return Rollback(run, self.desired).manual(rollback_to, rollback_at)
-        if quarantined(run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)):
+        if not run.inputs_changed and quarantined(
+            run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)
+        ):
             if health_may_recover(run.status, run.revision) and (late := self._healthy_late(run)):
                 return late
             return steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
-        if settled(run.status, run.revision, run.generation, requested):
+        if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):
                     return check_health(run, self.snapshots, self.desired)
@@ -317,6 +326,8 @@ class ApplicationReconciler:
             capabilities=cluster_capabilities(self.kube),
             credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
         )
+        if run.variables is not None:
+            manifests = substitute_manifests(manifests, run.variables, strict=run.post_build.strict)
         manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
