@@ -159,3 +159,24 @@ def _walk(value: Any, variables: Mapping[str, str], missing: list[str]) -> Any:
             " key); quote it in the manifest"
         )
     return parsed
+
+
+MASK = "***"
+MIN_MASKED = 3
+"""Values shorter than this are not masked: they would mangle every message they occur
+in, and are too short to be worth hiding."""
+
+
+def mask_values(value: Any, secrets: frozenset[str]) -> Any:
+    """``value`` (a string, or JSON-like data) with every occurrence of a Secret-sourced
+    variable value replaced by ``***``: what status, Events and logs may show."""
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            if len(secret) >= MIN_MASKED and secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {k: mask_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_values(v, secrets) for v in value]
+    return value

@@ -8,6 +8,8 @@ import base64
 import json
 import time
 
+from gitops_operator.kube import KubeClient, load_api_client
+
 from .apps import application, repository
 from .support import condition, events_for, get_status, wait_for
 from .test_reconcile import failed_with, get
@@ -77,10 +79,10 @@ def post_build(**extra):
     }
 
 
-def start(kube, repo, namespace, **extra):
+def start(kube, repo, namespace, spec=None, **extra):
     sha = repo.commit({"app/all.yaml": TEMPLATE}, "templated")
     kube.apply(repository(namespace, repo.url))
-    kube.apply(application(namespace, interval="1h", postBuild=post_build(**extra)))
+    kube.apply(application(namespace, interval="1h", postBuild=post_build(**extra), **(spec or {})))
     return sha
 
 
@@ -171,3 +173,29 @@ def test_strict_mode_fails_on_an_unset_variable(kube, operator, repo, namespace)
     source(kube, "ConfigMap", namespace, "vars", REPLICAS="1", COLOR="red")
     data = wait_for(lambda: data_of(kube, namespace, "settings-prod"), timeout=20, what="fixed")
     assert data["color"] == "red"
+
+
+def test_a_secret_value_in_a_drifted_field_is_masked(kube, operator, repo, namespace, cluster):
+    source(kube, "ConfigMap", namespace, "vars", REPLICAS="1", COLOR="red")
+    source(kube, "Secret", namespace, "creds", PASSWORD=SECRET_VALUE)
+    start(kube, repo, namespace, {"driftInterval": "2s"})
+    wait_for(lambda: data_of(kube, namespace, "settings-prod"), timeout=60, what="applied")
+
+    # someone edits the ConfigMap that holds the substituted Secret value
+    other = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="someone")
+    other.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings-prod", "namespace": namespace},
+            "data": {"password": "tampered"},
+        }
+    )
+    drift = wait_for(
+        lambda: get_status(kube, "Application", namespace, "app").get("drift"),
+        timeout=30,
+        what="drift reported",
+    )
+    text = json.dumps(drift)
+    assert "data.password" in text and "tampered" in text
+    assert SECRET_VALUE not in text and "***" in text

@@ -7,7 +7,7 @@ import pytest
 from gitops_operator.api_substitute import PostBuild, SourceKind, parse_post_build
 from gitops_operator.errors import InvalidSpecError, SubstitutionError
 from gitops_operator.objects import load_manifests
-from gitops_operator.substitute import substitute_manifests, substitute_text
+from gitops_operator.substitute import mask_values, substitute_manifests, substitute_text
 
 VARS = {"APP": "web", "EMPTY": "", "N": "3"}
 
@@ -194,3 +194,16 @@ def test_parse_post_build():
 def test_parse_post_build_refuses(post_build, fragment):
     with pytest.raises(InvalidSpecError, match=fragment):
         parse_post_build({"postBuild": post_build})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("password is hunter22", "password is ***"),
+        ({"a": ["x hunter22 y", 3]}, {"a": ["x *** y", 3]}),
+        ("ab is too short to mask", "ab is too short to mask"),
+        ("hunter222", "***"),  # the longest secret first
+    ],
+)
+def test_mask_values(value, expected):
+    assert mask_values(value, frozenset({"hunter22", "hunter222", "ab"})) == expected

@@ -57,7 +57,7 @@ from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
-from ..substitute import substitute_manifests
+from ..substitute import mask_values, substitute_manifests
 from ..sync_options import check_sync_annotations
 from .accounts import account_exists, require_account, service_account_user
 from .credentials import load_credentials
@@ -180,8 +180,14 @@ class ApplicationReconciler:
         if run.post_build.enabled:
             variables = load_variables(run.manager.kube, namespace, run.post_build)
             run.variables, run.substitution_inputs = variables.values, variables.inputs
+            run.secret_values = variables.secret_values
         self.fetch_source(run)
-        outcome = self._dispatch(run)
+        try:
+            outcome = masked(self._dispatch(run), run.secret_values)
+        except GitOpsError as exc:
+            # an API server's refusal may quote a field's value: one from a Secret
+            exc.args = (mask_values(exc.message, run.secret_values),)
+            raise
         if run.warnings:
             events = [Event(reason, message, warning=True) for reason, message in run.warnings]
             outcome = replace(outcome, events=[*outcome.events, *events])
@@ -352,6 +358,21 @@ class ApplicationReconciler:
         if artifact is None or artifact.sha != sha:
             artifact = self.artifact(run.spec.source.namespace, run.repo_spec, sha)
         return self.render(run, artifact)
+
+
+def masked(outcome: Outcome, secrets: frozenset[str]) -> Outcome:
+    """The outcome with every Secret-sourced variable value masked in its status (the
+    drift list, history messages), conditions and Events."""
+    if not secrets:
+        return outcome
+    return replace(
+        outcome,
+        status=mask_values(outcome.status, secrets),
+        conditions=[
+            replace(c, message=mask_values(c.message, secrets)) for c in outcome.conditions
+        ],
+        events=[replace(e, message=mask_values(e.message, secrets)) for e in outcome.events],
+    )
 
 
 def _with_namespace(manifest: Manifest, namespace: str) -> Manifest:

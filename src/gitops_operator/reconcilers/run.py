@@ -50,6 +50,8 @@ class ApplicationRun:
     variables: dict[str, str] | None = None
     """The variables of ``spec.postBuild`` (None: no substitution); never logged."""
     substitution_inputs: str = ""
+    secret_values: frozenset[str] = frozenset()
+    """Values of the variables that came from Secrets: masked in what the pass reports."""
     """Digest of the sources' versions the variables came from (``status.postBuildInputs``)."""
 
     @property

@@ -31,6 +31,8 @@ class Variables:
 
     values: dict[str, str]
     inputs: str
+    secret_values: frozenset[str] = frozenset()
+    """The values that came from Secrets: masked wherever the pass reports something."""
 
 
 def load_variables(kube: KubeClient, namespace: str, post_build: PostBuild) -> Variables:
@@ -38,6 +40,7 @@ def load_variables(kube: KubeClient, namespace: str, post_build: PostBuild) -> V
     ``substitute`` over them all, as Flux documents it."""
     values: dict[str, str] = {}
     versions: list[str] = []
+    secret: set[str] = set()
     for source in post_build.substitute_from:
         obj = _read(kube, namespace, source)
         if obj is None:
@@ -45,10 +48,13 @@ def load_variables(kube: KubeClient, namespace: str, post_build: PostBuild) -> V
             continue
         meta = obj.get("metadata") or {}
         versions.append(f"{source}={meta.get('uid')}:{meta.get('resourceVersion')}")
-        values.update(_data_of(obj, source))
+        data = _data_of(obj, source)
+        values.update(data)
+        if source.kind is SourceKind.SECRET:
+            secret.update(v for v in data.values() if v)
     values.update(dict(post_build.substitute))
     digest = hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16]
-    return Variables(values, digest)
+    return Variables(values, digest, frozenset(secret))
 
 
 def _read(kube: KubeClient, namespace: str, source: SubstituteSource) -> KubeObject | None:
