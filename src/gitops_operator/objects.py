@@ -34,6 +34,9 @@ def _construct_str(loader: Any, node: yaml.ScalarNode) -> str:
 
 
 _SafeLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+# Written back out as the string it is (``render`` prints manifests with PyYAML's dumpers).
+for _representer in (yaml.representer.SafeRepresenter, yaml.representer.Representer):
+    _representer.add_representer(PlainScalar, yaml.representer.SafeRepresenter.represent_str)
 
 
 @dataclass(frozen=True, slots=True, order=True)

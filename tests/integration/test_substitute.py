@@ -12,6 +12,7 @@ from gitops_operator.kube import KubeClient, load_api_client
 
 from .apps import application, repository
 from .support import condition, events_for, get_status, wait_for
+from .test_cli import Cli
 from .test_reconcile import failed_with, get
 
 TEMPLATE = """\
@@ -175,7 +176,9 @@ def test_strict_mode_fails_on_an_unset_variable(kube, operator, repo, namespace)
     assert data["color"] == "red"
 
 
-def test_a_secret_value_in_a_drifted_field_is_masked(kube, operator, repo, namespace, cluster):
+def test_a_secret_value_in_a_drifted_field_is_masked(
+    kube, operator, repo, namespace, cluster, capsys, monkeypatch
+):
     source(kube, "ConfigMap", namespace, "vars", REPLICAS="1", COLOR="red")
     source(kube, "Secret", namespace, "creds", PASSWORD=SECRET_VALUE)
     start(kube, repo, namespace, {"driftInterval": "2s"})
@@ -199,3 +202,13 @@ def test_a_secret_value_in_a_drifted_field_is_masked(kube, operator, repo, names
     text = json.dumps(drift)
     assert "data.password" in text and "tampered" in text
     assert SECRET_VALUE not in text and "***" in text
+
+    # the CLI's diff renders with the same variables, and masks the Secret's value too
+    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("GITOPS_DEFAULT_SERVICE_ACCOUNT", "")
+    cli = Cli(str(cluster.kubeconfig), namespace, capsys)
+    code, out = cli("diff", "app", "-o", "json")
+    [changed] = json.loads(out)["objects"]
+    assert code == 1 and changed["object"] == f"ConfigMap/{namespace}/settings-prod"
+    assert changed["fields"][0]["path"] == "data.password"
+    assert changed["fields"][0]["desired"] == "***" and SECRET_VALUE not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gitops_operator.api_substitute import PostBuild, SourceKind, parse_post_build
 from gitops_operator.errors import InvalidSpecError, SubstitutionError
@@ -207,3 +208,10 @@ def test_parse_post_build_refuses(post_build, fragment):
 )
 def test_mask_values(value, expected):
     assert mask_values(value, frozenset({"hunter22", "hunter222", "ab"})) == expected
+
+
+def test_manifests_with_unsubstituted_variables_are_written_back_as_they_were_read():
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-${X}\ndata:\n  n: ${N}\n"
+    obj = load_manifests(text, "f")[0].obj
+    assert yaml.safe_dump(obj, sort_keys=False) == text
+    assert yaml.dump(obj, sort_keys=False) == text

@@ -175,12 +175,8 @@ class ApplicationReconciler:
             logger,
             self.manager_for(namespace, spec.service_account),
             inventory=inventory.from_status(status),
-            post_build=parse_post_build(obj.get("spec") or {}),
         )
-        if run.post_build.enabled:
-            variables = load_variables(run.manager.kube, namespace, run.post_build)
-            run.variables, run.substitution_inputs = variables.values, variables.inputs
-            run.secret_values = variables.secret_values
+        self.load_post_build(run)
         self.fetch_source(run)
         try:
             outcome = masked(self._dispatch(run), run.secret_values)
@@ -194,6 +190,16 @@ class ApplicationReconciler:
         if run.source_failing is not None:
             return replace(outcome, conditions=[*outcome.conditions, run.source_failing])
         return replace(outcome, clear=(*outcome.clear, ConditionType.SOURCE_READY))
+
+    @staticmethod
+    def load_post_build(run: ApplicationRun) -> None:
+        """Sets ``run.post_build`` and, when it substitutes, the variables read from its
+        sources with the run's identity. Raises ``SubstituteSourceNotFoundError``."""
+        run.post_build = parse_post_build(run.obj.get("spec") or {})
+        if run.post_build.enabled:
+            variables = load_variables(run.manager.kube, run.namespace, run.post_build)
+            run.variables, run.substitution_inputs = variables.values, variables.inputs
+            run.secret_values = variables.secret_values
 
     def _dispatch(self, run: ApplicationRun) -> Outcome:
         rollback_at = run.annotation(ROLLBACK_AT_ANNOTATION)
