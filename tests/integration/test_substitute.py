@@ -14,6 +14,7 @@ from .apps import application, repository
 from .support import condition, events_for, get_status, wait_for
 from .test_cli import Cli
 from .test_reconcile import failed_with, get
+from .test_tenancy import tenant
 
 TEMPLATE = """\
 apiVersion: v1
@@ -212,3 +213,31 @@ def test_a_secret_value_in_a_drifted_field_is_masked(
     assert code == 1 and changed["object"] == f"ConfigMap/{namespace}/settings-prod"
     assert changed["fields"][0]["path"] == "data.password"
     assert changed["fields"][0]["desired"] == "***" and SECRET_VALUE not in out
+
+
+def test_sources_are_read_with_the_applications_own_rights(kube, operator, repo, namespace):
+    tenant(kube, namespace)  # may manage ConfigMaps in its namespace, and read no Secret
+    source(kube, "Secret", namespace, "creds", COLOR=SECRET_VALUE)
+    repo.commit(
+        {
+            "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+            "data:\n  color: ${COLOR}\n"
+        }
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(
+        application(
+            namespace,
+            serviceAccountName="tenant",
+            postBuild={"substituteFrom": [{"kind": "Secret", "name": "creds"}]},
+        )
+    )
+    cond = wait_for(
+        lambda: failed_with(kube, namespace, "SubstituteSourceNotFound"),
+        timeout=60,
+        what="forbidden source",
+    )
+    assert (
+        f"Secret {namespace}/creds cannot be read with the Application's rights" in cond["message"]
+    )
+    assert get(kube, "ConfigMap", namespace, "a") is None
