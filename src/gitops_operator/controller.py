@@ -159,21 +159,33 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 
-@kopf.on.event("", "v1", "configmaps")
+def _named_config_map(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    return _source_key("ConfigMap", body) in memo.runtime.apps_by_substitute_source
+
+
+def _named_secret(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    return _source_key("Secret", body) in memo.runtime.apps_by_substitute_source
+
+
+@kopf.on.event("", "v1", "configmaps", when=_named_config_map)
 async def config_map_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    _wake_substituting(memo.runtime, "ConfigMap", body)
+    _wake_substituting(memo.runtime, _source_key("ConfigMap", body))
 
 
-@kopf.on.event("", "v1", "secrets")
+@kopf.on.event("", "v1", "secrets", when=_named_secret)
 async def secret_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    _wake_substituting(memo.runtime, "Secret", body)
+    _wake_substituting(memo.runtime, _source_key("Secret", body))
 
 
-def _wake_substituting(runtime: Runtime, kind: str, body: kopf.Body) -> None:
+def _source_key(kind: str, body: kopf.Body) -> tuple[str, str, str]:
+    return (kind, str(body.metadata.namespace), str(body.metadata.name))
+
+
+def _wake_substituting(runtime: Runtime, source: tuple[str, str, str]) -> None:
     """A ConfigMap or Secret that some Application's postBuild.substituteFrom names was
     created, changed or deleted: wake those Applications (they compare its version with
-    the one they last synced with). The body is not kept: only its name is looked at."""
-    source = (kind, str(body.metadata.namespace), str(body.metadata.name))
+    the one they last synced with). Only its name is looked at (the ``when`` filters keep
+    every other one from reaching a handler, or the log), and its body is not kept."""
     for app in runtime.apps_by_substitute_source.get(source, ()):
         runtime.wake(APPLICATION_KIND, app)
 

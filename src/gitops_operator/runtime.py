@@ -169,8 +169,10 @@ def track_substitute_sources(
 ) -> None:
     """Record which ConfigMaps and Secrets an Application's ``spec.postBuild.substituteFrom``
     names (``body`` None: it is gone); always in the Application's own namespace."""
-    for apps in index.values():
-        apps.discard(key)
+    for source in [s for s, apps in index.items() if key in apps]:
+        index[source].discard(key)
+        if not index[source]:
+            del index[source]
     post_build = ((body or {}).get("spec") or {}).get("postBuild") or {}
     for source in post_build.get("substituteFrom") or ():
         if isinstance(source, dict) and source.get("kind") in set(SourceKind):

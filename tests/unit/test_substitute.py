@@ -8,6 +8,7 @@ import yaml
 from gitops_operator.api_substitute import PostBuild, SourceKind, parse_post_build
 from gitops_operator.errors import InvalidSpecError, SubstitutionError
 from gitops_operator.objects import load_manifests
+from gitops_operator.runtime import track_substitute_sources
 from gitops_operator.substitute import mask_values, substitute_manifests, substitute_text
 
 VARS = {"APP": "web", "EMPTY": "", "N": "3"}
@@ -215,3 +216,26 @@ def test_manifests_with_unsubstituted_variables_are_written_back_as_they_were_re
     obj = load_manifests(text, "f")[0].obj
     assert yaml.safe_dump(obj, sort_keys=False) == text
     assert yaml.dump(obj, sort_keys=False) == text
+
+
+def test_the_sources_an_application_names_are_tracked_in_its_namespace_only():
+    index: dict = {}
+    body = {
+        "spec": {
+            "postBuild": {
+                "substituteFrom": [
+                    {"kind": "ConfigMap", "name": "vars"},
+                    {"kind": "Secret", "name": "creds", "optional": True},
+                    {"kind": "Pod", "name": "ignored"},
+                ]
+            }
+        }
+    }
+    track_substitute_sources(index, ("team-a", "app"), body)
+    track_substitute_sources(index, ("team-b", "app"), body)
+    assert index[("ConfigMap", "team-a", "vars")] == {("team-a", "app")}
+    assert index[("Secret", "team-b", "creds")] == {("team-b", "app")}
+    assert len(index) == 4
+    track_substitute_sources(index, ("team-a", "app"), {"spec": {}})  # postBuild removed
+    track_substitute_sources(index, ("team-b", "app"), None)  # deleted
+    assert index == {}
