@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .errors import InvalidSpecError
+from ..errors import InvalidSpecError
 
 GROUP = "gitops-operator.dev"
 VERSION = "v1alpha1"
