@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import InvalidSpecError
+from .verify import VerifySpec, parse_verify
 
 GROUP = "gitops-operator.dev"
 VERSION = "v1alpha1"
@@ -88,6 +89,7 @@ class GitRepositorySpec:
     timeout: float
     secret_name: str | None
     suspend: bool
+    verify: VerifySpec | None = None
 
 
 WEBHOOK_TOKEN_KEY = "token"  # noqa: S105 (a key name)
@@ -104,9 +106,10 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
     url = spec.get("url")
     if not isinstance(url, str) or not url:
         raise InvalidSpecError("spec.url is required")
+    ref = parse_ref(spec.get("ref") or {})
     return GitRepositorySpec(
         url=url,
-        ref=parse_ref(spec.get("ref") or {}),
+        ref=ref,
         interval=parse_duration(
             spec.get("interval", DEFAULT_REPOSITORY_INTERVAL), field_name="spec.interval"
         ),
@@ -116,6 +119,9 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
         ),
         secret_name=(spec.get("secretRef") or {}).get("name"),
         suspend=bool(spec.get("suspend", False)),
+        verify=parse_verify(
+            spec.get("verify"), ref_is_tag=ref.kind in (RefKind.TAG, RefKind.SEMVER)
+        ),
     )
 
 

@@ -26,7 +26,8 @@ from .auth import Credentials
 from .cache import Artifact, ArtifactCache
 from .command import run_git
 from .hosts import HostPolicy, Resolver, Target, check_target
-from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
+from .refs import Revision, check_sha, ls_remote_patterns, parse_ls_remote, select, tag_object
+from .signatures import ObjectKind, SignedObject, signed_object
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,16 @@ class GitSource:
     ) -> tuple[GitRef, str]:
         """The concrete ref and commit SHA ``ref`` points at on the remote: one ls-remote
         round trip (none for a commit). A semver range resolves to its highest tag."""
+        revision = self.resolve_revision(url, ref, timeout=timeout, credentials=credentials)
+        return revision.ref, revision.sha
+
+    def resolve_revision(
+        self, url: str, ref: GitRef, *, timeout: float, credentials: Credentials | None = None
+    ) -> Revision:
+        """``resolve``, with the SHA of the annotated tag object a tag ref names."""
         target = self.check_url(url)
         if ref.kind is RefKind.COMMIT:
-            return ref, check_sha(ref.value, where="spec.ref.commit")
+            return Revision(ref, check_sha(ref.value, where="spec.ref.commit"))
         symref = ("--symref",) if ref.kind is RefKind.BRANCH and not ref.value else ()
         output = self._git(
             None,
@@ -113,7 +121,9 @@ class GitSource:
             target=target,
             credentials=credentials,
         )
-        return select(ref, parse_ls_remote(output), url)
+        refs = parse_ls_remote(output)
+        concrete, sha = select(ref, refs, url)
+        return Revision(concrete, sha, tag_object(concrete, refs))
 
     def artifact(self, url: str, sha: str, *, scope: str = "") -> Artifact | None:
         """The cached tree of ``sha`` if ``url`` with the Secret ``scope``
@@ -142,37 +152,7 @@ class GitSource:
             if cached:
                 return cached
             repo = self._mirror(url)
-            if ref.kind is RefKind.COMMIT:
-                refspec = sha
-            else:
-                kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
-                refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
-            try:
-                self._git(
-                    repo,
-                    "fetch",
-                    "--depth=1",
-                    "--no-tags",
-                    "--",
-                    url,
-                    refspec,
-                    timeout=timeout,
-                    url=url,
-                    target=target,
-                    credentials=credentials,
-                    max_file_bytes=self.max_fetch_bytes,
-                )
-            except SourceError:
-                if not _stopped_at(Path(repo.git_dir), self.max_fetch_bytes):
-                    raise
-                shutil.rmtree(repo.git_dir, ignore_errors=True)  # and the partial pack in it
-                raise StalledError(
-                    f"git fetch: {redact(url)} sent more than this operator accepts"
-                    f" ({self.max_fetch_bytes / 2**20:.1f} MiB: GITOPS_MAX_TREE_BYTES plus"
-                    f" {BYTES_PER_FILE} bytes per GITOPS_MAX_TREE_FILES); the download was"
-                    " stopped",
-                    reason="RepositoryTooLarge",
-                ) from None
+            self._download(repo, url, ref, sha, target, timeout, credentials)
             try:
                 commit = repo.commit(sha)
             except (ValueError, git.BadName) as exc:
@@ -184,7 +164,80 @@ class GitSource:
             finally:
                 self._trim_mirror(Path(repo.git_dir))
 
+    def signed_objects(
+        self,
+        url: str,
+        revision: Revision,
+        *,
+        commit: bool,
+        tag: bool,
+        timeout: float,
+        credentials: Credentials | None = None,
+    ) -> list[SignedObject]:
+        """The commit of ``revision`` (with ``commit``) and its tag object (with ``tag``)
+        as signed objects, read from the mirror, fetched into it first if missing. A tag
+        wanted but not annotated is returned unsigned (only a tag object carries one)."""
+        target = self.check_url(url)
+        wanted = [(ObjectKind.TAG, revision.tag or "")] if tag else []
+        if commit:
+            wanted.append((ObjectKind.COMMIT, revision.sha))
+        for _, sha in wanted:
+            if sha:
+                check_sha(sha, where="object to verify")
+        with self._lock(url):
+            repo = self._mirror(url)
+            if any(sha and not _has_object(repo, sha) for _, sha in wanted):
+                self._download(repo, url, revision.ref, revision.sha, target, timeout, credentials)
+            return [
+                signed_object(kind, sha, _read_object(repo, kind, sha) if sha else b"")
+                for kind, sha in wanted
+            ]
+
     # -- helpers -----------------------------------------------------------------------
+
+    def _download(
+        self,
+        repo: git.Repo,
+        url: str,
+        ref: GitRef,
+        sha: str,
+        target: Target | None,
+        timeout: float,
+        credentials: Credentials | None,
+    ) -> None:
+        """Fetch ``ref`` (a commit ref: ``sha``) shallowly into the mirror ``repo``; a pack
+        larger than the limits is stopped while it downloads."""
+        if ref.kind is RefKind.COMMIT:
+            refspec = sha
+        else:
+            kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
+            refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
+        try:
+            self._git(
+                repo,
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                "--",
+                url,
+                refspec,
+                timeout=timeout,
+                url=url,
+                target=target,
+                credentials=credentials,
+                max_file_bytes=self.max_fetch_bytes,
+            )
+        except SourceError:
+            if not _stopped_at(Path(repo.git_dir), self.max_fetch_bytes):
+                raise
+            shutil.rmtree(repo.git_dir, ignore_errors=True)  # and the partial pack in it
+            raise StalledError(
+                f"git fetch: {redact(url)} sent more than this operator accepts"
+                f" ({self.max_fetch_bytes / 2**20:.1f} MiB: GITOPS_MAX_TREE_BYTES plus"
+                f" {BYTES_PER_FILE} bytes per GITOPS_MAX_TREE_FILES); the download was"
+                " stopped",
+                reason="RepositoryTooLarge",
+            ) from None
 
     def _check_size(self, repo: git.Repo, sha: str) -> None:
         """Refuse a tree larger than the limits before writing any of it: ``ls-tree``
@@ -285,6 +338,25 @@ class GitSource:
             allow_local=self.allow_local,
             max_file_bytes=max_file_bytes,
         )
+
+
+def _has_object(repo: git.Repo, sha: str) -> bool:
+    try:
+        repo.odb.info(bytes.fromhex(sha))
+    except (ValueError, git.BadObject, git.BadName):
+        return False
+    return True
+
+
+def _read_object(repo: git.Repo, kind: ObjectKind, sha: str) -> bytes:
+    """The raw bytes of object ``sha``; a ``SourceError`` unless it is a ``kind``."""
+    try:
+        stream = repo.odb.stream(bytes.fromhex(sha))
+    except (ValueError, git.BadObject, git.BadName) as exc:
+        raise SourceError(f"{kind} {sha} is not in the fetched objects; will retry") from exc
+    if stream.type != kind.value.encode():
+        raise SourceError(f"{sha} is a {stream.type.decode()}, not a {kind}", reason="RefMoved")
+    return bytes(stream.read())
 
 
 def _stopped_at(git_dir: Path, limit: int) -> bool:
