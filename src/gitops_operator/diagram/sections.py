@@ -87,6 +87,9 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
         ("interval", str(repo_spec.get("interval") or "1m")),
         ("message", str(ready.get("message") or "")),
     ]
+    signed = labels.signed_by(artifact.get("verification"))
+    if signed:
+        repo_rows.append(("signed", signed))
     accent = "#2f8132" if ready.get("status") == "True" else "#b44d12"
     svg.box(root, xs[1], top, ("GitRepository", accent, "gitrepository"), repo_rows)
     failed = str(status.get("failedRevision") or "")

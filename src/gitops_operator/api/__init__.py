@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .errors import InvalidSpecError
+from ..errors import InvalidSpecError
+from .verify import VerifySpec, parse_verify
 
 GROUP = "gitops-operator.dev"
 VERSION = "v1alpha1"
@@ -102,6 +103,7 @@ class GitRepositorySpec:
     timeout: float
     secret_name: str | None
     suspend: bool
+    verify: VerifySpec | None = None
 
 
 WEBHOOK_TOKEN_KEY = "token"  # noqa: S105 (a key name)
@@ -118,9 +120,10 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
     url = spec.get("url")
     if not isinstance(url, str) or not url:
         raise InvalidSpecError("spec.url is required")
+    ref = parse_ref(spec.get("ref") or {})
     return GitRepositorySpec(
         url=url,
-        ref=parse_ref(spec.get("ref") or {}),
+        ref=ref,
         interval=parse_duration(
             spec.get("interval", DEFAULT_REPOSITORY_INTERVAL), field_name="spec.interval"
         ),
@@ -130,6 +133,9 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
         ),
         secret_name=(spec.get("secretRef") or {}).get("name"),
         suspend=bool(spec.get("suspend", False)),
+        verify=parse_verify(
+            spec.get("verify"), ref_is_tag=ref.kind in (RefKind.TAG, RefKind.SEMVER)
+        ),
     )
 
 
