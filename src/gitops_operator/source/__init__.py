@@ -3,12 +3,13 @@
 from .auth import Credentials
 from .cache import Artifact, credentials_scope
 from .git import GitSource
-from .worktree import committed_view, repository_root
+from .worktree import commit_tree, committed_view, repository_root
 
 __all__ = [
     "Artifact",
     "Credentials",
     "GitSource",
+    "commit_tree",
     "committed_view",
     "credentials_scope",
     "repository_root",
