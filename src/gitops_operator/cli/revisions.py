@@ -81,7 +81,7 @@ def diff_revisions(args: argparse.Namespace) -> int:
             else:
                 tree, revisions[side] = stack.enter_context(committed_view(root)), Revision("")
             target = targets[side] = _target(args, root, location, tree)
-            if target is None or (target.path != "." and not (tree / target.path).is_dir()):
+            if target is None or _absent(tree / target.path):
                 missing = location.relative_to(root) if target is None else target.path
                 notes.append(f"{missing} does not exist in the {side} revision")
                 renders[side] = []
@@ -171,6 +171,11 @@ def _print(report: RevisionDiff, output: str) -> None:
         sys.stdout.write(as_text(report))
     else:
         sys.stdout.write(dump(as_data(report), OutputFormat(output)))
+
+
+def _absent(path: Path) -> bool:
+    """Nothing at all at ``path``: a missing side, not an error (render judges the rest)."""
+    return not (path.exists() or path.is_symlink())
 
 
 def _nearest_existing(path: Path) -> Path:
