@@ -365,3 +365,20 @@ def test_markdown_stays_under_the_comment_limit():
     assert 0 < shown < 50
     assert f"{50 - shown} more object diffs are not shown" in text
     assert as_markdown(report).count("<details>") == 50
+
+
+def test_markdown_diffs_a_multi_line_value_line_by_line():
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nginx"}}
+    old = {**config, "data": {"nginx.conf": "worker 1;\nlisten 80;\nroot /srv;\n"}}
+    new = {**config, "data": {"nginx.conf": "worker 1;\nlisten 8080;\nroot /srv;\n"}}
+    diffs = compare([Manifest(old, "a.yaml")], [Manifest(new, "a.yaml")])
+    text = as_markdown(RevisionDiff(Revision("main", "f" * 40), Revision(""), "web", tuple(diffs)))
+    block = text.split("```diff\n", 1)[1].split("\n```", 1)[0]
+    assert block.splitlines() == [
+        '@@ data["nginx.conf"] @@',
+        "@@ -1,3 +1,3 @@",
+        "  worker 1;",
+        "- listen 80;",
+        "+ listen 8080;",
+        "  root /srv;",
+    ]

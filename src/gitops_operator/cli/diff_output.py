@@ -3,6 +3,7 @@ pull-request comment (a table of the objects, then each object's diff, folded)."
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +163,13 @@ def _details(d: ObjectDiff) -> str:
 
 def _field_lines(change: FieldChange) -> list[str]:
     lines = [f"@@ {change.path} @@"]
-    for mark, value in (("-", change.live), ("+", change.desired)):
+    old, new = change.live, change.desired
+    if isinstance(old, str) and isinstance(new, str) and "\n" in old + new:
+        # a file kept in a field (a ConfigMap's config, a script): its lines, diffed
+        changed = difflib.unified_diff(old.splitlines(), new.splitlines(), n=2, lineterm="")
+        body = list(changed)[2:]  # after the ---/+++ header: hunks, as in any unified diff
+        return lines + [line if line[:2] == "@@" else f"{line[0]} {line[1:]}" for line in body]
+    for mark, value in (("-", old), ("+", new)):
         if value is None:
             continue  # the field is absent on this side
         if isinstance(value, dict | list) and value:
