@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from gitops_operator.source.trust import crc24, trusted_keys
 
 from gitops_operator.errors import InvalidSpecError
+from gitops_operator.source.trust import crc24, trusted_keys
 
 FIXTURES = Path(__file__).parent / "fixtures" / "signatures"
 ALICE = (FIXTURES / "alice.asc").read_text()

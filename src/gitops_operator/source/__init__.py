@@ -7,7 +7,7 @@ from .refs import Revision
 from .signatures import ObjectKind, Signer
 from .trust import TrustedKeys, trusted_keys
 from .verify import verify_object
-from .worktree import committed_view, repository_root
+from .worktree import commit_tree, committed_view, repository_root
 
 __all__ = [
     "Artifact",
@@ -17,6 +17,7 @@ __all__ = [
     "Revision",
     "Signer",
     "TrustedKeys",
+    "commit_tree",
     "committed_view",
     "credentials_scope",
     "repository_root",
