@@ -375,3 +375,32 @@ def test_markdown_diffs_a_multi_line_value_line_by_line():
         "+ listen 8080;",
         "  root /srv;",
     ]
+
+
+def test_the_details_say_what_an_application_waits_for_and_its_wave():
+    app = {
+        **APP,
+        "status": {
+            **APP["status"],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "DependencyNotReady",
+                    "message": "waiting for Application team/db to be Ready",
+                }
+            ],
+            "syncWave": {"revision": REV, "wave": 1, "appliedAt": "t", "remaining": 2},
+        },
+    }
+    deps = [
+        {"name": "team/db", "ready": "False", "reason": "Progressing", "message": ""},
+        {"name": "team/cache", "ready": "True", "reason": "", "message": ""},
+        {"name": "infra/dns", "ready": "missing", "reason": "", "message": ""},
+    ]
+    text = cli_inspect.details_table(cli_inspect.application_details(app, deps))
+    assert "team/db (not Ready: Progressing), team/cache (Ready), infra/dns (not found)" in text
+    assert "Waiting for:" in text and "waiting for Application team/db to be Ready" in text
+    assert "wave 1 of main@sha1:" in text and "2 wave(s) after it" in text
+    plain = cli_inspect.details_table(cli_inspect.application_details(APP))
+    assert "Waiting for" not in plain and "none in progress" in plain

@@ -276,3 +276,16 @@ def test_the_verified_signer_is_on_the_repository_box():
     box = all_text(draw(repo=repo))
     assert "bob · SHA256:xxxxxxxxxxxx" in box
     assert "signed" not in all_text(draw())
+
+
+def test_the_application_box_says_what_it_waits_for_and_its_wave():
+    app = application(
+        conditions=[{"type": "Ready", "status": "False", "reason": "DependencyNotReady"}],
+        syncWave={"revision": NEW, "wave": 2, "appliedAt": "2024-05-03T10:07:00Z", "remaining": 1},
+    )
+    app["spec"]["dependsOn"] = [{"name": "db"}, {"name": "cache", "namespace": "infra"}]
+    box = draw(app).find("svg:g[@id='application']", NS)
+    text = all_text(box)
+    assert "after apps/db, infra/cache (waiting)" in text
+    assert "wave 2 applied, 1 to go" in text
+    assert "order" not in all_text(draw().find("svg:g[@id='application']", NS))
