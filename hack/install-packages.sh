@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages `make test` and `make demo` need on a fresh machine: the Git
-# servers of the tests (git-http-backend, sshd), and the real node beside the kwok ones
-# (containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy, mmdebstrap
-# for image root filesystems, busybox-static for the sample workload image). Installs
-# only what is missing; as a non-root user it installs nothing and prints the one command
-# that would.
+# servers of the tests (git-http-backend, sshd), gpgv and ssh-keygen that verify commit
+# signatures, gpg and gpg-agent that make the tests' OpenPGP keys and signatures, and the
+# real node beside the kwok ones (containerd, runc, the CNI plugins, iptables and
+# conntrack for kube-proxy, mmdebstrap for image root filesystems, busybox-static for the
+# sample workload image). Installs only what is missing; as a non-root user it installs
+# nothing and prints the one command that would.
 #
 #   hack/install-packages.sh          # install what is missing (root), else print the command
 #   hack/install-packages.sh --check  # print what is missing; exit 1 if anything is
@@ -13,6 +14,9 @@ set -euo pipefail
 # package -> a file the package installs; the file's absence means the package is missing.
 declare -A provides=(
   [git]=/usr/bin/git
+  [gpg]=/usr/bin/gpg
+  [gpg-agent]=/usr/bin/gpg-agent
+  [gpgv]=/usr/bin/gpgv
   [make]=/usr/bin/make
   [openssh-server]=/usr/sbin/sshd
   [openssh-client]=/usr/bin/ssh-keygen

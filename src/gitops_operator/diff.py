@@ -27,6 +27,7 @@ _SERVER_METADATA = (
 )
 _SECRET_FIELDS = ("data", "stringData")
 MASK = "***"
+CHANGED_MASK = "*** (changed)"
 
 
 def normalize(obj: KubeObject) -> KubeObject:
@@ -77,9 +78,31 @@ class FieldChange:
         return format_json_pointer(self.field)
 
 
+def mask_secret_pair(before: KubeObject, after: KubeObject) -> tuple[KubeObject, KubeObject]:
+    """Two versions of an object, Secret values masked so that a diff still shows which
+    keys changed: a value equal on both sides is ``***`` on both, a changed one ``***``
+    before and ``*** (changed)`` after. Never a value, nor a digest of one."""
+    if before.get("kind") != "Secret" or after.get("kind") != "Secret":
+        return mask_secret(before), mask_secret(after)
+    left, right = mask_secret(before), mask_secret(after)
+    for key in _SECRET_FIELDS:
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            right[key] = {
+                k: MASK if k not in old or old[k] == new[k] else CHANGED_MASK for k in new
+            }
+    return left, right
+
+
 def field_changes(desired: KubeObject, live: KubeObject) -> list[FieldChange]:
     """Field-level differences between normalised objects, Secret values masked."""
-    left, right = mask_secret(normalize(live)), mask_secret(normalize(desired))
+    return changes_between(mask_secret(normalize(desired)), mask_secret(normalize(live)))
+
+
+def changes_between(desired: KubeObject, live: KubeObject) -> list[FieldChange]:
+    """Field-level differences between two objects as they are (neither normalised nor
+    masked), in field order."""
+    left, right = live, desired
     diff = DeepDiff(left, right, ignore_order=False, view="tree", verbose_level=2)
     changes: list[FieldChange] = []
     for items in diff.values():

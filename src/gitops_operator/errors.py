@@ -11,6 +11,7 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   ├── SyncAnnotationError   an object's sync wave, sync option or hook annotation
     │   │                         that cannot be honoured, before any write
     │   ├── DryRunError(partial)  an object the API server refuses, before any write
+    │   ├── VerificationError     a commit or tag unsigned, or signed by no trusted key
     │   └── ApplyError            a write refused after validation passed: the revision
     │                             fails (rolled back, or quarantined), never retried
     ├── RetryableError(requeue_after)   transient: retried after ``requeue_after`` seconds
@@ -115,6 +116,14 @@ class DryRunError(StalledError):
     def __init__(self, message: str, *, reason: str | None = None, partial: bool = False) -> None:
         super().__init__(message, reason=reason)
         self.partial = partial
+
+
+class VerificationError(StalledError):
+    """A commit or tag is unsigned, signed by a key the GitRepository does not trust, or
+    its signature is bad: its revision is not published (the last verified one stays)
+    until a new commit or a change of the trusted keys."""
+
+    reason = "VerificationFailed"
 
 
 class SourceError(RetryableError):

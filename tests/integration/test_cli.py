@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-import pytest
 import yaml
 
 from gitops_operator.api import API_VERSION, ROLLBACK_AT_ANNOTATION, ROLLBACK_TO_ANNOTATION
-from gitops_operator.cli import main
 from gitops_operator.kube import KubeClient, load_api_client
 
 from .apps import configmap, deployment
@@ -17,30 +15,6 @@ from .support import custom, get_status, wait_for
 from .test_reconcile import start, synced_to
 
 FILES = {"app/cm.yaml": configmap("settings", color="blue"), "app/web.yaml": deployment("web")}
-
-
-class Cli:
-    """The CLI run in-process against the test cluster and namespace: a call returns
-    (exit code, stdout); ``err`` holds the last call's stderr."""
-
-    def __init__(self, kubeconfig: str, namespace: str, capsys: pytest.CaptureFixture[str]):
-        self.kubeconfig, self.namespace, self.capsys = kubeconfig, namespace, capsys
-        self.err = ""
-
-    def __call__(self, *argv: str) -> tuple[int, str]:
-        self.capsys.readouterr()
-        code = main([*argv, "--kubeconfig", self.kubeconfig, "-n", self.namespace])
-        captured = self.capsys.readouterr()
-        assert "Traceback" not in captured.err
-        self.err = captured.err
-        return code, captured.out
-
-
-@pytest.fixture
-def cli(cluster, namespace, capsys, monkeypatch) -> Cli:
-    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")  # the test Git server
-    monkeypatch.setenv("GITOPS_DEFAULT_SERVICE_ACCOUNT", "")  # as the session operator runs
-    return Cli(str(cluster.kubeconfig), namespace, capsys)
 
 
 def test_status_lists_applications_and_history_shows_the_sync(kube, operator, repo, namespace, cli):

@@ -14,7 +14,9 @@ def app_status(kube, namespace, name):
     return get_status(kube, "Application", namespace, name)
 
 
-def test_a_chain_created_in_reverse_order_becomes_ready_in_order(kube, operator, repo, namespace):
+def test_a_chain_created_in_reverse_order_becomes_ready_in_order(
+    kube, operator, repo, namespace, cli
+):
     sha = repo.commit(
         {
             "db/cm.yaml": configmap("db"),
@@ -35,6 +37,10 @@ def test_a_chain_created_in_reverse_order_becomes_ready_in_order(kube, operator,
     wait_for(lambda: waiting("web", "api"), timeout=60, what="web waiting for api")
     assert get(kube, "ConfigMap", namespace, "api") is None, "applied before its dependency"
     assert "not found" in condition(app_status(kube, namespace, "api"))["message"]
+    code, out = cli("status", "api")
+    assert code == 0
+    assert f"{namespace}/db (not found)" in out
+    assert "Waiting for:" in out
 
     kube.apply(application(namespace, "db", path="db"))
     for name in ("db", "api", "web"):

@@ -11,9 +11,8 @@ import time
 from gitops_operator.kube import KubeClient, load_api_client
 
 from .apps import application, repository
-from .support import condition, events_for, get_status, wait_for
-from .test_cli import Cli
-from .test_reconcile import failed_with, get
+from .support import events_for, get_status, wait_for
+from .test_reconcile import failed_with, get, synced_to
 from .test_tenancy import tenant
 
 TEMPLATE = """\
@@ -97,10 +96,10 @@ def test_variables_from_spec_configmap_and_secret_are_applied(kube, operator, re
     # Secret, listed after it.
     source(kube, "ConfigMap", namespace, "vars", ENV="dev", REPLICAS="2", COLOR="blue")
     source(kube, "Secret", namespace, "creds", PASSWORD=SECRET_VALUE, COLOR="green")
-    start(kube, repo, namespace)
+    sha = start(kube, repo, namespace)
 
-    data = wait_for(lambda: data_of(kube, namespace, "settings-prod"), timeout=60, what="applied")
-    assert data == {
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="applied and Ready")
+    assert data_of(kube, namespace, "settings-prod") == {
         "env": "prod",
         "region": "eu-west-1",
         "color": "green",
@@ -112,13 +111,6 @@ def test_variables_from_spec_configmap_and_secret_are_applied(kube, operator, re
     env = web["spec"]["template"]["spec"]["containers"][0]["env"]
     assert env == [{"name": "PORT", "value": "8080"}]  # a quoted one stays a string
     assert data_of(kube, namespace, "untouched") == {"env": "${ENV}"}
-    wait_for(
-        lambda: (
-            condition(get_status(kube, "Application", namespace, "app")).get("status") == "True"
-        ),
-        timeout=60,
-        what="Ready",
-    )
 
     # a change of the ConfigMap is applied at once, though the interval is an hour
     changed = time.monotonic()
@@ -177,13 +169,11 @@ def test_strict_mode_fails_on_an_unset_variable(kube, operator, repo, namespace)
     assert data["color"] == "red"
 
 
-def test_a_secret_value_in_a_drifted_field_is_masked(
-    kube, operator, repo, namespace, cluster, capsys, monkeypatch
-):
+def test_a_secret_value_in_a_drifted_field_is_masked(kube, operator, repo, namespace, cluster, cli):
     source(kube, "ConfigMap", namespace, "vars", REPLICAS="1", COLOR="red")
     source(kube, "Secret", namespace, "creds", PASSWORD=SECRET_VALUE)
-    start(kube, repo, namespace, {"driftInterval": "2s"})
-    wait_for(lambda: data_of(kube, namespace, "settings-prod"), timeout=60, what="applied")
+    sha = start(kube, repo, namespace, {"driftInterval": "2s"})
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="applied and Ready")
 
     # someone edits the ConfigMap that holds the substituted Secret value
     other = KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="someone")
@@ -205,9 +195,6 @@ def test_a_secret_value_in_a_drifted_field_is_masked(
     assert SECRET_VALUE not in text and "***" in text
 
     # the CLI's diff renders with the same variables, and masks the Secret's value too
-    monkeypatch.setenv("GITOPS_ALLOWED_GIT_HOSTS", "127.0.0.1")
-    monkeypatch.setenv("GITOPS_DEFAULT_SERVICE_ACCOUNT", "")
-    cli = Cli(str(cluster.kubeconfig), namespace, capsys)
     code, out = cli("diff", "app", "-o", "json")
     [changed] = json.loads(out)["objects"]
     assert code == 1 and changed["object"] == f"ConfigMap/{namespace}/settings-prod"

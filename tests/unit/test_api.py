@@ -75,3 +75,33 @@ def test_revision_names_branch_and_sha():
     sha = "b" * 40
     assert revision_string(GitRef(RefKind.BRANCH, "main"), sha) == f"main@sha1:{sha}"
     assert revision_string(GitRef(RefKind.COMMIT, sha), sha) == f"sha1:{sha}"
+
+
+def test_verify_defaults_to_head_and_needs_a_secret():
+    url = "https://example.com/r.git"
+    spec = parse_repository_spec({"url": url, "verify": {"secretRef": {"name": "keys"}}})
+    assert spec.verify is not None
+    assert (spec.verify.mode, spec.verify.secret_name) == ("HEAD", "keys")
+    assert parse_repository_spec({"url": url}).verify is None
+    with pytest.raises(InvalidSpecError, match=r"secretRef\.name is required"):
+        parse_repository_spec({"url": url, "verify": {"mode": "HEAD"}})
+
+
+@pytest.mark.parametrize(
+    ("ref", "mode", "ok"),
+    [
+        ({"tag": "v1"}, "Tag", True),
+        ({"semver": "^1"}, "TagAndHEAD", True),
+        ({"branch": "main"}, "Tag", False),
+        ({"commit": "a" * 40}, "TagAndHEAD", False),
+        ({"branch": "main"}, "HEAD", True),
+    ],
+)
+def test_a_tag_mode_needs_a_tag_ref(ref, mode, ok):
+    spec = {"url": "https://example.com/r.git", "ref": ref}
+    spec["verify"] = {"mode": mode, "secretRef": {"name": "keys"}}
+    if ok:
+        assert parse_repository_spec(spec).verify is not None
+    else:
+        with pytest.raises(InvalidSpecError, match=r"spec\.ref must name a tag"):
+            parse_repository_spec(spec)

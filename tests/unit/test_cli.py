@@ -14,6 +14,7 @@ from gitops_operator.cli import build_parser, main
 from gitops_operator.cli import inspect as cli_inspect
 from gitops_operator.cli import render as cli_render
 from gitops_operator.cli.cluster import default_namespace
+from gitops_operator.cli.diff_output import Revision, RevisionDiff, as_markdown
 from gitops_operator.cli.output import (
     OutputFormat,
     dump,
@@ -22,7 +23,9 @@ from gitops_operator.cli.output import (
     short_revision,
 )
 from gitops_operator.config import Settings
+from gitops_operator.objects import Manifest
 from gitops_operator.render import RenderTools, render
+from gitops_operator.render_diff import compare
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SHA = "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d"
@@ -321,3 +324,83 @@ def test_a_failed_re_apply_of_the_last_good_revision_is_not_shown_as_quarantined
     other = {**APP["status"], "failedRevision": "main@sha1:" + "b" * 40}
     text = cli_inspect.details_table(cli_inspect.application_details({**APP, "status": other}))
     assert f"main@sha1:{'b' * 40} (quarantined)" in text
+
+
+# -- diff --base: offline, two revisions -------------------------------------------------
+
+
+def test_revision_flags_need_base_and_markdown_is_only_for_diff(capsys):
+    assert main(["diff", "app", "--head", "HEAD", "-n", "x"]) == 2
+    assert "--head: only with --base" in capsys.readouterr().err
+    assert main(["diff", "-n", "x"]) == 2
+    assert "give --base" in capsys.readouterr().err
+    assert build_parser().parse_args(["diff", "--base", "main", "-o", "markdown"]).target is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["status", "-o", "markdown"])
+
+
+def test_markdown_stays_under_the_comment_limit():
+    many = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"c-{i}"},
+            "data": {"k": "v" * 100},
+        }
+        for i in range(50)
+    ]
+    diffs = tuple(compare([], [Manifest(o, "many.yaml") for o in many]))
+    report = RevisionDiff(Revision("main", "f" * 40), Revision(""), "apps", diffs)
+    text = as_markdown(report, limit=5_000)
+    assert len(text) < 5_000 + 300
+    assert text.count("| + added |") == 50, "the table lists every object"
+    shown = text.count("<details>")
+    assert 0 < shown < 50
+    assert f"{50 - shown} more object diffs are not shown" in text
+    assert as_markdown(report).count("<details>") == 50
+
+
+def test_markdown_diffs_a_multi_line_value_line_by_line():
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nginx"}}
+    old = {**config, "data": {"nginx.conf": "worker 1;\nlisten 80;\nroot /srv;\n"}}
+    new = {**config, "data": {"nginx.conf": "worker 1;\nlisten 8080;\nroot /srv;\n"}}
+    diffs = compare([Manifest(old, "a.yaml")], [Manifest(new, "a.yaml")])
+    text = as_markdown(RevisionDiff(Revision("main", "f" * 40), Revision(""), "web", tuple(diffs)))
+    block = text.split("```diff\n", 1)[1].split("\n```", 1)[0]
+    assert block.splitlines() == [
+        '@@ data["nginx.conf"] @@',
+        "@@ -1,3 +1,3 @@",
+        "  worker 1;",
+        "- listen 80;",
+        "+ listen 8080;",
+        "  root /srv;",
+    ]
+
+
+def test_the_details_say_what_an_application_waits_for_and_its_wave():
+    app = {
+        **APP,
+        "status": {
+            **APP["status"],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "DependencyNotReady",
+                    "message": "waiting for Application team/db to be Ready",
+                }
+            ],
+            "syncWave": {"revision": REV, "wave": 1, "appliedAt": "t", "remaining": 2},
+        },
+    }
+    deps = [
+        {"name": "team/db", "ready": "False", "reason": "Progressing", "message": ""},
+        {"name": "team/cache", "ready": "True", "reason": "", "message": ""},
+        {"name": "infra/dns", "ready": "missing", "reason": "", "message": ""},
+    ]
+    text = cli_inspect.details_table(cli_inspect.application_details(app, deps))
+    assert "team/db (not Ready: Progressing), team/cache (Ready), infra/dns (not found)" in text
+    assert "Waiting for:" in text and "waiting for Application team/db to be Ready" in text
+    assert "wave 1 of main@sha1:" in text and "2 wave(s) after it" in text
+    plain = cli_inspect.details_table(cli_inspect.application_details(APP))
+    assert "Waiting for" not in plain and "none in progress" in plain

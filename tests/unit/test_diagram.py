@@ -256,3 +256,36 @@ def test_a_failed_revision_other_than_the_last_good_is_quarantined() -> None:
     assert app is not None
     lines = shown(app)
     assert "main@a1b2c3d (quarantined)" in lines and "main@9f8e7d6" in lines
+
+
+def test_the_verified_signer_is_on_the_repository_box():
+    verification = {
+        "mode": "TagAndHEAD",
+        "tag": {"format": "openpgp", "signer": "Alice <a@example.com>", "fingerprint": "5B" * 20},
+        "commit": {"format": "ssh", "signer": "bob", "fingerprint": "SHA256:" + "x" * 43},
+    }
+    repo = {**REPOSITORY, "status": {**REPOSITORY["status"]}}
+    repo["status"]["artifact"] = {**REPOSITORY["status"]["artifact"], "verification": verification}
+    box = "".join(
+        parse(render_svg(application(), repo, OBJECTS))
+        .find("svg:g[@id='gitrepository']", NS)
+        .itertext()
+    )
+    assert "Alice <a@example.com> · " + "5B" * 8 in box
+    verification.pop("tag")
+    box = all_text(draw(repo=repo))
+    assert "bob · SHA256:xxxxxxxxxxxx" in box
+    assert "signed" not in all_text(draw())
+
+
+def test_the_application_box_says_what_it_waits_for_and_its_wave():
+    app = application(
+        conditions=[{"type": "Ready", "status": "False", "reason": "DependencyNotReady"}],
+        syncWave={"revision": NEW, "wave": 2, "appliedAt": "2024-05-03T10:07:00Z", "remaining": 1},
+    )
+    app["spec"]["dependsOn"] = [{"name": "db"}, {"name": "cache", "namespace": "infra"}]
+    box = draw(app).find("svg:g[@id='application']", NS)
+    text = all_text(box)
+    assert "after apps/db, infra/cache (waiting)" in text
+    assert "wave 2 applied, 1 to go" in text
+    assert "order" not in all_text(draw().find("svg:g[@id='application']", NS))

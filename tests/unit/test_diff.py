@@ -1,10 +1,12 @@
 import pytest
 
 from gitops_operator.diff import (
+    CHANGED_MASK,
     MASK,
     differs,
     field_changes,
     format_field_path,
+    mask_secret_pair,
     normalize,
     parse_pointer,
 )
@@ -50,6 +52,14 @@ def test_secret_values_are_masked_in_changes():
     assert [c.path for c in changes] == ["data.extra"]
     assert all(c.desired in (MASK, None) for c in changes)
     assert "bmV3" not in repr(changes) and "b2xk" not in repr(changes)
+
+
+def test_masking_a_pair_leaves_the_inputs_and_other_kinds_alone():
+    secret = {"kind": "Secret", "stringData": {"a": "1"}}
+    left, right = mask_secret_pair(secret, {**secret, "stringData": {"a": "2"}})
+    assert (left["stringData"], right["stringData"]) == ({"a": MASK}, {"a": CHANGED_MASK})
+    assert secret["stringData"] == {"a": "1"}
+    assert mask_secret_pair(LIVE, LIVE) == (LIVE, LIVE)
 
 
 def test_json_pointer_fields_keep_their_live_value():

@@ -15,7 +15,7 @@ from gitops_operator.errors import SourceError, StalledError
 from gitops_operator.source import GitSource
 from gitops_operator.source.cache import ArtifactCache
 from gitops_operator.source.hosts import HostPolicy
-from gitops_operator.source.refs import default_branch, parse_ls_remote
+from gitops_operator.source.refs import default_branch, parse_ls_remote, select, tag_object
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -68,6 +68,17 @@ def test_fetch_by_sha_then_serve_from_the_cache(tmp_path: Path, bare: tuple[Path
 def test_ls_remote_lines_without_a_sha_are_ignored() -> None:
     output = f"{SHA}\trefs/heads/main\n../../etc\trefs/heads/evil\n--upload-pack=x\trefs/tags/v1\n"
     assert parse_ls_remote(output) == {"refs/heads/main": SHA}
+
+
+def test_an_annotated_tag_resolves_to_its_commit_and_keeps_its_tag_object() -> None:
+    tag, commit = "1" * 40, "2" * 40
+    output = f"{tag}\trefs/tags/v1.0.0\n{commit}\trefs/tags/v1.0.0^{{}}\n{SHA}\trefs/tags/v2.0.0\n"
+    refs = parse_ls_remote(output)
+    for ref, sha, obj in [("v1.0.0", commit, tag), ("v2.0.0", SHA, None)]:
+        concrete, resolved = select(GitRef(RefKind.TAG, ref), refs, "https://e.com/r.git")
+        assert (resolved, tag_object(concrete, refs)) == (sha, obj)
+    concrete, resolved = select(GitRef(RefKind.SEMVER, ">=1"), refs, "https://e.com/r.git")
+    assert concrete.value == "v2.0.0"  # the tag objects are not tags of their own
 
 
 def test_an_artifact_is_served_only_to_the_url_and_secret_that_fetched_it(

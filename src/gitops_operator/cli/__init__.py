@@ -1,8 +1,10 @@
 """The ``gitops-operator`` command line: one module per group of commands.
 
 ``app`` builds the parser and maps errors to exit codes; ``render`` (render, diff),
-``inspect`` (status, history, diagram) and ``actions`` (sync, retry, rollback, suspend,
-resume) hold the commands; ``cluster`` connects and waits; ``output`` formats what is printed.
+``revisions`` (diff --base: two revisions of a checkout, offline), ``inspect`` (status,
+history, diagram) and ``actions`` (sync, retry, rollback, suspend, resume) hold the
+commands; ``cluster`` connects and waits; ``output`` and ``diff_output`` format what is
+printed.
 """
 
 from .app import build_parser, main

@@ -14,10 +14,11 @@ import yaml
 
 from .. import __version__, runner
 from ..api import RenderType, parse_duration
-from ..errors import GitOpsError
+from ..errors import GitOpsError, InvalidSpecError
 from . import actions as action_commands
 from . import inspect as inspect_commands
 from . import render as render_commands
+from . import revisions
 from .cluster import default_namespace
 from .output import OutputFormat
 
@@ -55,7 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runner.add_arguments(commands.add_parser("run", help="run the operator against the cluster"))
 
-    def command(name: str, handler: Handler, help: str, output: str | None = "table") -> Parser:
+    def command(
+        name: str,
+        handler: Handler,
+        help: str,
+        output: str | None = "table",
+        more_formats: Sequence[str] = (),
+    ) -> Parser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(handler=handler)
         sub.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
@@ -63,29 +70,40 @@ def build_parser() -> argparse.ArgumentParser:
             "-n", "--namespace", help="namespace (default: the kubeconfig context's, or default)"
         )
         if output:  # a command that prints data
-            formats = [f.value for f in OutputFormat]
+            formats = [*(f.value for f in OutputFormat), *more_formats]
             sub.add_argument("-o", "--output", choices=formats, default=output)
         return sub
 
     render = command("render", render_commands.render_command, "render a directory offline", "yaml")
     render.add_argument("path", metavar="PATH")
-    render.add_argument("--type", choices=[t.value for t in RenderType], default="auto")
-    render.add_argument("--release-name", help="Helm release name (default: the directory's)")
-    render.add_argument(
-        "--values-file", action="append", default=[], metavar="FILE", help="Helm value file"
+    _render_flags(render)
+    diff = command(
+        "diff",
+        _diff,
+        "what a sync, or a change in Git, would change (exit 1: some)",
+        more_formats=[revisions.MARKDOWN],
     )
-    render.add_argument(
-        "--kube-version", help="Kubernetes version Helm templates see (default: Helm's own)"
+    diff.add_argument(
+        "target",
+        metavar="APP | PATH",
+        nargs="?",
+        help="the Application to compare with the cluster; with --base, the directory"
+        " of the checkout to render (default: the current one)",
     )
-    render.add_argument(
-        "--api-versions",
-        action="append",
-        default=[],
-        metavar="GROUP/VERSION[/KIND]",
-        help="API version Helm templates see, in addition to Helm's own (repeatable)",
+    diff.add_argument(
+        "--base",
+        metavar="REV",
+        help="compare two revisions of the local checkout instead, offline: REV (a"
+        " branch, tag or SHA) is the base",
     )
-    diff = command("diff", render_commands.diff_command, "what a sync would change (exit 1: some)")
-    diff.add_argument("app", metavar="APP")
+    diff.add_argument("--head", metavar="REV", help="the head (default: the working tree)")
+    diff.add_argument(
+        "--app",
+        metavar="FILE",
+        help="render as the Application manifest FILE (in the checkout) says: path,"
+        " render settings, targetNamespace, ignoreDifferences, read in each revision",
+    )
+    _render_flags(diff)
     status = command("status", inspect_commands.status, "list Applications, or show one")
     status.add_argument("app", metavar="APP", nargs="?")
     status.add_argument("-A", "--all-namespaces", action="store_true")
@@ -118,6 +136,46 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", dest="file", metavar="FILE.svg", help="default APP.svg; - for stdout"
     )
     return parser
+
+
+def _render_flags(parser: Parser) -> None:
+    """How to render a directory offline: ``render``'s flags, and ``diff --base``'s."""
+    parser.add_argument("--type", choices=[t.value for t in RenderType], default="auto")
+    parser.add_argument("--release-name", help="Helm release name (default: the directory's)")
+    parser.add_argument(
+        "--values-file", action="append", default=[], metavar="FILE", help="Helm value file"
+    )
+    parser.add_argument(
+        "--kube-version", help="Kubernetes version Helm templates see (default: Helm's own)"
+    )
+    parser.add_argument(
+        "--api-versions",
+        action="append",
+        default=[],
+        metavar="GROUP/VERSION[/KIND]",
+        help="API version Helm templates see, in addition to Helm's own (repeatable)",
+    )
+
+
+def _diff(args: argparse.Namespace) -> int:
+    """Offline between two revisions with ``--base``; else desired vs live in the cluster."""
+    if args.base is not None:
+        return revisions.diff_revisions(args)
+    offline_only = {
+        "--head": args.head,
+        "--app": args.app,
+        "-o markdown": args.output == revisions.MARKDOWN,
+        "--type": args.type != "auto",
+        "--release-name": args.release_name,
+        "--values-file": args.values_file,
+        "--kube-version": args.kube_version,
+        "--api-versions": args.api_versions,
+    }
+    if given := [flag for flag, value in offline_only.items() if value]:
+        raise InvalidSpecError(f"{', '.join(given)}: only with --base (a diff of two revisions)")
+    if not args.target:
+        raise InvalidSpecError("name the Application to diff, or give --base to diff revisions")
+    return render_commands.diff_command(args)
 
 
 def _duration(text: str) -> float:

@@ -60,6 +60,28 @@ class Cluster:
         )
         return sorted(items, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
 
+    def dependencies_of(self, app: KubeObject) -> list[dict[str, Any]]:
+        """``spec.dependsOn`` of ``app``, each with its Ready condition as it is now:
+        ``{"name": "ns/name", "ready": "True|False|Unknown|missing", "reason", "message"}``."""
+        found = []
+        for dep in (app.get("spec") or {}).get("dependsOn") or []:
+            if not isinstance(dep, dict) or not dep.get("name"):
+                continue
+            namespace = str(dep.get("namespace") or app["metadata"]["namespace"])
+            ref = ObjectRef(GROUP, APPLICATION_KIND, namespace, str(dep["name"]))
+            live = self.kube.get(API_VERSION, ref)
+            conditions = ((live or {}).get("status") or {}).get("conditions") or []
+            ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+            found.append(
+                {
+                    "name": f"{namespace}/{dep['name']}",
+                    "ready": "missing" if live is None else ready.get("status", "Unknown"),
+                    "reason": ready.get("reason", ""),
+                    "message": ready.get("message", ""),
+                }
+            )
+        return found
+
     def repository_of(self, app: KubeObject) -> KubeObject | None:
         """The GitRepository ``app`` takes its revisions from, if it exists."""
         source = (app.get("spec") or {}).get("sourceRef") or {}

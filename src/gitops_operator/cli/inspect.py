@@ -27,7 +27,8 @@ def status(args: argparse.Namespace) -> int:
     cluster = Cluster.connect(args.kubeconfig, args.namespace)
     output = OutputFormat(args.output)
     if args.app:
-        details = application_details(cluster.application(args.app))
+        app = cluster.application(args.app)
+        details = application_details(app, cluster.dependencies_of(app))
         emit(details, output, lambda: details_table(details))
         return 0
     apps = cluster.applications(all_namespaces=args.all_namespaces)
@@ -97,9 +98,17 @@ def application_row(app: KubeObject) -> dict[str, Any]:
     }
 
 
-def application_details(app: KubeObject) -> dict[str, Any]:
+WAITING_REASONS = ("DependencyNotReady", "DependencyCycle")
+
+
+def application_details(
+    app: KubeObject, dependencies: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What ``status APP`` shows; ``dependencies`` as ``Cluster.dependencies_of`` reads
+    them (each dependsOn entry with its Ready condition now)."""
     status, spec = app.get("status") or {}, app.get("spec") or {}
     source = spec.get("sourceRef") or {}
+    ready = ready_condition(status)
     return {
         **application_row(app),
         "sourceNamespace": source.get("namespace") or app["metadata"]["namespace"],
@@ -118,6 +127,9 @@ def application_details(app: KubeObject) -> dict[str, Any]:
             )
         },
         "failedGeneration": status.get("failedGeneration"),
+        "dependsOn": list(dependencies or []),
+        "waitingFor": ready.get("message", "") if ready.get("reason") in WAITING_REASONS else "",
+        "syncWave": status.get("syncWave") or None,
         "inventory": len(inventory.from_status(status)),
         "drift": list(status.get("drift") or []),
         "conditions": list(status.get("conditions") or []),
@@ -163,6 +175,33 @@ def failed_revision_text(d: dict[str, Any]) -> str:
     return f"{failed} (quarantined)"
 
 
+def dependencies_text(dependencies: list[dict[str, Any]]) -> str:
+    """``team/db (Ready), team/cache (not Ready: DependencyNotReady)``, or none."""
+    if not dependencies:
+        return "none"
+    parts = []
+    for dep in dependencies:
+        if dep["ready"] == "True":
+            parts.append(f"{dep['name']} (Ready)")
+        elif dep["ready"] == "missing":
+            parts.append(f"{dep['name']} (not found)")
+        else:
+            parts.append(f"{dep['name']} (not Ready: {dep['reason'] or dep['ready']})")
+    return ", ".join(parts)
+
+
+def sync_wave_text(record: dict[str, Any] | None) -> str:
+    """The wave of a revision being applied wave by wave, or that none is in progress."""
+    if not record:
+        return "none in progress"
+    remaining = int(record.get("remaining") or 0)
+    after = f"{remaining} wave(s) after it" if remaining else "the last wave"
+    return (
+        f"wave {record.get('wave')} of {short_revision(str(record.get('revision') or ''))}"
+        f" applied at {record.get('appliedAt', '?')}, waiting for it to become healthy; {after}"
+    )
+
+
 def details_table(d: dict[str, Any]) -> str:
     text = format_fields(
         [
@@ -180,6 +219,9 @@ def details_table(d: dict[str, Any]) -> str:
             ("Last applied at", d["lastAppliedAt"] or "never"),
             ("Last handled request", d["lastHandledReconcileAt"] or "none"),
             ("Last drift check", d["lastDriftCheckAt"] or "never"),
+            ("Depends on", dependencies_text(d["dependsOn"])),
+            *([("Waiting for", d["waitingFor"])] if d["waitingFor"] else []),
+            ("Sync wave", sync_wave_text(d["syncWave"])),
             ("Inventory", f"{d['inventory']} objects"),
             ("Drift", f"{len(d['drift'])} objects" if d["drift"] else "none"),
         ]

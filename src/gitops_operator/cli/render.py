@@ -47,24 +47,9 @@ def render_command(args: argparse.Namespace) -> int:
         raise RenderError(f"{args.path}: not a directory")
     root = repository_root(target)
     rel = target.relative_to(root).as_posix() if root != target else "."
-    spec = RenderSpec(
-        type=RenderType(args.type),
-        helm=parse_helm_spec(
-            {
-                "releaseName": args.release_name,
-                "valueFiles": [_chart_relative(f, target) for f in args.values_file],
-                "kubeVersion": args.kube_version,
-                "apiVersions": args.api_versions,
-            }
-        ),
-    )
-    is_chart = args.type == "helm" or (args.type == "auto" and (target / "Chart.yaml").is_file())
-    if is_chart and not (args.kube_version and args.api_versions):
-        sys.stderr.write(
-            "note: rendering offline: .Capabilities holds Helm's defaults (Kubernetes"
-            " v1.20.0 and Helm's built-in API versions) where --kube-version and"
-            " --api-versions are not given; the operator uses the destination cluster's\n"
-        )
+    spec = spec_from_flags(args, target)
+    if is_chart(spec, target):
+        note_offline_capabilities(spec)
     tools = RenderTools.from_settings(Settings.from_env())
     with committed_view(root) as checkout:
         manifests = render(
@@ -72,6 +57,39 @@ def render_command(args: argparse.Namespace) -> int:
         )
     print_manifests(manifests, OutputFormat(args.output))
     return 0
+
+
+def spec_from_flags(args: argparse.Namespace, directory: Path) -> RenderSpec:
+    """The render settings ``render``'s flags give (``diff --base`` takes them too); value
+    files given from the current directory are made relative to ``directory``."""
+    return RenderSpec(
+        type=RenderType(args.type),
+        helm=parse_helm_spec(
+            {
+                "releaseName": args.release_name,
+                "valueFiles": [_chart_relative(f, directory) for f in args.values_file],
+                "kubeVersion": args.kube_version,
+                "apiVersions": args.api_versions,
+            }
+        ),
+    )
+
+
+def is_chart(spec: RenderSpec, directory: Path) -> bool:
+    """Whether ``directory`` renders with Helm under ``spec``."""
+    if spec.type is RenderType.AUTO:
+        return (directory / "Chart.yaml").is_file()
+    return spec.type is RenderType.HELM
+
+
+def note_offline_capabilities(spec: RenderSpec) -> None:
+    """Say on stderr that templates see Helm's default capabilities, not a cluster's."""
+    if not (spec.helm.kube_version and spec.helm.api_versions):
+        sys.stderr.write(
+            "note: rendering offline: .Capabilities holds Helm's defaults (Kubernetes"
+            " v1.20.0 and Helm's built-in API versions) where --kube-version and"
+            " --api-versions are not given; the operator uses the destination cluster's\n"
+        )
 
 
 def print_manifests(manifests: list[Manifest], output: OutputFormat) -> None:
@@ -98,7 +116,7 @@ def _chart_relative(value_file: str, chart: Path) -> str:
 def diff_command(args: argparse.Namespace) -> int:
     """0: the live objects match what the operator would apply now; 1: they differ."""
     cluster = Cluster.connect(args.kubeconfig, args.namespace)
-    app = cluster.application(args.app)
+    app = cluster.application(args.target)
     with tempfile.TemporaryDirectory(prefix="gitops-diff-") as cache:
         report = desired_vs_live(cluster, app, Path(cache))
     output = OutputFormat(args.output)

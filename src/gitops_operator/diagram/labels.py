@@ -4,6 +4,7 @@ times and counts in their short forms."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..api import sha_of
 from ..errors import redact
@@ -75,3 +76,16 @@ def short_rev(revision: str) -> str:
 def short_time(stamp: str) -> str:
     match = _STAMP.match(stamp)
     return f"{match.group(1)} {match.group(2)}" if match else stamp
+
+
+def signed_by(verification: Any) -> str:
+    """``Alice <a@example.com> · 5B92A1B343F63407`` from ``status.artifact.verification``
+    (the tag's signer before the commit's; an OpenPGP fingerprint as its long key ID)."""
+    if not isinstance(verification, dict):
+        return ""
+    entry = verification.get("tag") or verification.get("commit")
+    if not isinstance(entry, dict):
+        return ""
+    fingerprint = str(entry.get("fingerprint") or "")
+    short = fingerprint[:19] if fingerprint.startswith("SHA256:") else fingerprint[-16:]
+    return f"{entry.get('signer') or '?'} · {short}"

@@ -87,6 +87,9 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
         ("interval", str(repo_spec.get("interval") or "1m")),
         ("message", str(ready.get("message") or "")),
     ]
+    signed = labels.signed_by(artifact.get("verification"))
+    if signed:
+        repo_rows.append(("signed", signed))
     accent = "#2f8132" if ready.get("status") == "True" else "#b44d12"
     svg.box(root, xs[1], top, ("GitRepository", accent, "gitrepository"), repo_rows)
     failed = str(status.get("failedRevision") or "")
@@ -101,6 +104,9 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
     ]
     if (app.get("spec") or {}).get("suspend"):
         app_rows.insert(0, ("suspended", "yes: nothing is applied"))
+    order = _order_text(app, status, app_ready)
+    if order:
+        app_rows.append(("order", order))
     bad = failed or status.get("health") == HealthStatus.DEGRADED
     svg.box(
         root, xs[2], top, ("Application", "#b71c1c" if bad else "#1e5aa8", "application"), app_rows
@@ -273,6 +279,25 @@ def timeline(root: ET.Element, history: list[dict[str, Any]], top: float) -> flo
         when = labels.short_time(str(entry.get("finishedAt") or ""))
         svg.text(g, cx, base + 14, when, NOTE, text_anchor="middle")
     return line_y + 46
+
+
+def _order_text(app: dict[str, Any], status: dict[str, Any], ready: dict[str, Any]) -> str:
+    """``after team/db (waiting) · wave 2 applied, 1 to go``: what the Application waits
+    for (spec.dependsOn) and the wave of a revision being applied wave by wave."""
+    namespace = (app.get("metadata") or {}).get("namespace", "")
+    depends = [
+        f"{d.get('namespace') or namespace}/{d['name']}"
+        for d in (app.get("spec") or {}).get("dependsOn") or []
+        if isinstance(d, dict) and d.get("name")
+    ]
+    parts = []
+    if depends:
+        waiting = ready.get("reason") in ("DependencyNotReady", "DependencyCycle")
+        parts.append("after " + ", ".join(depends) + (" (waiting)" if waiting else ""))
+    wave = status.get("syncWave")
+    if isinstance(wave, dict):
+        parts.append(f"wave {wave.get('wave')} applied, {int(wave.get('remaining') or 0)} to go")
+    return " · ".join(parts)
 
 
 def _failed_text(status: dict[str, Any]) -> str:

@@ -1,11 +1,12 @@
-"""Git credentials of a GitRepository, read from the Secret its spec names."""
+"""Git credentials of a GitRepository, and the keys it trusts to sign, read from the
+Secrets its spec names."""
 
 from __future__ import annotations
 
 from ..errors import InvalidSpecError
 from ..kube import KubeClient
 from ..objects import ObjectRef
-from ..source import Credentials
+from ..source import Credentials, TrustedKeys, trusted_keys
 
 
 def load_credentials(
@@ -20,3 +21,15 @@ def load_credentials(
             f"Secret {namespace}/{secret_name} (spec.secretRef) not found", reason="SecretNotFound"
         )
     return Credentials.from_secret(f"{namespace}/{secret_name}", secret.get("data") or {})
+
+
+def load_trusted_keys(kube: KubeClient, namespace: str, secret_name: str) -> TrustedKeys:
+    """The keys of ``spec.verify.secretRef``; ``InvalidSpecError`` if the Secret is
+    missing or holds no usable public key."""
+    secret = kube.get("v1", ObjectRef("", "Secret", namespace, secret_name))
+    if secret is None:
+        raise InvalidSpecError(
+            f"Secret {namespace}/{secret_name} (spec.verify.secretRef) not found",
+            reason="SecretNotFound",
+        )
+    return trusted_keys(f"{namespace}/{secret_name}", secret.get("data") or {})

@@ -10,11 +10,19 @@ from typing import Any
 
 from ..api import GitRepositorySpec, parse_repository_spec, revision_string
 from ..conditions import ConditionType, ConditionUpdate, ready
-from ..errors import redact
+from ..errors import VerificationError, redact
 from ..kube import KubeClient
 from ..metrics import observe_git
-from ..source import Artifact, GitSource, credentials_scope
-from .credentials import load_credentials
+from ..source import (
+    Artifact,
+    Credentials,
+    GitSource,
+    ObjectKind,
+    Revision,
+    credentials_scope,
+    verify_object,
+)
+from .credentials import load_credentials, load_trusted_keys
 from .outcome import Event, Outcome
 
 
@@ -41,10 +49,12 @@ def _observed(url: str, request: str) -> Iterator[None]:
 def reconcile_repository(
     obj: dict[str, Any], git: GitSource, kube: KubeClient, *, now: str
 ) -> Outcome:
-    """Steps: parse the spec, resolve the ref (one ls-remote), fetch if the SHA is new.
+    """Steps: parse the spec, resolve the ref (one ls-remote), verify its signatures
+    (``spec.verify``), fetch if the SHA is new.
 
-    Sets ``status.artifact`` (revision, sha, message, author, fetchedAt) and Ready.
-    Raises ``InvalidSpecError`` or ``SourceError``; the last artifact stays published.
+    Sets ``status.artifact`` (revision, sha, message, author, fetchedAt, verification)
+    and Ready. Raises ``InvalidSpecError``, ``SourceError`` or ``VerificationError``; the
+    last artifact stays published.
     """
     spec = parse_repository_spec(obj.get("spec") or {})
     previous = dict((obj.get("status") or {}).get("artifact") or {})
@@ -63,9 +73,11 @@ def reconcile_repository(
     credentials = load_credentials(kube, namespace, spec.secret_name)
     scope = credentials_scope(namespace, spec.secret_name)
     with _observed(spec.url, "ls-remote"):
-        concrete, run.sha = git.resolve(
+        resolved = git.resolve_revision(
             spec.url, spec.ref, timeout=spec.timeout, credentials=credentials
         )
+    concrete, run.sha = resolved.ref, resolved.sha
+    verification = verify_revision(run, namespace, git, kube, resolved, credentials)
     run.artifact = git.artifact(spec.url, run.sha, scope=scope)
     if run.artifact is None:
         with _observed(spec.url, "fetch"):
@@ -86,10 +98,78 @@ def reconcile_repository(
         "author": run.artifact.author,
         "fetchedAt": now if changed else previous.get("fetchedAt", now),
     }
-    events = [Event("NewArtifact", f"stored artifact for revision {revision}")] if changed else []
+    if verification or previous.get("verification"):
+        artifact["verification"] = verification_patch(verification, previous)
+    stored = f"stored artifact for revision {revision}{signed_by(verification)}"
+    events = [Event("NewArtifact", stored)] if changed else []
     return Outcome(
         {"artifact": artifact},
-        ready(f"stored artifact for revision {revision}", reason="Succeeded"),
+        ready(stored, reason="Succeeded"),
         spec.interval,
         events,
     )
+
+
+def verify_revision(
+    run: RepositoryRun,
+    namespace: str,
+    git: GitSource,
+    kube: KubeClient,
+    revision: Revision,
+    credentials: Credentials | None,
+) -> dict[str, Any]:
+    """``status.artifact.verification`` (``mode``, and ``commit`` and/or ``tag``: format,
+    signer, fingerprint) when ``spec.verify`` is set and every signature it asks for was
+    made by a key of its Secret; ``{}`` without ``spec.verify``.
+
+    Raises ``VerificationError`` naming what it found (unsigned, the untrusted key); the
+    commit is then neither extracted nor published."""
+    spec = run.spec
+    if spec.verify is None:
+        return {}
+    keys = load_trusted_keys(kube, namespace, spec.verify.secret_name)
+    mode = spec.verify.mode
+    objects = git.signed_objects(
+        spec.url,
+        revision,
+        commit=mode.checks_commit,
+        tag=mode.checks_tag,
+        timeout=spec.timeout,
+        credentials=credentials,
+    )
+    verification: dict[str, Any] = {"mode": mode.value}
+    for signed in objects:
+        name = (
+            f"tag {revision.ref.value}"
+            if signed.kind is ObjectKind.TAG
+            else f"commit {revision.sha[:12]}"
+        )
+        try:
+            verification[signed.kind.value] = verify_object(signed, keys, name=name).to_status()
+        except VerificationError as exc:
+            kept = run.previous.get("revision")
+            raise VerificationError(
+                f"{exc.message} (spec.verify mode {mode.value}, keys of Secret {keys.source});"
+                + (f" {kept} stays the published artifact" if kept else " nothing is published")
+            ) from None
+    return verification
+
+
+def verification_patch(new: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any] | None:
+    """``new`` as a merge patch of the stored verification: what it no longer has is
+    null (removed), and without ``spec.verify`` the whole of it is."""
+    old = previous.get("verification")
+    if not new:
+        return None
+    gone = {key: None for key in (old if isinstance(old, dict) else {}) if key not in new}
+    return {**gone, **new}
+
+
+def signed_by(verification: dict[str, Any]) -> str:
+    """``; tag signed by ..., commit signed by ...`` for a status message, or ``""``."""
+    parts = [
+        f"{kind} signed by {entry.get('signer') or '?'} ({entry.get('fingerprint') or '?'})"
+        for kind in ("tag", "commit")
+        if isinstance(entry := verification.get(kind), dict)
+    ]
+    return "; " + ", ".join(parts) if parts else ""

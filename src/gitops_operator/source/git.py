@@ -8,7 +8,6 @@ cache (``cache.py``), where only the same URL with the same Secret finds it agai
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import os
 import shutil
@@ -23,20 +22,18 @@ import git
 from ..api import GitRef, RefKind
 from ..config import Settings
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
-from .auth import Credentials, git_environment
+from .auth import Credentials
 from .cache import Artifact, ArtifactCache
+from .command import run_git
 from .hosts import HostPolicy, Resolver, Target, check_target
-from .refs import check_sha, ls_remote_patterns, parse_ls_remote, select
+from .refs import Revision, check_sha, ls_remote_patterns, parse_ls_remote, select, tag_object
+from .signatures import ObjectKind, SignedObject, signed_object
 
 log = logging.getLogger(__name__)
 
 REMOTE_SCHEMES = ("http", "https", "ssh")
-LOW_SPEED_LIMIT = 1024
-LOW_SPEED_TIME = 30
-SSH_KEEPALIVE = "-o ServerAliveInterval=15 -o ServerAliveCountMax=2"
 DEFAULT_MAX_TREE_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_TREE_FILES = 100_000
-_PRLIMIT = shutil.which("prlimit", path="/usr/local/bin:/usr/bin:/bin")
 BYTES_PER_FILE = 128
 """What a pack and its index may hold beyond the tree's own bytes, per file it may have:
 object headers, tree entries, index entries."""
@@ -101,9 +98,16 @@ class GitSource:
     ) -> tuple[GitRef, str]:
         """The concrete ref and commit SHA ``ref`` points at on the remote: one ls-remote
         round trip (none for a commit). A semver range resolves to its highest tag."""
+        revision = self.resolve_revision(url, ref, timeout=timeout, credentials=credentials)
+        return revision.ref, revision.sha
+
+    def resolve_revision(
+        self, url: str, ref: GitRef, *, timeout: float, credentials: Credentials | None = None
+    ) -> Revision:
+        """``resolve``, with the SHA of the annotated tag object a tag ref names."""
         target = self.check_url(url)
         if ref.kind is RefKind.COMMIT:
-            return ref, check_sha(ref.value, where="spec.ref.commit")
+            return Revision(ref, check_sha(ref.value, where="spec.ref.commit"))
         symref = ("--symref",) if ref.kind is RefKind.BRANCH and not ref.value else ()
         output = self._git(
             None,
@@ -117,7 +121,9 @@ class GitSource:
             target=target,
             credentials=credentials,
         )
-        return select(ref, parse_ls_remote(output), url)
+        refs = parse_ls_remote(output)
+        concrete, sha = select(ref, refs, url)
+        return Revision(concrete, sha, tag_object(concrete, refs))
 
     def artifact(self, url: str, sha: str, *, scope: str = "") -> Artifact | None:
         """The cached tree of ``sha`` if ``url`` with the Secret ``scope``
@@ -146,37 +152,7 @@ class GitSource:
             if cached:
                 return cached
             repo = self._mirror(url)
-            if ref.kind is RefKind.COMMIT:
-                refspec = sha
-            else:
-                kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
-                refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
-            try:
-                self._git(
-                    repo,
-                    "fetch",
-                    "--depth=1",
-                    "--no-tags",
-                    "--",
-                    url,
-                    refspec,
-                    timeout=timeout,
-                    url=url,
-                    target=target,
-                    credentials=credentials,
-                    max_file_bytes=self.max_fetch_bytes,
-                )
-            except SourceError:
-                if not _stopped_at(Path(repo.git_dir), self.max_fetch_bytes):
-                    raise
-                shutil.rmtree(repo.git_dir, ignore_errors=True)  # and the partial pack in it
-                raise StalledError(
-                    f"git fetch: {redact(url)} sent more than this operator accepts"
-                    f" ({self.max_fetch_bytes / 2**20:.1f} MiB: GITOPS_MAX_TREE_BYTES plus"
-                    f" {BYTES_PER_FILE} bytes per GITOPS_MAX_TREE_FILES); the download was"
-                    " stopped",
-                    reason="RepositoryTooLarge",
-                ) from None
+            self._download(repo, url, ref, sha, target, timeout, credentials)
             try:
                 commit = repo.commit(sha)
             except (ValueError, git.BadName) as exc:
@@ -188,7 +164,80 @@ class GitSource:
             finally:
                 self._trim_mirror(Path(repo.git_dir))
 
+    def signed_objects(
+        self,
+        url: str,
+        revision: Revision,
+        *,
+        commit: bool,
+        tag: bool,
+        timeout: float,
+        credentials: Credentials | None = None,
+    ) -> list[SignedObject]:
+        """The commit of ``revision`` (with ``commit``) and its tag object (with ``tag``)
+        as signed objects, read from the mirror, fetched into it first if missing. A tag
+        wanted but not annotated is returned unsigned (only a tag object carries one)."""
+        target = self.check_url(url)
+        wanted = [(ObjectKind.TAG, revision.tag or "")] if tag else []
+        if commit:
+            wanted.append((ObjectKind.COMMIT, revision.sha))
+        for _, sha in wanted:
+            if sha:
+                check_sha(sha, where="object to verify")
+        with self._lock(url):
+            repo = self._mirror(url)
+            if any(sha and not _has_object(repo, sha) for _, sha in wanted):
+                self._download(repo, url, revision.ref, revision.sha, target, timeout, credentials)
+            return [
+                signed_object(kind, sha, _read_object(repo, kind, sha) if sha else b"")
+                for kind, sha in wanted
+            ]
+
     # -- helpers -----------------------------------------------------------------------
+
+    def _download(
+        self,
+        repo: git.Repo,
+        url: str,
+        ref: GitRef,
+        sha: str,
+        target: Target | None,
+        timeout: float,
+        credentials: Credentials | None,
+    ) -> None:
+        """Fetch ``ref`` (a commit ref: ``sha``) shallowly into the mirror ``repo``; a pack
+        larger than the limits is stopped while it downloads."""
+        if ref.kind is RefKind.COMMIT:
+            refspec = sha
+        else:
+            kind = "heads" if ref.kind is RefKind.BRANCH else "tags"
+            refspec = f"+refs/{kind}/{ref.value}:refs/gitops/fetched"
+        try:
+            self._git(
+                repo,
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                "--",
+                url,
+                refspec,
+                timeout=timeout,
+                url=url,
+                target=target,
+                credentials=credentials,
+                max_file_bytes=self.max_fetch_bytes,
+            )
+        except SourceError:
+            if not _stopped_at(Path(repo.git_dir), self.max_fetch_bytes):
+                raise
+            shutil.rmtree(repo.git_dir, ignore_errors=True)  # and the partial pack in it
+            raise StalledError(
+                f"git fetch: {redact(url)} sent more than this operator accepts"
+                f" ({self.max_fetch_bytes / 2**20:.1f} MiB: GITOPS_MAX_TREE_BYTES plus"
+                f" {BYTES_PER_FILE} bytes per GITOPS_MAX_TREE_FILES); the download was"
+                " stopped",
+                reason="RepositoryTooLarge",
+            ) from None
 
     def _check_size(self, repo: git.Repo, sha: str) -> None:
         """Refuse a tree larger than the limits before writing any of it: ``ls-tree``
@@ -278,72 +327,36 @@ class GitSource:
         credentials: Credentials | None,
         max_file_bytes: int = 0,
     ) -> str:
-        """Run ``git <command> <args>``; with ``max_file_bytes``, no file git writes may grow
-        past it (``prlimit --fsize``: the kernel stops the write, so a pack too large is
-        abandoned while it downloads, not measured after)."""
-        runner = repo.git if repo is not None else git.cmd.Git()
-        protocols = "http:https:ssh" + (":file" if self.allow_local else "")
-        env = {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "",
-            "SSH_ASKPASS": "",
-            "GIT_ALLOW_PROTOCOL": protocols,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_SSH_COMMAND": "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes"
-            f" {SSH_KEEPALIVE}",
-        }
-        # A redirect would lead to a host nobody checked; the checked addresses are the
-        # only ones curl may use for the name (no second lookup, so no DNS rebinding).
-        config = [
-            ("http.followRedirects", "false"),
-            # A server trickling bytes is as stuck as a silent one: below 1 KiB/s for 30 s
-            # the transfer is abandoned, long before the command's own timeout.
-            ("http.lowSpeedLimit", str(LOW_SPEED_LIMIT)),
-            ("http.lowSpeedTime", str(LOW_SPEED_TIME)),
-            # Always keep the download as one pack file (never loose objects), so the
-            # file size limit bounds the whole transfer.
-            ("fetch.unpackLimit", "1"),
-        ]
-        if target is not None and _is_name(target.host):
-            pinned = ",".join(f"[{a}]" if ":" in a else a for a in target.addresses)
-            config.append(("http.curloptResolve", f"{target.host}:{target.port}:{pinned}"))
-        loopback = target is not None and all(
-            ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in target.addresses
+        return run_git(
+            repo,
+            command,
+            *args,
+            timeout=timeout,
+            url=url,
+            target=target,
+            credentials=credentials,
+            allow_local=self.allow_local,
+            max_file_bytes=max_file_bytes,
         )
-        name = f"git {command.replace('_', '-')}"
-        argv = [runner.GIT_PYTHON_GIT_EXECUTABLE or "git", command.replace("_", "-"), *args]
-        if max_file_bytes and _PRLIMIT:
-            argv = [_PRLIMIT, f"--fsize={max_file_bytes}", "--", *argv]
-        secrets = credentials.values if credentials else []
-        try:
-            with git_environment(url, credentials, loopback=loopback) as auth:
-                output = runner.execute(
-                    argv,
-                    env={**env, **auth.env, **_config_env(config + auth.config)},
-                    kill_after_timeout=timeout,
-                )
-        except git.GitCommandError as exc:
-            detail = _scrub(_stderr_summary(exc), secrets)
-            if any(sign in detail for sign in _AUTH_FAILURES):
-                raise SourceError(
-                    f"{name} failed: authentication refused by {redact(url)}"
-                    f" ({'check spec.secretRef' if credentials else 'set spec.secretRef'}):"
-                    f" {detail}",
-                    reason="AuthenticationFailed",
-                ) from None
-            if any(sign in detail for sign in _GIT_SERVER_ANSWERS):
-                raise SourceError(f"{name} failed: {detail}") from None
-            # Refused, reset, timed out, TLS, HTTP 404, not git: one text for all, so a
-            # status cannot tell an open port from a closed one. Administrators get the
-            # detail in the operator's log.
-            log.info("%s %s failed: %s", name, redact(url), detail)
-            raise SourceError(
-                f"{name} failed: {redact(url)} is unreachable (Failed to connect, timed out,"
-                " or not a Git repository)"
-            ) from None
-        except (git.GitCommandNotFound, OSError) as exc:
-            raise SourceError(f"{name} could not run: {_scrub(str(exc), secrets)}") from None
-        return str(output)
+
+
+def _has_object(repo: git.Repo, sha: str) -> bool:
+    try:
+        repo.odb.info(bytes.fromhex(sha))
+    except (ValueError, git.BadObject, git.BadName):
+        return False
+    return True
+
+
+def _read_object(repo: git.Repo, kind: ObjectKind, sha: str) -> bytes:
+    """The raw bytes of object ``sha``; a ``SourceError`` unless it is a ``kind``."""
+    try:
+        stream = repo.odb.stream(bytes.fromhex(sha))
+    except (ValueError, git.BadObject, git.BadName) as exc:
+        raise SourceError(f"{kind} {sha} is not in the fetched objects; will retry") from exc
+    if stream.type != kind.value.encode():
+        raise SourceError(f"{sha} is a {stream.type.decode()}, not a {kind}", reason="RefMoved")
+    return bytes(stream.read())
 
 
 def _stopped_at(git_dir: Path, limit: int) -> bool:
@@ -351,45 +364,3 @@ def _stopped_at(git_dir: Path, limit: int) -> bool:
     says only "invalid index-pack output" when the kernel stops index-pack's write.)"""
     packs = (git_dir / "objects" / "pack").glob("tmp_pack_*")
     return any(pack.stat().st_size >= limit for pack in packs)
-
-
-def _is_name(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return True
-    return False
-
-
-def _config_env(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """Git config for one command through ``GIT_CONFIG_*`` (never argv, never a file)."""
-    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
-    for index, (key, value) in enumerate(pairs):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    return env
-
-
-_GIT_SERVER_ANSWERS = ("remote ref", "not our ref", "remote error:", "Host key verification failed")
-_AUTH_FAILURES = (
-    "could not read Username",
-    "Authentication failed",
-    "Permission denied (publickey",
-    "The requested URL returned error: 401",
-    "The requested URL returned error: 403",
-)
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _stderr_summary(exc: git.GitCommandError) -> str:
-    stderr = redact(str(exc.stderr or "")).strip()
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and ln.strip() != "'"]
-    if exc.status == -9 or "timed out" in stderr.lower():
-        return "timed out"
-    text = " ".join(lines).removeprefix("stderr: ").strip("' ")
-    return redact(text) or f"exit status {exc.status}"

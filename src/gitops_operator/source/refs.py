@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import nodesemver
 
@@ -12,6 +13,18 @@ from ..errors import InvalidSpecError, SourceError, StalledError
 _SHA = re.compile(r"[0-9a-f]{40}")
 SYMREF_HEAD = "symref:HEAD"
 """Where ``parse_ls_remote`` keeps the branch HEAD points at (``--symref`` output)."""
+TAG_OBJECT = "tagobject:"
+"""``parse_ls_remote`` keeps an annotated tag's own object as ``tagobject:refs/tags/X``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """What a ref resolved to: the concrete ref, its commit, and for an annotated tag the
+    tag object's SHA (None for a branch, a commit or a lightweight tag)."""
+
+    ref: GitRef
+    sha: str
+    tag: str | None = None
 
 
 def check_sha(sha: str, *, where: str) -> str:
@@ -27,7 +40,8 @@ def check_sha(sha: str, *, where: str) -> str:
 
 
 def parse_ls_remote(output: str) -> dict[str, str]:
-    """``refs/... -> sha``; a peeled annotated tag (``^{}``) replaces the tag object."""
+    """``refs/... -> sha``; a peeled annotated tag (``^{}``) replaces the tag object,
+    which stays under ``TAG_OBJECT + name``."""
     refs: dict[str, str] = {}
     peeled: dict[str, str] = {}
     branch = default_branch(output)
@@ -41,7 +55,15 @@ def parse_ls_remote(output: str) -> dict[str, str]:
             peeled[name[:-3]] = sha
         else:
             refs[name] = sha
-    return {**refs, **peeled}
+    tags = {TAG_OBJECT + name: refs[name] for name in peeled if name in refs}
+    return {**refs, **peeled, **tags}
+
+
+def tag_object(ref: GitRef, refs: dict[str, str]) -> str | None:
+    """The SHA of the annotated tag object a concrete tag ref names, if it is one."""
+    if ref.kind is not RefKind.TAG:
+        return None
+    return refs.get(f"{TAG_OBJECT}refs/tags/{ref.value}")
 
 
 def ls_remote_patterns(ref: GitRef) -> list[str]:

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .errors import InvalidSpecError
+from ..errors import InvalidSpecError
+from .helm import CHART_REPOSITORY_SCHEMES as CHART_REPOSITORY_SCHEMES
+from .helm import ChartRepository as ChartRepository
+from .helm import HelmSpec as HelmSpec
+from .helm import parse_helm_spec as parse_helm_spec
+from .verify import VerifySpec, parse_verify
 
 GROUP = "gitops-operator.dev"
 VERSION = "v1alpha1"
@@ -53,6 +58,7 @@ MAX_GIT_TIMEOUT = 600.0
 """``spec.timeout`` of a GitRepository is clamped to 1s..10m: a server that never answers
 holds one of the operator's shared workers for at most this long."""
 DEFAULT_APPLICATION_INTERVAL = "5m"
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -102,6 +108,7 @@ class GitRepositorySpec:
     timeout: float
     secret_name: str | None
     suspend: bool
+    verify: VerifySpec | None = None
 
 
 WEBHOOK_TOKEN_KEY = "token"  # noqa: S105 (a key name)
@@ -118,9 +125,10 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
     url = spec.get("url")
     if not isinstance(url, str) or not url:
         raise InvalidSpecError("spec.url is required")
+    ref = parse_ref(spec.get("ref") or {})
     return GitRepositorySpec(
         url=url,
-        ref=parse_ref(spec.get("ref") or {}),
+        ref=ref,
         interval=parse_duration(
             spec.get("interval", DEFAULT_REPOSITORY_INTERVAL), field_name="spec.interval"
         ),
@@ -130,6 +138,9 @@ def parse_repository_spec(spec: dict[str, Any]) -> GitRepositorySpec:
         ),
         secret_name=(spec.get("secretRef") or {}).get("name"),
         suspend=bool(spec.get("suspend", False)),
+        verify=parse_verify(
+            spec.get("verify"), ref_is_tag=ref.kind in (RefKind.TAG, RefKind.SEMVER)
+        ),
     )
 
 
@@ -170,43 +181,6 @@ class DependencyRef:
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
-
-
-CHART_REPOSITORY_SCHEMES = ("https", "http", "oci")
-_KUBE_VERSION = re.compile(r"v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]*)?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-_API_VERSION = re.compile(r"([a-z0-9.-]+/)?v[0-9a-z]+(/[A-Za-z0-9]+)?")
-
-
-@dataclass(frozen=True, slots=True)
-class ChartRepository:
-    """``spec.render.helm.repositories[]``: how to reach the chart repository (HTTP) or
-    registry (``oci://``) that chart dependencies name: the Secret with ``username``,
-    ``password`` and ``ca.crt``, and ``plainHTTP`` for a registry without TLS."""
-
-    url: str
-    secret_name: str | None = None
-    plain_http: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HelmSpec:
-    """``spec.render.helm``: release name (default: the Application's name), inline values
-    and value files (paths relative to the chart directory, inside the repository), the
-    Kubernetes version and API versions templates see (default: the cluster's), and
-    credentials of the chart repositories that dependencies come from."""
-
-    release_name: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    value_files: tuple[str, ...] = ()
-    kube_version: str | None = None
-    api_versions: tuple[str, ...] = ()
-    repositories: tuple[ChartRepository, ...] = ()
-
-    @property
-    def is_default(self) -> bool:
-        """True when no helm option is set (so a non-helm render can ignore it)."""
-        return self == HelmSpec()
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,61 +313,6 @@ def parse_depends_on(spec: dict[str, Any], namespace: str) -> tuple[DependencyRe
         DependencyRef(str(dep.get("namespace") or namespace), str(dep["name"]))
         for dep in spec.get("dependsOn") or ()
         if isinstance(dep, dict) and dep.get("name")
-    )
-
-
-def parse_helm_spec(helm: dict[str, Any]) -> HelmSpec:
-    """``spec.render.helm`` (also built by the CLI's ``render`` from its flags)."""
-    values = helm.get("values") or {}
-    if not isinstance(values, dict):
-        raise InvalidSpecError("spec.render.helm.values must be a mapping")
-    kube_version = helm.get("kubeVersion") or None
-    if kube_version is not None and not _KUBE_VERSION.fullmatch(str(kube_version)):
-        raise InvalidSpecError(
-            f"spec.render.helm.kubeVersion: {kube_version!r} is not a Kubernetes version"
-            " (e.g. v1.30.0)"
-        )
-    api_versions = tuple(str(v) for v in helm.get("apiVersions") or ())
-    for entry in api_versions:
-        if not _API_VERSION.fullmatch(entry):
-            raise InvalidSpecError(
-                f"spec.render.helm.apiVersions: {entry!r} is not group/version or"
-                " group/version/Kind (e.g. autoscaling/v2, monitoring.coreos.com/v1/ServiceMonitor)"
-            )
-    return HelmSpec(
-        release_name=helm.get("releaseName") or None,
-        values=dict(values),
-        value_files=tuple(str(v) for v in helm.get("valueFiles") or ()),
-        kube_version=str(kube_version) if kube_version else None,
-        api_versions=api_versions,
-        repositories=tuple(
-            _parse_chart_repository(i, entry)
-            for i, entry in enumerate(helm.get("repositories") or ())
-        ),
-    )
-
-
-def _parse_chart_repository(index: int, entry: dict[str, Any]) -> ChartRepository:
-    where = f"spec.render.helm.repositories[{index}]"
-    url = str(entry.get("url") or "").rstrip("/")
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in CHART_REPOSITORY_SCHEMES or not rest.split("/")[0]:
-        raise InvalidSpecError(
-            f"{where}.url: {url!r} is not an https://, http:// or oci:// URL with a host"
-        )
-    if "@" in rest.split("/")[0]:
-        raise InvalidSpecError(
-            f"{where}.url must not carry credentials: put them in the Secret of secretRef"
-        )
-    plain_http = bool(entry.get("plainHTTP", False))
-    if plain_http and scheme != "oci":
-        raise InvalidSpecError(
-            f"{where}.plainHTTP applies to oci:// registries; an http:// URL is already plain"
-        )
-    return ChartRepository(
-        url=url,
-        secret_name=(entry.get("secretRef") or {}).get("name") or None,
-        plain_http=plain_http,
     )
 
 
