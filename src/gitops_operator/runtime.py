@@ -23,7 +23,7 @@ from .api import (
     DependencyRef,
     parse_depends_on,
 )
-from .api_substitute import SourceKind
+from .api.substitute import SourceKind
 from .config import Settings
 from .kube import KubeClient, load_api_client
 from .receiver import PushRouter

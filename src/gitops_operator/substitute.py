@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .api_substitute import DISABLED, FLUX_SUBSTITUTE_ANNOTATION, SUBSTITUTE_ANNOTATION
+from .api.substitute import DISABLED, FLUX_SUBSTITUTE_ANNOTATION, SUBSTITUTE_ANNOTATION
 from .errors import SubstitutionError
 from .objects import Manifest, PlainScalar
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from gitops_operator.api_substitute import PostBuild, SourceKind, parse_post_build
+from gitops_operator.api.substitute import PostBuild, SourceKind, parse_post_build
 from gitops_operator.errors import InvalidSpecError, SubstitutionError
 from gitops_operator.objects import load_manifests
 from gitops_operator.runtime import track_substitute_sources

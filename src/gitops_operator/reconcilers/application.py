@@ -40,7 +40,7 @@ from ..api import (
     parse_repository_spec,
     sha_of,
 )
-from ..api_substitute import parse_post_build
+from ..api.substitute import parse_post_build
 from ..conditions import ConditionType, ConditionUpdate, get_condition
 from ..config import Settings
 from ..errors import (

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import inventory
 from ..api import RETRY_ANNOTATION, ApplicationSpec
-from ..api_substitute import PostBuild
+from ..api.substitute import PostBuild
 from ..conditions import ConditionUpdate
 from ..inventory import Inventory
 from ..manager import ChangeSet, ResourceManager

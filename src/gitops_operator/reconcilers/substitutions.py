@@ -14,7 +14,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-from ..api_substitute import VARIABLE_NAME, PostBuild, SourceKind, SubstituteSource
+from ..api.substitute import VARIABLE_NAME, PostBuild, SourceKind, SubstituteSource
 from ..errors import ApiError, SubstituteSourceNotFoundError, SubstitutionError
 from ..kube import KubeClient
 from ..objects import KubeObject, ObjectRef

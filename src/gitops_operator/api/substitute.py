@@ -2,7 +2,7 @@
 in the shape of Flux's Kustomization (``substitute``, ``substituteFrom``), so that its
 users can move without rewriting their manifests.
 
-Field names of ``postBuild`` are spelled here only (``api.py`` holds the rest).
+Field names of ``postBuild`` are spelled here only.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .api import GROUP
-from .errors import InvalidSpecError
+from ..errors import InvalidSpecError
+from . import GROUP
 
 SUBSTITUTE_ANNOTATION = f"{GROUP}/substitute"
-"""``disabled`` on an object leaves its text as rendered (no substitution)."""
+"""``disabled`` on an object leaves it as rendered (no substitution)."""
 FLUX_SUBSTITUTE_ANNOTATION = "kustomize.toolkit.fluxcd.io/substitute"
 """Flux's spelling of ``SUBSTITUTE_ANNOTATION``, honoured the same way."""
 DISABLED = "disabled"
