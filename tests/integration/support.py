@@ -94,6 +94,18 @@ def apply_yaml(kube: KubeClient, text: str) -> None:
             kube.apply(doc)
 
 
+def events_with(
+    kube: KubeClient, namespace: str, name: str, reason: str, timeout: float = 20.0
+) -> list[dict[str, Any]]:
+    """The Events of ``name`` with ``reason``, once there is one: Events are posted after
+    the status write that a test waited for, so they are waited for too."""
+    return wait_for(
+        lambda: [e for e in events_for(kube, namespace, name) if e.get("reason") == reason],
+        timeout=timeout,
+        what=f"a {reason} Event for {namespace}/{name}",
+    )
+
+
 def events_for(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
     return [
         e

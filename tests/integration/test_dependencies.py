@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from .apps import application, configmap, deployment, repository
-from .support import condition, events_for, get_status, wait_for
+from .support import condition, events_with, get_status, wait_for
 from .test_reconcile import get, synced_to
 
 
@@ -51,8 +51,7 @@ def test_a_chain_created_in_reverse_order_becomes_ready_in_order(
         for n in ("db", "api", "web")
     }
     assert ready_at["db"] <= applied["api"] and ready_at["api"] <= applied["web"]
-    reasons = [e["reason"] for e in events_for(kube, namespace, "web")]
-    assert "DependencyNotReady" in reasons
+    assert events_with(kube, namespace, "web", "DependencyNotReady")
 
 
 def test_a_cycle_is_reported_on_every_member(kube, operator, repo, namespace):

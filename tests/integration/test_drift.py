@@ -6,7 +6,7 @@ from __future__ import annotations
 from gitops_operator.kube import KubeClient, load_api_client
 
 from .apps import application, configmap, repository
-from .support import condition, events_for, get_status, wait_for
+from .support import condition, events_for, events_with, get_status, wait_for
 from .test_reconcile import get, synced_to
 
 
@@ -49,7 +49,7 @@ def test_drift_is_reported_and_other_managers_fields_are_not_drift(
     assert entry["fields"] == [{"path": "data.color", "desired": '"blue"', "live": '"red"'}], (
         "the other manager's label is not drift"
     )
-    assert any(e["reason"] == "DriftDetected" for e in events_for(kube, namespace, "app"))
+    assert events_with(kube, namespace, "app", "DriftDetected")
     assert get(kube, "ConfigMap", namespace, "settings")["data"] == {"color": "red"}, (
         "without selfHeal drift is reported, not corrected"
     )

@@ -6,7 +6,15 @@ from gitops_operator.api import API_VERSION
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 
-from .support import GitRepo, Operator, apply_yaml, condition, events_for, get_status, wait_for
+from .support import (
+    GitRepo,
+    Operator,
+    apply_yaml,
+    condition,
+    events_with,
+    get_status,
+    wait_for,
+)
 
 CONFIGMAP = """\
 apiVersion: v1
@@ -101,8 +109,7 @@ def test_commit_reaches_the_cluster_and_a_new_commit_follows(
     )
     cm = kube.get("v1", ObjectRef("", "ConfigMap", namespace, "settings"))
     assert cm is not None and cm["data"] == {"color": "green"}
-    reasons = {e["reason"] for e in events_for(kube, namespace, "app")}
-    assert "ReconciliationSucceeded" in reasons
+    assert events_with(kube, namespace, "app", "ReconciliationSucceeded")
 
 
 def test_removed_file_is_pruned(

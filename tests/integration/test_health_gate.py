@@ -13,7 +13,7 @@ from gitops_operator.kube import KubeClient, load_api_client
 from localcluster import NEVER_READY_LABEL
 
 from .apps import application, configmap, deployment, repository
-from .support import condition, events_for, get_status, wait_for
+from .support import condition, events_for, events_with, get_status, wait_for
 from .test_reconcile import get, synced_to
 
 
@@ -79,9 +79,9 @@ def test_healthy_revision_that_degrades_later_is_reported_not_failed(
     assert (ready["status"], ready["reason"]) == ("False", "Degraded")
     assert condition(status, "Stalled") == {}
     assert condition(status, "RolledBack") == {}
+    degraded = events_with(kube, namespace, "app", "HealthDegraded")
     events = events_for(kube, namespace, "app")
-    degraded = [e for e in events if e["reason"] == "HealthDegraded"]
-    assert degraded and degraded[0]["type"] == "Warning"
+    assert degraded[0]["type"] == "Warning"
     assert "stays applied" in degraded[0]["message"]
     # Events name the operator, not the framework it is built on
     assert {(e.get("source") or {}).get("component") for e in events} == {"gitops-operator"}
@@ -260,8 +260,7 @@ def test_waiting_for_a_source_created_together_is_not_a_warning(kube, operator, 
     time.sleep(1)
     kube.apply(repository(namespace, repo.url))
     wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="synced")
-    waiting = [e for e in events_for(kube, namespace, "app") if e["reason"] == "SourceNotReady"]
-    assert waiting, "the wait is reported"
+    waiting = events_with(kube, namespace, "app", "SourceNotReady")  # the wait is reported
     assert {e["type"] for e in waiting} == {"Normal"}
 
 
@@ -377,4 +376,4 @@ def test_a_first_revision_that_fails_its_health_check_is_released_when_it_turns_
     assert "failedRevision" not in status
     assert condition(status, "Stalled") == {}
     assert [h["result"] for h in status["history"]] == ["Succeeded", "Failed"]  # newest first
-    assert any(e["reason"] == "HealthRecovered" for e in events_for(kube, namespace, "app"))
+    assert events_with(kube, namespace, "app", "HealthRecovered")

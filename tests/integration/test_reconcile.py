@@ -12,7 +12,7 @@ from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 
 from .apps import application, configmap, crd, deployment, repository
-from .support import GitRepo, condition, events_for, get_status, wait_for
+from .support import GitRepo, condition, events_with, get_status, wait_for
 
 
 def synced_to(kube: KubeClient, namespace: str, sha: str, name: str = "app") -> bool:
@@ -72,8 +72,8 @@ def test_refused_revision_writes_nothing_and_is_quarantined(
     assert status["failedRevision"] == f"main@sha1:{bad}"
     assert status["history"][0]["result"] == "Failed"
     assert condition(status, "Stalled")["status"] == "True"
-    events = [e for e in events_for(kube, namespace, "app") if e["reason"] == "DryRunFailed"]
-    assert events and events[0]["type"] == "Warning"
+    events = events_with(kube, namespace, "app", "DryRunFailed")
+    assert events[0]["type"] == "Warning"
 
 
 def test_crd_and_namespace_are_applied_before_what_needs_them(kube, operator, repo, namespace):

@@ -11,7 +11,7 @@ from gitops_operator.objects import ObjectRef
 from localcluster import NEVER_READY_LABEL
 
 from .apps import application, configmap, deployment, repository
-from .support import condition, events_for, get_status, wait_for
+from .support import condition, events_with, get_status, wait_for
 from .test_reconcile import get, synced_to
 
 
@@ -72,10 +72,7 @@ def test_unhealthy_revision_rolls_back_to_last_good_and_stays_quarantined(
     assert (entry["result"], entry["rolledBackTo"]) == ("RolledBack", f"main@sha1:{good}")
     assert NEVER_READY_LABEL not in template_labels(kube, namespace)
     assert get(kube, "ConfigMap", namespace, "extra") is None, "what the bad revision added"
-    assert any(
-        e["reason"] == "RolledBack" and e["type"] == "Warning"
-        for e in events_for(kube, namespace, "app")
-    )
+    assert events_with(kube, namespace, "app", "RolledBack")[0]["type"] == "Warning"
 
     # Quarantined: the bad commit is not applied again while it is the source's head.
     status = reconciled_again(kube, namespace)

@@ -11,7 +11,7 @@ from gitops_operator.objects import Manifest, ObjectRef
 from gitops_operator.reconcilers.snapshots import KEY_SECRET, MAC_SUFFIX, decode, encode, mac
 
 from .apps import application, configmap, deployment, repository
-from .support import condition, events_for, get_status, wait_for
+from .support import condition, events_for, events_with, get_status, wait_for
 from .test_reconcile import synced_to
 from .test_rollback import rolled_back
 
@@ -64,7 +64,7 @@ def test_a_forged_snapshot_is_refused_and_never_applied(kube, operator, repo, na
 
     cond = wait_for(rejected, timeout=60, what="the drift check refusing the snapshot")
     assert "failed authentication" in cond["message"] and cond["status"] == "False"
-    assert any(e["reason"] == "SnapshotRejected" for e in events_for(kube, namespace, "app"))
+    assert events_with(kube, namespace, "app", "SnapshotRejected")
 
     # A failing revision still rolls back: from Git, not from the forged snapshot.
     repo.commit({"app/web.yaml": deployment("web", never_ready=True)}, "bad")

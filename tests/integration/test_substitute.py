@@ -11,7 +11,7 @@ import time
 from gitops_operator.kube import KubeClient, load_api_client
 
 from .apps import application, repository
-from .support import events_for, get_status, wait_for
+from .support import events_for, events_with, get_status, wait_for
 from .test_reconcile import failed_with, get, synced_to
 from .test_tenancy import tenant
 
@@ -140,7 +140,7 @@ def test_a_missing_source_is_a_clear_error_and_nothing_is_applied(kube, operator
         what="SubstituteSourceNotFound",
     )
     assert f"Secret {namespace}/creds not found" in cond["message"]
-    assert "SubstituteSourceNotFound" in [e["reason"] for e in events_for(kube, namespace, "app")]
+    assert events_with(kube, namespace, "app", "SubstituteSourceNotFound")
     assert get(kube, "ConfigMap", namespace, "settings-prod") is None
     assert get(kube, "Deployment", namespace, "web", "apps/v1") is None
 

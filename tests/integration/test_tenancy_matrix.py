@@ -23,7 +23,7 @@ from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 
 from .apps import application, configmap, repository
-from .support import GitRepo, Operator, condition, events_for, get_status, wait_for
+from .support import GitRepo, Operator, condition, events_for, events_with, get_status, wait_for
 from .test_bad_input import ready_false
 from .test_reconcile import get
 from .test_tenancy import operator_with, tenant
@@ -278,9 +278,7 @@ def test_an_application_whose_account_is_gone_is_deleted_and_leaves_its_objects(
         timeout=60,
         what="the Application gone, not held by its finalizer",
     )
-    (event,) = [
-        e for e in events_for(kube, a, "leaving") if e.get("reason") == "ServiceAccountNotFound"
-    ]
+    (event,) = events_with(kube, a, "leaving", "ServiceAccountNotFound")
     assert "left in place" in event["message"]
     assert get(kube, "ConfigMap", a, "leaving") is not None, "nothing deleted as the operator"
 
