@@ -10,6 +10,7 @@ from gitops_operator.errors import (
     DryRunError,
     GitOpsError,
     HealthCheckError,
+    HookFailedError,
     PruneError,
     RenderError,
     StalledError,
@@ -134,6 +135,9 @@ ON = RollbackSpec()
         (HealthCheckError("x"), ON, GOOD, A, False),  # the good one itself failed
         (HealthCheckError("x"), RollbackSpec(enabled=False), GOOD, B, False),
         (HealthCheckError("x"), RollbackSpec(on_health_failure=False), GOOD, B, False),
+        (HookFailedError("x", written=True), ON, GOOD, B, True),  # a failed PostSync
+        (HookFailedError("x", written=False), ON, GOOD, B, False),  # PreSync: nothing written
+        (HookFailedError("x", written=True), RollbackSpec(on_health_failure=False), GOOD, B, False),
         (ApplyError("x"), RollbackSpec(on_health_failure=False), GOOD, B, True),
         (ApplyError("x"), RollbackSpec(on_apply_failure=False), GOOD, B, False),
         (partial_dry_run(), RollbackSpec(on_apply_failure=False), GOOD, B, False),

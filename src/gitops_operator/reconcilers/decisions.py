@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ..api import RollbackSpec
-from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError
+from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError, HookFailedError
 
 K = TypeVar("K", bound=Hashable)
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -114,6 +114,8 @@ def should_roll_back(
     good = str(status.get("lastGoodRevision") or "")
     if not policy.enabled or not good or good == revision:
         return False
+    if isinstance(error, HookFailedError):  # a PreSync hook fails before any write
+        return error.written and policy.on_health_failure
     if isinstance(error, HealthCheckError):
         return policy.on_health_failure
     if isinstance(error, DryRunError):
