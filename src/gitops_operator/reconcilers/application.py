@@ -51,6 +51,7 @@ from ..errors import (
     StalledError,
 )
 from ..health import HealthStatus
+from ..hooks import Hook, split_hooks
 from ..kube import KubeClient
 from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
@@ -174,7 +175,11 @@ class ApplicationReconciler:
             inventory=inventory.from_status(status),
         )
         self.fetch_source(run)
+        run.render_hooks = lambda: self._hooks(run)
         outcome = self._dispatch(run)
+        if run.notes:
+            notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
+            outcome = replace(outcome, events=[*notes, *outcome.events])
         if run.warnings:
             events = [Event(reason, message, warning=True) for reason, message in run.warnings]
             outcome = replace(outcome, events=[*outcome.events, *events])
@@ -210,7 +215,7 @@ class ApplicationReconciler:
         if waiting is not None:
             return waiting
         try:
-            return sync(run, self.render, self.snapshots, self.desired)
+            return sync(run, self.rendered, self.snapshots, self.desired)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
 
@@ -305,8 +310,19 @@ class ApplicationReconciler:
         )
 
     def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:
-        """Render the Application's path of ``artifact`` and put every object in its
-        namespace (targetNamespace, else the Application's, for namespaced kinds)."""
+        """The objects ``rendered`` gives, without the hooks."""
+        return self.rendered(run, artifact)[0]
+
+    def _hooks(self, run: ApplicationRun) -> list[Hook]:
+        assert run.artifact is not None  # fetch_source set it, or raised
+        return self.rendered(run, run.artifact)[1]
+
+    def rendered(
+        self, run: ApplicationRun, artifact: Artifact
+    ) -> tuple[list[Manifest], list[Hook]]:
+        """Render the Application's path of ``artifact``, put every object in its
+        namespace (targetNamespace, else the Application's, for namespaced kinds) and
+        set the hooks apart (``hooks.split_hooks``)."""
         manifests = render(
             artifact.path,
             run.spec.path,
@@ -320,7 +336,9 @@ class ApplicationReconciler:
         manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
-        return run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
+        return split_hooks(
+            run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
+        )
 
     def desired(self, run: ApplicationRun, revision: str) -> list[Manifest]:
         """The rendered manifests of ``revision``: its snapshot, else (or when the snapshot

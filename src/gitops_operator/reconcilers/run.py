@@ -10,6 +10,7 @@ from typing import Any
 from .. import inventory
 from ..api import RETRY_ANNOTATION, ApplicationSpec
 from ..conditions import ConditionUpdate
+from ..hooks import Hook
 from ..inventory import Inventory
 from ..manager import ChangeSet, ResourceManager
 from ..objects import Manifest
@@ -45,6 +46,14 @@ class ApplicationRun:
     """SourceReady=False while the GitRepository fails (its last artifact still applies)."""
     warnings: list[tuple[str, str]] = field(default_factory=list)
     """(reason, message) of what this pass refused without failing: posted as Events."""
+    notes: list[tuple[str, str, bool]] = field(default_factory=list)
+    """(reason, message, warning) of what this pass did besides its outcome (a hook that
+    started or finished): posted as Events, whatever the outcome."""
+    hooks: list[Hook] | None = None
+    """The hooks of ``revision``, once rendered."""
+    render_hooks: Callable[[], list[Hook]] | None = None
+    """Renders the hooks of ``revision`` (a pass that has not rendered it needs them only
+    to create hooks)."""
 
     @property
     def namespace(self) -> str:

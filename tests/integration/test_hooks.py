@@ -1,0 +1,226 @@
+"""PreSync and PostSync hooks on the real control plane: real Jobs, completed or failed by
+kwok's pod stages (``FAIL_LABEL``) and marked Complete or Failed by the real Job
+controller. A failed PreSync stops the revision before anything of it is written; a
+failed PostSync rolls back; hooks stay out of the inventory; BeforeHookCreation lets the
+next revision's Job of the same name run; an Argo CD repository with waves and hooks
+syncs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from gitops_operator.kube import KubeClient
+from localcluster import FAIL_LABEL
+
+from .apps import application, configmap, deployment, repository
+from .support import condition, events_for, get_status, wait_for
+from .test_reconcile import get, synced_to
+from .test_waves import ARGO_WAVE, config, created, slow_deployment, stamp
+
+ARGO_HOOK = "argocd.argoproj.io/hook"
+HOOK = "gitops-operator.dev/hook"
+
+
+def job(name: str, annotations: dict[str, str], *, fail: bool = False, image: str = "migrate:1"):
+    """A Job of one pod that kwok completes (exit 0) or, with ``fail``, fails (exit 1)."""
+    labels = {FAIL_LABEL: "true"} if fail else {}
+    return yaml.safe_dump(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "main", "image": image}],
+                    },
+                },
+            },
+        }
+    )
+
+
+def app_status(kube: KubeClient, namespace: str) -> dict[str, Any]:
+    return get_status(kube, "Application", namespace, "app")
+
+
+def hook_items(status: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (i["hook"], i["name"], i["phase"]) for i in (status.get("hooks") or {}).get("items", [])
+    ]
+
+
+def inventoried(status: dict[str, Any]) -> list[str]:
+    return [e["id"] for e in (status.get("inventory") or {}).get("entries", [])]
+
+
+def image_of(kube: KubeClient, namespace: str, name: str) -> str:
+    obj = get(kube, "Deployment", namespace, name, "apps/v1") or {}
+    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_failed_pre_sync_migration_stops_the_revision_with_nothing_applied(
+    kube, operator, repo, namespace
+):
+    good = repo.commit(
+        {"app/web.yaml": deployment("web", image="web:1"), "app/base.yaml": configmap("base")},
+        "web 1",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="60s"))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="the good revision")
+
+    bad = repo.commit(
+        {
+            "app/migrate.yaml": job("migrate", {HOOK: "PreSync"}, fail=True),
+            "app/web.yaml": deployment("web", image="web:2"),
+            "app/new.yaml": configmap("new"),
+        },
+        "web 2, after a migration that fails",
+    )
+
+    def stalled():
+        status = app_status(kube, namespace)
+        return status if status.get("failedRevision") == f"main@sha1:{bad}" else None
+
+    status = wait_for(stalled, timeout=90, what="the failed PreSync hook to fail the revision")
+    ready = condition(status)
+    assert ready["status"] == "False" and ready["reason"] == "HookFailed", ready
+    assert f"PreSync hook Job/{namespace}/migrate of revision main@sha1:{bad}" in (ready["message"])
+    assert "nothing to roll back" in ready["message"]
+    assert condition(status, "RolledBack").get("status") != "True"
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert hook_items(status) == [("PreSync", "migrate", "Failed")]
+    assert status["history"][0]["result"] == "Failed"
+    # nothing of the revision was written
+    assert image_of(kube, namespace, "web") == "web:1"
+    assert get(kube, "ConfigMap", namespace, "new") is None
+    assert not any("migrate" in i for i in inventoried(status)), "a hook is not inventoried"
+    migrate = get(kube, "Job", namespace, "migrate", "batch/v1")
+    assert migrate is not None, "kept for its logs (no HookFailed delete policy)"
+    reasons = [e["reason"] for e in events_for(kube, namespace, "app")]
+    assert "HookStarted" in reasons and "HookFailed" in reasons, reasons
+
+
+def test_pre_sync_runs_first_is_not_inventoried_and_reruns_under_its_name_next_revision(
+    kube, operator, repo, namespace
+):
+    first = repo.commit(
+        {
+            "app/migrate.yaml": job("migrate", {ARGO_HOOK: "PreSync"}, image="migrate:1"),
+            "app/web.yaml": deployment("web", image="web:1"),
+        },
+        "migrate, then web",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="60s"))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=90, what="the first revision")
+
+    status = app_status(kube, namespace)
+    migrate = get(kube, "Job", namespace, "migrate", "batch/v1")
+    assert migrate is not None
+    done = stamp(migrate["status"]["completionTime"])
+    assert created(kube, "Deployment", namespace, "web", "apps/v1") >= done
+    assert hook_items(status) == [("PreSync", "migrate", "Succeeded")]
+    assert inventoried(status) == [f"{namespace}_web_apps_Deployment"]
+    assert status["history"][0]["message"] == "hooks: PreSync Job/migrate Succeeded"
+
+    # the Job's template is immutable: applied over, migrate:2 would be refused
+    second = repo.commit(
+        {
+            "app/migrate.yaml": job("migrate", {ARGO_HOOK: "PreSync"}, image="migrate:2"),
+            "app/web.yaml": deployment("web", image="web:2"),
+        },
+        "migrate again, then web 2",
+    )
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=90, what="the second revision")
+    again = get(kube, "Job", namespace, "migrate", "batch/v1")
+    assert again is not None
+    assert again["metadata"]["uid"] != migrate["metadata"]["uid"], "BeforeHookCreation"
+    assert again["spec"]["template"]["spec"]["containers"][0]["image"] == "migrate:2"
+    assert image_of(kube, namespace, "web") == "web:2"
+
+    # a hook that leaves the repository is not pruned: it was never the sync's to own
+    third = repo.commit({"app/migrate.yaml": None}, "no more migrations")
+    wait_for(lambda: synced_to(kube, namespace, third), timeout=60, what="the third revision")
+    assert get(kube, "Job", namespace, "migrate", "batch/v1") is not None
+    assert "hooks" not in app_status(kube, namespace)
+
+
+def test_failed_post_sync_smoke_test_rolls_back_to_the_last_good_revision(
+    kube, operator, repo, namespace
+):
+    good = repo.commit({"app/settings.yaml": configmap("settings", mode="old")}, "good")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="60s"))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="the good revision")
+
+    bad = repo.commit(
+        {
+            "app/settings.yaml": configmap("settings", mode="new"),
+            "app/smoke.yaml": job(
+                "smoke", {"helm.sh/hook": "post-install,post-upgrade"}, fail=True
+            ),
+        },
+        "new settings, and a smoke test that fails",
+    )
+
+    def rolled_back():
+        status = app_status(kube, namespace)
+        return status if condition(status, "RolledBack").get("status") == "True" else None
+
+    status = wait_for(rolled_back, timeout=90, what="the rollback")
+    assert status["failedRevision"] == f"main@sha1:{bad}"
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    message = condition(status, "RolledBack")["message"]
+    assert f"PostSync hook Job/{namespace}/smoke of revision main@sha1:{bad} failed" in (message)
+    settings = get(kube, "ConfigMap", namespace, "settings") or {}
+    assert settings.get("data") == {"mode": "old"}, "the last good revision is back"
+    assert hook_items(status) == [("PostSync", "smoke", "Failed")]
+
+
+def test_argo_annotated_repository_with_waves_and_hooks_syncs(kube, operator, repo, namespace):
+    sha = repo.commit(
+        {
+            "app/migrate.yaml": job(
+                "migrate",
+                {ARGO_HOOK: "PreSync", "argocd.argoproj.io/hook-delete-policy": "HookSucceeded"},
+            ),
+            "app/db.yaml": slow_deployment("db", {ARGO_WAVE: "-1"}, ready_after=1),
+            "app/web.yaml": slow_deployment("web", {ARGO_WAVE: "1"}, ready_after=1),
+            "app/smoke.yaml": config("smoke-passed", {ARGO_HOOK: "PostSync"}),
+            "app/chart-test.yaml": config("chart-test", {"helm.sh/hook": "test"}),
+        },
+        "waves and hooks",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="60s"))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=120, what="waves and hooks")
+
+    status = app_status(kube, namespace)
+    assert hook_items(status) == [
+        ("PreSync", "migrate", "Succeeded"),
+        ("PostSync", "smoke-passed", "Succeeded"),
+    ]
+    items = status["hooks"]["items"]
+    assert "deleted by its delete policy" in items[0]["message"]
+    wait_for(
+        lambda: get(kube, "Job", namespace, "migrate", "batch/v1") is None,
+        timeout=30,
+        what="the PreSync Job deleted (HookSucceeded)",
+    )
+    assert stamp(items[0]["finishedAt"]) <= created(kube, "Deployment", namespace, "db", "apps/v1")
+    assert created(kube, "ConfigMap", namespace, "smoke-passed") >= created(
+        kube, "Deployment", namespace, "web", "apps/v1"
+    )
+    assert get(kube, "ConfigMap", namespace, "chart-test") is None, "test hooks are skipped"
+    assert sorted(inventoried(status)) == sorted(
+        [f"{namespace}_db_apps_Deployment", f"{namespace}_web_apps_Deployment"]
+    )
+    reasons = [e["reason"] for e in events_for(kube, namespace, "app")]
+    assert reasons.count("HookStarted") == 2 and reasons.count("HookSucceeded") == 2, reasons
