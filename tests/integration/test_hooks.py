@@ -164,7 +164,12 @@ def test_failed_post_sync_smoke_test_rolls_back_to_the_last_good_revision(
         {
             "app/settings.yaml": configmap("settings", mode="new"),
             "app/smoke.yaml": job(
-                "smoke", {"helm.sh/hook": "post-install,post-upgrade"}, fail=True
+                "smoke",
+                {
+                    "helm.sh/hook": "post-install,post-upgrade",
+                    "helm.sh/hook-delete-policy": "hook-failed",
+                },
+                fail=True,
             ),
         },
         "new settings, and a smoke test that fails",
@@ -182,6 +187,38 @@ def test_failed_post_sync_smoke_test_rolls_back_to_the_last_good_revision(
     settings = get(kube, "ConfigMap", namespace, "settings") or {}
     assert settings.get("data") == {"mode": "old"}, "the last good revision is back"
     assert hook_items(status) == [("PostSync", "smoke", "Failed")]
+    assert "deleted by its delete policy" in status["hooks"]["items"][0]["message"]
+    wait_for(
+        lambda: get(kube, "Job", namespace, "smoke", "batch/v1") is None,
+        timeout=30,
+        what="the failed smoke test deleted (hook-failed)",
+    )
+
+
+def test_pre_sync_hook_of_any_kind_that_never_becomes_healthy_times_out(
+    kube, operator, repo, namespace
+):
+    kube.apply(repository(namespace, repo.url))
+    sha = repo.commit(
+        {
+            "app/warmup.yaml": slow_deployment("warmup", {HOOK: "PreSync"}, never_ready=True),
+            "app/web.yaml": deployment("web"),
+        },
+        "a PreSync Deployment that never becomes available",
+    )
+    kube.apply(application(namespace, healthTimeout="6s"))
+
+    def stalled():
+        status = app_status(kube, namespace)
+        return status if status.get("failedRevision") == f"main@sha1:{sha}" else None
+
+    status = wait_for(stalled, timeout=60, what="the PreSync hook to time out")
+    ready = condition(status)
+    assert ready["reason"] == "HookFailed"
+    assert "did not complete within 6s" in ready["message"], ready["message"]
+    assert get(kube, "Deployment", namespace, "web", "apps/v1") is None, "nothing applied"
+    assert "lastAppliedRevision" not in status
+    assert hook_items(status) == [("PreSync", "warmup", "Failed")]
 
 
 def test_argo_annotated_repository_with_waves_and_hooks_syncs(kube, operator, repo, namespace):
