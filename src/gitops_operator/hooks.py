@@ -3,9 +3,10 @@
 An object is a hook when it carries ``gitops-operator.dev/hook``, else Argo CD's
 ``argocd.argoproj.io/hook``, else Helm's ``helm.sh/hook`` (comma-separated). PreSync hooks
 run after the whole revision passed its dry-run and before anything of it is written;
-PostSync hooks run once every wave is healthy. A hook is done when it is healthy (a Job:
-Complete) and has failed when it is Degraded (a Job: Failed), gone, or not done within
-the Application's healthTimeout. Helm's ``pre-install``/``pre-upgrade`` are PreSync,
+Sync hooks are created once they have succeeded, with the first write; PostSync hooks run
+once every wave is healthy and every Sync hook has succeeded. A hook is done when it is
+healthy (a Job: Complete) and has failed when it is Degraded (a Job: Failed), gone, or
+not done within the Application's healthTimeout. Helm's ``pre-install``/``pre-upgrade`` are PreSync,
 ``post-install``/``post-upgrade`` PostSync; ``test`` hooks are left out, as Argo CD does;
 ``crd-install`` is an ordinary object. Other hook types are refused before any write.
 
@@ -41,7 +42,10 @@ _MAX_LISTED = 5
 
 
 class HookPhase(StrEnum):
+    """In the order they run."""
+
     PRE_SYNC = "PreSync"
+    SYNC = "Sync"
     POST_SYNC = "PostSync"
 
 
@@ -68,6 +72,7 @@ DELETE_POLICY_ANNOTATIONS = (
 )
 PHASES = {
     "PreSync": HookPhase.PRE_SYNC,
+    "Sync": HookPhase.SYNC,
     "PostSync": HookPhase.POST_SYNC,
     "pre-install": HookPhase.PRE_SYNC,
     "pre-upgrade": HookPhase.PRE_SYNC,
@@ -78,7 +83,6 @@ SKIPPED = frozenset({"Skip", "test", "test-success", "test-failure"})
 """Left out of the sync: Argo CD's Skip, Helm's test hooks (run by ``helm test`` only)."""
 ORDINARY = frozenset({"crd-install"})
 NOT_SUPPORTED = {
-    "Sync": "Sync hooks are not supported yet",
     "SyncFail": "SyncFail hooks are not supported yet",
     "PreDelete": "PreDelete hooks are not supported yet",
     "PostDelete": "PostDelete hooks are not supported yet",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from gitops_operator.kube import KubeClient
@@ -152,8 +153,21 @@ def test_pre_sync_runs_first_is_not_inventoried_and_reruns_under_its_name_next_r
     assert "hooks" not in app_status(kube, namespace)
 
 
-def test_failed_post_sync_smoke_test_rolls_back_to_the_last_good_revision(
-    kube, operator, repo, namespace
+@pytest.mark.parametrize(
+    ("phase", "annotations"),
+    [
+        (
+            "PostSync",
+            {
+                "helm.sh/hook": "post-install,post-upgrade",
+                "helm.sh/hook-delete-policy": "hook-failed",
+            },
+        ),
+        ("Sync", {ARGO_HOOK: "Sync", "argocd.argoproj.io/hook-delete-policy": "HookFailed"}),
+    ],
+)
+def test_failed_post_sync_or_sync_hook_rolls_back_to_the_last_good_revision(
+    kube, operator, repo, namespace, phase, annotations
 ):
     good = repo.commit({"app/settings.yaml": configmap("settings", mode="old")}, "good")
     kube.apply(repository(namespace, repo.url))
@@ -163,14 +177,7 @@ def test_failed_post_sync_smoke_test_rolls_back_to_the_last_good_revision(
     bad = repo.commit(
         {
             "app/settings.yaml": configmap("settings", mode="new"),
-            "app/smoke.yaml": job(
-                "smoke",
-                {
-                    "helm.sh/hook": "post-install,post-upgrade",
-                    "helm.sh/hook-delete-policy": "hook-failed",
-                },
-                fail=True,
-            ),
+            "app/smoke.yaml": job("smoke", annotations, fail=True),
         },
         "new settings, and a smoke test that fails",
     )
@@ -183,10 +190,10 @@ def test_failed_post_sync_smoke_test_rolls_back_to_the_last_good_revision(
     assert status["failedRevision"] == f"main@sha1:{bad}"
     assert status["lastAppliedRevision"] == f"main@sha1:{good}"
     message = condition(status, "RolledBack")["message"]
-    assert f"PostSync hook Job/{namespace}/smoke of revision main@sha1:{bad} failed" in (message)
+    assert f"{phase} hook Job/{namespace}/smoke of revision main@sha1:{bad} failed" in message
     settings = get(kube, "ConfigMap", namespace, "settings") or {}
     assert settings.get("data") == {"mode": "old"}, "the last good revision is back"
-    assert hook_items(status) == [("PostSync", "smoke", "Failed")]
+    assert hook_items(status) == [(phase, "smoke", "Failed")]
     assert "deleted by its delete policy" in status["hooks"]["items"][0]["message"]
     wait_for(
         lambda: get(kube, "Job", namespace, "smoke", "batch/v1") is None,
@@ -230,6 +237,7 @@ def test_argo_annotated_repository_with_waves_and_hooks_syncs(kube, operator, re
             ),
             "app/db.yaml": slow_deployment("db", {ARGO_WAVE: "-1"}, ready_after=1),
             "app/web.yaml": slow_deployment("web", {ARGO_WAVE: "1"}, ready_after=1),
+            "app/seed.yaml": job("seed", {ARGO_HOOK: "Sync"}),
             "app/smoke.yaml": config("smoke-passed", {ARGO_HOOK: "PostSync"}),
             "app/chart-test.yaml": config("chart-test", {"helm.sh/hook": "test"}),
         },
@@ -242,6 +250,7 @@ def test_argo_annotated_repository_with_waves_and_hooks_syncs(kube, operator, re
     status = app_status(kube, namespace)
     assert hook_items(status) == [
         ("PreSync", "migrate", "Succeeded"),
+        ("Sync", "seed", "Succeeded"),
         ("PostSync", "smoke-passed", "Succeeded"),
     ]
     items = status["hooks"]["items"]
@@ -260,4 +269,13 @@ def test_argo_annotated_repository_with_waves_and_hooks_syncs(kube, operator, re
         [f"{namespace}_db_apps_Deployment", f"{namespace}_web_apps_Deployment"]
     )
     reasons = [e["reason"] for e in events_for(kube, namespace, "app")]
-    assert reasons.count("HookStarted") == 2 and reasons.count("HookSucceeded") == 2, reasons
+    assert reasons.count("HookStarted") == 3 and reasons.count("HookSucceeded") == 3, reasons
+    seed = get(kube, "Job", namespace, "seed", "batch/v1")
+    assert seed is not None
+    assert stamp(seed["metadata"]["creationTimestamp"]) >= stamp(items[0]["finishedAt"])
+    assert stamp(seed["metadata"]["creationTimestamp"]) <= created(
+        kube, "Deployment", namespace, "web", "apps/v1"
+    ), "Sync hooks are created with the first wave"
+    assert created(kube, "ConfigMap", namespace, "smoke-passed") >= stamp(
+        seed["status"]["completionTime"]
+    )

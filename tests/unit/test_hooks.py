@@ -25,7 +25,7 @@ from gitops_operator.hooks import (
 )
 from gitops_operator.objects import Manifest
 
-PRE, POST = HookPhase.PRE_SYNC, HookPhase.POST_SYNC
+PRE, SYNC, POST = HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC
 BEFORE = DeletePolicy.BEFORE_HOOK_CREATION
 
 
@@ -43,6 +43,7 @@ def job(name: str = "migrate", **annotations: str) -> dict[str, Any]:
         ({"gitops-operator.dev/hook": "PreSync"}, (PRE,), {BEFORE}),
         ({"argocd.argoproj.io/hook": "PostSync"}, (POST,), {BEFORE}),
         ({"argocd.argoproj.io/hook": "PreSync,PostSync"}, (PRE, POST), {BEFORE}),
+        ({"argocd.argoproj.io/hook": "Sync"}, (SYNC,), {BEFORE}),
         ({"helm.sh/hook": "pre-install,pre-upgrade"}, (PRE,), {BEFORE}),
         ({"helm.sh/hook": "post-install, post-upgrade"}, (POST,), {BEFORE}),
         # ours wins over Argo CD's, Argo CD's over Helm's, for the hook and its policy
@@ -91,7 +92,6 @@ def test_ordinary_and_skipped_objects(annotations, expected):
     ("annotations", "fragment"),
     [
         ({"argocd.argoproj.io/hook": "SyncFail"}, "SyncFail hooks are not supported yet"),
-        ({"argocd.argoproj.io/hook": "Sync"}, "Sync hooks are not supported yet"),
         ({"gitops-operator.dev/hook": "PreDelete"}, "PreDelete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-delete"}, "pre-delete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-rollback"}, "rollback hooks are not run"),
@@ -190,16 +190,19 @@ def test_phase_state(states, phase, expected):
     assert phase_state(items(*states), phase) is expected
 
 
-def test_record_lists_each_hook_once_per_phase_pre_sync_first():
+def test_record_lists_each_hook_once_per_phase_in_the_order_phases_run():
     both = Hook(Manifest(job("both"), ""), (POST, PRE), frozenset({BEFORE}))
+    sync = Hook(Manifest(job("sync"), ""), (SYNC,), frozenset({BEFORE}))
     pre = Hook(Manifest(job("pre"), ""), (PRE,), frozenset({DeletePolicy.HOOK_SUCCEEDED}))
-    stored = record("main@sha1:abc", [both, pre])
+    stored = record("main@sha1:abc", [both, sync, pre])
     assert stored is not None
     assert [(i["hook"], i["name"], i["phase"]) for i in stored["items"]] == [
         ("PreSync", "both", "Pending"),
         ("PreSync", "pre", "Pending"),
+        ("Sync", "sync", "Pending"),
         ("PostSync", "both", "Pending"),
     ]
+    assert stored["items"][2]["deletePolicy"] == "BeforeHookCreation"
     assert stored["items"][1]["deletePolicy"] == "HookSucceeded"
     assert record("main@sha1:abc", []) is None
     assert resumable(stored, "main@sha1:abc") == stored["items"]
@@ -212,7 +215,7 @@ def test_record_lists_each_hook_once_per_phase_pre_sync_first():
         ({"revision": "r0", "items": items(("PreSync", "Running"))}, "r1"),
         ({"revision": "r1", "items": items(("PreSync", "Failed"))}, "r1"),  # a new attempt
         ({"revision": "r1", "items": [{"kind": "Job"}]}, "r1"),
-        ({"revision": "r1", "items": items(("Sync", "Running"))}, "r1"),
+        ({"revision": "r1", "items": items(("SyncFail", "Running"))}, "r1"),
         ({"revision": "r1", "items": items(("PreSync", "Done"))}, "r1"),
         ({"revision": "r1", "items": "nope"}, "r1"),
     ],

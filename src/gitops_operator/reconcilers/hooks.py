@@ -4,7 +4,8 @@ finished ones by their policy. What each pass learns goes to ``status.hooks``, s
 holds no worker and a restarted operator resumes.
 
 ``pre_sync`` runs from the apply's ``before_write``: after the dry-run of the whole
-revision, before its first write. ``post_sync`` runs once every wave is healthy.
+revision, before its first write; it creates the Sync hooks once the PreSync ones
+succeeded. ``sync.after_sync`` waits for the Sync hooks and runs the PostSync ones.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def write_record(run: ApplicationRun, hooks: dict[str, Any] | None) -> None:
 
 def pre_sync(run: ApplicationRun) -> None:
     """``before_write`` of a sync: record the revision's hooks, then run its PreSync
-    hooks. Returns once they have all succeeded (or there are none); raises
-    ``PreSyncRunning`` while they run and ``HookFailedError`` when one failed."""
+    hooks. Returns once they have all succeeded (or there are none), after creating the
+    Sync hooks; raises ``PreSyncRunning`` while they run and ``HookFailedError`` when
+    one failed."""
     items = resumable(run.status.get("hooks"), run.revision)
     if items is None:
         fresh = record(run.revision, hooks_of(run))
@@ -79,12 +81,14 @@ def pre_sync(run: ApplicationRun) -> None:
         if fresh is None:
             return
         items = fresh["items"]
-    if phase_state(items, HookPhase.PRE_SYNC) is HookState.SUCCEEDED:
-        return
-    progress = run_phase(run, items, HookPhase.PRE_SYNC)
-    write_record(run, progress.record)
-    if progress.state is not HookState.SUCCEEDED:
-        raise PreSyncRunning(waiting(run, progress, HookPhase.PRE_SYNC, {}))
+    if phase_state(items, HookPhase.PRE_SYNC) is not HookState.SUCCEEDED:
+        progress = run_phase(run, items, HookPhase.PRE_SYNC, written=False)
+        write_record(run, progress.record)
+        if progress.state is not HookState.SUCCEEDED:
+            raise PreSyncRunning(waiting(run, progress, HookPhase.PRE_SYNC, {}))
+        items = progress.record["items"]
+    if phase_state(items, HookPhase.SYNC) is HookState.PENDING:
+        write_record(run, run_phase(run, items, HookPhase.SYNC, written=False).record)
 
 
 def waiting(
@@ -104,17 +108,19 @@ def running_pre_sync(run: ApplicationRun) -> Outcome | None:
     items = resumable(run.status.get("hooks"), run.revision)
     if items is None or phase_state(items, HookPhase.PRE_SYNC) is not HookState.RUNNING:
         return None
-    progress = run_phase(run, items, HookPhase.PRE_SYNC)
+    progress = run_phase(run, items, HookPhase.PRE_SYNC, written=False)
     if progress.state is HookState.SUCCEEDED:
         write_record(run, progress.record)
         return None
     return waiting(run, progress, HookPhase.PRE_SYNC, {})
 
 
-def run_phase(run: ApplicationRun, items: list[dict[str, Any]], phase: HookPhase) -> Progress:
+def run_phase(
+    run: ApplicationRun, items: list[dict[str, Any]], phase: HookPhase, *, written: bool
+) -> Progress:
     """One look at the hooks of ``phase``: create the Pending ones, read the running ones.
     Its Events go to ``run.notes``. Raises ``HookFailedError`` (``status.hooks`` written
-    first) when one failed."""
+    first; ``written``: whether objects of the revision were) when one failed."""
     items = [dict(i) for i in items]
     events: list[Event] = []
     manifests: dict[ObjectRef, Manifest] = {}
@@ -133,7 +139,6 @@ def run_phase(run: ApplicationRun, items: list[dict[str, Any]], phase: HookPhase
     if state is HookState.FAILED:
         write_record(run, hooks)
         failed = next(i for i in of_phase(items, phase) if i["phase"] == HookState.FAILED)
-        written = phase is not HookPhase.PRE_SYNC
         consequence = (
             ""
             if written

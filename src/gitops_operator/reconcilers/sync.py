@@ -234,15 +234,18 @@ def next_wave(
 
 
 def after_sync(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotStore) -> Outcome:
-    """Every wave is healthy: run the PostSync hooks, one pass at a time, and the revision
-    has ``succeeded`` once they all have. Raises ``HookFailedError`` (rolled back like a
-    failed health check) when one fails or does not complete within healthTimeout."""
-    items = resumable(run.status.get("hooks"), run.revision)
-    if items and of_phase(items, HookPhase.POST_SYNC):
-        progress = run_phase(run, items, HookPhase.POST_SYNC)
-        status = {**status, "hooks": progress.record}
+    """Every wave is healthy: wait for the Sync hooks, then run the PostSync hooks, one
+    pass at a time; the revision has ``succeeded`` once they all have. Raises
+    ``HookFailedError`` (rolled back like a failed health check) when one fails or does
+    not complete within healthTimeout."""
+    items = resumable(run.status.get("hooks"), run.revision) or []
+    for phase in (HookPhase.SYNC, HookPhase.POST_SYNC):
+        if not of_phase(items, phase):
+            continue
+        progress = run_phase(run, items, phase, written=True)
+        items, status = progress.record["items"], {**status, "hooks": progress.record}
         if progress.state is not HookState.SUCCEEDED:
-            return hooks_waiting(run, progress, HookPhase.POST_SYNC, _as_patch(status))
+            return hooks_waiting(run, progress, phase, _as_patch(status))
     return succeeded(run, status, snapshots)
 
 
