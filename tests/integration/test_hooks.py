@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_operator.kube import KubeClient
+from gitops_operator.kube import KubeClient, load_api_client
 from localcluster import FAIL_LABEL
 
 from .apps import application, configmap, deployment, repository
@@ -44,6 +44,12 @@ def job(name: str, annotations: dict[str, str], *, fail: bool = False, image: st
             },
         }
     )
+
+
+@pytest.fixture
+def editor(cluster) -> KubeClient:
+    """Someone else changing live objects, as `kubectl edit` would."""
+    return KubeClient(load_api_client(str(cluster.kubeconfig)), field_manager="kubectl-edit")
 
 
 def app_status(kube: KubeClient, namespace: str) -> dict[str, Any]:
@@ -279,3 +285,42 @@ def test_argo_annotated_repository_with_waves_and_hooks_syncs(kube, operator, re
     assert created(kube, "ConfigMap", namespace, "smoke-passed") >= stamp(
         seed["status"]["completionTime"]
     )
+
+
+def test_a_first_revision_healthy_late_is_released_once_its_post_sync_hook_passes(
+    kube, editor, operator, repo, namespace
+):
+    """Nothing to roll back to, so a first revision that failed its health check stays
+    applied; when its rollout finishes after all, its PostSync hook runs then, and the
+    revision is good once the hook has passed."""
+    label = f"gitops-test/late-{namespace}"
+    web = yaml.safe_load(deployment("web"))
+    web["spec"]["progressDeadlineSeconds"] = 2
+    web["spec"]["template"]["spec"]["nodeSelector"] = {label: "yes"}
+    sha = repo.commit(
+        {"app/web.yaml": yaml.safe_dump(web), "app/smoke.yaml": job("smoke", {HOOK: "PostSync"})},
+        "pods with no node yet, and a smoke test",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="30s", driftInterval="2s"))
+
+    def stalled():
+        cond = condition(app_status(kube, namespace), "Stalled")
+        return cond if cond.get("reason") == "HealthCheckFailed" else None
+
+    wait_for(stalled, timeout=60, what="the first revision to fail its health check")
+    assert hook_items(app_status(kube, namespace)) == [("PostSync", "smoke", "Pending")]
+    assert get(kube, "Job", namespace, "smoke", "batch/v1") is None
+
+    (node, *_) = kube.list("v1", "Node")
+    labelled = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node["metadata"]["name"]}}
+    editor.apply({**labelled, "metadata": {**labelled["metadata"], "labels": {label: "yes"}}})
+    try:
+        wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="Ready after all")
+    finally:
+        editor.apply(labelled)
+    status = app_status(kube, namespace)
+    assert hook_items(status) == [("PostSync", "smoke", "Succeeded")]
+    assert status["lastGoodRevision"] == f"main@sha1:{sha}"
+    assert "failedRevision" not in status
+    assert status["history"][0]["message"] == "hooks: PostSync Job/smoke Succeeded"

@@ -221,13 +221,16 @@ class ApplicationReconciler:
 
     def _healthy_late(self, run: ApplicationRun) -> Outcome | None:
         """The outcome of a health check passed after it had failed (the revision leaves
-        quarantine and is good), or None while it is not Healthy."""
+        quarantine and is good, once its Sync and PostSync hooks have passed), or None
+        while it is not Healthy."""
         try:
             outcome = check_health(run, self.snapshots, self.desired)
         except HealthCheckError:
             return None
         if outcome.status.get("health") != HealthStatus.HEALTHY.value:
             return None
+        if not outcome.status.get("healthyAt"):
+            return outcome  # its Sync or PostSync hooks run first (health_may_recover)
         late = Event(
             "HealthRecovered",
             f"revision {run.revision} turned healthy after its health check failed;"
