@@ -24,8 +24,16 @@ ARGO_HOOK = "argocd.argoproj.io/hook"
 HOOK = "gitops-operator.dev/hook"
 
 
-def job(name: str, annotations: dict[str, str], *, fail: bool = False, image: str = "migrate:1"):
-    """A Job of one pod that kwok completes (exit 0) or, with ``fail``, fails (exit 1)."""
+def job(
+    name: str,
+    annotations: dict[str, str],
+    *,
+    fail: bool = False,
+    image: str = "migrate:1",
+    suspend: bool = False,
+):
+    """A Job of one pod that kwok completes (exit 0) or, with ``fail``, fails (exit 1);
+    ``suspend``: none until someone resumes it."""
     labels = {FAIL_LABEL: "true"} if fail else {}
     return yaml.safe_dump(
         {
@@ -33,6 +41,7 @@ def job(name: str, annotations: dict[str, str], *, fail: bool = False, image: st
             "kind": "Job",
             "metadata": {"name": name, "annotations": annotations},
             "spec": {
+                "suspend": suspend,
                 "backoffLimit": 0,
                 "template": {
                     "metadata": {"labels": labels},
@@ -324,3 +333,46 @@ def test_a_first_revision_healthy_late_is_released_once_its_post_sync_hook_passe
     assert status["lastGoodRevision"] == f"main@sha1:{sha}"
     assert "failedRevision" not in status
     assert status["history"][0]["message"] == "hooks: PostSync Job/smoke Succeeded"
+
+
+def test_a_restarted_operator_resumes_waiting_for_the_pre_sync_hook_it_started(
+    kube, editor, operator, repo, namespace
+):
+    sha = repo.commit(
+        {
+            "app/migrate.yaml": job("migrate", {HOOK: "PreSync"}, suspend=True),
+            "app/web.yaml": deployment("web"),
+        },
+        "a migration held until someone resumes it",
+    )
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="120s"))
+
+    def running():
+        status = app_status(kube, namespace)
+        return status if hook_items(status) == [("PreSync", "migrate", "Running")] else None
+
+    status = wait_for(running, timeout=60, what="the PreSync hook running")
+    assert "waiting for the PreSync hooks" in condition(status)["message"]
+    started = status["hooks"]["items"][0]
+    assert get(kube, "Deployment", namespace, "web", "apps/v1") is None, "nothing applied yet"
+
+    operator.stop()
+    operator.start()
+    editor.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "migrate", "namespace": namespace},
+            "spec": {"suspend": False},
+        }
+    )
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=90, what="the sync to go on")
+    migrate = get(kube, "Job", namespace, "migrate", "batch/v1")
+    assert migrate is not None
+    assert migrate["metadata"]["uid"] == started["uid"], "the same Job, not created again"
+    (item,) = app_status(kube, namespace)["hooks"]["items"]
+    assert item["phase"] == "Succeeded" and item["startedAt"] == started["startedAt"]
+    assert created(kube, "Deployment", namespace, "web", "apps/v1") >= stamp(
+        migrate["status"]["completionTime"]
+    )
