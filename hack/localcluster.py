@@ -38,6 +38,9 @@ from waiting import wait_for
 
 HACK = Path(__file__).resolve().parent
 NEVER_READY_LABEL = "gitops-operator.dev/test-never-ready"
+FAIL_LABEL = "gitops-operator.dev/test-fail"
+"""A Pod labelled so on a kwok node runs, then fails with exit code 1 (kwok's own stage
+completes the pods of Jobs with exit code 0): a Job of such pods fails for real."""
 """Pods with this label (any value) are Running but never Ready: rollouts never finish."""
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
@@ -339,7 +342,8 @@ class LocalCluster:
     def _configure_kwok(self) -> None:
         """Restrict kwok to its own nodes (a real node's pods are the kubelet's business)
         and teach it to keep labelled Pods unready: exclude them from kwokctl's own
-        pod-ready stage and add a stage that marks them Running but not Ready; then
+        pod-ready stage and add a stage that marks them Running but not Ready; and to fail
+        Pods labelled ``FAIL_LABEL`` once running, instead of completing them; then
         restart kwok alone (restarting the controller-manager would wait out its lease)."""
         home = self.workdir / "clusters" / self.name
         path = home / "kwok.yaml"
@@ -354,11 +358,45 @@ class LocalCluster:
                         f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}",
                     ]
         label = f'.metadata.labels["{NEVER_READY_LABEL}"]'
+        fail = f'.metadata.labels["{FAIL_LABEL}"]'
         for doc in docs:
             if doc.get("kind") == "Stage" and doc["metadata"]["name"] == "pod-ready":
                 doc["spec"]["selector"]["matchExpressions"].append(
                     {"jq": {"key": label, "operator": "DoesNotExist"}}
                 )
+            if doc.get("kind") == "Stage" and doc["metadata"]["name"] == "pod-complete":
+                doc["spec"]["selector"]["matchExpressions"].append(
+                    {"jq": {"key": fail, "operator": "DoesNotExist"}}
+                )
+        docs.append(
+            {
+                "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                "kind": "Stage",
+                "metadata": {"name": "pod-fail"},
+                "spec": {
+                    "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                    "selector": {
+                        "matchExpressions": [
+                            {
+                                "jq": {
+                                    "key": ".metadata.deletionTimestamp",
+                                    "operator": "DoesNotExist",
+                                }
+                            },
+                            {"jq": {"key": fail, "operator": "Exists"}},
+                            {
+                                "jq": {
+                                    "key": ".status.phase",
+                                    "operator": "In",
+                                    "values": ["Running"],
+                                }
+                            },
+                        ]
+                    },
+                    "next": {"statusTemplate": _FAILED_STATUS},
+                },
+            }
+        )
         docs.append(
             {
                 "apiVersion": "kwok.x-k8s.io/v1alpha1",
@@ -524,6 +562,35 @@ containerStatuses:
   state:
     running:
       startedAt: {{ $now | Quote }}
+{{ end }}
+"""
+
+
+_FAILED_STATUS = """\
+{{ $now := Now }}
+phase: Failed
+conditions:
+- type: Ready
+  status: "False"
+  reason: PodFailed
+  lastTransitionTime: {{ $now | Quote }}
+- type: ContainersReady
+  status: "False"
+  reason: PodFailed
+  lastTransitionTime: {{ $now | Quote }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  restartCount: 0
+  started: false
+  state:
+    terminated:
+      exitCode: 1
+      reason: Error
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
 {{ end }}
 """
 

@@ -24,6 +24,7 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   ├── SubstitutionError     post-build substitution failed (strict, syntax, YAML)
     │   └── PruneError            some stale objects could not be deleted
     ├── HealthCheckError          applied, but Degraded or not healthy by healthTimeout
+    │   └── HookFailedError(written)  a PreSync or PostSync hook failed or timed out
     ├── ApiError(code, api_reason)    the API server refused a request (from ``kube.py``)
     │   └── InvalidPatchError     server-side apply could not type the object (a 500)
     ├── NotFoundError             the object or its kind does not exist (a 404)
@@ -192,6 +193,18 @@ class HealthCheckError(GitOpsError):
     """A revision was applied but did not become healthy (Degraded, or healthTimeout)."""
 
     reason = "HealthCheckFailed"
+
+
+class HookFailedError(HealthCheckError):
+    """A PreSync or PostSync hook failed or did not complete within healthTimeout.
+    ``written`` says whether any object of the revision was written before it (a failed
+    PostSync: rolled back like a failed health check; a failed PreSync: nothing to undo)."""
+
+    reason = "HookFailed"
+
+    def __init__(self, message: str, *, written: bool) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 class NotFoundError(GitOpsError):

@@ -188,8 +188,8 @@ def refuse_generated_names(generated: list[GeneratedObject]) -> None:
     Server-side apply identifies an object by its name, so an object whose name the
     server generates cannot be applied, diffed or pruned declaratively: it is created
     anew at each sync. Such objects are Argo CD and Helm hooks, run around a sync; this
-    operator does not run hooks, and dropping one silently (a database migration, say)
-    would be worse than refusing the revision."""
+    operator runs hooks by their name, and dropping one silently (a database migration,
+    say) would be worse than refusing the revision."""
     if not generated:
         return
     named = "; ".join(str(g) for g in generated[:_MAX_NAMED])
@@ -197,9 +197,9 @@ def refuse_generated_names(generated: list[GeneratedObject]) -> None:
     count = "an object" if len(generated) == 1 else f"{len(generated)} objects"
     raise RenderError(
         f"{count} with metadata.generateName and no metadata.name ({named}{more}):"
-        " server-side apply needs a fixed name, so such objects can only run as sync"
-        " hooks, and hooks are not supported yet; give each a metadata.name, or leave"
-        " it out of the render (render.exclude for plain directories)",
+        " server-side apply needs a fixed name, and hooks too are created and deleted by"
+        " name here (hooks with generateName are not supported); give each a"
+        " metadata.name, or leave it out of the render (render.exclude for plain directories)",
         reason=GENERATE_NAME_REASON,
     )
 

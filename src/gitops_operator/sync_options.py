@@ -9,11 +9,8 @@ saying why (``Replace=true``: objects are patched by server-side apply, never re
 are what this operator always does (it compares only the objects it applied, by
 server-side dry-run); others are refused.
 
-Hooks (``gitops-operator.dev/hook``, ``argocd.argoproj.io/hook``, ``helm.sh/hook``) are
-not run yet, so an object marked as one is refused rather than applied as an ordinary
-object (a hook Job applied once blocks every later sync: its template is immutable).
-Two are honoured as Argo CD honours them: ``argocd.argoproj.io/hook: Skip`` leaves the
-object out, and ``helm.sh/hook: crd-install`` is an ordinary object.
+Hook annotations are read by ``hooks``: a hook is run in its phase, not applied as an
+ordinary object; ``argocd.argoproj.io/hook: Skip`` leaves the object out.
 """
 
 from __future__ import annotations
@@ -23,10 +20,7 @@ from typing import Any
 
 from .api import (
     ARGO_COMPARE_OPTIONS_ANNOTATION,
-    ARGO_HOOK_ANNOTATION,
     ARGO_SYNC_OPTIONS_ANNOTATION,
-    HELM_HOOK_ANNOTATION,
-    HOOK_ANNOTATION,
     PRUNE_ANNOTATION,
 )
 from .errors import SyncAnnotationError
@@ -47,10 +41,6 @@ REFUSED_SYNC_OPTIONS = {
     " (spec.deletionPolicy: Orphan); use Prune=false to keep it when it leaves the repository",
     "Delete=confirm": "deletions are not confirmed by hand (spec.deletionPolicy: Orphan)",
 }
-HOOK_ANNOTATIONS = (HOOK_ANNOTATION, ARGO_HOOK_ANNOTATION, HELM_HOOK_ANNOTATION)
-ORDINARY_HOOKS = frozenset({(HELM_HOOK_ANNOTATION, "crd-install")})
-"""Hook annotations that mean an ordinary object, as Argo CD reads them."""
-SKIP_HOOK = (ARGO_HOOK_ANNOTATION, "Skip")
 _MAX_LISTED = 5
 
 
@@ -74,20 +64,9 @@ def prune_disabled(obj: Mapping[str, Any]) -> bool:
     )
 
 
-def skipped(obj: Mapping[str, Any]) -> bool:
-    """Whether the object is left out of the sync (``argocd.argoproj.io/hook: Skip``)."""
-    return SKIP_HOOK[1] in options(_annotations(obj), SKIP_HOOK[0])
-
-
 def objection(obj: Mapping[str, Any]) -> str | None:
     """Why the object's annotations cannot be honoured, or None."""
     annotations = _annotations(obj)
-    for key in HOOK_ANNOTATIONS:
-        if key in annotations and (key, str(annotations[key]).strip()) not in ORDINARY_HOOKS:
-            return (
-                f"{key}={str(annotations[key])[:40]!r}: hooks are not supported yet, and a hook"
-                " applied as an ordinary object would run once and block later syncs"
-            )
     for option in options(annotations, ARGO_SYNC_OPTIONS_ANNOTATION):
         if option not in ACCEPTED_SYNC_OPTIONS:
             why = REFUSED_SYNC_OPTIONS.get(option, "unknown sync option")
@@ -99,14 +78,11 @@ def objection(obj: Mapping[str, Any]) -> str | None:
 
 
 def check_sync_annotations(manifests: Iterable[Manifest]) -> list[Manifest]:
-    """The manifests to sync: those marked ``hook: Skip`` left out. Raises one
-    ``SyncAnnotationError`` naming every object whose annotations cannot be honoured
-    (reason HooksNotSupported when they are all hooks, else UnsupportedSyncOption)."""
+    """The manifests, unchanged. Raises one ``SyncAnnotationError`` (reason
+    UnsupportedSyncOption) naming every object whose options cannot be honoured."""
     kept: list[Manifest] = []
     refused: list[tuple[Manifest, str]] = []
     for m in manifests:
-        if skipped(m.obj):
-            continue
         why = objection(m.obj)
         if why is None:
             kept.append(m)
@@ -114,10 +90,9 @@ def check_sync_annotations(manifests: Iterable[Manifest]) -> list[Manifest]:
             refused.append((m, why))
     if not refused:
         return kept
-    hooks = all(any(k in _annotations(m.obj) for k in HOOK_ANNOTATIONS) for m, _ in refused)
     lines = [f"{m.ref} ({m.source}): {why}" for m, why in refused[:_MAX_LISTED]]
     more = f"; and {len(refused) - _MAX_LISTED} more" if len(refused) > _MAX_LISTED else ""
     raise SyncAnnotationError(
         "nothing applied; " + "; ".join(lines) + more,
-        reason="HooksNotSupported" if hooks else "UnsupportedSyncOption",
+        reason="UnsupportedSyncOption",
     )

@@ -406,7 +406,7 @@ CASES = [
         message="argocd.argoproj.io/sync-options 'Frobnicate=yes': unknown sync option",
     ),
     Case(
-        "named-helm-hook",
+        "sync-fail-hook",
         {
             "app/migrate.yaml": yaml.safe_dump(
                 {
@@ -414,7 +414,7 @@ CASES = [
                     "kind": "Job",
                     "metadata": {
                         "name": "migrate",
-                        "annotations": {"helm.sh/hook": "pre-upgrade"},
+                        "annotations": {"argocd.argoproj.io/hook": "SyncFail"},
                     },
                     "spec": {
                         "template": {
@@ -430,7 +430,8 @@ CASES = [
         "HooksNotSupported",
         message=(
             "nothing applied; Job/",
-            "/migrate (app/migrate.yaml): helm.sh/hook='pre-upgrade': hooks are not supported",
+            "/migrate (app/migrate.yaml): argocd.argoproj.io/hook='SyncFail': SyncFail hooks"
+            " are not supported yet",
         ),
     ),
 ]

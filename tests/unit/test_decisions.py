@@ -10,6 +10,7 @@ from gitops_operator.errors import (
     DryRunError,
     GitOpsError,
     HealthCheckError,
+    HookFailedError,
     PruneError,
     RenderError,
     StalledError,
@@ -134,6 +135,9 @@ ON = RollbackSpec()
         (HealthCheckError("x"), ON, GOOD, A, False),  # the good one itself failed
         (HealthCheckError("x"), RollbackSpec(enabled=False), GOOD, B, False),
         (HealthCheckError("x"), RollbackSpec(on_health_failure=False), GOOD, B, False),
+        (HookFailedError("x", written=True), ON, GOOD, B, True),  # a failed PostSync
+        (HookFailedError("x", written=False), ON, GOOD, B, False),  # PreSync: nothing written
+        (HookFailedError("x", written=True), RollbackSpec(on_health_failure=False), GOOD, B, False),
         (ApplyError("x"), RollbackSpec(on_health_failure=False), GOOD, B, True),
         (ApplyError("x"), RollbackSpec(on_apply_failure=False), GOOD, B, False),
         (partial_dry_run(), RollbackSpec(on_apply_failure=False), GOOD, B, False),
@@ -316,6 +320,14 @@ def test_find_cycle_walks_a_long_chain_without_recursion() -> None:
     assert find_cycle(0, {**chain, 20_000: (0,)}) == [*range(20_001), 0]
 
 
+APPLIED_R2 = {"failedRevision": "r2", "lastAppliedRevision": "r2", "stalled": None}
+
+
+def hooks_of(revision: str, hook: str, phase: str) -> dict[str, object]:
+    item = {"apiVersion": "batch/v1", "kind": "Job", "name": "smoke", "hook": hook, "phase": phase}
+    return {"revision": revision, "items": [item]}
+
+
 @pytest.mark.parametrize(
     ("status", "recovers"),
     [
@@ -337,6 +349,13 @@ def test_find_cycle_walks_a_long_chain_without_recursion() -> None:
             {"failedRevision": "r3", "lastAppliedRevision": "r2", "stalled": "HealthCheckFailed"},
             False,
         ),
+        # turned healthy late: its PostSync hooks run, it is released when they pass
+        ({**APPLIED_R2, "hooks": hooks_of("r2", "PostSync", "Running")}, True),
+        ({**APPLIED_R2, "hooks": hooks_of("r2", "Sync", "Running")}, True),
+        ({**APPLIED_R2, "hooks": hooks_of("r2", "PostSync", "Pending")}, False),
+        ({**APPLIED_R2, "hooks": hooks_of("r2", "PostSync", "Failed")}, False),
+        ({**APPLIED_R2, "hooks": hooks_of("r2", "PreSync", "Running")}, False),
+        ({**APPLIED_R2, "hooks": hooks_of("r1", "PostSync", "Running")}, False),
     ],
 )
 def test_health_may_recover(status: dict[str, object], recovers: bool) -> None:

@@ -79,7 +79,7 @@ def test_object_with_only_generate_name_is_refused_as_an_unsupported_hook():
     assert err.value.reason == "GenerateNameNotSupported"
     assert "app/migrate.yaml (document 2): Job with generateName 'db-migrate-'" in message
     assert "argocd.argoproj.io/hook: PreSync" in message
-    assert "hooks are not supported yet" in message
+    assert "hooks with generateName are not supported" in message
     assert "no metadata.name" in message
 
 

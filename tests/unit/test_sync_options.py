@@ -29,6 +29,7 @@ def meta(**annotations: str) -> dict:
         {COMPARE: "IgnoreExtraneous"},
         {COMPARE: "ServerSideDiff=true"},
         {"helm.sh/hook": "crd-install"},
+        {"argocd.argoproj.io/hook": "PreSync"},  # hooks are hooks.py's business
     ],
 )
 def test_accepted_annotations(annotations):
@@ -45,9 +46,6 @@ def test_accepted_annotations(annotations):
         ({OPTIONS: "Delete=false"}, "spec.deletionPolicy: Orphan"),
         ({OPTIONS: "Prune=true,Frobnicate"}, "'Prune=true': unknown sync option"),
         ({COMPARE: "IncludeMutationWebhook=true"}, "unknown compare option"),
-        ({"argocd.argoproj.io/hook": "PreSync"}, "argocd.argoproj.io/hook='PreSync': hooks"),
-        ({"helm.sh/hook": "post-install"}, "helm.sh/hook='post-install': hooks are not"),
-        ({"gitops-operator.dev/hook": "PostSync"}, "gitops-operator.dev/hook='PostSync'"),
     ],
 )
 def test_refused_annotations_say_why(annotations, fragment):
@@ -69,20 +67,14 @@ def test_prune_disabled(annotations, left):
     assert prune_disabled(meta(**annotations)) is left
 
 
-def test_skip_hook_is_left_out_and_the_rest_kept():
-    skip = Manifest(meta(**{"argocd.argoproj.io/hook": "Skip"}), "skip.yaml")
-    plain = Manifest(meta(), "plain.yaml")
-    assert check_sync_annotations([skip, plain]) == [plain]
-
-
-def test_refusals_are_one_error_with_the_reason_of_what_they_are():
-    hook = Manifest(meta(**{"helm.sh/hook": "pre-install"}), "hook.yaml")
+def test_refusals_are_one_error_naming_every_object():
+    keep = Manifest(meta(**{"helm.sh/hook": "pre-install"}), "hook.yaml")  # for hooks.py
     replace = Manifest(meta(**{OPTIONS: "Replace=true"}), "replace.yaml")
-    with pytest.raises(SyncAnnotationError) as only_hooks:
-        check_sync_annotations([hook])
-    assert only_hooks.value.reason == "HooksNotSupported"
-    with pytest.raises(SyncAnnotationError) as mixed:
-        check_sync_annotations([hook, replace])
-    assert mixed.value.reason == "UnsupportedSyncOption"
-    assert "hook.yaml" in str(mixed.value) and "replace.yaml" in str(mixed.value)
-    assert str(mixed.value).startswith("nothing applied; ")
+    force = Manifest(meta(**{OPTIONS: "Force=true"}), "force.yaml")
+    assert check_sync_annotations([keep]) == [keep]
+    with pytest.raises(SyncAnnotationError) as refused:
+        check_sync_annotations([keep, replace, force])
+    assert refused.value.reason == "UnsupportedSyncOption"
+    assert "force.yaml" in str(refused.value) and "replace.yaml" in str(refused.value)
+    assert "hook.yaml" not in str(refused.value)
+    assert str(refused.value).startswith("nothing applied; ")

@@ -52,6 +52,7 @@ from ..errors import (
     StalledError,
 )
 from ..health import HealthStatus
+from ..hooks import Hook, split_hooks
 from ..kube import KubeClient
 from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
@@ -178,12 +179,17 @@ class ApplicationReconciler:
         )
         self.load_post_build(run)
         self.fetch_source(run)
+        run.render_hooks = lambda: self._hooks(run)
         try:
-            outcome = masked(self._dispatch(run), run.secret_values)
+            outcome = self._dispatch(run)
         except GitOpsError as exc:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
             raise
+        if run.notes:
+            notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
+            outcome = replace(outcome, events=[*notes, *outcome.events])
+        outcome = masked(outcome, run.secret_values)
         if run.warnings:
             events = [Event(reason, message, warning=True) for reason, message in run.warnings]
             outcome = replace(outcome, events=[*outcome.events, *events])
@@ -231,19 +237,22 @@ class ApplicationReconciler:
         if waiting is not None:
             return waiting
         try:
-            return sync(run, self.render, self.snapshots, self.desired)
+            return sync(run, self.rendered, self.snapshots, self.desired)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
 
     def _healthy_late(self, run: ApplicationRun) -> Outcome | None:
         """The outcome of a health check passed after it had failed (the revision leaves
-        quarantine and is good), or None while it is not Healthy."""
+        quarantine and is good, once its Sync and PostSync hooks have passed), or None
+        while it is not Healthy."""
         try:
             outcome = check_health(run, self.snapshots, self.desired)
         except HealthCheckError:
             return None
         if outcome.status.get("health") != HealthStatus.HEALTHY.value:
             return None
+        if not outcome.status.get("healthyAt"):
+            return outcome  # its Sync or PostSync hooks run first (health_may_recover)
         late = Event(
             "HealthRecovered",
             f"revision {run.revision} turned healthy after its health check failed;"
@@ -326,8 +335,19 @@ class ApplicationReconciler:
         )
 
     def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:
-        """Render the Application's path of ``artifact`` and put every object in its
-        namespace (targetNamespace, else the Application's, for namespaced kinds)."""
+        """The objects ``rendered`` gives, without the hooks."""
+        return self.rendered(run, artifact)[0]
+
+    def _hooks(self, run: ApplicationRun) -> list[Hook]:
+        assert run.artifact is not None  # fetch_source set it, or raised
+        return self.rendered(run, run.artifact)[1]
+
+    def rendered(
+        self, run: ApplicationRun, artifact: Artifact
+    ) -> tuple[list[Manifest], list[Hook]]:
+        """Render the Application's path of ``artifact``, put every object in its
+        namespace (targetNamespace, else the Application's, for namespaced kinds) and
+        set the hooks apart (``hooks.split_hooks``)."""
         manifests = render(
             artifact.path,
             run.spec.path,
@@ -343,7 +363,9 @@ class ApplicationReconciler:
         manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
-        return run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
+        return split_hooks(
+            run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
+        )
 
     def desired(self, run: ApplicationRun, revision: str) -> list[Manifest]:
         """The rendered manifests of ``revision``: its snapshot, else (or when the snapshot

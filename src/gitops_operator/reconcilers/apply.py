@@ -3,6 +3,7 @@ wave by wave (the first wave, each later wave, then the prune)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import inventory
@@ -22,27 +23,36 @@ class Applied:
     """Set when some stale objects could not be deleted; they stay in the inventory."""
 
 
-def apply_and_prune(run: ApplicationRun, manifests: list[Manifest]) -> Applied:
-    """Validate and apply ``manifests`` (``status.inventory``, old and new, is written
-    before the first write), then delete what the inventory has and they lack, when
-    ``spec.prune``. Raises what validation or a write raised; nothing is pruned then."""
+def apply_and_prune(
+    run: ApplicationRun, manifests: list[Manifest], gate: Callable[[], None] = lambda: None
+) -> Applied:
+    """Validate and apply ``manifests`` (``gate`` runs after validation, then
+    ``status.inventory``, old and new, is written before the first write), then delete
+    what the inventory has and they lack, when ``spec.prune``. Raises what validation,
+    ``gate`` or a write raised; nothing is pruned then."""
     desired = inventory.of_manifests(manifests)
     changes = run.manager.apply_all(
         manifests,
         ignore=run.spec.ignore_differences,
-        before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
+        before_write=lambda: _before_write(run, gate, desired),
     )
     return prune(run, desired, changes)
 
 
-def apply_first_wave(run: ApplicationRun, manifests: list[Manifest], waves: Waves) -> ChangeSet:
-    """Validate every object of every wave, record the inventory (old and every wave's),
-    then write the CRDs and Namespaces and the first wave. Nothing is pruned."""
+def apply_first_wave(
+    run: ApplicationRun,
+    manifests: list[Manifest],
+    waves: Waves,
+    gate: Callable[[], None] = lambda: None,
+) -> ChangeSet:
+    """Validate every object of every wave, run ``gate``, record the inventory (old and
+    every wave's), then write the CRDs and Namespaces and the first wave. Nothing is
+    pruned."""
     desired = inventory.of_manifests(manifests)
     return run.manager.apply_all(
         manifests,
         ignore=run.spec.ignore_differences,
-        before_write=lambda: run.record_inventory(inventory.union(run.inventory, desired)),
+        before_write=lambda: _before_write(run, gate, desired),
         hold=waves.held_after(waves.first),
     )
 
@@ -59,6 +69,11 @@ def apply_wave(
         before_write=lambda: None,
         written_before=f"the waves before {wave}",
     )
+
+
+def _before_write(run: ApplicationRun, gate: Callable[[], None], desired: Inventory) -> None:
+    gate()  # PreSync hooks: they may stop the apply before its first write
+    run.record_inventory(inventory.union(run.inventory, desired))
 
 
 def prune(run: ApplicationRun, desired: Inventory, changes: ChangeSet | None = None) -> Applied:

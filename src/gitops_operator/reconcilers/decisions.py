@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ..api import RollbackSpec
-from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError
+from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError, HookFailedError
+from ..hooks import HookPhase, HookState, phase_state, resumable
 
 K = TypeVar("K", bound=Hashable)
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -77,14 +78,18 @@ def quarantined(
 def health_may_recover(status: dict[str, Any], revision: str) -> bool:
     """A quarantined revision that failed its health check and is still the applied one
     (nothing was rolled back: the first revision, or rollback disabled): it is released
-    from quarantine if it turns healthy later, as a slow rollout often does."""
+    from quarantine if it turns healthy later, as a slow rollout often does, and once its
+    Sync and PostSync hooks, which then run, have passed."""
     stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Stalled"), None)
-    return bool(
-        status.get("failedRevision") == revision
-        and status.get("lastAppliedRevision") == revision
-        and stalled is not None
-        and stalled.get("status") == "True"
-        and stalled.get("reason") == HealthCheckError.reason
+    if status.get("failedRevision") != revision or status.get("lastAppliedRevision") != revision:
+        return False
+    if stalled is not None and stalled.get("status") == "True":
+        return bool(stalled.get("reason") == HealthCheckError.reason)
+    # turned healthy late and now runs its Sync or PostSync hooks: released when they pass
+    items = resumable(status.get("hooks"), revision) or []
+    return any(
+        phase_state(items, phase) is HookState.RUNNING
+        for phase in (HookPhase.SYNC, HookPhase.POST_SYNC)
     )
 
 
@@ -114,6 +119,8 @@ def should_roll_back(
     good = str(status.get("lastGoodRevision") or "")
     if not policy.enabled or not good or good == revision:
         return False
+    if isinstance(error, HookFailedError):  # a PreSync hook fails before any write
+        return error.written and policy.on_health_failure
     if isinstance(error, HealthCheckError):
         return policy.on_health_failure
     if isinstance(error, DryRunError):

@@ -11,6 +11,7 @@ from .. import inventory
 from ..api import RETRY_ANNOTATION, ApplicationSpec
 from ..api.substitute import PostBuild
 from ..conditions import ConditionUpdate
+from ..hooks import Hook
 from ..inventory import Inventory
 from ..manager import ChangeSet, ResourceManager
 from ..objects import Manifest
@@ -50,9 +51,17 @@ class ApplicationRun:
     variables: dict[str, str] | None = None
     """The variables of ``spec.postBuild`` (None: no substitution); never logged."""
     substitution_inputs: str = ""
+    """Digest of the sources' versions the variables came from (``status.postBuildInputs``)."""
     secret_values: frozenset[str] = frozenset()
     """Values of the variables that came from Secrets: masked in what the pass reports."""
-    """Digest of the sources' versions the variables came from (``status.postBuildInputs``)."""
+    notes: list[tuple[str, str, bool]] = field(default_factory=list)
+    """(reason, message, warning) of what this pass did besides its outcome (a hook that
+    started or finished): posted as Events, whatever the outcome."""
+    hooks: list[Hook] | None = None
+    """The hooks of ``revision``, once rendered."""
+    render_hooks: Callable[[], list[Hook]] | None = None
+    """Renders the hooks of ``revision`` (a pass that has not rendered it needs them only
+    to create hooks)."""
 
     @property
     def namespace(self) -> str:

@@ -17,12 +17,15 @@ from ..conditions import ConditionType, ConditionUpdate, progressing, ready
 from ..errors import HealthCheckError, StalledError
 from ..health import HealthStatus, aggregate
 from ..history import Entry, SyncResult, record
+from ..hooks import Hook, HookPhase, HookState, of_phase, resumable, summary
 from ..metrics import count_changes
 from ..objects import Manifest
 from ..source import Artifact
 from ..waves import Waves, waves_of
 from .apply import apply_and_prune, apply_first_wave, apply_wave, prune
 from .decisions import deletion_refusal, seconds_since, wave_in_progress
+from .hooks import PreSyncRunning, pre_sync, run_phase, running_pre_sync
+from .hooks import waiting as hooks_waiting
 from .outcome import Event, Outcome, added, counts, counts_of, counts_patch, worst_object
 from .run import ApplicationRun, DesiredFn
 from .snapshots import SnapshotStore
@@ -31,7 +34,8 @@ HEALTH_POLL = 2.0
 """Seconds between health assessments while a revision is Progressing."""
 _ALL_TRANSIENT = (ConditionType.RECONCILING, ConditionType.STALLED, ConditionType.ROLLED_BACK)
 
-RenderFn = Callable[[ApplicationRun, Artifact], list[Manifest]]
+RenderFn = Callable[[ApplicationRun, Artifact], tuple[list[Manifest], list[Hook]]]
+"""The objects of a revision and its hooks, set apart."""
 
 
 def sync(
@@ -44,27 +48,35 @@ def sync(
 
     Sets ``lastAttemptedRevision`` at once and ``inventory`` before the first write; after
     the apply, ``drift`` (none) and Drifted=False for the revision applied, ``syncWave``.
+    PreSync hooks run after the dry-run and before the first write, one pass at a time
+    (``hooks.pre_sync``): a pass while they run only looks at them.
+
     Raises ``SyncAnnotationError`` (a wave that is no integer), ``DryRunError``,
-    ``ApplyError``, ``StalledError`` (a refused prune) and ``HealthCheckError`` for the
-    caller to route, and ``PruneError`` to be retried."""
+    ``ApplyError``, ``StalledError`` (a refused prune), ``HealthCheckError`` and
+    ``HookFailedError`` for the caller to route, and ``PruneError`` to be retried."""
     started = time.monotonic()
     if run.status.get("lastAttemptedRevision") != run.revision:
         run.write_status({"lastAttemptedRevision": run.revision})
+    if (waiting := running_pre_sync(run)) is not None:
+        return waiting
     assert run.artifact is not None
-    run.manifests = render(run, run.artifact)
+    run.manifests, run.hooks = render(run, run.artifact)
     if run.inputs_changed:  # rendered with them: a later change of a source syncs again
         run.write_status({"postBuildInputs": run.substitution_inputs})
     waves = waves_of(run.manifests)
     refuse_deletions(run)
-    if waves.single:
-        applied = apply_and_prune(run, run.manifests)
-        run.changes = applied.changes
-        if applied.prune_error is not None:
-            raise applied.prune_error
-        run.status["syncWave"] = None
-    else:
-        run.changes = apply_first_wave(run, run.manifests, waves)
-        run.status["syncWave"] = wave_record(run, waves, waves.first)
+    try:
+        if waves.single:
+            applied = apply_and_prune(run, run.manifests, lambda: pre_sync(run))
+            run.changes = applied.changes
+            if applied.prune_error is not None:
+                raise applied.prune_error
+            run.status["syncWave"] = None
+        else:
+            run.changes = apply_first_wave(run, run.manifests, waves, lambda: pre_sync(run))
+            run.status["syncWave"] = wave_record(run, waves, waves.first)
+    except PreSyncRunning as running:
+        return running.outcome
     snapshots.save(
         run.obj,
         sha_of(run.revision),
@@ -165,7 +177,7 @@ def check_health(
     if overall is HealthStatus.HEALTHY:
         if waves is not None and in_progress is not None:
             return next_wave(run, snapshots, waves, in_progress[0], status)
-        return succeeded(run, status, snapshots)
+        return after_sync(run, status, snapshots)
     what = f"revision {run.revision}"
     started = status["lastAppliedAt"]
     if in_progress is not None:
@@ -208,7 +220,7 @@ def next_wave(
         if pruned.prune_error is not None:
             raise pruned.prune_error
         status["lastAppliedChanges"] = added(status["lastAppliedChanges"], counts(run.changes))
-        return succeeded(run, {**status, "sync": "Synced", "syncWave": None}, snapshots)
+        return after_sync(run, {**status, "sync": "Synced", "syncWave": None}, snapshots)
     run.changes = apply_wave(run, run.manifests, waves, upcoming)
     status["lastAppliedChanges"] = added(status["lastAppliedChanges"], counts(run.changes))
     status["syncWave"] = wave_record(run, waves, upcoming)
@@ -223,17 +235,35 @@ def next_wave(
     )
 
 
+def after_sync(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotStore) -> Outcome:
+    """Every wave is healthy: wait for the Sync hooks, then run the PostSync hooks, one
+    pass at a time; the revision has ``succeeded`` once they all have. Raises
+    ``HookFailedError`` (rolled back like a failed health check) when one fails or does
+    not complete within healthTimeout."""
+    items = resumable(run.status.get("hooks"), run.revision) or []
+    for phase in (HookPhase.SYNC, HookPhase.POST_SYNC):
+        if not of_phase(items, phase):
+            continue
+        progress = run_phase(run, items, phase, written=True)
+        items, status = progress.record["items"], {**status, "hooks": progress.record}
+        if progress.state is not HookState.SUCCEEDED:
+            return hooks_waiting(run, progress, phase, _as_patch(status))
+    return succeeded(run, status, snapshots)
+
+
 def succeeded(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotStore) -> Outcome:
     """The applied revision turned healthy: its health check is over (``healthyAt``),
     a Succeeded history entry, Ready=True. It becomes ``lastGoodRevision`` now, or when
     its soak period ends (``drift.steady``)."""
     message = f"Applied revision: {run.revision}"
+    items = resumable(status.get("hooks", run.status.get("hooks")), run.revision)
     entry = Entry(
         run.revision,
         SyncResult.SUCCEEDED,
         status["lastAppliedAt"],
         run.now,
         changes=status["lastAppliedChanges"],
+        message=f"hooks: {summary(items)}" if items else "",
     )
     history = record(list(run.status.get("history") or []), entry)
     count_changes(run.namespace, run.name, status["lastAppliedChanges"])

@@ -1,0 +1,229 @@
+"""Hooks as pure data: which objects are hooks and of which phase, their delete
+policies, what a live hook's health means, and status.hooks read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gitops_operator.errors import SyncAnnotationError
+from gitops_operator.health import Health, HealthStatus
+from gitops_operator.hooks import (
+    DeletePolicy,
+    Hook,
+    HookPhase,
+    HookState,
+    classify,
+    deleted_after,
+    hook_state,
+    phase_state,
+    record,
+    resumable,
+    split_hooks,
+    summary,
+)
+from gitops_operator.objects import Manifest
+
+PRE, SYNC, POST = HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC
+BEFORE = DeletePolicy.BEFORE_HOOK_CREATION
+
+
+def job(name: str = "migrate", **annotations: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "ns", "annotations": annotations},
+    }
+
+
+@pytest.mark.parametrize(
+    ("annotations", "phases", "policies"),
+    [
+        ({"gitops-operator.dev/hook": "PreSync"}, (PRE,), {BEFORE}),
+        ({"argocd.argoproj.io/hook": "PostSync"}, (POST,), {BEFORE}),
+        ({"argocd.argoproj.io/hook": "PreSync,PostSync"}, (PRE, POST), {BEFORE}),
+        ({"argocd.argoproj.io/hook": "Sync"}, (SYNC,), {BEFORE}),
+        ({"helm.sh/hook": "pre-install,pre-upgrade"}, (PRE,), {BEFORE}),
+        ({"helm.sh/hook": "post-install, post-upgrade"}, (POST,), {BEFORE}),
+        # ours wins over Argo CD's, Argo CD's over Helm's, for the hook and its policy
+        (
+            {
+                "gitops-operator.dev/hook": "PostSync",
+                "argocd.argoproj.io/hook": "PreSync",
+                "argocd.argoproj.io/hook-delete-policy": "HookSucceeded",
+                "helm.sh/hook-delete-policy": "hook-failed",
+            },
+            (POST,),
+            {DeletePolicy.HOOK_SUCCEEDED},
+        ),
+        (
+            {
+                "helm.sh/hook": "pre-upgrade",
+                "helm.sh/hook-delete-policy": "hook-succeeded,hook-failed",
+            },
+            (PRE,),
+            {DeletePolicy.HOOK_SUCCEEDED, DeletePolicy.HOOK_FAILED},
+        ),
+    ],
+)
+def test_hooks_and_their_phases_and_delete_policies(annotations, phases, policies):
+    found = classify(job(**annotations))
+    assert isinstance(found, Hook)
+    assert found.phases == phases
+    assert found.delete_policies == policies
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        ({}, None),
+        ({"helm.sh/hook": "crd-install"}, None),
+        ({"argocd.argoproj.io/hook": "Skip"}, "skip"),
+        ({"helm.sh/hook": "test"}, "skip"),
+        ({"helm.sh/hook": "test-success"}, "skip"),
+    ],
+)
+def test_ordinary_and_skipped_objects(annotations, expected):
+    assert classify(job(**annotations)) == expected
+
+
+@pytest.mark.parametrize(
+    ("annotations", "fragment"),
+    [
+        ({"argocd.argoproj.io/hook": "SyncFail"}, "SyncFail hooks are not supported yet"),
+        ({"gitops-operator.dev/hook": "PreDelete"}, "PreDelete hooks are not supported yet"),
+        ({"helm.sh/hook": "pre-delete"}, "pre-delete hooks are not supported yet"),
+        ({"helm.sh/hook": "pre-rollback"}, "rollback hooks are not run"),
+        ({"argocd.argoproj.io/hook": "Presync"}, "'Presync': unknown hook type"),
+        (
+            {
+                "argocd.argoproj.io/hook": "PreSync",
+                "argocd.argoproj.io/hook-delete-policy": "Never",
+            },
+            "argocd.argoproj.io/hook-delete-policy='Never': unknown hook delete policy",
+        ),
+    ],
+)
+def test_hooks_that_cannot_run_say_why(annotations, fragment):
+    why = classify(job(**annotations))
+    assert isinstance(why, str) and fragment in why
+
+
+def test_split_sets_hooks_apart_and_refuses_every_unsupported_one_in_one_error():
+    plain = Manifest(job("plain"), "plain.yaml")
+    pre = Manifest(job(**{"argocd.argoproj.io/hook": "PreSync"}), "pre.yaml")
+    test = Manifest(job("t", **{"helm.sh/hook": "test"}), "test.yaml")
+    ordinary, hooks = split_hooks([plain, pre, test])
+    assert ordinary == [plain]
+    assert [h.manifest for h in hooks] == [pre]
+    with pytest.raises(SyncAnnotationError) as refused:
+        split_hooks(
+            [
+                plain,
+                Manifest(job("a", **{"argocd.argoproj.io/hook": "SyncFail"}), "a.yaml"),
+                Manifest(job("b", **{"helm.sh/hook": "post-delete"}), "b.yaml"),
+            ]
+        )
+    assert refused.value.reason == "HooksNotSupported"
+    message = str(refused.value)
+    assert message.startswith("nothing applied; ")
+    assert "a.yaml" in message and "b.yaml" in message
+
+
+@pytest.mark.parametrize(
+    ("live", "health", "state"),
+    [
+        (None, Health(HealthStatus.MISSING), HookState.FAILED),
+        ({}, Health(HealthStatus.HEALTHY, "Job completed"), HookState.SUCCEEDED),
+        ({}, Health(HealthStatus.DEGRADED, "BackoffLimitExceeded"), HookState.FAILED),
+        ({}, Health(HealthStatus.PROGRESSING), HookState.RUNNING),
+        ({}, Health(HealthStatus.SUSPENDED), HookState.RUNNING),
+    ],
+)
+def test_hook_state_from_health(live, health, state):
+    assert hook_state(live, health)[0] is state
+
+
+@pytest.mark.parametrize(
+    ("policies", "state", "deleted"),
+    [
+        (["BeforeHookCreation"], HookState.SUCCEEDED, False),
+        (["HookSucceeded"], HookState.SUCCEEDED, True),
+        (["HookSucceeded"], HookState.FAILED, False),
+        (["HookFailed"], HookState.FAILED, True),
+        (["HookFailed", "HookSucceeded"], HookState.SUCCEEDED, True),
+        (["HookSucceeded"], HookState.RUNNING, False),
+    ],
+)
+def test_deleted_after(policies, state, deleted):
+    assert deleted_after(policies, state) is deleted
+
+
+def items(*states: tuple[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "namespace": "ns",
+            "name": f"j{n}",
+            "hook": hook,
+            "phase": phase,
+        }
+        for n, (hook, phase) in enumerate(states)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("states", "phase", "expected"),
+    [
+        ((), PRE, HookState.SUCCEEDED),
+        ((("PostSync", "Pending"),), PRE, HookState.SUCCEEDED),
+        ((("PreSync", "Pending"), ("PreSync", "Pending")), PRE, HookState.PENDING),
+        ((("PreSync", "Succeeded"), ("PreSync", "Pending")), PRE, HookState.RUNNING),
+        ((("PreSync", "Running"), ("PreSync", "Succeeded")), PRE, HookState.RUNNING),
+        ((("PreSync", "Running"), ("PreSync", "Failed")), PRE, HookState.FAILED),
+        ((("PreSync", "Succeeded"), ("PostSync", "Running")), POST, HookState.RUNNING),
+    ],
+)
+def test_phase_state(states, phase, expected):
+    assert phase_state(items(*states), phase) is expected
+
+
+def test_record_lists_each_hook_once_per_phase_in_the_order_phases_run():
+    both = Hook(Manifest(job("both"), ""), (POST, PRE), frozenset({BEFORE}))
+    sync = Hook(Manifest(job("sync"), ""), (SYNC,), frozenset({BEFORE}))
+    pre = Hook(Manifest(job("pre"), ""), (PRE,), frozenset({DeletePolicy.HOOK_SUCCEEDED}))
+    stored = record("main@sha1:abc", [both, sync, pre])
+    assert stored is not None
+    assert [(i["hook"], i["name"], i["phase"]) for i in stored["items"]] == [
+        ("PreSync", "both", "Pending"),
+        ("PreSync", "pre", "Pending"),
+        ("Sync", "sync", "Pending"),
+        ("PostSync", "both", "Pending"),
+    ]
+    assert stored["items"][2]["deletePolicy"] == "BeforeHookCreation"
+    assert stored["items"][1]["deletePolicy"] == "HookSucceeded"
+    assert record("main@sha1:abc", []) is None
+    assert resumable(stored, "main@sha1:abc") == stored["items"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "revision"),
+    [
+        (None, "r1"),
+        ({"revision": "r0", "items": items(("PreSync", "Running"))}, "r1"),
+        ({"revision": "r1", "items": items(("PreSync", "Failed"))}, "r1"),  # a new attempt
+        ({"revision": "r1", "items": [{"kind": "Job"}]}, "r1"),
+        ({"revision": "r1", "items": items(("SyncFail", "Running"))}, "r1"),
+        ({"revision": "r1", "items": items(("PreSync", "Done"))}, "r1"),
+        ({"revision": "r1", "items": "nope"}, "r1"),
+    ],
+)
+def test_records_that_do_not_resume(stored, revision):
+    assert resumable(stored, revision) is None
+
+
+def test_summary_for_history():
+    got = summary(items(("PreSync", "Succeeded"), ("PostSync", "Failed")))
+    assert got == "PreSync Job/j0 Succeeded, PostSync Job/j1 Failed"
