@@ -35,13 +35,15 @@ from ..api import (
     ROLLBACK_TO_ANNOTATION,
     DependencyRef,
     GitRef,
+    HealthCheckExpr,
     RefKind,
     parse_application_spec,
+    parse_health_check_exprs_text,
     parse_repository_spec,
     sha_of,
 )
 from ..conditions import ConditionType, ConditionUpdate, get_condition
-from ..config import Settings
+from ..config import HEALTH_CHECK_EXPRS_ENV, Settings
 from ..errors import (
     GitOpsError,
     HealthCheckError,
@@ -50,7 +52,7 @@ from ..errors import (
     SourcePendingError,
     StalledError,
 )
-from ..health import HealthStatus
+from ..health import HealthRules, HealthStatus, compile_rules
 from ..kube import KubeClient
 from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
@@ -90,6 +92,8 @@ class ApplicationReconciler:
     snapshots: SnapshotStore
     default_service_account: str = ""
     no_cross_namespace_refs: bool = False
+    default_health_checks: tuple[HealthCheckExpr, ...] = ()
+    """Operator-wide health rules in CEL (``GITOPS_HEALTH_CHECK_EXPRS``)."""
     repositories: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """GitRepositories as last seen by the operator's watch, by (namespace, name); a
     repository not in it is read from the API server."""
@@ -105,7 +109,12 @@ class ApplicationReconciler:
     def from_settings(
         cls, kube: KubeClient, git: GitSource, settings: Settings
     ) -> ApplicationReconciler:
-        """The reconciler the operator runs, also used by the CLI's diff."""
+        """The reconciler the operator runs, also used by the CLI's diff. Raises
+        ``InvalidSpecError`` when the operator-wide health rules do not parse or compile."""
+        health_checks = parse_health_check_exprs_text(
+            settings.health_check_exprs, HEALTH_CHECK_EXPRS_ENV
+        )
+        compile_rules((health_checks, HEALTH_CHECK_EXPRS_ENV))
         return cls(
             kube,
             git,
@@ -114,6 +123,7 @@ class ApplicationReconciler:
             SnapshotStore(kube),
             default_service_account=settings.default_service_account,
             no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            default_health_checks=health_checks,
         )
 
     def manager_for(self, namespace: str, service_account: str) -> ResourceManager:
@@ -130,6 +140,15 @@ class ApplicationReconciler:
                     self.kube.impersonating(user), self.manager.concurrency
                 )
             return self._tenants[user]
+
+    def health_rules(self, own: tuple[HealthCheckExpr, ...]) -> HealthRules:
+        """The operator-wide rules with the Application's ``own`` over them for the same
+        apiVersion and kind, compiled (once per expression text). Raises
+        ``InvalidSpecError`` (InvalidHealthCheck) before anything is applied."""
+        return compile_rules(
+            (self.default_health_checks, HEALTH_CHECK_EXPRS_ENV),
+            (own, "spec.healthCheckExprs"),
+        )
 
     def missing_account(self, namespace: str, service_account: str) -> str | None:
         """The account the Application acts as, when it is known not to exist."""
@@ -162,6 +181,7 @@ class ApplicationReconciler:
             )
         status = dict(obj.get("status") or {})
         namespace = str(obj["metadata"]["namespace"])
+        rules = self.health_rules(spec.health_check_exprs)
         require_account(self.kube, namespace, spec.service_account, self.default_service_account)
         run = ApplicationRun(
             obj,
@@ -170,7 +190,7 @@ class ApplicationReconciler:
             now,
             write_status,
             logger,
-            self.manager_for(namespace, spec.service_account),
+            self.manager_for(namespace, spec.service_account).with_health_rules(rules),
             inventory=inventory.from_status(status),
         )
         self.fetch_source(run)
