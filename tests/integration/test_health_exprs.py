@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -112,8 +113,19 @@ def app_status(kube: KubeClient, namespace: str) -> dict[str, Any]:
     return get_status(kube, "Application", namespace, "app")
 
 
+def diagram_health(cli, tmp_path) -> dict[str | None, str | None]:
+    """Each object's health as ``gitops-operator diagram`` draws it."""
+    target = tmp_path / "app.svg"
+    code, _ = cli("diagram", "app", "-o", str(target))
+    assert code == 0
+    root = ET.fromstring(target.read_text())  # noqa: S314 - written by the CLI under test
+    return {
+        el.get("data-object"): el.get("data-health") for el in root.iter() if el.get("data-object")
+    }
+
+
 def test_custom_resource_health_comes_from_its_expressions(
-    kube, operator, repo, namespace, widgets
+    kube, operator, repo, namespace, widgets, cli, tmp_path
 ):
     good = repo.commit({"app/widget.yaml": widget(1)}, "good")
     kube.apply(repository(namespace, repo.url))
@@ -128,6 +140,9 @@ def test_custom_resource_health_comes_from_its_expressions(
     ready = condition(status)
     assert ready.get("status") != "True"
     assert "spec.healthCheckExprs[0].inProgress cannot be evaluated yet" in ready["message"]
+    # the CLI draws the health the operator assessed, by the same expressions (kstatus
+    # would call a Widget without conditions Healthy)
+    assert diagram_health(cli, tmp_path) == {f"Widget/{namespace}/w": "Progressing"}
 
     report(kube, namespace, status="False", reason="Provisioning")  # none true: still waiting
     time.sleep(3)
