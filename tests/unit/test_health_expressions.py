@@ -69,7 +69,13 @@ RULES = compile_rules(([WIDGET], "spec.healthCheckExprs"))
             HealthStatus.PROGRESSING,
             "spec.healthCheckExprs[0].failed cannot be evaluated yet: no such key: conditions",
         ),
-        # another kind keeps the built-in rules (kstatus: Ready=False is Progressing)
+        # no status at all: self.status is absent, so is the variable status
+        (
+            {k: v for k, v in widget().items() if k != "status"},
+            HealthStatus.PROGRESSING,
+            "spec.healthCheckExprs[0].inProgress cannot be evaluated yet: no such key: status",
+        ),
+        # another kind keeps the built-in rules (kstatus: Ready=True is Healthy)
         (widget("True", kind="Gadget"), HealthStatus.HEALTHY, ""),
         (None, HealthStatus.MISSING, "Resource does not exist"),
     ],
