@@ -188,7 +188,9 @@ def test_an_expression_that_does_not_compile_applies_nothing(kube, operator, rep
     assert "spec.healthCheckExprs[0].failed does not compile" in ready["message"]
     assert "Syntax error" in ready["message"]
     assert get(kube, "ConfigMap", namespace, "settings") is None
-    assert "inventory" not in app_status(kube, namespace)
+    status = app_status(kube, namespace)
+    assert "inventory" not in status
+    assert condition(status, "Stalled").get("status") == "True"  # as Flux: not retried
     wait_for(
         lambda: any(
             e["reason"] == "InvalidHealthCheck" for e in events_for(kube, namespace, "app")

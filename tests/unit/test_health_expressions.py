@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import yaml
 
 from gitops_operator.api import (
     HealthCheckExpr,
@@ -200,3 +202,18 @@ def test_expressions_are_compiled_once_per_text() -> None:
         compile_rules(([WIDGET], "spec.healthCheckExprs"))
     info = compile_expression.cache_info()
     assert (info.misses, info.hits) == (3, 6)
+
+
+def test_the_example_application_reads_a_phase() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "application-health-exprs.yaml"
+    app = yaml.safe_load(example.read_text())
+    spec = parse_application_spec(app["spec"], "default")
+    rules = compile_rules((spec.health_check_exprs, "spec.healthCheckExprs"))
+    database = yaml.safe_load((example.parent / "health-exprs" / "database.yaml").read_text())
+    assert assess(database, rules).message == "spec.healthCheckExprs[0].inProgress is true"
+    for phase, status in [
+        ("Provisioning", HealthStatus.PROGRESSING),
+        ("Failed", HealthStatus.DEGRADED),
+        ("Running", HealthStatus.HEALTHY),
+    ]:
+        assert assess({**database, "status": {"phase": phase}}, rules).status is status
