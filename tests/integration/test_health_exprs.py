@@ -5,6 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
+import json
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -18,6 +19,7 @@ from gitops_operator.objects import ObjectRef
 from .apps import application, configmap, repository
 from .support import condition, events_for, get_status, wait_for
 from .test_reconcile import failed_with, get, synced_to
+from .test_tenancy import operator_with
 
 GROUP = "health.example.dev"
 API_VERSION = f"{GROUP}/v1"
@@ -84,12 +86,12 @@ def widgets(kube: KubeClient) -> None:
     kube.refresh_discovery()
 
 
-def widget(size: int) -> str:
+def widget(size: int, name: str = "w") -> str:
     return yaml.safe_dump(
         {
             "apiVersion": API_VERSION,
             "kind": "Widget",
-            "metadata": {"name": "w"},
+            "metadata": {"name": name},
             "spec": {"size": size},
         }
     )
@@ -198,3 +200,33 @@ def test_an_expression_that_does_not_compile_applies_nothing(kube, operator, rep
         timeout=30,
         what="the InvalidHealthCheck Event",
     )
+
+
+def test_operator_wide_expressions_and_an_application_overriding_them(
+    kube, operator, repo, namespace, widgets
+):
+    defaults = [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Widget",
+            "current": "has(self.status) && self.status.conditions.exists(c, c.status == 'True')",
+        }
+    ]
+    sha = repo.commit(
+        {"app/widget.yaml": widget(1), "app2/widget.yaml": widget(1, "w2")}, "widgets"
+    )
+    kube.apply(repository(namespace, repo.url))
+    own = [{"apiVersion": API_VERSION, "kind": "Widget", "current": "true"}]
+    with operator_with(operator, GITOPS_HEALTH_CHECK_EXPRS=json.dumps(defaults)):
+        kube.apply(application(namespace, name="overrides", path="app2", healthCheckExprs=own))
+        kube.apply(application(namespace, name="defaults"))
+        # the Application's own entry replaces the operator-wide one: Healthy at once
+        wait_for(
+            lambda: synced_to(kube, namespace, sha, name="overrides"),
+            timeout=60,
+            what="the Application's own expression",
+        )
+        time.sleep(3)
+        status = get_status(kube, "Application", namespace, "defaults")
+        assert status.get("health") == "Progressing"
+        assert "GITOPS_HEALTH_CHECK_EXPRS[0].current" in condition(status)["message"]
