@@ -36,7 +36,15 @@ from .errors import GitOpsError, StalledError
 from .objects import KubeObject, ObjectRef
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
-from .runtime import API_RETRY, Key, Runtime, request_of, track_dependencies, wake_if_asked
+from .runtime import (
+    API_RETRY,
+    Key,
+    Runtime,
+    request_of,
+    track_dependencies,
+    track_substitute_sources,
+    wake_if_asked,
+)
 from .status_writer import failure_outcome, now, write_outcome
 from .webhook import PushEvent, Target, make_app
 
@@ -145,7 +153,41 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         runtime.apps_by_source[source_key].add(key)
     for dependent in track_dependencies(runtime, key, None if type == "DELETED" else body):
         runtime.wake(APPLICATION_KIND, dependent)
+    track_substitute_sources(
+        runtime.apps_by_substitute_source, key, None if type == "DELETED" else body
+    )
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
+
+
+def _named_config_map(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    return _source_key("ConfigMap", body) in memo.runtime.apps_by_substitute_source
+
+
+def _named_secret(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    return _source_key("Secret", body) in memo.runtime.apps_by_substitute_source
+
+
+@kopf.on.event("", "v1", "configmaps", when=_named_config_map)
+async def config_map_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    _wake_substituting(memo.runtime, _source_key("ConfigMap", body))
+
+
+@kopf.on.event("", "v1", "secrets", when=_named_secret)
+async def secret_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    _wake_substituting(memo.runtime, _source_key("Secret", body))
+
+
+def _source_key(kind: str, body: kopf.Body) -> tuple[str, str, str]:
+    return (kind, str(body.metadata.namespace), str(body.metadata.name))
+
+
+def _wake_substituting(runtime: Runtime, source: tuple[str, str, str]) -> None:
+    """A ConfigMap or Secret that some Application's postBuild.substituteFrom names was
+    created, changed or deleted: wake those Applications (they compare its version with
+    the one they last synced with). Only its name is looked at (the ``when`` filters keep
+    every other one from reaching a handler, or the log), and its body is not kept."""
+    for app in runtime.apps_by_substitute_source.get(source, ()):
+        runtime.wake(APPLICATION_KIND, app)
 
 
 # -- daemons -------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
     │   ├── PrerequisiteMissingError  an object's Namespace or kind does not exist yet
     │   ├── ServiceAccountNotFoundError   the account the Application acts as is missing
+    │   ├── SubstituteSourceNotFoundError a ConfigMap or Secret of postBuild.substituteFrom
+    │   ├── SubstitutionError     post-build substitution failed (strict, syntax, YAML)
     │   └── PruneError            some stale objects could not be deleted
     ├── HealthCheckError          applied, but Degraded or not healthy by healthTimeout
     ├── ApiError(code, api_reason)    the API server refused a request (from ``kube.py``)
@@ -162,6 +164,24 @@ class ServiceAccountNotFoundError(RetryableError):
     its revision is never quarantined for it."""
 
     reason = "ServiceAccountNotFound"
+
+
+class SubstituteSourceNotFoundError(RetryableError):
+    """A ConfigMap or Secret that ``spec.postBuild.substituteFrom`` names (not optional)
+    does not exist, or cannot be read with the Application's rights. Nothing is applied;
+    tried again every ``requeue_after`` seconds, and at once when the object appears."""
+
+    reason = "SubstituteSourceNotFound"
+
+
+class SubstitutionError(RetryableError):
+    """Post-build substitution failed: a variable unset in strict mode, an expression it
+    does not support, or a result that is no longer a Kubernetes object. Nothing is
+    applied; retried (a change of a source ConfigMap or Secret wakes it at once), since
+    the fix may be a value rather than a commit. Messages name objects and variables,
+    never values."""
+
+    reason = "SubstitutionFailed"
 
 
 class PruneError(RetryableError):

@@ -13,7 +13,30 @@ from .errors import RenderError
 KubeObject = dict[str, Any]
 
 # The C loader is several times faster on large renders; both are safe loaders.
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoaderBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class PlainScalar(str):
+    """A plain (unquoted) YAML string holding ``${``: post-build substitution reads it
+    again as YAML once substituted (``replicas: ${N}`` becomes an integer), as Flux's
+    substitution on the text does; a quoted one stays a string."""
+
+    __slots__ = ()
+
+
+class _SafeLoader(_SafeLoaderBase):  # type: ignore[misc]
+    """The safe loader (C where present) that marks ``PlainScalar`` strings."""
+
+
+def _construct_str(loader: Any, node: yaml.ScalarNode) -> str:
+    value: str = loader.construct_scalar(node)
+    return PlainScalar(value) if not node.style and "${" in value else value
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+# Written back out as the string it is (``render`` prints manifests with PyYAML's dumpers).
+for _representer in (yaml.representer.SafeRepresenter, yaml.representer.Representer):
+    _representer.add_representer(PlainScalar, yaml.representer.SafeRepresenter.represent_str)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -23,6 +23,7 @@ from .api import (
     DependencyRef,
     parse_depends_on,
 )
+from .api.substitute import SourceKind
 from .config import Settings
 from .kube import KubeClient, load_api_client
 from .receiver import PushRouter
@@ -31,6 +32,7 @@ from .reconcilers.decisions import dependency_blocker
 from .source import GitSource
 
 Key = tuple[str, str]  # namespace, name
+SourceKey = tuple[str, str, str]  # kind, namespace, name
 API_RETRY = 2.0
 """Seconds between attempts to read or write a resource while the API server is down."""
 T = TypeVar("T")
@@ -49,6 +51,11 @@ class Runtime:
     wakers: dict[tuple[str, Key], asyncio.Event] = field(default_factory=dict)
     webhook_runner: web.AppRunner | None = None
     apps_by_source: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    apps_by_substitute_source: dict[SourceKey, set[Key]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    """The Applications whose spec.postBuild.substituteFrom names each ConfigMap or
+    Secret (kind, namespace, name): a change of one wakes them."""
     ready: dict[Key, tuple[Any, ...] | None] = field(default_factory=dict)
     """Each Application's readiness for its dependents at its last watch event: None, or
     what it is ready at (generation and applied revision)."""
@@ -155,3 +162,18 @@ def track_dependencies(
     if ready is None or ready == was_ready:
         return []
     return sorted((d.namespace, d.name) for d, deps in graph.items() if me in deps)
+
+
+def track_substitute_sources(
+    index: dict[SourceKey, set[Key]], key: Key, body: Mapping[str, Any] | None
+) -> None:
+    """Record which ConfigMaps and Secrets an Application's ``spec.postBuild.substituteFrom``
+    names (``body`` None: it is gone); always in the Application's own namespace."""
+    for source in [s for s, apps in index.items() if key in apps]:
+        index[source].discard(key)
+        if not index[source]:
+            del index[source]
+    post_build = ((body or {}).get("spec") or {}).get("postBuild") or {}
+    for source in post_build.get("substituteFrom") or ():
+        if isinstance(source, dict) and source.get("kind") in set(SourceKind):
+            index.setdefault((str(source["kind"]), key[0], str(source.get("name"))), set()).add(key)

@@ -330,14 +330,16 @@ def test_least_privilege_with_two_replicas_and_leader_election(kube, helm, new_n
     review.spec.resource_attributes.name = "someone-elses-lease"
     assert not authz.create_subject_access_review(review).status.allowed
 
-    # Without cluster-admin: its own resources, Secrets by name, Events, impersonation.
+    # Without cluster-admin: its own resources, Secrets (read by name, listed and watched
+    # only to notice a change of a postBuild.substituteFrom source), Events, impersonation.
     assert can(authz, account, "patch", "applications", group="gitops-operator.dev")
     assert can(
         authz, account, "patch", "applications", group="gitops-operator.dev", subresource="status"
     )
     assert can(authz, account, "get", "secrets", namespace="default")
     assert can(authz, account, "create", "secrets", namespace="default")
-    assert not can(authz, account, "list", "secrets", namespace="default")
+    assert can(authz, account, "watch", "secrets", namespace="default")
+    assert not can(authz, account, "update", "configmaps", namespace="default")
     assert not can(authz, account, "delete", "secrets", namespace="default")
     assert can(authz, account, "create", "events", namespace="default")
     assert can(authz, account, "impersonate", "serviceaccounts", namespace="default")

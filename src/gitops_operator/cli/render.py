@@ -30,6 +30,7 @@ from ..reconcilers.decisions import TIMESTAMP
 from ..reconcilers.run import ApplicationRun
 from ..render import RenderTools, render
 from ..source import GitSource, committed_view, repository_root
+from ..substitute import mask_values
 from .cluster import Cluster
 from .output import OutputFormat, dump, format_table, value_text
 
@@ -142,6 +143,7 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     )
     manager = reconciler.manager_for(meta["namespace"], spec.service_account)
     run = ApplicationRun(app, spec, status, now, _read_only, log, manager)
+    reconciler.load_post_build(run)
     reconciler.fetch_source(run)
     assert run.artifact is not None
     manifests = reconciler.render(run, run.artifact)
@@ -168,13 +170,14 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
         notes.append("the Application is suspended: nothing is applied until `resume`")
     if run.revision == status.get("failedRevision"):
         notes.append("this revision failed and is quarantined: it is applied only after `retry`")
-    return {
+    report = {
         "application": f"{meta['namespace']}/{meta['name']}",
         "revision": run.revision,
         "lastAppliedRevision": status.get("lastAppliedRevision", ""),
         "notes": notes,
         "objects": objects,
     }
+    return dict(mask_values(report, run.secret_values))
 
 
 def diff_text(report: dict[str, Any]) -> str:

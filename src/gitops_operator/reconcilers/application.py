@@ -42,6 +42,7 @@ from ..api import (
     parse_repository_spec,
     sha_of,
 )
+from ..api.substitute import parse_post_build
 from ..conditions import ConditionType, ConditionUpdate, get_condition
 from ..config import HEALTH_CHECK_EXPRS_ENV, Settings
 from ..errors import (
@@ -58,6 +59,7 @@ from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
 from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
+from ..substitute import mask_values, substitute_manifests
 from ..sync_options import check_sync_annotations
 from .accounts import account_exists, require_account, service_account_user
 from .credentials import load_credentials
@@ -77,6 +79,7 @@ from .outcome import Event, Outcome, quarantine
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
+from .substitutions import load_variables
 from .sync import check_health, sync
 
 SOURCE_GRACE = 30.0
@@ -193,8 +196,14 @@ class ApplicationReconciler:
             self.manager_for(namespace, spec.service_account).with_health_rules(rules),
             inventory=inventory.from_status(status),
         )
+        self.load_post_build(run)
         self.fetch_source(run)
-        outcome = self._dispatch(run)
+        try:
+            outcome = masked(self._dispatch(run), run.secret_values)
+        except GitOpsError as exc:
+            # an API server's refusal may quote a field's value: one from a Secret
+            exc.args = (mask_values(exc.message, run.secret_values),)
+            raise
         if run.warnings:
             events = [Event(reason, message, warning=True) for reason, message in run.warnings]
             outcome = replace(outcome, events=[*outcome.events, *events])
@@ -202,17 +211,29 @@ class ApplicationReconciler:
             return replace(outcome, conditions=[*outcome.conditions, run.source_failing])
         return replace(outcome, clear=(*outcome.clear, ConditionType.SOURCE_READY))
 
+    @staticmethod
+    def load_post_build(run: ApplicationRun) -> None:
+        """Sets ``run.post_build`` and, when it substitutes, the variables read from its
+        sources with the run's identity. Raises ``SubstituteSourceNotFoundError``."""
+        run.post_build = parse_post_build(run.obj.get("spec") or {})
+        if run.post_build.enabled:
+            variables = load_variables(run.manager.kube, run.namespace, run.post_build)
+            run.variables, run.substitution_inputs = variables.values, variables.inputs
+            run.secret_values = variables.secret_values
+
     def _dispatch(self, run: ApplicationRun) -> Outcome:
         rollback_at = run.annotation(ROLLBACK_AT_ANNOTATION)
         rollback_to = run.annotation(ROLLBACK_TO_ANNOTATION)
         if rollback_requested(run.status, rollback_at, rollback_to):
             return Rollback(run, self.desired).manual(rollback_to, rollback_at)
-        if quarantined(run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)):
+        if not run.inputs_changed and quarantined(
+            run.status, run.revision, run.generation, run.annotation(RETRY_ANNOTATION)
+        ):
             if health_may_recover(run.status, run.revision) and (late := self._healthy_late(run)):
                 return late
             return steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
-        if settled(run.status, run.revision, run.generation, requested):
+        if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):
                     return check_health(run, self.snapshots, self.desired)
@@ -337,6 +358,8 @@ class ApplicationReconciler:
             capabilities=cluster_capabilities(self.kube),
             credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
         )
+        if run.variables is not None:
+            manifests = substitute_manifests(manifests, run.variables, strict=run.post_build.strict)
         manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
             manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
@@ -361,6 +384,21 @@ class ApplicationReconciler:
         if artifact is None or artifact.sha != sha:
             artifact = self.artifact(run.spec.source.namespace, run.repo_spec, sha)
         return self.render(run, artifact)
+
+
+def masked(outcome: Outcome, secrets: frozenset[str]) -> Outcome:
+    """The outcome with every Secret-sourced variable value masked in its status (the
+    drift list, history messages), conditions and Events."""
+    if not secrets:
+        return outcome
+    return replace(
+        outcome,
+        status=mask_values(outcome.status, secrets),
+        conditions=[
+            replace(c, message=mask_values(c.message, secrets)) for c in outcome.conditions
+        ],
+        events=[replace(e, message=mask_values(e.message, secrets)) for e in outcome.events],
+    )
 
 
 def _with_namespace(manifest: Manifest, namespace: str) -> Manifest:

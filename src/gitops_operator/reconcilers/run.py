@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import inventory
 from ..api import RETRY_ANNOTATION, ApplicationSpec
+from ..api.substitute import PostBuild
 from ..conditions import ConditionUpdate
 from ..inventory import Inventory
 from ..manager import ChangeSet, ResourceManager
@@ -45,6 +46,13 @@ class ApplicationRun:
     """SourceReady=False while the GitRepository fails (its last artifact still applies)."""
     warnings: list[tuple[str, str]] = field(default_factory=list)
     """(reason, message) of what this pass refused without failing: posted as Events."""
+    post_build: PostBuild = field(default_factory=PostBuild)
+    variables: dict[str, str] | None = None
+    """The variables of ``spec.postBuild`` (None: no substitution); never logged."""
+    substitution_inputs: str = ""
+    secret_values: frozenset[str] = frozenset()
+    """Values of the variables that came from Secrets: masked in what the pass reports."""
+    """Digest of the sources' versions the variables came from (``status.postBuildInputs``)."""
 
     @property
     def namespace(self) -> str:
@@ -70,6 +78,13 @@ class ApplicationRun:
         if refs != self.inventory:
             self.write_status({"inventory": inventory.to_status(refs)})
             self.inventory = dict(refs)
+
+    @property
+    def inputs_changed(self) -> bool:
+        """The postBuild sources changed since the last sync rendered with them."""
+        return self.variables is not None and (
+            self.status.get("postBuildInputs") != self.substitution_inputs
+        )
 
     def handled_retry(self) -> dict[str, Any]:
         """``lastHandledRetryAt``: the retryAt request this pass answers, if any."""

@@ -52,6 +52,8 @@ def sync(
         run.write_status({"lastAttemptedRevision": run.revision})
     assert run.artifact is not None
     run.manifests = render(run, run.artifact)
+    if run.inputs_changed:  # rendered with them: a later change of a source syncs again
+        run.write_status({"postBuildInputs": run.substitution_inputs})
     waves = waves_of(run.manifests)
     refuse_deletions(run)
     if waves.single:

@@ -85,11 +85,17 @@ privilege: what the code calls, nothing for "convenience".
   resources: [gitrepositories/finalizers, applications/finalizers]
   verbs: [update]
 # Read Git credentials and the webhook Secret; create and update the rollback snapshots
-# (Secrets gitops-snapshot-<application>, written by server-side apply). No list or
-# watch: the operator reads Secrets by name only.
+# (Secrets gitops-snapshot-<application>, written by server-side apply).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, create, patch, update]
+# Watch ConfigMaps and Secrets so that a change of one that an Application's
+# spec.postBuild.substituteFrom names syncs it again at once. Only the namespace and name
+# of each event are looked at; nothing is kept. The values themselves are read with the
+# Application's own ServiceAccount (impersonated), never through this rule.
+- apiGroups: [""]
+  resources: [configmaps, secrets]
+  verbs: [list, watch]
 # Events about Applications and GitRepositories.
 - apiGroups: [""]
   resources: [events]
