@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import inventory
-from ..api import parse_health_check_exprs, parse_health_check_exprs_text
-from ..config import HEALTH_CHECK_EXPRS_ENV
+from ..api import parse_health_check_exprs
 from ..diagram import DiagramObject, render_svg
 from ..errors import InvalidSpecError
-from ..health import NO_RULES, HealthRules, compile_rules
+from ..health import NO_RULES, HealthRules, application_rules, operator_health_checks
 from ..manager import ResourceManager
 from ..objects import KubeObject
 from .cluster import Cluster
@@ -84,19 +83,10 @@ def health_rules(cluster: Cluster, app: KubeObject) -> HealthRules:
     """The Application's health rules in CEL over the operator-wide ones, as the operator
     assesses with them; none when they are invalid (its status then says why)."""
     try:
-        return compile_rules(
-            (
-                parse_health_check_exprs_text(
-                    cluster.settings.health_check_exprs, HEALTH_CHECK_EXPRS_ENV
-                ),
-                HEALTH_CHECK_EXPRS_ENV,
-            ),
-            (
-                parse_health_check_exprs(
-                    (app.get("spec") or {}).get("healthCheckExprs"), "spec.healthCheckExprs"
-                ),
-                "spec.healthCheckExprs",
-            ),
+        own = (app.get("spec") or {}).get("healthCheckExprs")
+        return application_rules(
+            operator_health_checks(cluster.settings.health_check_exprs),
+            parse_health_check_exprs(own, "spec.healthCheckExprs"),
         )
     except InvalidSpecError:
         return NO_RULES

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import apps, autoscaling, batch, core, extensions, kstatus, networking
-from .expressions import NO_RULES, HealthRules, compile_rules
+from .expressions import (
+    NO_RULES,
+    HealthRules,
+    application_rules,
+    compile_rules,
+    operator_health_checks,
+)
 from .fields import get_at
 from .status import Health, HealthStatus, aggregate
 
@@ -22,8 +28,10 @@ __all__ = [
     "HealthRules",
     "HealthStatus",
     "aggregate",
+    "application_rules",
     "assess",
     "compile_rules",
+    "operator_health_checks",
 ]
 
 

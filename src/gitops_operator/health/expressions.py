@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..api.health_checks import INVALID_HEALTH_CHECK, HealthCheckExpr
+from ..api.health_checks import (
+    INVALID_HEALTH_CHECK,
+    HealthCheckExpr,
+    parse_health_check_exprs_text,
+)
+from ..config import HEALTH_CHECK_EXPRS_ENV
 from ..errors import InvalidSpecError
 from .status import Health, HealthStatus
 
@@ -138,6 +143,22 @@ def compile_rules(*layers: tuple[Iterable[HealthCheckExpr], str]) -> HealthRules
                 names=frozenset(name for p in programs for name in p.variables()),
             )
     return HealthRules(by_kind) if by_kind else NO_RULES
+
+
+def operator_health_checks(text: str) -> tuple[HealthCheckExpr, ...]:
+    """The operator-wide entries (``GITOPS_HEALTH_CHECK_EXPRS``), parsed and compiled:
+    raises ``InvalidSpecError`` naming the entry, for the operator to refuse to start."""
+    entries = parse_health_check_exprs_text(text, HEALTH_CHECK_EXPRS_ENV)
+    compile_rules((entries, HEALTH_CHECK_EXPRS_ENV))
+    return entries
+
+
+def application_rules(
+    defaults: Iterable[HealthCheckExpr], own: Iterable[HealthCheckExpr]
+) -> HealthRules:
+    """The operator-wide rules with an Application's ``own`` (``spec.healthCheckExprs``)
+    over them for the same apiVersion and kind."""
+    return compile_rules((defaults, HEALTH_CHECK_EXPRS_ENV), (own, "spec.healthCheckExprs"))
 
 
 def _optional(source: str, where: str) -> cel.Program | None:

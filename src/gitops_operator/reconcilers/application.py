@@ -38,13 +38,12 @@ from ..api import (
     HealthCheckExpr,
     RefKind,
     parse_application_spec,
-    parse_health_check_exprs_text,
     parse_repository_spec,
     sha_of,
 )
 from ..api.substitute import parse_post_build
 from ..conditions import ConditionType, ConditionUpdate, get_condition
-from ..config import HEALTH_CHECK_EXPRS_ENV, Settings
+from ..config import Settings
 from ..errors import (
     GitOpsError,
     HealthCheckError,
@@ -53,7 +52,7 @@ from ..errors import (
     SourcePendingError,
     StalledError,
 )
-from ..health import HealthRules, HealthStatus, compile_rules
+from ..health import HealthStatus, application_rules, operator_health_checks
 from ..kube import KubeClient
 from ..manager import ResourceManager
 from ..objects import Manifest, ObjectRef
@@ -114,10 +113,7 @@ class ApplicationReconciler:
     ) -> ApplicationReconciler:
         """The reconciler the operator runs, also used by the CLI's diff. Raises
         ``InvalidSpecError`` when the operator-wide health rules do not parse or compile."""
-        health_checks = parse_health_check_exprs_text(
-            settings.health_check_exprs, HEALTH_CHECK_EXPRS_ENV
-        )
-        compile_rules((health_checks, HEALTH_CHECK_EXPRS_ENV))
+        health_checks = operator_health_checks(settings.health_check_exprs)
         return cls(
             kube,
             git,
@@ -143,15 +139,6 @@ class ApplicationReconciler:
                     self.kube.impersonating(user), self.manager.concurrency
                 )
             return self._tenants[user]
-
-    def health_rules(self, own: tuple[HealthCheckExpr, ...]) -> HealthRules:
-        """The operator-wide rules with the Application's ``own`` over them for the same
-        apiVersion and kind, compiled (once per expression text). Raises
-        ``InvalidSpecError`` (InvalidHealthCheck) before anything is applied."""
-        return compile_rules(
-            (self.default_health_checks, HEALTH_CHECK_EXPRS_ENV),
-            (own, "spec.healthCheckExprs"),
-        )
 
     def missing_account(self, namespace: str, service_account: str) -> str | None:
         """The account the Application acts as, when it is known not to exist."""
@@ -184,7 +171,8 @@ class ApplicationReconciler:
             )
         status = dict(obj.get("status") or {})
         namespace = str(obj["metadata"]["namespace"])
-        rules = self.health_rules(spec.health_check_exprs)
+        # compiled here, before anything is applied: InvalidHealthCheck stops the pass
+        rules = application_rules(self.default_health_checks, spec.health_check_exprs)
         require_account(self.kube, namespace, spec.service_account, self.default_service_account)
         run = ApplicationRun(
             obj,
