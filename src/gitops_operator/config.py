@@ -22,6 +22,10 @@ DEFAULT_SERVICE_ACCOUNT = "gitops-reconciler"
 ``default`` (which every namespace has and every Pod without one runs as), so that a
 namespace is onboarded on purpose and the rights given for deploying reach no Pod."""
 
+HEALTH_CHECK_EXPRS_ENV = "GITOPS_HEALTH_CHECK_EXPRS"
+"""Operator-wide health rules in CEL: a YAML or JSON list shaped like an Application's
+``spec.healthCheckExprs``, which override them for the same apiVersion and kind."""
+
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -107,6 +111,9 @@ class Settings:
     webhook_secret: str = ""
     """``namespace/name`` of the Secret holding one key per provider (github, gitlab,
     gitea, bitbucket): each receiver's secret. Without it every delivery gets 401."""
+    health_check_exprs: str = ""
+    """``GITOPS_HEALTH_CHECK_EXPRS``, as given: parsed and compiled when the reconciler
+    is built, so that a list that does not compile stops the operator at start."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -159,4 +166,5 @@ class Settings:
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
             webhook_port=int(num("GITOPS_WEBHOOK_PORT", default.webhook_port)),
             webhook_secret=env.get("GITOPS_WEBHOOK_SECRET", default.webhook_secret),
+            health_check_exprs=env.get(HEALTH_CHECK_EXPRS_ENV, default.health_check_exprs),
         )

@@ -92,6 +92,12 @@ class Manifest:
     def api_version(self) -> str:
         return str(self.obj["apiVersion"])
 
+    def in_namespace(self, namespace: str) -> Manifest:
+        """The object put in ``namespace`` (whatever its own said); placing objects strips
+        it again from cluster-scoped kinds."""
+        meta = {**(self.obj.get("metadata") or {}), "namespace": namespace}
+        return Manifest({**self.obj, "metadata": meta}, self.source)
+
 
 def load_manifests(text: str, source: str) -> list[Manifest]:
     """Parse a multi-document YAML (or JSON) text into manifests.

@@ -13,6 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import InvalidSpecError
+from .health_checks import HealthCheckExpr as HealthCheckExpr
+from .health_checks import parse_health_check_exprs as parse_health_check_exprs
+from .health_checks import parse_health_check_exprs_text as parse_health_check_exprs_text
 from .helm import CHART_REPOSITORY_SCHEMES as CHART_REPOSITORY_SCHEMES
 from .helm import ChartRepository as ChartRepository
 from .helm import HelmSpec as HelmSpec
@@ -240,6 +243,8 @@ class ApplicationSpec:
     ignore_differences: tuple[IgnoreRule, ...] = ()
     service_account: str = ""
     depends_on: tuple[DependencyRef, ...] = ()
+    health_check_exprs: tuple[HealthCheckExpr, ...] = ()
+    """Health rules per kind in CEL; they replace the built-in rules for their kind."""
 
 
 def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationSpec:
@@ -284,6 +289,9 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),
         service_account=parse_service_account(spec.get("serviceAccountName")),
         depends_on=parse_depends_on(spec, namespace),
+        health_check_exprs=parse_health_check_exprs(
+            spec.get("healthCheckExprs"), "spec.healthCheckExprs"
+        ),
         ignore_differences=tuple(
             IgnoreRule(
                 group=rule.get("group"),

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import inventory
+from ..api import parse_health_check_exprs
 from ..diagram import DiagramObject, render_svg
+from ..errors import InvalidSpecError
+from ..health import NO_RULES, HealthRules, application_rules, operator_health_checks
 from ..manager import ResourceManager
 from ..objects import KubeObject
 from .cluster import Cluster
@@ -69,10 +72,24 @@ def diagram_objects(cluster: Cluster, app: KubeObject) -> list[DiagramObject]:
     status = app.get("status") or {}
     drifted = {str(d.get("object")) for d in status.get("drift") or [] if isinstance(d, dict)}
     manager = ResourceManager(cluster.kube, cluster.settings.apply_concurrency)
+    manager = manager.with_health_rules(health_rules(cluster, app))
     return [
         DiagramObject(ref, health.status.value, str(ref) in drifted)
         for ref, health in manager.assess(inventory.from_status(status))
     ]
+
+
+def health_rules(cluster: Cluster, app: KubeObject) -> HealthRules:
+    """The Application's health rules in CEL over the operator-wide ones, as the operator
+    assesses with them; none when they are invalid (its status then says why)."""
+    try:
+        own = (app.get("spec") or {}).get("healthCheckExprs")
+        return application_rules(
+            operator_health_checks(cluster.settings.health_check_exprs),
+            parse_health_check_exprs(own, "spec.healthCheckExprs"),
+        )
+    except InvalidSpecError:
+        return NO_RULES
 
 
 # -- data ----------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..api import IgnoreRule
-from ..health import Health
+from ..health import NO_RULES, Health, HealthRules
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..live import Live
@@ -25,10 +26,21 @@ class ResourceManager:
 
     kube: KubeClient
     concurrency: int = 8
+    health_rules: HealthRules = NO_RULES
+    """Health rules in CEL by kind (``spec.healthCheckExprs`` and the operator's)."""
     _workers: Workers = field(init=False)
 
     def __post_init__(self) -> None:
         self._workers = Workers(self.kube, self.concurrency)
+
+    def with_health_rules(self, rules: HealthRules) -> ResourceManager:
+        """This manager (same client, pool and known-in-sync memory) assessing health with
+        ``rules``: one Application's view of a manager its ServiceAccount shares."""
+        if rules is self.health_rules:
+            return self
+        view = copy.copy(self)
+        view.health_rules = rules
+        return view
 
     def read(self, items: Iterable[tuple[ObjectRef, str]]) -> dict[ObjectRef, Live]:
         """The live state of every ``(ref, apiVersion)``."""
@@ -74,5 +86,5 @@ class ResourceManager:
     def assess(
         self, inventory: Inventory, live: Mapping[ObjectRef, Live] | None = None
     ) -> list[tuple[ObjectRef, Health]]:
-        """The health of every inventoried object."""
-        return wait.assess_all(self._workers, inventory, live)
+        """The health of every inventoried object, by ``health_rules`` where they apply."""
+        return wait.assess_all(self._workers, inventory, live, self.health_rules)

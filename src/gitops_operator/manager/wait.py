@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 
 from ..errors import ApiError, ApplyError, NotFoundError
-from ..health import Health, HealthStatus, assess
+from ..health import NO_RULES, Health, HealthRules, HealthStatus, assess
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..live import Live
@@ -32,10 +32,13 @@ def wait_first_stage(kube: KubeClient, manifests: list[Manifest]) -> None:
 
 
 def assess_all(
-    workers: Workers, inventory: Inventory, live: Mapping[ObjectRef, Live] | None = None
+    workers: Workers,
+    inventory: Inventory,
+    live: Mapping[ObjectRef, Live] | None = None,
+    rules: HealthRules = NO_RULES,
 ) -> list[tuple[ObjectRef, Health]]:
-    """The health of every inventoried object: from ``live`` when given, else read from
-    the cluster now."""
+    """The health of every inventoried object (by ``rules`` where one is given for its
+    kind): from ``live`` when given, else read from the cluster now."""
     seen = live if live is not None else workers.read(inventory.items())
     results = []
     for ref in sorted(inventory):
@@ -43,7 +46,7 @@ def assess_all(
         if isinstance(current, ApiError | NotFoundError):
             results.append((ref, Health(HealthStatus.UNKNOWN, str(current))))
         else:
-            results.append((ref, assess(current)))
+            results.append((ref, assess(current, rules)))
     return results
 
 

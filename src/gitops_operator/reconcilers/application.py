@@ -35,6 +35,7 @@ from ..api import (
     ROLLBACK_TO_ANNOTATION,
     DependencyRef,
     GitRef,
+    HealthCheckExpr,
     RefKind,
     parse_application_spec,
     parse_repository_spec,
@@ -51,7 +52,7 @@ from ..errors import (
     SourcePendingError,
     StalledError,
 )
-from ..health import HealthStatus
+from ..health import HealthStatus, application_rules, operator_health_checks
 from ..hooks import Hook, split_hooks
 from ..kube import KubeClient
 from ..manager import ResourceManager
@@ -74,7 +75,7 @@ from .decisions import (
 from .dependencies import wait_for_dependencies
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
-from .outcome import Event, Outcome, quarantine
+from .outcome import Event, Outcome, masked, quarantine
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
@@ -94,6 +95,8 @@ class ApplicationReconciler:
     snapshots: SnapshotStore
     default_service_account: str = ""
     no_cross_namespace_refs: bool = False
+    default_health_checks: tuple[HealthCheckExpr, ...] = ()
+    """Operator-wide health rules in CEL (``GITOPS_HEALTH_CHECK_EXPRS``)."""
     repositories: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """GitRepositories as last seen by the operator's watch, by (namespace, name); a
     repository not in it is read from the API server."""
@@ -109,7 +112,9 @@ class ApplicationReconciler:
     def from_settings(
         cls, kube: KubeClient, git: GitSource, settings: Settings
     ) -> ApplicationReconciler:
-        """The reconciler the operator runs, also used by the CLI's diff."""
+        """The reconciler the operator runs, also used by the CLI's diff. Raises
+        ``InvalidSpecError`` when the operator-wide health rules do not parse or compile."""
+        health_checks = operator_health_checks(settings.health_check_exprs)
         return cls(
             kube,
             git,
@@ -118,6 +123,7 @@ class ApplicationReconciler:
             SnapshotStore(kube),
             default_service_account=settings.default_service_account,
             no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            default_health_checks=health_checks,
         )
 
     def manager_for(self, namespace: str, service_account: str) -> ResourceManager:
@@ -166,6 +172,8 @@ class ApplicationReconciler:
             )
         status = dict(obj.get("status") or {})
         namespace = str(obj["metadata"]["namespace"])
+        # compiled here, before anything is applied: InvalidHealthCheck stops the pass
+        rules = application_rules(self.default_health_checks, spec.health_check_exprs)
         require_account(self.kube, namespace, spec.service_account, self.default_service_account)
         run = ApplicationRun(
             obj,
@@ -174,7 +182,7 @@ class ApplicationReconciler:
             now,
             write_status,
             logger,
-            self.manager_for(namespace, spec.service_account),
+            self.manager_for(namespace, spec.service_account).with_health_rules(rules),
             inventory=inventory.from_status(status),
         )
         self.load_post_build(run)
@@ -362,7 +370,7 @@ class ApplicationReconciler:
             manifests = substitute_manifests(manifests, run.variables, strict=run.post_build.strict)
         manifests = check_sync_annotations(manifests)
         if run.spec.target_namespace:
-            manifests = [_with_namespace(m, run.spec.target_namespace) for m in manifests]
+            manifests = [m.in_namespace(run.spec.target_namespace) for m in manifests]
         return split_hooks(
             run.manager.set_namespaces(manifests, run.spec.target_namespace or run.namespace)
         )
@@ -386,24 +394,3 @@ class ApplicationReconciler:
         if artifact is None or artifact.sha != sha:
             artifact = self.artifact(run.spec.source.namespace, run.repo_spec, sha)
         return self.render(run, artifact)
-
-
-def masked(outcome: Outcome, secrets: frozenset[str]) -> Outcome:
-    """The outcome with every Secret-sourced variable value masked in its status (the
-    drift list, history messages), conditions and Events."""
-    if not secrets:
-        return outcome
-    return replace(
-        outcome,
-        status=mask_values(outcome.status, secrets),
-        conditions=[
-            replace(c, message=mask_values(c.message, secrets)) for c in outcome.conditions
-        ],
-        events=[replace(e, message=mask_values(e.message, secrets)) for e in outcome.events],
-    )
-
-
-def _with_namespace(manifest: Manifest, namespace: str) -> Manifest:
-    """Put every object in ``namespace``; ``set_namespaces`` then strips cluster-scoped ones."""
-    meta = {**(manifest.obj.get("metadata") or {}), "namespace": namespace}
-    return Manifest({**manifest.obj, "metadata": meta}, manifest.source)

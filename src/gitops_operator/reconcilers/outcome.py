@@ -4,7 +4,7 @@ and the outcomes built from plain data (a quarantined revision, change counts)."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..conditions import TRANSIENT, ConditionType, ConditionUpdate, failed
@@ -13,6 +13,7 @@ from ..health import Health, HealthStatus
 from ..history import Entry, SyncResult, record
 from ..manager import Action, ChangeSet
 from ..objects import ObjectRef
+from ..substitute import mask_values
 from .run import ApplicationRun
 
 
@@ -94,4 +95,19 @@ def worst_object(results: list[tuple[ObjectRef, Health]], overall: HealthStatus)
     return next(
         (f"{ref}: {h.message or h.status.value}" for ref, h in results if h.status is overall),
         overall.value,
+    )
+
+
+def masked(outcome: Outcome, secrets: frozenset[str]) -> Outcome:
+    """The outcome with every Secret-sourced variable value masked in its status (the
+    drift list, history messages), conditions and Events."""
+    if not secrets:
+        return outcome
+    return replace(
+        outcome,
+        status=mask_values(outcome.status, secrets),
+        conditions=[
+            replace(c, message=mask_values(c.message, secrets)) for c in outcome.conditions
+        ],
+        events=[replace(e, message=mask_values(e.message, secrets)) for e in outcome.events],
     )
