@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import InvalidSpecError
+from .dependencies import ObjectDependency, is_application_entry, parse_object_dependencies
 from .health_checks import HealthCheckExpr as HealthCheckExpr
 from .health_checks import parse_health_check_exprs as parse_health_check_exprs
 from .health_checks import parse_health_check_exprs_text as parse_health_check_exprs_text
@@ -243,6 +244,8 @@ class ApplicationSpec:
     ignore_differences: tuple[IgnoreRule, ...] = ()
     service_account: str = ""
     depends_on: tuple[DependencyRef, ...] = ()
+    depends_on_objects: tuple[ObjectDependency, ...] = ()
+    """The ``dependsOn`` entries that name other objects than Applications."""
     health_check_exprs: tuple[HealthCheckExpr, ...] = ()
     """Health rules per kind in CEL; they replace the built-in rules for their kind."""
 
@@ -289,6 +292,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),
         service_account=parse_service_account(spec.get("serviceAccountName")),
         depends_on=parse_depends_on(spec, namespace),
+        depends_on_objects=parse_object_dependencies(spec.get("dependsOn"), namespace),
         health_check_exprs=parse_health_check_exprs(
             spec.get("healthCheckExprs"), "spec.healthCheckExprs"
         ),
@@ -319,11 +323,12 @@ def parse_service_account(value: Any) -> str:
 
 
 def parse_depends_on(spec: dict[str, Any], namespace: str) -> tuple[DependencyRef, ...]:
-    """``spec.dependsOn``; a dependency's namespace defaults to the Application's."""
+    """The Applications of ``spec.dependsOn``; a dependency's namespace defaults to the
+    Application's. Entries naming other objects are ``depends_on_objects``."""
     return tuple(
         DependencyRef(str(dep.get("namespace") or namespace), str(dep["name"]))
         for dep in spec.get("dependsOn") or ()
-        if isinstance(dep, dict) and dep.get("name")
+        if isinstance(dep, dict) and dep.get("name") and is_application_entry(dep)
     )
 
 
