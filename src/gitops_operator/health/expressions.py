@@ -62,17 +62,9 @@ class ExprRule:
     """The variables the expressions read (top-level fields of the object, ``self``)."""
 
     def evaluate(self, obj: Mapping[str, Any]) -> Health:
-        import cel  # already loaded by the compile of this rule
-
         # Only the fields the expressions name are converted to CEL values, and once for
         # all three: the whole object, for each, cost five times as much.
-        context = cel.Context(
-            {
-                name: obj if name == _SELF else obj[name]
-                for name in self.names
-                if name == _SELF or name in obj
-            }
-        )
+        context = _context(self.names, obj)
         steps = (
             ("inProgress", self.in_progress, HealthStatus.PROGRESSING),
             ("failed", self.failed, HealthStatus.DEGRADED),
@@ -86,7 +78,7 @@ class ExprRule:
             except Exception as exc:  # the library raises KeyError, ValueError, TypeError...
                 return Health(
                     HealthStatus.PROGRESSING,
-                    f"{self.where}.{name} cannot be evaluated yet: {_describe(exc)}",
+                    f"{self.where}.{name} cannot be evaluated yet: {describe_error(exc)}",
                 )
             if not isinstance(result, bool):
                 return Health(
@@ -99,6 +91,25 @@ class ExprRule:
             HealthStatus.PROGRESSING,
             f"waiting for {self.where}.current: no expression is true yet",
         )
+
+
+def evaluate_expression(program: cel.Program, obj: Mapping[str, Any]) -> Any:
+    """The value of one compiled expression over ``obj``, with the variables health rules
+    see (its top-level fields, and ``self``). Raises what the library raises (KeyError,
+    ValueError, TypeError...) when it cannot be evaluated; ``describe_error`` words it."""
+    return program.execute(_context(frozenset(program.variables()), obj))
+
+
+def _context(names: frozenset[str], obj: Mapping[str, Any]) -> cel.Context:
+    import cel  # already loaded by the compile of the program
+
+    return cel.Context(
+        {
+            name: obj if name == _SELF else obj[name]
+            for name in names
+            if name == _SELF or name in obj
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +181,12 @@ def _compile(source: str, where: str) -> cel.Program:
         return compile_expression(source)
     except Exception as exc:  # ValueError for a syntax error; anything else is no better
         raise InvalidSpecError(
-            f"{where} does not compile: {_describe(exc)}", reason=INVALID_HEALTH_CHECK
+            f"{where} does not compile: {describe_error(exc)}", reason=INVALID_HEALTH_CHECK
         ) from None
 
 
-def _describe(exc: Exception) -> str:
+def describe_error(exc: Exception) -> str:
+    """A CEL compile or evaluation error in one line."""
     if isinstance(exc, KeyError):
         return f"no such key: {exc.args[0] if exc.args else ''}"
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -72,7 +72,7 @@ from .decisions import (
     settled,
     should_roll_back,
 )
-from .dependencies import wait_for_dependencies
+from .dependencies import check_namespaces, wait_for_dependencies
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome, masked, quarantine
@@ -234,13 +234,7 @@ class ApplicationReconciler:
                 return steady(run, self.desired, self.snapshots, self._drift_checked)
             except (StalledError, HealthCheckError) as exc:
                 return self.revision_failed(run, exc)
-        if self.no_cross_namespace_refs and any(
-            d.namespace != run.namespace for d in run.spec.depends_on
-        ):
-            raise InvalidSpecError(
-                "spec.dependsOn: this operator forbids dependencies in other namespaces",
-                reason="CrossNamespaceRef",
-            )
+        check_namespaces(run, self.no_cross_namespace_refs)
         waiting = wait_for_dependencies(run, self.dependencies, self.repositories)
         if waiting is not None:
             return waiting

@@ -1,8 +1,11 @@
-"""Wait for the Applications this one depends on before applying anything new.
+"""Wait for the Applications and objects this one depends on before applying anything new.
 
 Only a sync waits (a new revision, a spec change, a requested sync): what is applied stays
 applied, and health and drift are still checked. The controller wakes a waiting
-Application when one of its dependencies turns Ready, so the wait is not a poll.
+Application when one of its Application dependencies turns Ready, so that wait is not a
+poll. A wait on another object (``apiVersion``/``kind`` entries) is a poll: the pass is
+requeued every ``OBJECT_DEPENDENCY_POLL`` seconds until the object is ready, since the
+operator watches no arbitrary kinds.
 """
 
 from __future__ import annotations
@@ -11,15 +14,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api import API_VERSION, APPLICATION_KIND, GROUP, DependencyRef
+from ..api.dependencies import ObjectDependency
 from ..conditions import ConditionType, ConditionUpdate, failed, get_condition
-from ..errors import ApiError
+from ..errors import ApiError, InvalidSpecError, NotFoundError
 from ..objects import ObjectRef
 from .decisions import dependency_blocker, find_cycle
 from .outcome import Event, Outcome
+from .readiness import Programs, compile_ready_exprs, object_blocker
 from .run import ApplicationRun
 
 DependencyGraph = Mapping[DependencyRef, tuple[DependencyRef, ...]]
 Repositories = Mapping[tuple[str, str], dict[str, Any]]
+OBJECT_DEPENDENCY_POLL = 5.0
+"""Seconds between reads of a dependency object that is not ready yet."""
+
+
+def check_namespaces(run: ApplicationRun, no_cross_namespace_refs: bool) -> None:
+    """Raise ``InvalidSpecError`` (CrossNamespaceRef) when the operator forbids references
+    to other namespaces and a ``dependsOn`` entry names one."""
+    spec = run.spec
+    namespaces = [d.namespace for d in spec.depends_on] + [
+        o.namespace for o in spec.depends_on_objects
+    ]
+    if no_cross_namespace_refs and any(n != run.namespace for n in namespaces):
+        raise InvalidSpecError(
+            "spec.dependsOn: this operator forbids dependencies in other namespaces",
+            reason="CrossNamespaceRef",
+        )
 
 
 def wait_for_dependencies(
@@ -30,8 +51,11 @@ def wait_for_dependencies(
     why; or, in a cycle, Ready=False and Stalled=True, reason DependencyCycle, naming it.
     Neither marks the spec as observed, so the sync happens once the wait is over.
 
-    Dependencies are read with the Application's own rights (its ServiceAccount)."""
-    if not run.spec.depends_on:
+    Dependencies are read with the Application's own rights (its ServiceAccount). A
+    ``readyExpr`` that does not compile raises ``InvalidSpecError`` (InvalidDependency)."""
+    objects = run.spec.depends_on_objects
+    programs = compile_ready_exprs(objects)
+    if not run.spec.depends_on and not objects:
         return None
     me = DependencyRef(run.namespace, run.name)
     cycle = find_cycle(me, {**graph, me: run.spec.depends_on})
@@ -50,6 +74,8 @@ def wait_for_dependencies(
             blocker = "this Application's ServiceAccount may not read it"
         if blocker is not None:
             waiting.append(f"Application {dep}: {blocker}")
+    objects_waiting = [w for o in objects if (w := _object_waiting(run, o, programs))]
+    waiting += objects_waiting
     if not waiting:
         return None
     message = "waiting for " + "; ".join(waiting)
@@ -57,7 +83,25 @@ def wait_for_dependencies(
         ConditionUpdate(ConditionType.READY, False, "DependencyNotReady", message),
         ConditionUpdate(ConditionType.RECONCILING, True, "DependencyNotReady", message),
     ]
-    return _waiting(run, updates, message, False)
+    poll = min(run.spec.interval, OBJECT_DEPENDENCY_POLL) if objects_waiting else None
+    return _waiting(run, updates, message, False, poll)
+
+
+def _object_waiting(run: ApplicationRun, dep: ObjectDependency, programs: Programs) -> str:
+    """What the Application waits for on one object, or "" when it is ready."""
+    group = dep.api_version.rpartition("/")[0]
+    try:
+        obj = run.manager.kube.get(
+            dep.api_version, ObjectRef(group, dep.kind, dep.namespace, dep.name)
+        )
+        blocker = object_blocker(obj, dep, programs)
+    except NotFoundError:  # no API resource serves the kind (yet)
+        blocker = "no API resource serves this kind (is its CustomResourceDefinition installed?)"
+    except ApiError as exc:
+        if exc.code != 403:
+            raise
+        blocker = "forbidden: this Application's ServiceAccount may not read it"
+    return f"{dep}: {blocker}" if blocker else ""
 
 
 def _source_revision(obj: dict[str, Any] | None, repositories: Repositories) -> str | None:
@@ -72,11 +116,16 @@ def _source_revision(obj: dict[str, Any] | None, repositories: Repositories) -> 
 
 
 def _waiting(
-    run: ApplicationRun, updates: list[ConditionUpdate], message: str, warning: bool
+    run: ApplicationRun,
+    updates: list[ConditionUpdate],
+    message: str,
+    warning: bool,
+    poll: float | None = None,
 ) -> Outcome:
     current = get_condition(run.status.get("conditions") or [], ConditionType.READY) or {}
     repeated = current.get("message") == message
     reason = updates[0].reason
     events = [] if repeated else [Event(reason, message, warning=warning)]
-    # the controller wakes this Application when a dependency turns Ready
-    return Outcome({}, updates, run.spec.interval, events, observed=False)
+    # the controller wakes this Application when an Application dependency turns Ready;
+    # an object dependency is read again after ``poll`` seconds
+    return Outcome({}, updates, poll or run.spec.interval, events, observed=False)
