@@ -13,10 +13,12 @@ from typing import Any
 import yaml
 
 from ..api import API_VERSION, APPLICATION_KIND, GROUP, REPOSITORY_KIND
+from ..api.dependencies import is_application_entry, parse_object_dependencies
 from ..config import Settings
 from ..errors import GitOpsError, NotFoundError, WaitTimeoutError
 from ..kube import KubeClient, load_api_client
 from ..objects import KubeObject, ObjectRef
+from ..reconcilers.readiness import compile_ready_exprs, object_blocker
 
 POLL_INTERVAL = 0.5
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -67,6 +69,9 @@ class Cluster:
         for dep in (app.get("spec") or {}).get("dependsOn") or []:
             if not isinstance(dep, dict) or not dep.get("name"):
                 continue
+            if not is_application_entry(dep):
+                found.append(self._object_dependency(dep, app["metadata"]["namespace"]))
+                continue
             namespace = str(dep.get("namespace") or app["metadata"]["namespace"])
             ref = ObjectRef(GROUP, APPLICATION_KIND, namespace, str(dep["name"]))
             live = self.kube.get(API_VERSION, ref)
@@ -81,6 +86,27 @@ class Cluster:
                 }
             )
         return found
+
+    def _object_dependency(self, entry: dict[str, Any], namespace: str) -> dict[str, Any]:
+        """An object entry of ``dependsOn``, judged as the operator judges it (but read
+        with the rights of whoever runs the command)."""
+        try:
+            (dep,) = parse_object_dependencies([entry], namespace)
+            group = dep.api_version.rpartition("/")[0]
+            live = self.kube.get(
+                dep.api_version, ObjectRef(group, dep.kind, dep.namespace, dep.name)
+            )
+            blocker = object_blocker(live, dep, compile_ready_exprs([dep]))
+        except GitOpsError as exc:
+            name = f"{entry.get('kind')} {entry.get('namespace') or namespace}/{entry['name']}"
+            return {"name": name, "ready": "Unknown", "reason": str(exc), "message": str(exc)}
+        scope = f"{dep.namespace}/" if dep.namespace else ""
+        return {
+            "name": f"{dep.kind} {scope}{dep.name}",
+            "ready": "missing" if live is None else "False" if blocker else "True",
+            "reason": blocker or "",
+            "message": blocker or "",
+        }
 
     def repository_of(self, app: KubeObject) -> KubeObject | None:
         """The GitRepository ``app`` takes its revisions from, if it exists."""
