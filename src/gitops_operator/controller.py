@@ -33,6 +33,7 @@ from .api import (
 )
 from .config import Settings
 from .errors import GitOpsError, StalledError
+from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
@@ -43,6 +44,7 @@ from .runtime import (
     request_of,
     track_dependencies,
     track_substitute_sources,
+    waited_objects,
     wake_if_asked,
 )
 from .status_writer import failure_outcome, now, write_outcome
@@ -67,6 +69,12 @@ async def configure(
     )
     settings.watching.server_timeout = 300
     runtime = Runtime.create(Settings.from_env())
+    loop = asyncio.get_running_loop()
+
+    def wake_application(app: Key) -> None:  # from a watch thread
+        loop.call_soon_threadsafe(runtime.wake, APPLICATION_KIND, app)
+
+    runtime.object_watches = ObjectWatches(wake_application)
     memo.runtime = runtime
     if runtime.settings.metrics_port:
         metrics.serve(runtime.settings.metrics_port)
@@ -113,6 +121,8 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         if runtime.webhook_runner is not None:
             await runtime.webhook_runner.cleanup()
         runtime.executor.shutdown(wait=False, cancel_futures=True)
+        if runtime.object_watches is not None:
+            runtime.object_watches.stop_all()
 
 
 # -- wake-ups ------------------------------------------------------------------------------
@@ -156,6 +166,9 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
     track_substitute_sources(
         runtime.apps_by_substitute_source, key, None if type == "DELETED" else body
     )
+    if runtime.object_watches is not None:
+        client, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
+        runtime.object_watches.track(key, client, objects)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 

@@ -144,6 +144,15 @@ class KubeClient:
         except NotFoundError:
             return None
 
+    def watch_object(self, api_version: str, ref: ObjectRef, timeout: int) -> Iterator[str]:
+        """The event types of one named object (first its current state, as ADDED), for
+        up to ``timeout`` seconds; ERROR when the server ends the watch with one."""
+        resource = self.resource(api_version, ref.kind)
+        namespace = ref.namespace if resource.namespaced else None
+        with _api_errors(f"watch {ref}"):
+            for event in self._dyn.watch(resource, namespace, ref.name, timeout=timeout):
+                yield str(event["type"])
+
     def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
         """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
         resource = self.resource(api_version, kind)

@@ -23,10 +23,14 @@ from .api import (
     DependencyRef,
     parse_depends_on,
 )
+from .api.dependencies import parse_object_dependencies
 from .api.substitute import SourceKind
 from .config import Settings
+from .errors import InvalidSpecError
 from .kube import KubeClient, load_api_client
+from .object_watches import ObjectWatches, WatchKey
 from .receiver import PushRouter
+from .reconcilers.accounts import service_account_user
 from .reconcilers.application import ApplicationReconciler
 from .reconcilers.decisions import dependency_blocker
 from .source import GitSource
@@ -61,6 +65,9 @@ class Runtime:
     what it is ready at (generation and applied revision)."""
     started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
     """What the latest pass of each resource started from (see ``wake_if_asked``)."""
+    object_watches: ObjectWatches | None = None
+    """Watches of the objects (not Applications) that Applications wait for; set when
+    the event loop runs."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -177,3 +184,27 @@ def track_substitute_sources(
     for source in post_build.get("substituteFrom") or ():
         if isinstance(source, dict) and source.get("kind") in set(SourceKind):
             index.setdefault((str(source["kind"]), key[0], str(source.get("name"))), set()).add(key)
+
+
+def waited_objects(
+    runtime: Runtime, key: Key, body: Mapping[str, Any] | None
+) -> tuple[KubeClient | None, list[WatchKey]]:
+    """The client (the Application's identity) and the objects of its ``spec.dependsOn``
+    to watch: while it waits for a dependency (Ready reason DependencyNotReady), each
+    object entry; else none."""
+    conditions = ((body or {}).get("status") or {}).get("conditions") or []
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    if body is None or ready.get("reason") != "DependencyNotReady":
+        return None, []
+    spec = body.get("spec") or {}
+    try:
+        objects = parse_object_dependencies(spec.get("dependsOn"), key[0])
+    except InvalidSpecError:
+        return None, []
+    if not objects:
+        return None, []
+    apps = runtime.applications
+    account = str(spec.get("serviceAccountName") or apps.default_service_account)
+    identity = service_account_user(key[0], account) if account else ""
+    client = apps.manager_for(key[0], str(spec.get("serviceAccountName") or "")).kube
+    return client, [(identity, o.api_version, o.kind, o.namespace, o.name) for o in objects]

@@ -52,6 +52,7 @@ def test_waits_for_an_object_until_its_expression_is_true(kube, operator, repo, 
     wait_for(lambda: get(kube, "ConfigMap", namespace, "app"), timeout=30, what="applied")
     delay = time.monotonic() - ready_at
     print(f"object dependency ready -> applied: {delay:.2f}s")
+    assert delay < 5, "woken by the watch of the object, not by the 30 s recheck"
     wait_for(lambda: synced_to(kube, namespace, sha), timeout=30, what="synced")
 
 

@@ -2,10 +2,11 @@
 
 Only a sync waits (a new revision, a spec change, a requested sync): what is applied stays
 applied, and health and drift are still checked. The controller wakes a waiting
-Application when one of its Application dependencies turns Ready, so that wait is not a
-poll. A wait on another object (``apiVersion``/``kind`` entries) is a poll: the pass is
-requeued every ``OBJECT_DEPENDENCY_POLL`` seconds until the object is ready, since the
-operator watches no arbitrary kinds.
+Application when one of its Application dependencies turns Ready, and when an object it
+waits for (``apiVersion``/``kind`` entries) changes (``object_watches.py``: a watch of that
+object, as the Application's ServiceAccount), so neither wait is a poll. The pass is also
+requeued after ``OBJECT_DEPENDENCY_RECHECK`` seconds while an object is not ready: a
+safety net for an object the watches do not cover.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from .run import ApplicationRun
 
 DependencyGraph = Mapping[DependencyRef, tuple[DependencyRef, ...]]
 Repositories = Mapping[tuple[str, str], dict[str, Any]]
-OBJECT_DEPENDENCY_POLL = 5.0
-"""Seconds between reads of a dependency object that is not ready yet."""
+OBJECT_DEPENDENCY_RECHECK = 30.0
+"""Seconds after which a dependency object that is not ready is read again, woken or not."""
 
 
 def check_namespaces(run: ApplicationRun, no_cross_namespace_refs: bool) -> None:
@@ -83,7 +84,7 @@ def wait_for_dependencies(
         ConditionUpdate(ConditionType.READY, False, "DependencyNotReady", message),
         ConditionUpdate(ConditionType.RECONCILING, True, "DependencyNotReady", message),
     ]
-    poll = min(run.spec.interval, OBJECT_DEPENDENCY_POLL) if objects_waiting else None
+    poll = min(run.spec.interval, OBJECT_DEPENDENCY_RECHECK) if objects_waiting else None
     return _waiting(run, updates, message, False, poll)
 
 
@@ -126,6 +127,6 @@ def _waiting(
     repeated = current.get("message") == message
     reason = updates[0].reason
     events = [] if repeated else [Event(reason, message, warning=warning)]
-    # the controller wakes this Application when an Application dependency turns Ready;
-    # an object dependency is read again after ``poll`` seconds
+    # the controller wakes this Application when an Application dependency turns Ready
+    # or an object it waits for changes; ``poll`` is the safety net of the latter
     return Outcome({}, updates, poll or run.spec.interval, events, observed=False)
