@@ -283,9 +283,13 @@ def test_the_application_box_says_what_it_waits_for_and_its_wave():
         conditions=[{"type": "Ready", "status": "False", "reason": "DependencyNotReady"}],
         syncWave={"revision": NEW, "wave": 2, "appliedAt": "2024-05-03T10:07:00Z", "remaining": 1},
     )
-    app["spec"]["dependsOn"] = [{"name": "db"}, {"name": "cache", "namespace": "infra"}]
+    app["spec"]["dependsOn"] = [
+        {"name": "db"},
+        {"name": "cache", "namespace": "infra"},
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "flag"},
+    ]
     box = draw(app).find("svg:g[@id='application']", NS)
     text = all_text(box)
-    assert "after apps/db, infra/cache (waiting)" in text
+    assert "after apps/db, infra/cache, ConfigMap apps/flag (waiting)" in text
     assert "wave 2 applied, 1 to go" in text
     assert "order" not in all_text(draw().find("svg:g[@id='application']", NS))

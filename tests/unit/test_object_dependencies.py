@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from gitops_operator.api import parse_application_spec, parse_depends_on
 from gitops_operator.api.dependencies import ObjectDependency, parse_object_dependencies
 from gitops_operator.errors import InvalidSpecError
+from gitops_operator.reconcilers.dependencies import check_namespaces
 from gitops_operator.reconcilers.readiness import compile_ready_exprs, object_blocker
+from gitops_operator.reconcilers.run import ApplicationRun
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "name": "flag"}
 
@@ -140,3 +143,26 @@ def test_an_expression_that_does_not_compile_is_refused_naming_its_entry() -> No
         compile_ready_exprs(deps)
     assert caught.value.reason == "InvalidDependency"
     assert str(caught.value).startswith("spec.dependsOn[1].readyExpr does not compile: ")
+
+
+@pytest.mark.parametrize(
+    ("entry", "refused"),
+    [
+        ({**CM, "namespace": "other"}, True),
+        ({**CM, "namespace": "team"}, False),
+        (CM, False),
+        ({"name": "db", "namespace": "other"}, True),
+    ],
+)
+def test_no_cross_namespace_refs_covers_object_entries(
+    entry: dict[str, Any], refused: bool
+) -> None:
+    spec = parse_application_spec({"sourceRef": {"name": "s"}, "dependsOn": [entry]}, "team")
+    run = cast(ApplicationRun, SimpleNamespace(spec=spec, namespace="team"))
+    check_namespaces(run, False)
+    if not refused:
+        check_namespaces(run, True)
+        return
+    with pytest.raises(InvalidSpecError) as caught:
+        check_namespaces(run, True)
+    assert caught.value.reason == "CrossNamespaceRef"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import sha_of
+from ..api.dependencies import is_application_entry
 from ..errors import redact
 from ..health import HealthStatus
 from ..objects import ObjectRef, apply_order_key
@@ -286,7 +287,8 @@ def _order_text(app: dict[str, Any], status: dict[str, Any], ready: dict[str, An
     for (spec.dependsOn) and the wave of a revision being applied wave by wave."""
     namespace = (app.get("metadata") or {}).get("namespace", "")
     depends = [
-        f"{d.get('namespace') or namespace}/{d['name']}"
+        ("" if is_application_entry(d) else f"{d.get('kind')} ")
+        + f"{d.get('namespace') or namespace}/{d['name']}"
         for d in (app.get("spec") or {}).get("dependsOn") or []
         if isinstance(d, dict) and d.get("name")
     ]
