@@ -167,7 +167,8 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         runtime.apps_by_substitute_source, key, None if type == "DELETED" else body
     )
     if runtime.object_watches is not None:
-        client, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
+        client_of, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
+        client = await runtime.call(client_of) if client_of is not None else None
         runtime.object_watches.track(key, client, objects)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
 

@@ -188,10 +188,10 @@ def track_substitute_sources(
 
 def waited_objects(
     runtime: Runtime, key: Key, body: Mapping[str, Any] | None
-) -> tuple[KubeClient | None, list[WatchKey]]:
-    """The client (the Application's identity) and the objects of its ``spec.dependsOn``
-    to watch: while it waits for a dependency (Ready reason DependencyNotReady), each
-    object entry; else none."""
+) -> tuple[Callable[[], KubeClient] | None, list[WatchKey]]:
+    """How to get the client (the Application's identity; it may need a discovery, so
+    not on the event loop) and the objects of its ``spec.dependsOn`` to watch: while it
+    waits for a dependency (Ready reason DependencyNotReady), each object entry."""
     conditions = ((body or {}).get("status") or {}).get("conditions") or []
     ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
     if body is None or ready.get("reason") != "DependencyNotReady":
@@ -204,7 +204,10 @@ def waited_objects(
     if not objects:
         return None, []
     apps = runtime.applications
-    account = str(spec.get("serviceAccountName") or apps.default_service_account)
+    own = str(spec.get("serviceAccountName") or "")
+    account = own or apps.default_service_account
     identity = service_account_user(key[0], account) if account else ""
-    client = apps.manager_for(key[0], str(spec.get("serviceAccountName") or "")).kube
-    return client, [(identity, o.api_version, o.kind, o.namespace, o.name) for o in objects]
+    return (
+        lambda: apps.manager_for(key[0], own).kube,
+        [(identity, o.api_version, o.kind, o.namespace, o.name) for o in objects],
+    )
