@@ -4,7 +4,8 @@ An object is a hook when it carries ``gitops-operator.dev/hook``, else Argo CD's
 ``argocd.argoproj.io/hook``, else Helm's ``helm.sh/hook`` (comma-separated). PreSync hooks
 run after the whole revision passed its dry-run and before anything of it is written;
 Sync hooks are created once they have succeeded, with the first write; PostSync hooks run
-once every wave is healthy and every Sync hook has succeeded. A hook is done when it is
+once every wave is healthy and every Sync hook has succeeded; SyncFail hooks once the
+revision has failed (after its rollback, if any). A hook is done when it is
 healthy (a Job: Complete) and has failed when it is Degraded (a Job: Failed), gone, or
 not done within the Application's healthTimeout. Helm's ``pre-install``/``pre-upgrade`` are PreSync,
 ``post-install``/``post-upgrade`` PostSync; ``test`` hooks are left out, as Argo CD does;
@@ -47,6 +48,8 @@ class HookPhase(StrEnum):
     PRE_SYNC = "PreSync"
     SYNC = "Sync"
     POST_SYNC = "PostSync"
+    SYNC_FAIL = "SyncFail"
+    """Only when the revision has failed (``reconcilers.sync_fail``), after any rollback."""
 
 
 class DeletePolicy(StrEnum):
@@ -74,6 +77,7 @@ PHASES = {
     "PreSync": HookPhase.PRE_SYNC,
     "Sync": HookPhase.SYNC,
     "PostSync": HookPhase.POST_SYNC,
+    "SyncFail": HookPhase.SYNC_FAIL,
     "pre-install": HookPhase.PRE_SYNC,
     "pre-upgrade": HookPhase.PRE_SYNC,
     "post-install": HookPhase.POST_SYNC,
@@ -83,7 +87,6 @@ SKIPPED = frozenset({"Skip", "test", "test-success", "test-failure"})
 """Left out of the sync: Argo CD's Skip, Helm's test hooks (run by ``helm test`` only)."""
 ORDINARY = frozenset({"crd-install"})
 NOT_SUPPORTED = {
-    "SyncFail": "SyncFail hooks are not supported yet",
     "PreDelete": "PreDelete hooks are not supported yet",
     "PostDelete": "PostDelete hooks are not supported yet",
     "pre-delete": "Helm pre-delete hooks are not supported yet",
@@ -210,9 +213,14 @@ def describe(item: Mapping[str, Any]) -> str:
     return f"{item['hook']} hook {item_ref(item)}"
 
 
-def record(revision: str, hooks: Iterable[Hook]) -> dict[str, Any] | None:
-    """``status.hooks`` for a revision whose hooks have not started: every hook, Pending,
-    once per phase it runs in; None when the revision has none."""
+SYNC_PHASES = (HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC)
+
+
+def record(
+    revision: str, hooks: Iterable[Hook], phases: Iterable[HookPhase] = SYNC_PHASES
+) -> dict[str, Any] | None:
+    """``status.hooks`` for a revision whose hooks have not started: every hook of
+    ``phases``, Pending, once per phase it runs in; None when the revision has none."""
     items = [
         {
             "apiVersion": h.manifest.api_version,
@@ -223,7 +231,7 @@ def record(revision: str, hooks: Iterable[Hook]) -> dict[str, Any] | None:
             "phase": HookState.PENDING.value,
             "deletePolicy": ",".join(sorted(p.value for p in h.delete_policies)),
         }
-        for phase in HookPhase
+        for phase in phases
         for h in hooks
         if phase in h.phases
     ]
@@ -235,8 +243,20 @@ _ITEM_FIELDS = ("apiVersion", "kind", "name", "hook", "phase")
 
 def resumable(stored: Any, revision: str) -> list[dict[str, Any]] | None:
     """The hook items of ``revision`` read back from ``status.hooks``, when its sync is
-    under way: None when the record is of another revision, malformed, or has a failed
-    hook (a failed revision is synced again only on request, and its hooks run again)."""
+    under way: None when the record is of another revision, malformed, or of a revision
+    that failed (a failed hook, or SyncFail hooks: a failed revision is synced again only
+    on request, and its hooks run again)."""
+    items = recorded(stored, revision)
+    if items is None or any(
+        i["phase"] == HookState.FAILED or i["hook"] == HookPhase.SYNC_FAIL for i in items
+    ):
+        return None
+    return items
+
+
+def recorded(stored: Any, revision: str) -> list[dict[str, Any]] | None:
+    """The hook items of ``revision`` in ``status.hooks``, whatever their state; None when
+    the record is of another revision or malformed."""
     if not isinstance(stored, dict) or stored.get("revision") != revision:
         return None
     items = stored.get("items")
@@ -248,8 +268,6 @@ def resumable(stored: Any, revision: str) -> list[dict[str, Any]] | None:
         ):
             return None
         if item["hook"] not in set(HookPhase) or item["phase"] not in set(HookState):
-            return None
-        if item["phase"] == HookState.FAILED:
             return None
     return [dict(item) for item in items]
 

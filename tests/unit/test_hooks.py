@@ -19,11 +19,13 @@ from gitops_operator.hooks import (
     hook_state,
     phase_state,
     record,
+    recorded,
     resumable,
     split_hooks,
     summary,
 )
 from gitops_operator.objects import Manifest
+from gitops_operator.reconcilers.sync_fail import noted
 
 PRE, SYNC, POST = HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC
 BEFORE = DeletePolicy.BEFORE_HOOK_CREATION
@@ -91,7 +93,6 @@ def test_ordinary_and_skipped_objects(annotations, expected):
 @pytest.mark.parametrize(
     ("annotations", "fragment"),
     [
-        ({"argocd.argoproj.io/hook": "SyncFail"}, "SyncFail hooks are not supported yet"),
         ({"gitops-operator.dev/hook": "PreDelete"}, "PreDelete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-delete"}, "pre-delete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-rollback"}, "rollback hooks are not run"),
@@ -121,7 +122,7 @@ def test_split_sets_hooks_apart_and_refuses_every_unsupported_one_in_one_error()
         split_hooks(
             [
                 plain,
-                Manifest(job("a", **{"argocd.argoproj.io/hook": "SyncFail"}), "a.yaml"),
+                Manifest(job("a", **{"argocd.argoproj.io/hook": "PostDelete"}), "a.yaml"),
                 Manifest(job("b", **{"helm.sh/hook": "post-delete"}), "b.yaml"),
             ]
         )
@@ -224,6 +225,36 @@ def test_records_that_do_not_resume(stored, revision):
     assert resumable(stored, revision) is None
 
 
+def test_sync_fail_is_a_hook_recorded_only_when_asked_for():
+    found = classify(job(**{"argocd.argoproj.io/hook": "SyncFail"}))
+    assert isinstance(found, Hook) and found.phases == (HookPhase.SYNC_FAIL,)
+    pre = Hook(Manifest(job("pre"), ""), (PRE,), frozenset({BEFORE}))
+    assert record("r1", [found]) is None, "not run by a sync"
+    stored = record("r1", [pre, found], (HookPhase.SYNC_FAIL,))
+    assert stored is not None
+    assert [(i["hook"], i["name"]) for i in stored["items"]] == [("SyncFail", "migrate")]
+
+
+def test_a_failed_record_is_read_back_whole_but_does_not_resume():
+    stored = {"revision": "r1", "items": items(("PostSync", "Failed"), ("SyncFail", "Running"))}
+    assert resumable(stored, "r1") is None
+    assert recorded(stored, "r1") == stored["items"]
+    assert recorded(stored, "r2") is None
+    assert phase_state(stored["items"], HookPhase.SYNC_FAIL) is HookState.RUNNING
+
+
 def test_summary_for_history():
     got = summary(items(("PreSync", "Succeeded"), ("PostSync", "Failed")))
     assert got == "PreSync Job/j0 Succeeded, PostSync Job/j1 Failed"
+
+
+def test_sync_fail_results_are_added_to_the_failed_revisions_newest_history_entry():
+    history = [
+        {"revision": "r2", "result": "RolledBack", "message": "PostSync hook failed"},
+        {"revision": "r2", "result": "Failed", "message": "older"},
+        {"revision": "r1", "result": "Succeeded"},
+    ]
+    got = noted(list(history), "r2", "SyncFail Job/notify Succeeded")
+    assert got[0]["message"] == "PostSync hook failed; SyncFail Job/notify Succeeded"
+    assert got[1:] == history[1:]
+    assert noted([{"revision": "r1"}], "r1", "x")[0]["message"] == "x"
