@@ -34,6 +34,7 @@ from .api import (
 from .config import Settings
 from .errors import GitOpsError, StalledError
 from .objects import KubeObject, ObjectRef
+from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
 from .runtime import (
@@ -274,6 +275,28 @@ async def application_deleted(
     loop = asyncio.get_running_loop()
     account = str((body.get("spec") or {}).get("serviceAccountName") or "")
     apps = runtime.applications
+    ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
+    fresh = await _fresh(runtime, ref) or dict(body)
+
+    def write(status: dict[str, Any]) -> None:
+        runtime.kube.patch_status(API_VERSION, ref, status)
+        fresh["status"] = {**(fresh.get("status") or {}), **status}
+
+    done, outcome = await runtime.call(
+        lambda: pre_delete(apps, fresh, write_status=write, now=now(), logger=logger)
+    )
+    if outcome.status or outcome.conditions or outcome.events:
+        await write_outcome(runtime, fresh, ref, outcome, logger)
+        metrics.forget_application(str(namespace), name)
+        for event in outcome.events:
+            kopf.event(
+                body,
+                type="Warning" if event.warning else "Normal",
+                reason=event.reason,
+                message=event.message,
+            )
+    if not done:  # the finalizer stays; kopf calls again after the delay
+        raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
     missing = await loop.run_in_executor(
         runtime.executor, apps.missing_account, str(namespace), account
     )

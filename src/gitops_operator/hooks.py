@@ -5,7 +5,8 @@ An object is a hook when it carries ``gitops-operator.dev/hook``, else Argo CD's
 run after the whole revision passed its dry-run and before anything of it is written;
 Sync hooks are created once they have succeeded, with the first write; PostSync hooks run
 once every wave is healthy and every Sync hook has succeeded; SyncFail hooks once the
-revision has failed (after its rollback, if any). A hook is done when it is
+revision has failed (after its rollback, if any); PreDelete hooks of the last applied
+revision when the Application is deleted, before its inventory is. A hook is done when it is
 healthy (a Job: Complete) and has failed when it is Degraded (a Job: Failed), gone, or
 not done within the Application's healthTimeout. Helm's ``pre-install``/``pre-upgrade`` are PreSync,
 ``post-install``/``post-upgrade`` PostSync; ``test`` hooks are left out, as Argo CD does;
@@ -50,6 +51,8 @@ class HookPhase(StrEnum):
     POST_SYNC = "PostSync"
     SYNC_FAIL = "SyncFail"
     """Only when the revision has failed (``reconcilers.sync_fail``), after any rollback."""
+    PRE_DELETE = "PreDelete"
+    """Only when the Application is deleted, before its inventory (``reconcilers.deletion``)."""
 
 
 class DeletePolicy(StrEnum):
@@ -78,6 +81,7 @@ PHASES = {
     "Sync": HookPhase.SYNC,
     "PostSync": HookPhase.POST_SYNC,
     "SyncFail": HookPhase.SYNC_FAIL,
+    "PreDelete": HookPhase.PRE_DELETE,
     "pre-install": HookPhase.PRE_SYNC,
     "pre-upgrade": HookPhase.PRE_SYNC,
     "post-install": HookPhase.POST_SYNC,
@@ -87,7 +91,6 @@ SKIPPED = frozenset({"Skip", "test", "test-success", "test-failure"})
 """Left out of the sync: Argo CD's Skip, Helm's test hooks (run by ``helm test`` only)."""
 ORDINARY = frozenset({"crd-install"})
 NOT_SUPPORTED = {
-    "PreDelete": "PreDelete hooks are not supported yet",
     "PostDelete": "PostDelete hooks are not supported yet",
     "pre-delete": "Helm pre-delete hooks are not supported yet",
     "post-delete": "Helm post-delete hooks are not supported yet",
@@ -292,3 +295,18 @@ def phase_state(items: Iterable[Mapping[str, Any]], phase: HookPhase) -> HookSta
 def summary(items: Iterable[Mapping[str, Any]]) -> str:
     """``PreSync Job/migrate Succeeded, PostSync Job/smoke Failed``: for history."""
     return ", ".join(f"{i['hook']} {i['kind']}/{i['name']} {i['phase']}" for i in items)
+
+
+def rerun_failed(
+    items: Iterable[Mapping[str, Any]], phase: HookPhase, requested_at: str
+) -> list[dict[str, Any]]:
+    """``items`` with the failed hooks of ``phase`` Pending again when a retry was
+    requested (``requested_at``, RFC 3339) after they failed."""
+    return [
+        {**i, "phase": HookState.PENDING.value, "message": "retried"}
+        if i.get("hook") == phase.value
+        and i.get("phase") == HookState.FAILED
+        and requested_at > str(i.get("finishedAt") or "")
+        else dict(i)
+        for i in items
+    ]

@@ -20,6 +20,7 @@ from gitops_operator.hooks import (
     phase_state,
     record,
     recorded,
+    rerun_failed,
     resumable,
     split_hooks,
     summary,
@@ -93,7 +94,7 @@ def test_ordinary_and_skipped_objects(annotations, expected):
 @pytest.mark.parametrize(
     ("annotations", "fragment"),
     [
-        ({"gitops-operator.dev/hook": "PreDelete"}, "PreDelete hooks are not supported yet"),
+        ({"gitops-operator.dev/hook": "PostDelete"}, "PostDelete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-delete"}, "pre-delete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-rollback"}, "rollback hooks are not run"),
         ({"argocd.argoproj.io/hook": "Presync"}, "'Presync': unknown hook type"),
@@ -258,3 +259,20 @@ def test_sync_fail_results_are_added_to_the_failed_revisions_newest_history_entr
     assert got[0]["message"] == "PostSync hook failed; SyncFail Job/notify Succeeded"
     assert got[1:] == history[1:]
     assert noted([{"revision": "r1"}], "r1", "x")[0]["message"] == "x"
+
+
+def test_pre_delete_is_a_hook_never_run_by_a_sync():
+    found = classify(job(**{"gitops-operator.dev/hook": "PreDelete"}))
+    assert isinstance(found, Hook) and found.phases == (HookPhase.PRE_DELETE,)
+    assert record("r1", [found]) is None
+    stored = record("r1", [found], (HookPhase.PRE_DELETE,))
+    assert stored is not None and stored["items"][0]["hook"] == "PreDelete"
+
+
+def test_a_retry_requested_after_a_pre_delete_failed_runs_it_again():
+    failed = {**items(("PreDelete", "Failed"))[0], "finishedAt": "2026-01-01T10:00:00Z"}
+    other = {**items(("PostSync", "Failed"))[0], "finishedAt": "2026-01-01T09:00:00Z"}
+    again = rerun_failed([failed, other], HookPhase.PRE_DELETE, "2026-01-01T10:00:05Z")
+    assert [i["phase"] for i in again] == ["Pending", "Failed"]
+    before = rerun_failed([failed], HookPhase.PRE_DELETE, "2026-01-01T09:59:00Z")
+    assert before[0]["phase"] == "Failed", "a retryAt older than the failure is spent"
