@@ -246,12 +246,13 @@ _ITEM_FIELDS = ("apiVersion", "kind", "name", "hook", "phase")
 
 def resumable(stored: Any, revision: str) -> list[dict[str, Any]] | None:
     """The hook items of ``revision`` read back from ``status.hooks``, when its sync is
-    under way: None when the record is of another revision, malformed, or of a revision
-    that failed (a failed hook, or SyncFail hooks: a failed revision is synced again only
-    on request, and its hooks run again)."""
+    under way: None when the record is of another revision, malformed, or has a failed
+    hook (a failed revision is synced again only on request, and its hooks run again).
+    SyncFail hooks do not count: what they did never changes the revision's outcome, and
+    a revision healthy late still runs its Sync and PostSync hooks."""
     items = recorded(stored, revision)
     if items is None or any(
-        i["phase"] == HookState.FAILED or i["hook"] == HookPhase.SYNC_FAIL for i in items
+        i["phase"] == HookState.FAILED and i["hook"] != HookPhase.SYNC_FAIL for i in items
     ):
         return None
     return items

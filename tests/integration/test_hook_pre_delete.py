@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from gitops_operator.api import API_VERSION
+from gitops_operator.api import API_VERSION, RETRY_ANNOTATION
 from gitops_operator.objects import ObjectRef
 
 from .apps import application, configmap, repository
@@ -87,3 +87,20 @@ def test_a_failing_pre_delete_job_keeps_the_application_and_its_objects(
     assert get(kube, "ConfigMap", namespace, "settings") is not None
     reasons = [e["reason"] for e in events_for(kube, namespace, "app")]
     assert "PreDeleteHookFailed" in reasons, reasons
+
+    # retryAt runs it again (the same Job from the same revision: it fails again)
+    first = get(kube, "Job", namespace, "backup", "batch/v1") or {}
+    retry_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kube.patch(
+        API_VERSION,
+        app_ref(namespace),
+        {"metadata": {"annotations": {RETRY_ANNOTATION: retry_at}}},
+    )
+
+    def rerun():
+        job_ = get(kube, "Job", namespace, "backup", "batch/v1") or {}
+        uid = (job_.get("metadata") or {}).get("uid")
+        return job_ if uid and uid != first["metadata"]["uid"] else None
+
+    wait_for(rerun, timeout=60, what="the PreDelete Job created again by retryAt")
+    assert kube.get(API_VERSION, app_ref(namespace)) is not None

@@ -217,7 +217,6 @@ def test_record_lists_each_hook_once_per_phase_in_the_order_phases_run():
         ({"revision": "r0", "items": items(("PreSync", "Running"))}, "r1"),
         ({"revision": "r1", "items": items(("PreSync", "Failed"))}, "r1"),  # a new attempt
         ({"revision": "r1", "items": [{"kind": "Job"}]}, "r1"),
-        ({"revision": "r1", "items": items(("SyncFail", "Running"))}, "r1"),
         ({"revision": "r1", "items": items(("PreSync", "Done"))}, "r1"),
         ({"revision": "r1", "items": "nope"}, "r1"),
     ],
@@ -234,6 +233,11 @@ def test_sync_fail_is_a_hook_recorded_only_when_asked_for():
     stored = record("r1", [pre, found], (HookPhase.SYNC_FAIL,))
     assert stored is not None
     assert [(i["hook"], i["name"]) for i in stored["items"]] == [("SyncFail", "migrate")]
+
+
+def test_sync_fail_hooks_never_stop_a_record_resuming():
+    stored = {"revision": "r1", "items": items(("PostSync", "Pending"), ("SyncFail", "Failed"))}
+    assert resumable(stored, "r1") == stored["items"]
 
 
 def test_a_failed_record_is_read_back_whole_but_does_not_resume():
