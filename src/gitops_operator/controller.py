@@ -259,8 +259,10 @@ async def application_deleted(
     logger: Logger,
     **_: Any,
 ) -> None:
-    """deletionPolicy Delete prunes the inventory (objects marked prune: disabled stay);
-    Orphan leaves every object in place."""
+    """deletionPolicy Delete prunes the inventory (objects marked prune: disabled stay),
+    once the last applied revision's PreDelete hooks have succeeded (``pre_delete``: kopf
+    calls again while they run; a failed one keeps the finalizer); Orphan leaves every
+    object in place."""
     runtime: Runtime = memo.runtime
     metrics.forget_application(str(namespace), name)
     runtime.applications.forget(str(namespace), name)
@@ -275,6 +277,19 @@ async def application_deleted(
     loop = asyncio.get_running_loop()
     account = str((body.get("spec") or {}).get("serviceAccountName") or "")
     apps = runtime.applications
+    missing = await loop.run_in_executor(
+        runtime.executor, apps.missing_account, str(namespace), account
+    )
+    if missing:
+        # Deleting with any other identity would lend the operator's rights; retrying
+        # would hold the Application (and a namespace being deleted) forever.
+        message = (
+            f"ServiceAccount {namespace}/{missing} not found: the {len(owned)} object(s) of"
+            " the inventory are left in place, as with deletionPolicy Orphan"
+        )
+        logger.warning("%s", message)
+        kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
+        return
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
     fresh = await _fresh(runtime, ref) or dict(body)
 
@@ -297,19 +312,6 @@ async def application_deleted(
             )
     if not done:  # the finalizer stays; kopf calls again after the delay
         raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
-    missing = await loop.run_in_executor(
-        runtime.executor, apps.missing_account, str(namespace), account
-    )
-    if missing:
-        # Deleting with any other identity would lend the operator's rights; retrying
-        # would hold the Application (and a namespace being deleted) forever.
-        message = (
-            f"ServiceAccount {namespace}/{missing} not found: the {len(owned)} object(s) of"
-            " the inventory are left in place, as with deletionPolicy Orphan"
-        )
-        logger.warning("%s", message)
-        kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
-        return
     pruned = await loop.run_in_executor(
         runtime.executor, apps.manager_for(str(namespace), account).delete_all, owned
     )
