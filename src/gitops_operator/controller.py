@@ -35,6 +35,7 @@ from .config import Settings
 from .errors import GitOpsError, StalledError
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
+from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
 from .runtime import (
@@ -272,8 +273,10 @@ async def application_deleted(
     logger: Logger,
     **_: Any,
 ) -> None:
-    """deletionPolicy Delete prunes the inventory (objects marked prune: disabled stay);
-    Orphan leaves every object in place."""
+    """deletionPolicy Delete prunes the inventory (objects marked prune: disabled stay),
+    once the last applied revision's PreDelete hooks have succeeded (``pre_delete``: kopf
+    calls again while they run; a failed one keeps the finalizer); Orphan leaves every
+    object in place."""
     runtime: Runtime = memo.runtime
     metrics.forget_application(str(namespace), name)
     runtime.applications.forget(str(namespace), name)
@@ -301,6 +304,28 @@ async def application_deleted(
         logger.warning("%s", message)
         kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
         return
+    ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
+    fresh = await _fresh(runtime, ref) or dict(body)
+
+    def write(status: dict[str, Any]) -> None:
+        runtime.kube.patch_status(API_VERSION, ref, status)
+        fresh["status"] = {**(fresh.get("status") or {}), **status}
+
+    done, outcome = await runtime.call(
+        lambda: pre_delete(apps, fresh, write_status=write, now=now(), logger=logger)
+    )
+    if outcome.status or outcome.conditions or outcome.events:
+        await write_outcome(runtime, fresh, ref, outcome, logger)
+        metrics.forget_application(str(namespace), name)
+        for event in outcome.events:
+            kopf.event(
+                body,
+                type="Warning" if event.warning else "Normal",
+                reason=event.reason,
+                message=event.message,
+            )
+    if not done:  # the finalizer stays; kopf calls again after the delay
+        raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
     pruned = await loop.run_in_executor(
         runtime.executor, apps.manager_for(str(namespace), account).delete_all, owned
     )

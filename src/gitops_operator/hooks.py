@@ -4,7 +4,9 @@ An object is a hook when it carries ``gitops-operator.dev/hook``, else Argo CD's
 ``argocd.argoproj.io/hook``, else Helm's ``helm.sh/hook`` (comma-separated). PreSync hooks
 run after the whole revision passed its dry-run and before anything of it is written;
 Sync hooks are created once they have succeeded, with the first write; PostSync hooks run
-once every wave is healthy and every Sync hook has succeeded. A hook is done when it is
+once every wave is healthy and every Sync hook has succeeded; SyncFail hooks once the
+revision has failed (after its rollback, if any); PreDelete hooks of the last applied
+revision when the Application is deleted, before its inventory is. A hook is done when it is
 healthy (a Job: Complete) and has failed when it is Degraded (a Job: Failed), gone, or
 not done within the Application's healthTimeout. Helm's ``pre-install``/``pre-upgrade`` are PreSync,
 ``post-install``/``post-upgrade`` PostSync; ``test`` hooks are left out, as Argo CD does;
@@ -47,6 +49,10 @@ class HookPhase(StrEnum):
     PRE_SYNC = "PreSync"
     SYNC = "Sync"
     POST_SYNC = "PostSync"
+    SYNC_FAIL = "SyncFail"
+    """Only when the revision has failed (``reconcilers.sync_fail``), after any rollback."""
+    PRE_DELETE = "PreDelete"
+    """Only when the Application is deleted, before its inventory (``reconcilers.deletion``)."""
 
 
 class DeletePolicy(StrEnum):
@@ -74,6 +80,8 @@ PHASES = {
     "PreSync": HookPhase.PRE_SYNC,
     "Sync": HookPhase.SYNC,
     "PostSync": HookPhase.POST_SYNC,
+    "SyncFail": HookPhase.SYNC_FAIL,
+    "PreDelete": HookPhase.PRE_DELETE,
     "pre-install": HookPhase.PRE_SYNC,
     "pre-upgrade": HookPhase.PRE_SYNC,
     "post-install": HookPhase.POST_SYNC,
@@ -83,8 +91,6 @@ SKIPPED = frozenset({"Skip", "test", "test-success", "test-failure"})
 """Left out of the sync: Argo CD's Skip, Helm's test hooks (run by ``helm test`` only)."""
 ORDINARY = frozenset({"crd-install"})
 NOT_SUPPORTED = {
-    "SyncFail": "SyncFail hooks are not supported yet",
-    "PreDelete": "PreDelete hooks are not supported yet",
     "PostDelete": "PostDelete hooks are not supported yet",
     "pre-delete": "Helm pre-delete hooks are not supported yet",
     "post-delete": "Helm post-delete hooks are not supported yet",
@@ -210,9 +216,14 @@ def describe(item: Mapping[str, Any]) -> str:
     return f"{item['hook']} hook {item_ref(item)}"
 
 
-def record(revision: str, hooks: Iterable[Hook]) -> dict[str, Any] | None:
-    """``status.hooks`` for a revision whose hooks have not started: every hook, Pending,
-    once per phase it runs in; None when the revision has none."""
+SYNC_PHASES = (HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC)
+
+
+def record(
+    revision: str, hooks: Iterable[Hook], phases: Iterable[HookPhase] = SYNC_PHASES
+) -> dict[str, Any] | None:
+    """``status.hooks`` for a revision whose hooks have not started: every hook of
+    ``phases``, Pending, once per phase it runs in; None when the revision has none."""
     items = [
         {
             "apiVersion": h.manifest.api_version,
@@ -223,7 +234,7 @@ def record(revision: str, hooks: Iterable[Hook]) -> dict[str, Any] | None:
             "phase": HookState.PENDING.value,
             "deletePolicy": ",".join(sorted(p.value for p in h.delete_policies)),
         }
-        for phase in HookPhase
+        for phase in phases
         for h in hooks
         if phase in h.phases
     ]
@@ -236,7 +247,20 @@ _ITEM_FIELDS = ("apiVersion", "kind", "name", "hook", "phase")
 def resumable(stored: Any, revision: str) -> list[dict[str, Any]] | None:
     """The hook items of ``revision`` read back from ``status.hooks``, when its sync is
     under way: None when the record is of another revision, malformed, or has a failed
-    hook (a failed revision is synced again only on request, and its hooks run again)."""
+    hook (a failed revision is synced again only on request, and its hooks run again).
+    SyncFail hooks do not count: what they did never changes the revision's outcome, and
+    a revision healthy late still runs its Sync and PostSync hooks."""
+    items = recorded(stored, revision)
+    if items is None or any(
+        i["phase"] == HookState.FAILED and i["hook"] != HookPhase.SYNC_FAIL for i in items
+    ):
+        return None
+    return items
+
+
+def recorded(stored: Any, revision: str) -> list[dict[str, Any]] | None:
+    """The hook items of ``revision`` in ``status.hooks``, whatever their state; None when
+    the record is of another revision or malformed."""
     if not isinstance(stored, dict) or stored.get("revision") != revision:
         return None
     items = stored.get("items")
@@ -248,8 +272,6 @@ def resumable(stored: Any, revision: str) -> list[dict[str, Any]] | None:
         ):
             return None
         if item["hook"] not in set(HookPhase) or item["phase"] not in set(HookState):
-            return None
-        if item["phase"] == HookState.FAILED:
             return None
     return [dict(item) for item in items]
 
@@ -274,3 +296,18 @@ def phase_state(items: Iterable[Mapping[str, Any]], phase: HookPhase) -> HookSta
 def summary(items: Iterable[Mapping[str, Any]]) -> str:
     """``PreSync Job/migrate Succeeded, PostSync Job/smoke Failed``: for history."""
     return ", ".join(f"{i['hook']} {i['kind']}/{i['name']} {i['phase']}" for i in items)
+
+
+def rerun_failed(
+    items: Iterable[Mapping[str, Any]], phase: HookPhase, requested_at: str
+) -> list[dict[str, Any]]:
+    """``items`` with the failed hooks of ``phase`` Pending again when a retry was
+    requested (``requested_at``, RFC 3339) after they failed."""
+    return [
+        {**i, "phase": HookState.PENDING.value, "message": "retried"}
+        if i.get("hook") == phase.value
+        and i.get("phase") == HookState.FAILED
+        and requested_at > str(i.get("finishedAt") or "")
+        else dict(i)
+        for i in items
+    ]

@@ -404,3 +404,31 @@ def test_the_details_say_what_an_application_waits_for_and_its_wave():
     assert "wave 1 of main@sha1:" in text and "2 wave(s) after it" in text
     plain = cli_inspect.details_table(cli_inspect.application_details(APP))
     assert "Waiting for" not in plain and "none in progress" in plain
+
+
+def test_status_shows_the_hooks_of_the_revision_with_their_phase():
+    status = {
+        "hooks": {
+            "revision": "main@sha1:" + "a" * 40,
+            "items": [
+                {"hook": "PreSync", "kind": "Job", "name": "migrate", "phase": "Succeeded"},
+                {
+                    "hook": "PostSync",
+                    "kind": "Job",
+                    "name": "smoke",
+                    "phase": "Failed",
+                    "message": "BackoffLimitExceeded",
+                },
+                {"hook": "SyncFail", "kind": "Job", "name": "notify", "phase": "Running"},
+            ],
+        }
+    }
+    text = cli_inspect.details_table(cli_inspect.application_details({**APP, "status": status}))
+    assert "Hooks:" in text
+    assert "3 of main@sha1:aaaaa" in text and "1 Failed, 1 Running, 1 Succeeded" in text
+    rows = text.split("\nHooks:\n")[1].splitlines()
+    assert rows[0].split() == ["HOOK", "OBJECT", "PHASE", "MESSAGE"]
+    assert rows[2].split() == ["PostSync", "Job/smoke", "Failed", "BackoffLimitExceeded"]
+    assert rows[3].split()[:3] == ["SyncFail", "Job/notify", "Running"]
+    plain = cli_inspect.details_table(cli_inspect.application_details(APP))
+    assert "Hooks:" in plain and "\nHooks:\n" not in plain  # the field says none, no table

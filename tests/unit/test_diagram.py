@@ -293,3 +293,19 @@ def test_the_application_box_says_what_it_waits_for_and_its_wave():
     assert "after apps/db, infra/cache, ConfigMap apps/flag (waiting)" in text
     assert "wave 2 applied, 1 to go" in text
     assert "order" not in all_text(draw().find("svg:g[@id='application']", NS))
+
+
+def test_the_application_box_shows_the_hooks_of_the_revision_and_where_they_are():
+    app = application(
+        hooks={
+            "revision": NEW,
+            "items": [
+                {"hook": "PostSync", "kind": "Job", "name": "smoke", "phase": "Failed"},
+                {"hook": "SyncFail", "kind": "Job", "name": "notify", "phase": "Running"},
+            ],
+        }
+    )
+    text = all_text(draw(app).find("svg:g[@id='application']", NS))
+    assert "hooks" in text
+    assert "PostSync smoke Failed · SyncFail notify Running" in text
+    assert "hooks" not in all_text(draw().find("svg:g[@id='application']", NS))

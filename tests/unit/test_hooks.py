@@ -19,11 +19,14 @@ from gitops_operator.hooks import (
     hook_state,
     phase_state,
     record,
+    recorded,
+    rerun_failed,
     resumable,
     split_hooks,
     summary,
 )
 from gitops_operator.objects import Manifest
+from gitops_operator.reconcilers.sync_fail import noted
 
 PRE, SYNC, POST = HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC
 BEFORE = DeletePolicy.BEFORE_HOOK_CREATION
@@ -91,8 +94,7 @@ def test_ordinary_and_skipped_objects(annotations, expected):
 @pytest.mark.parametrize(
     ("annotations", "fragment"),
     [
-        ({"argocd.argoproj.io/hook": "SyncFail"}, "SyncFail hooks are not supported yet"),
-        ({"gitops-operator.dev/hook": "PreDelete"}, "PreDelete hooks are not supported yet"),
+        ({"gitops-operator.dev/hook": "PostDelete"}, "PostDelete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-delete"}, "pre-delete hooks are not supported yet"),
         ({"helm.sh/hook": "pre-rollback"}, "rollback hooks are not run"),
         ({"argocd.argoproj.io/hook": "Presync"}, "'Presync': unknown hook type"),
@@ -121,7 +123,7 @@ def test_split_sets_hooks_apart_and_refuses_every_unsupported_one_in_one_error()
         split_hooks(
             [
                 plain,
-                Manifest(job("a", **{"argocd.argoproj.io/hook": "SyncFail"}), "a.yaml"),
+                Manifest(job("a", **{"argocd.argoproj.io/hook": "PostDelete"}), "a.yaml"),
                 Manifest(job("b", **{"helm.sh/hook": "post-delete"}), "b.yaml"),
             ]
         )
@@ -215,7 +217,6 @@ def test_record_lists_each_hook_once_per_phase_in_the_order_phases_run():
         ({"revision": "r0", "items": items(("PreSync", "Running"))}, "r1"),
         ({"revision": "r1", "items": items(("PreSync", "Failed"))}, "r1"),  # a new attempt
         ({"revision": "r1", "items": [{"kind": "Job"}]}, "r1"),
-        ({"revision": "r1", "items": items(("SyncFail", "Running"))}, "r1"),
         ({"revision": "r1", "items": items(("PreSync", "Done"))}, "r1"),
         ({"revision": "r1", "items": "nope"}, "r1"),
     ],
@@ -224,6 +225,58 @@ def test_records_that_do_not_resume(stored, revision):
     assert resumable(stored, revision) is None
 
 
+def test_sync_fail_is_a_hook_recorded_only_when_asked_for():
+    found = classify(job(**{"argocd.argoproj.io/hook": "SyncFail"}))
+    assert isinstance(found, Hook) and found.phases == (HookPhase.SYNC_FAIL,)
+    pre = Hook(Manifest(job("pre"), ""), (PRE,), frozenset({BEFORE}))
+    assert record("r1", [found]) is None, "not run by a sync"
+    stored = record("r1", [pre, found], (HookPhase.SYNC_FAIL,))
+    assert stored is not None
+    assert [(i["hook"], i["name"]) for i in stored["items"]] == [("SyncFail", "migrate")]
+
+
+def test_sync_fail_hooks_never_stop_a_record_resuming():
+    stored = {"revision": "r1", "items": items(("PostSync", "Pending"), ("SyncFail", "Failed"))}
+    assert resumable(stored, "r1") == stored["items"]
+
+
+def test_a_failed_record_is_read_back_whole_but_does_not_resume():
+    stored = {"revision": "r1", "items": items(("PostSync", "Failed"), ("SyncFail", "Running"))}
+    assert resumable(stored, "r1") is None
+    assert recorded(stored, "r1") == stored["items"]
+    assert recorded(stored, "r2") is None
+    assert phase_state(stored["items"], HookPhase.SYNC_FAIL) is HookState.RUNNING
+
+
 def test_summary_for_history():
     got = summary(items(("PreSync", "Succeeded"), ("PostSync", "Failed")))
     assert got == "PreSync Job/j0 Succeeded, PostSync Job/j1 Failed"
+
+
+def test_sync_fail_results_are_added_to_the_failed_revisions_newest_history_entry():
+    history = [
+        {"revision": "r2", "result": "RolledBack", "message": "PostSync hook failed"},
+        {"revision": "r2", "result": "Failed", "message": "older"},
+        {"revision": "r1", "result": "Succeeded"},
+    ]
+    got = noted(list(history), "r2", "SyncFail Job/notify Succeeded")
+    assert got[0]["message"] == "PostSync hook failed; SyncFail Job/notify Succeeded"
+    assert got[1:] == history[1:]
+    assert noted([{"revision": "r1"}], "r1", "x")[0]["message"] == "x"
+
+
+def test_pre_delete_is_a_hook_never_run_by_a_sync():
+    found = classify(job(**{"gitops-operator.dev/hook": "PreDelete"}))
+    assert isinstance(found, Hook) and found.phases == (HookPhase.PRE_DELETE,)
+    assert record("r1", [found]) is None
+    stored = record("r1", [found], (HookPhase.PRE_DELETE,))
+    assert stored is not None and stored["items"][0]["hook"] == "PreDelete"
+
+
+def test_a_retry_requested_after_a_pre_delete_failed_runs_it_again():
+    failed = {**items(("PreDelete", "Failed"))[0], "finishedAt": "2026-01-01T10:00:00Z"}
+    other = {**items(("PostSync", "Failed"))[0], "finishedAt": "2026-01-01T09:00:00Z"}
+    again = rerun_failed([failed, other], HookPhase.PRE_DELETE, "2026-01-01T10:00:05Z")
+    assert [i["phase"] for i in again] == ["Pending", "Failed"]
+    before = rerun_failed([failed], HookPhase.PRE_DELETE, "2026-01-01T09:59:00Z")
+    assert before[0]["phase"] == "Failed", "a retryAt older than the failure is spent"

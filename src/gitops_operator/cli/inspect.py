@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,7 @@ def application_details(
         "dependsOn": list(dependencies or []),
         "waitingFor": ready.get("message", "") if ready.get("reason") in WAITING_REASONS else "",
         "syncWave": status.get("syncWave") or None,
+        "hooks": status.get("hooks") or None,
         "inventory": len(inventory.from_status(status)),
         "drift": list(status.get("drift") or []),
         "conditions": list(status.get("conditions") or []),
@@ -219,6 +221,29 @@ def sync_wave_text(record: dict[str, Any] | None) -> str:
     )
 
 
+def hooks_text(record: dict[str, Any] | None) -> str:
+    """``3 of main@sha1:abc123 (2 Succeeded, 1 Running)``, or none."""
+    record = record or {}
+    items = record.get("items") or []
+    if not items:
+        return "none"
+    phases = Counter(str(i.get("phase")) for i in items)
+    counted = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
+    return f"{len(items)} of {short_revision(str(record.get('revision') or ''))} ({counted})"
+
+
+def hooks_table(record: dict[str, Any] | None) -> str:
+    """One row per hook of ``status.hooks``: when it runs, what it is, where it is."""
+    items = (record or {}).get("items") or []
+    if not items:
+        return ""
+    rows = [
+        [i.get("hook"), f"{i.get('kind')}/{i.get('name')}", i.get("phase"), i.get("message", "")]
+        for i in items
+    ]
+    return "\nHooks:\n" + format_table(["HOOK", "OBJECT", "PHASE", "MESSAGE"], rows)
+
+
 def details_table(d: dict[str, Any]) -> str:
     text = format_fields(
         [
@@ -239,6 +264,7 @@ def details_table(d: dict[str, Any]) -> str:
             ("Depends on", dependencies_text(d["dependsOn"])),
             *([("Waiting for", d["waitingFor"])] if d["waitingFor"] else []),
             ("Sync wave", sync_wave_text(d["syncWave"])),
+            ("Hooks", hooks_text(d["hooks"])),
             ("Inventory", f"{d['inventory']} objects"),
             ("Drift", f"{len(d['drift'])} objects" if d["drift"] else "none"),
         ]
@@ -257,6 +283,7 @@ def details_table(d: dict[str, Any]) -> str:
         ]
         for c in d["conditions"]
     ]
+    text += hooks_table(d["hooks"])
     if conditions:
         headers = ["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"]
         text += "\nConditions:\n" + format_table(headers, conditions)

@@ -108,6 +108,9 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
     order = _order_text(app, status, app_ready)
     if order:
         app_rows.append(("order", order))
+    hooks = _hooks_text(status)
+    if hooks:
+        app_rows.append(("hooks", hooks))
     bad = failed or status.get("health") == HealthStatus.DEGRADED
     svg.box(
         root, xs[2], top, ("Application", "#b71c1c" if bad else "#1e5aa8", "application"), app_rows
@@ -300,6 +303,18 @@ def _order_text(app: dict[str, Any], status: dict[str, Any], ready: dict[str, An
     if isinstance(wave, dict):
         parts.append(f"wave {wave.get('wave')} applied, {int(wave.get('remaining') or 0)} to go")
     return " · ".join(parts)
+
+
+def _hooks_text(status: dict[str, Any]) -> str:
+    """``PreSync migrate Succeeded · SyncFail notify Running``: the hooks of the revision
+    synced last (``status.hooks``), each with where it is."""
+    record = status.get("hooks")
+    items = record.get("items") if isinstance(record, dict) else None
+    if not isinstance(items, list):
+        return ""
+    return " · ".join(
+        f"{i.get('hook')} {i.get('name')} {i.get('phase')}" for i in items if isinstance(i, dict)
+    )
 
 
 def _failed_text(status: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ from ..render import RenderTools, render
 from ..source import Artifact, GitSource, credentials_scope
 from ..substitute import mask_values, substitute_manifests
 from ..sync_options import check_sync_annotations
+from . import sync_fail
 from .accounts import account_exists, require_account, service_account_user
 from .credentials import load_credentials
 from .decisions import (
@@ -225,7 +226,8 @@ class ApplicationReconciler:
         ):
             if health_may_recover(run.status, run.revision) and (late := self._healthy_late(run)):
                 return late
-            return steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
+            held = steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
+            return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
         if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
             try:
@@ -264,10 +266,11 @@ class ApplicationReconciler:
 
     def revision_failed(self, run: ApplicationRun, error: GitOpsError) -> Outcome:
         """Every failure of the source's revision comes here: rolled back to the last good
-        revision when ``should_roll_back`` says so, quarantined either way."""
+        revision when ``should_roll_back`` says so, quarantined either way; then its SyncFail
+        hooks run (``sync_fail``)."""
         if should_roll_back(error, run.spec.rollback, run.status, run.revision):
-            return Rollback(run, self.desired).to_last_good(error)
-        return quarantine(run, error)
+            return sync_fail.start(run, Rollback(run, self.desired).to_last_good(error))
+        return sync_fail.start(run, quarantine(run, error))
 
     def fetch_source(self, run: ApplicationRun) -> None:
         """Sets ``run.revision`` and ``run.artifact`` from the GitRepository's artifact, and
