@@ -30,6 +30,7 @@ from .api import (
     REPOSITORY_PLURAL,
     VERSION,
     DeletionPolicy,
+    status_fields,
 )
 from .config import Settings
 from .errors import GitOpsError, StalledError
@@ -148,7 +149,7 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
 
 
 def _artifact_sha(repository: KubeObject | None) -> str | None:
-    sha = (((repository or {}).get("status") or {}).get("artifact") or {}).get("sha")
+    sha = (((repository or {}).get("status") or {}).get(status_fields.ARTIFACT) or {}).get("sha")
     return str(sha) if sha else None
 
 

@@ -28,6 +28,7 @@ from .api import (
     GitRef,
     RefKind,
     parse_ref,
+    status_fields,
     webhook_secret_name,
 )
 from .errors import GitOpsError
@@ -156,4 +157,4 @@ class PushRouter:
             "verified": True,
             "triggered": True,
         }
-        self.kube.patch_status(API_VERSION, ref, {"lastDelivery": delivery})
+        self.kube.patch_status(API_VERSION, ref, {status_fields.LAST_DELIVERY: delivery})

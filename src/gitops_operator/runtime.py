@@ -22,6 +22,7 @@ from .api import (
     ROLLBACK_AT_ANNOTATION,
     DependencyRef,
     parse_depends_on,
+    status_fields,
 )
 from .api.dependencies import parse_object_dependencies
 from .api.substitute import SourceKind
@@ -96,9 +97,9 @@ class Runtime:
 
 
 _ASKED = (
-    (REQUESTED_AT_ANNOTATION, "lastHandledReconcileAt"),
-    (RETRY_ANNOTATION, "lastHandledRetryAt"),
-    (ROLLBACK_AT_ANNOTATION, "lastHandledRollbackAt"),
+    (REQUESTED_AT_ANNOTATION, status_fields.LAST_HANDLED_RECONCILE_AT),
+    (RETRY_ANNOTATION, status_fields.LAST_HANDLED_RETRY_AT),
+    (ROLLBACK_AT_ANNOTATION, status_fields.LAST_HANDLED_ROLLBACK_AT),
 )
 
 
@@ -160,7 +161,10 @@ def track_dependencies(
     graph[me] = parse_depends_on(dict(body.get("spec") or {}), key[0])
     status = body.get("status") or {}
     ready = (
-        ((body.get("metadata") or {}).get("generation"), status.get("lastAppliedRevision"))
+        (
+            (body.get("metadata") or {}).get("generation"),
+            status.get(status_fields.LAST_APPLIED_REVISION),
+        )
         if dependency_blocker(dict(body)) is None
         else None
     )

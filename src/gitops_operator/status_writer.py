@@ -21,6 +21,7 @@ from .api import (
     REPOSITORY_KIND,
     REQUESTED_AT_ANNOTATION,
     parse_duration,
+    status_fields,
 )
 from .errors import ApiError, GitOpsError, RetryableError, StalledError
 from .objects import KubeObject, ObjectRef
@@ -101,7 +102,7 @@ def failure_outcome(runtime: StatusRuntime, obj: KubeObject, exc: GitOpsError) -
         or {}
     )
     repeated = ready.get("status") in ("False", "Unknown") and ready.get("message") == exc.message
-    status = {"sync": "OutOfSync"} if obj.get("kind") == APPLICATION_KIND else {}
+    status = {status_fields.SYNC: "OutOfSync"} if obj.get("kind") == APPLICATION_KIND else {}
     events = [] if repeated else [Event(exc.reason, exc.message, warning=exc.warning)]
     updates = (
         conditions.failed(exc.reason, exc.message, stalled=stalled)
@@ -140,7 +141,7 @@ def finish(runtime: StatusRuntime, obj: KubeObject, ref: ObjectRef, outcome: Out
     }
     requested = (meta.get("annotations") or {}).get(REQUESTED_AT_ANNOTATION)
     if requested:
-        status["lastHandledReconcileAt"] = requested
+        status[status_fields.LAST_HANDLED_RECONCILE_AT] = requested
     if any(old.get(key) != value for key, value in status.items()):
         runtime.kube.patch_status(API_VERSION, ref, status)  # else it would change nothing
     if ref.kind == APPLICATION_KIND:
@@ -149,9 +150,9 @@ def finish(runtime: StatusRuntime, obj: KubeObject, ref: ObjectRef, outcome: Out
             ref.namespace,
             ref.name,
             source=str(((obj.get("spec") or {}).get("sourceRef") or {}).get("name", "")),
-            revision=str(merged.get("lastAppliedRevision") or ""),
-            sync=str(merged.get("sync") or "Unknown"),
-            health=str(merged.get("health") or "Unknown"),
+            revision=str(merged.get(status_fields.LAST_APPLIED_REVISION) or ""),
+            sync=str(merged.get(status_fields.SYNC) or "Unknown"),
+            health=str(merged.get(status_fields.HEALTH) or "Unknown"),
         )
     return outcome
 

@@ -15,6 +15,7 @@ from ..api import (
     ROLLBACK_AT_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
     sha_of,
+    status_fields,
 )
 from ..errors import GitOpsError
 from ..objects import KubeObject
@@ -38,7 +39,7 @@ def retry(args: argparse.Namespace) -> int:
     wait has something the operator always echoes."""
     cluster = Cluster.connect(args.kubeconfig, args.namespace)
     app = cluster.application(args.app)
-    if not (app.get("status") or {}).get("failedRevision"):
+    if not (app.get("status") or {}).get(status_fields.FAILED_REVISION):
         print(f"note: {_name(app)} has no failed revision; this is a plain sync", file=sys.stderr)
     stamp = now_stamp()
     cluster.annotate(args.app, {RETRY_ANNOTATION: stamp, REQUESTED_AT_ANNOTATION: stamp})
@@ -55,7 +56,10 @@ def rollback(args: argparse.Namespace) -> int:
     target = find_revision(status, args.to)
     if target is None:
         known = sorted(
-            {short_revision(str(h.get("revision", ""))) for h in status.get("history") or []}
+            {
+                short_revision(str(h.get("revision", "")))
+                for h in status.get(status_fields.HISTORY) or []
+            }
         )
         raise GitOpsError(
             f"{args.to!r} is not a revision in the history of {_name(app)}"
@@ -67,12 +71,14 @@ def rollback(args: argparse.Namespace) -> int:
     sha = sha_of(target)
 
     def done(live: KubeObject) -> bool:
-        return bool((live.get("status") or {}).get("lastHandledRollbackAt") == stamp)
+        return bool((live.get("status") or {}).get(status_fields.LAST_HANDLED_ROLLBACK_AT) == stamp)
 
     code = _await(cluster, args, f"rollback to {target}", stamp, done)
     if code == 0 and args.wait:
         applied = str(
-            (cluster.application(args.app).get("status") or {}).get("lastAppliedRevision")
+            (cluster.application(args.app).get("status") or {}).get(
+                status_fields.LAST_APPLIED_REVISION
+            )
         )
         if not applied.endswith(sha):
             return 1
@@ -101,7 +107,7 @@ def _set_suspend(args: argparse.Namespace, suspended: bool) -> int:
 
 def _handled(stamp: str) -> Callable[[KubeObject], bool]:
     def done(app: KubeObject) -> bool:
-        return bool((app.get("status") or {}).get("lastHandledReconcileAt") == stamp)
+        return bool((app.get("status") or {}).get(status_fields.LAST_HANDLED_RECONCILE_AT) == stamp)
 
     return done
 
@@ -136,11 +142,13 @@ def _outcome(app: KubeObject, requested: str) -> dict[str, Any]:
         "namespace": app["metadata"]["namespace"],
         "name": app["metadata"]["name"],
         "requested": requested,
-        "lastHandledReconcileAt": status.get("lastHandledReconcileAt", ""),
-        "revision": status.get("lastAppliedRevision", ""),
-        "failedRevision": status.get("failedRevision") or "",
-        "sync": status.get("sync", "Unknown"),
-        "health": status.get("health", "Unknown"),
+        status_fields.LAST_HANDLED_RECONCILE_AT: status.get(
+            status_fields.LAST_HANDLED_RECONCILE_AT, ""
+        ),
+        "revision": status.get(status_fields.LAST_APPLIED_REVISION, ""),
+        status_fields.FAILED_REVISION: status.get(status_fields.FAILED_REVISION) or "",
+        status_fields.SYNC: status.get(status_fields.SYNC, "Unknown"),
+        status_fields.HEALTH: status.get(status_fields.HEALTH, "Unknown"),
         "ready": {k: ready.get(k, "") for k in ("status", "reason", "message")},
     }
 
@@ -149,13 +157,13 @@ def _outcome_text(what: str, where: str, r: dict[str, Any]) -> str:
     ready = r["ready"]
     fields = [
         ("Requested", r["requested"]),
-        ("Handled at", r["lastHandledReconcileAt"] or "not yet"),
+        ("Handled at", r[status_fields.LAST_HANDLED_RECONCILE_AT] or "not yet"),
         ("Revision", r["revision"] or "none"),
-        ("Sync", r["sync"]),
-        ("Health", r["health"]),
+        ("Sync", r[status_fields.SYNC]),
+        ("Health", r[status_fields.HEALTH]),
         ("Ready", f"{ready['status'] or 'Unknown'} ({ready['reason']}): {ready['message']}"),
     ]
-    if r["failedRevision"]:
+    if r[status_fields.FAILED_REVISION]:
         fields.insert(3, ("Failed revision", f"{r['failedRevision']} (quarantined)"))
     return f"{what} of Application {where} handled\n" + format_fields(fields)
 

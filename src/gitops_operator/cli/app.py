@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from .. import __version__, runner
-from ..api import RenderType, parse_duration
+from ..api import RenderType, parse_duration, status_fields
 from ..errors import GitOpsError, InvalidSpecError
 from . import actions as action_commands
 from . import inspect as inspect_commands
@@ -107,10 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", inspect_commands.status, "list Applications, or show one")
     status.add_argument("app", metavar="APP", nargs="?")
     status.add_argument("-A", "--all-namespaces", action="store_true")
-    history = command("history", inspect_commands.history, "an Application's sync history")
+    history = command(
+        status_fields.HISTORY, inspect_commands.history, "an Application's sync history"
+    )
     history.add_argument("app", metavar="APP")
     for name, handler, help in (
-        ("sync", action_commands.sync, "reconcile an Application now"),
+        (status_fields.SYNC, action_commands.sync, "reconcile an Application now"),
         ("retry", action_commands.retry, "try a quarantined (failed) revision again"),
         ("rollback", action_commands.rollback, "go back to a revision of the history"),
     ):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import inventory
-from ..api import parse_health_check_exprs
+from ..api import parse_health_check_exprs, status_fields
 from ..diagram import DiagramObject, render_svg
 from ..errors import InvalidSpecError
 from ..health import NO_RULES, HealthRules, application_rules, operator_health_checks
@@ -48,7 +48,9 @@ def status(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     """``status.history``, newest first."""
     cluster = Cluster.connect(args.kubeconfig, args.namespace)
-    entries = list((cluster.application(args.app).get("status") or {}).get("history") or [])
+    entries = list(
+        (cluster.application(args.app).get("status") or {}).get(status_fields.HISTORY) or []
+    )
     emit(entries, OutputFormat(args.output), lambda: history_table(entries))
     return 0
 
@@ -71,7 +73,9 @@ def diagram(args: argparse.Namespace) -> int:
 def diagram_objects(cluster: Cluster, app: KubeObject) -> list[DiagramObject]:
     """Every inventoried object with its live health and whether status.drift names it."""
     status = app.get("status") or {}
-    drifted = {str(d.get("object")) for d in status.get("drift") or [] if isinstance(d, dict)}
+    drifted = {
+        str(d.get("object")) for d in status.get(status_fields.DRIFT) or [] if isinstance(d, dict)
+    }
     manager = ResourceManager(cluster.kube, cluster.settings.apply_concurrency)
     manager = manager.with_health_rules(health_rules(cluster, app))
     return [
@@ -107,9 +111,9 @@ def application_row(app: KubeObject) -> dict[str, Any]:
         "namespace": app["metadata"]["namespace"],
         "name": app["metadata"]["name"],
         "source": (spec.get("sourceRef") or {}).get("name", ""),
-        "revision": status.get("lastAppliedRevision", ""),
-        "sync": status.get("sync", "Unknown"),
-        "health": status.get("health", "Unknown"),
+        "revision": status.get(status_fields.LAST_APPLIED_REVISION, ""),
+        status_fields.SYNC: status.get(status_fields.SYNC, "Unknown"),
+        status_fields.HEALTH: status.get(status_fields.HEALTH, "Unknown"),
         "ready": ready.get("status", "Unknown"),
         "suspended": bool(spec.get("suspend", False)),
         "message": ready.get("message", ""),
@@ -135,22 +139,22 @@ def application_details(
         **{
             key: status.get(key, "")
             for key in (
-                "lastAppliedRevision",
-                "lastAttemptedRevision",
-                "lastGoodRevision",
-                "failedRevision",
-                "lastAppliedAt",
-                "lastHandledReconcileAt",
-                "lastDriftCheckAt",
+                status_fields.LAST_APPLIED_REVISION,
+                status_fields.LAST_ATTEMPTED_REVISION,
+                status_fields.LAST_GOOD_REVISION,
+                status_fields.FAILED_REVISION,
+                status_fields.LAST_APPLIED_AT,
+                status_fields.LAST_HANDLED_RECONCILE_AT,
+                status_fields.LAST_DRIFT_CHECK_AT,
             )
         },
-        "failedGeneration": status.get("failedGeneration"),
+        status_fields.FAILED_GENERATION: status.get(status_fields.FAILED_GENERATION),
         "dependsOn": list(dependencies or []),
         "waitingFor": ready.get("message", "") if ready.get("reason") in WAITING_REASONS else "",
-        "syncWave": status.get("syncWave") or None,
-        "hooks": status.get("hooks") or None,
-        "inventory": len(inventory.from_status(status)),
-        "drift": list(status.get("drift") or []),
+        status_fields.SYNC_WAVE: status.get(status_fields.SYNC_WAVE) or None,
+        status_fields.HOOKS: status.get(status_fields.HOOKS) or None,
+        status_fields.INVENTORY: len(inventory.from_status(status)),
+        status_fields.DRIFT: list(status.get(status_fields.DRIFT) or []),
         "conditions": list(status.get("conditions") or []),
     }
 
@@ -165,8 +169,8 @@ def applications_table(rows: list[dict[str, Any]], *, with_namespace: bool = Fal
             row["name"],
             row["source"],
             short_revision(row["revision"]),
-            row["sync"],
-            row["health"],
+            row[status_fields.SYNC],
+            row[status_fields.HEALTH],
             "Suspended" if row["suspended"] else row["ready"],
             row["message"],
         ]
@@ -181,11 +185,11 @@ def applications_table(rows: list[dict[str, Any]], *, with_namespace: bool = Fal
 def failed_revision_text(d: dict[str, Any]) -> str:
     """The quarantined revision. When it is the last good one too, it did become healthy
     once and what failed is applying it again: say that, not that the commit is bad."""
-    failed = d["failedRevision"]
+    failed = d[status_fields.FAILED_REVISION]
     if not failed:
         return "none"
-    if failed == d["lastGoodRevision"]:
-        generation = d.get("failedGeneration")
+    if failed == d[status_fields.LAST_GOOD_REVISION]:
+        generation = d.get(status_fields.FAILED_GENERATION)
         at = f" at generation {generation}" if generation else ""
         return (
             f"{failed}: the last good revision, but applying it again{at} failed; held"
@@ -251,25 +255,25 @@ def details_table(d: dict[str, Any]) -> str:
             ("Source", f"GitRepository {d['sourceNamespace']}/{d['source']}, path {d['path']}"),
             ("Target namespace", d["targetNamespace"] or "(the Application's)"),
             ("Suspended", "yes" if d["suspended"] else "no"),
-            ("Sync", d["sync"]),
-            ("Health", d["health"]),
+            ("Sync", d[status_fields.SYNC]),
+            ("Health", d[status_fields.HEALTH]),
             ("Ready", f"{d['ready']}: {d['message']}" if d["message"] else d["ready"]),
-            ("Applied revision", d["lastAppliedRevision"] or "none"),
-            ("Last attempted", d["lastAttemptedRevision"] or "none"),
-            ("Last good revision", d["lastGoodRevision"] or "none"),
+            ("Applied revision", d[status_fields.LAST_APPLIED_REVISION] or "none"),
+            ("Last attempted", d[status_fields.LAST_ATTEMPTED_REVISION] or "none"),
+            ("Last good revision", d[status_fields.LAST_GOOD_REVISION] or "none"),
             ("Failed revision", failed_revision_text(d)),
-            ("Last applied at", d["lastAppliedAt"] or "never"),
-            ("Last handled request", d["lastHandledReconcileAt"] or "none"),
-            ("Last drift check", d["lastDriftCheckAt"] or "never"),
+            ("Last applied at", d[status_fields.LAST_APPLIED_AT] or "never"),
+            ("Last handled request", d[status_fields.LAST_HANDLED_RECONCILE_AT] or "none"),
+            ("Last drift check", d[status_fields.LAST_DRIFT_CHECK_AT] or "never"),
             ("Depends on", dependencies_text(d["dependsOn"])),
             *([("Waiting for", d["waitingFor"])] if d["waitingFor"] else []),
-            ("Sync wave", sync_wave_text(d["syncWave"])),
-            ("Hooks", hooks_text(d["hooks"])),
+            ("Sync wave", sync_wave_text(d[status_fields.SYNC_WAVE])),
+            ("Hooks", hooks_text(d[status_fields.HOOKS])),
             ("Inventory", f"{d['inventory']} objects"),
-            ("Drift", f"{len(d['drift'])} objects" if d["drift"] else "none"),
+            ("Drift", f"{len(d['drift'])} objects" if d[status_fields.DRIFT] else "none"),
         ]
     )
-    for entry in d["drift"]:
+    for entry in d[status_fields.DRIFT]:
         text += f"  {entry.get('object')}" + (" (missing)\n" if entry.get("missing") else "\n")
         for f in entry.get("fields") or []:
             text += f"    {f.get('path')}: desired {f.get('desired')}, live {f.get('live')}\n"
@@ -283,7 +287,7 @@ def details_table(d: dict[str, Any]) -> str:
         ]
         for c in d["conditions"]
     ]
-    text += hooks_table(d["hooks"])
+    text += hooks_table(d[status_fields.HOOKS])
     if conditions:
         headers = ["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"]
         text += "\nConditions:\n" + format_table(headers, conditions)

@@ -20,6 +20,7 @@ from ..api import (
     RenderType,
     parse_application_spec,
     parse_helm_spec,
+    status_fields,
 )
 from ..config import Settings
 from ..errors import GitOpsError, NotFoundError, RenderError
@@ -168,12 +169,12 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     notes = []
     if spec.suspend:
         notes.append("the Application is suspended: nothing is applied until `resume`")
-    if run.revision == status.get("failedRevision"):
+    if run.revision == status.get(status_fields.FAILED_REVISION):
         notes.append("this revision failed and is quarantined: it is applied only after `retry`")
     report = {
         "application": f"{meta['namespace']}/{meta['name']}",
         "revision": run.revision,
-        "lastAppliedRevision": status.get("lastAppliedRevision", ""),
+        status_fields.LAST_APPLIED_REVISION: status.get(status_fields.LAST_APPLIED_REVISION, ""),
         "notes": notes,
         "objects": objects,
     }

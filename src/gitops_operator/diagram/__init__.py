@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from ..api import status_fields
 from . import labels, sections, svg
 from .sections import MAX_PER_KIND, DiagramObject
 from .svg import FONT, HEALTH_FILL, MARGIN, WIDTH
@@ -32,7 +33,9 @@ def render_svg(
     y = sections.rollback_and_arrows(root, status, objects, y)
     y = sections.cluster(root, objects, y)
     y = sections.legend(root, y)
-    height = labels.num(sections.timeline(root, list(status.get("history") or []), y) + MARGIN)
+    height = labels.num(
+        sections.timeline(root, list(status.get(status_fields.HISTORY) or []), y) + MARGIN
+    )
     root.set("height", height)
     root.set("viewBox", f"0 0 {WIDTH} {height}")
     return ET.tostring(root, encoding="unicode") + "\n"

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import sha_of
+from ..api import sha_of, status_fields
 from ..api.dependencies import is_application_entry
 from ..errors import redact
 from ..health import HealthStatus
@@ -64,9 +64,9 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
     """Git → GitRepository → Application, left to right."""
     status = app.get("status") or {}
     repo_spec, repo_status = repo.get("spec") or {}, repo.get("status") or {}
-    artifact = repo_status.get("artifact") or {}
+    artifact = repo_status.get(status_fields.ARTIFACT) or {}
     latest = labels.short_sha(str(artifact.get("sha") or ""))
-    applied = str(status.get("lastAppliedRevision") or "")
+    applied = str(status.get(status_fields.LAST_APPLIED_REVISION) or "")
     xs = [MARGIN + i * (BOX_W + BOX_GAP) for i in range(3)]
     url = redact(str(repo_spec.get("url") or "unknown: GitRepository not found"))
     git_rows = [
@@ -93,12 +93,15 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
         repo_rows.append(("signed", signed))
     accent = "#2f8132" if ready.get("status") == "True" else "#b44d12"
     svg.box(root, xs[1], top, ("GitRepository", accent, "gitrepository"), repo_rows)
-    failed = str(status.get("failedRevision") or "")
+    failed = str(status.get(status_fields.FAILED_REVISION) or "")
     app_ready = _condition(status, "Ready")
     app_rows = [
-        ("sync", f"{status.get('sync', 'Unknown')} · health {status.get('health', 'Unknown')}"),
+        (
+            status_fields.SYNC,
+            f"{status.get('sync', 'Unknown')} · health {status.get('health', 'Unknown')}",
+        ),
         ("applied", labels.short_rev(applied)),
-        ("last good", labels.short_rev(str(status.get("lastGoodRevision") or ""))),
+        ("last good", labels.short_rev(str(status.get(status_fields.LAST_GOOD_REVISION) or ""))),
         ("failed", _failed_text(status)),
         ("READY", f"{app_ready.get('status', 'Unknown')} {app_ready.get('reason', '')}"),
         ("message", str(app_ready.get("message") or "")),
@@ -110,15 +113,15 @@ def loop_boxes(root: ET.Element, app: dict[str, Any], repo: dict[str, Any], top:
         app_rows.append(("order", order))
     hooks = _hooks_text(status)
     if hooks:
-        app_rows.append(("hooks", hooks))
-    bad = failed or status.get("health") == HealthStatus.DEGRADED
+        app_rows.append((status_fields.HOOKS, hooks))
+    bad = failed or status.get(status_fields.HEALTH) == HealthStatus.DEGRADED
     svg.box(
         root, xs[2], top, ("Application", "#b71c1c" if bad else "#1e5aa8", "application"), app_rows
     )
     mid = top + BOX_H / 2
     for x, notes in (
         (xs[0], ("ls-remote", "fetch")),
-        (xs[1], ("artifact", f"@ {latest}" if latest else "")),
+        (xs[1], (status_fields.ARTIFACT, f"@ {latest}" if latest else "")),
     ):
         svg.arrow(root, (x + BOX_W + 4, mid), (x + BOX_W + BOX_GAP - 4, mid))
         cx = x + BOX_W + BOX_GAP / 2
@@ -133,7 +136,7 @@ def rollback_and_arrows(
     """The last rollback (if any) under the source boxes; the apply and drift-check arrows
     between the Application and the cluster."""
     band = 84.0
-    history = status.get("history") or []
+    history = status.get(status_fields.HISTORY) or []
     rollback = next((h for h in history if h.get("result") == "RolledBack"), None)
     if rollback is not None:
         g = svg.el(root, "g", id="rollback")
@@ -225,7 +228,9 @@ def _object_pill(
         marker = svg.el(g, "g", **{"class": "drift-badge"})
         svg.rect(marker, x + w - badge, y + 3, badge - 4, 14, rx=7, fill=DRIFT)
         style = {**NOTE, "fill": INK, "font-weight": "bold"}
-        svg.text(marker, x + w - badge / 2 - 2, y + 14, "drift", style, text_anchor="middle")
+        svg.text(
+            marker, x + w - badge / 2 - 2, y + 14, status_fields.DRIFT, style, text_anchor="middle"
+        )
 
 
 def legend(root: ET.Element, top: float) -> float:
@@ -243,7 +248,7 @@ def legend(root: ET.Element, top: float) -> float:
 
 def timeline(root: ET.Element, history: list[dict[str, Any]], top: float) -> float:
     """One marker per history entry (newest first in status), oldest left."""
-    g = svg.el(root, "g", id="history")
+    g = svg.el(root, "g", id=status_fields.HISTORY)
     y = top + 26
     title = f"History · {labels.count(len(history), 'entry', 'entries')}, oldest → newest"
     svg.text(g, MARGIN, y, title, HEADING)
@@ -299,7 +304,7 @@ def _order_text(app: dict[str, Any], status: dict[str, Any], ready: dict[str, An
     if depends:
         waiting = ready.get("reason") in ("DependencyNotReady", "DependencyCycle")
         parts.append("after " + ", ".join(depends) + (" (waiting)" if waiting else ""))
-    wave = status.get("syncWave")
+    wave = status.get(status_fields.SYNC_WAVE)
     if isinstance(wave, dict):
         parts.append(f"wave {wave.get('wave')} applied, {int(wave.get('remaining') or 0)} to go")
     return " · ".join(parts)
@@ -308,7 +313,7 @@ def _order_text(app: dict[str, Any], status: dict[str, Any], ready: dict[str, An
 def _hooks_text(status: dict[str, Any]) -> str:
     """``PreSync migrate Succeeded · SyncFail notify Running``: the hooks of the revision
     synced last (``status.hooks``), each with where it is."""
-    record = status.get("hooks")
+    record = status.get(status_fields.HOOKS)
     items = record.get("items") if isinstance(record, dict) else None
     if not isinstance(items, list):
         return ""
@@ -321,12 +326,12 @@ def _failed_text(status: dict[str, Any]) -> str:
     """The failed revision, quarantined. When it is also the last good revision, the
     commit did become healthy once; what failed is applying it again (after a spec
     change or a requested sync), so the SHA is shown once, as last good."""
-    failed = str(status.get("failedRevision") or "")
+    failed = str(status.get(status_fields.FAILED_REVISION) or "")
     if not failed:
         return "none"
-    good = str(status.get("lastGoodRevision") or "")
+    good = str(status.get(status_fields.LAST_GOOD_REVISION) or "")
     if good and sha_of(good) == sha_of(failed):
-        generation = status.get("failedGeneration")
+        generation = status.get(status_fields.FAILED_GENERATION)
         at = f" at generation {generation}" if generation else ""
         return f"re-apply{at} failed"
     return f"{labels.short_rev(failed)} (quarantined)"

@@ -40,6 +40,7 @@ from ..api import (
     parse_application_spec,
     parse_repository_spec,
     sha_of,
+    status_fields,
 )
 from ..api.substitute import parse_post_build
 from ..conditions import ConditionType, ConditionUpdate, get_condition
@@ -253,9 +254,9 @@ class ApplicationReconciler:
             outcome = check_health(run, self.snapshots, self.desired)
         except HealthCheckError:
             return None
-        if outcome.status.get("health") != HealthStatus.HEALTHY.value:
+        if outcome.status.get(status_fields.HEALTH) != HealthStatus.HEALTHY.value:
             return None
-        if not outcome.status.get("healthyAt"):
+        if not outcome.status.get(status_fields.HEALTHY_AT):
             return outcome  # its Sync or PostSync hooks run first (health_may_recover)
         late = Event(
             "HealthRecovered",
@@ -293,7 +294,7 @@ class ApplicationReconciler:
             if age < SOURCE_GRACE:  # created together, and seen first
                 raise SourcePendingError(f"waiting for {ref} to be created", requeue_after=2.0)
             raise SourceNotReadyError(f"{ref} not found", requeue_after=10.0)
-        published = (repo.get("status") or {}).get("artifact") or {}
+        published = (repo.get("status") or {}).get(status_fields.ARTIFACT) or {}
         repo_ready = (
             get_condition((repo.get("status") or {}).get("conditions") or [], ConditionType.READY)
             or {}

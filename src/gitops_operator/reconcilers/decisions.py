@@ -16,7 +16,7 @@ from collections.abc import Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..api import RollbackSpec
+from ..api import RollbackSpec, status_fields
 from ..errors import ApplyError, DryRunError, GitOpsError, HealthCheckError, HookFailedError
 from ..hooks import HookPhase, HookState, phase_state, resumable
 
@@ -37,15 +37,15 @@ def health_check_passed(status: dict[str, Any]) -> bool:
 
     Every apply clears ``healthyAt``, so a spec change re-applying the last good revision
     is health-checked like a new commit."""
-    healthy_at = str(status.get("healthyAt") or "")
+    healthy_at = str(status.get(status_fields.HEALTHY_AT) or "")
     # RFC 3339 UTC stamps of one format order as strings do
-    return bool(healthy_at) and healthy_at >= str(status.get("lastAppliedAt") or "")
+    return bool(healthy_at) and healthy_at >= str(status.get(status_fields.LAST_APPLIED_AT) or "")
 
 
 def wave_in_progress(status: dict[str, Any], revision: str) -> tuple[int, str] | None:
     """``(wave, appliedAt)`` of the sync wave of ``revision`` applied last and not yet
     passed on (``status.syncWave``), or None: no waves, or they are all done."""
-    record = status.get("syncWave")
+    record = status.get(status_fields.SYNC_WAVE)
     if not isinstance(record, dict) or record.get("revision") != revision:
         return None
     wave, applied_at = record.get("wave"), record.get("appliedAt")
@@ -57,11 +57,17 @@ def wave_in_progress(status: dict[str, Any], revision: str) -> tuple[int, str] |
 def soak_remaining(status: dict[str, Any], soak_period: float, now: str) -> float | None:
     """Seconds left in the applied revision's soak period (0 or less: it is over, promote
     the revision); None when it is not soaking."""
-    if soak_period <= 0 or not status.get("healthyAt") or not health_check_passed(status):
+    if (
+        soak_period <= 0
+        or not status.get(status_fields.HEALTHY_AT)
+        or not health_check_passed(status)
+    ):
         return None
-    if status.get("lastGoodRevision") == status.get("lastAppliedRevision"):
+    if status.get(status_fields.LAST_GOOD_REVISION) == status.get(
+        status_fields.LAST_APPLIED_REVISION
+    ):
         return None
-    return soak_period - seconds_since(str(status["healthyAt"]), now)
+    return soak_period - seconds_since(str(status[status_fields.HEALTHY_AT]), now)
 
 
 def quarantined(
@@ -69,9 +75,12 @@ def quarantined(
 ) -> bool:
     """The source's revision failed at this generation and no new retryAt asks again."""
     return bool(
-        status.get("failedRevision") == revision
-        and status.get("failedGeneration") == generation
-        and (not retry_requested or retry_requested == status.get("lastHandledRetryAt"))
+        status.get(status_fields.FAILED_REVISION) == revision
+        and status.get(status_fields.FAILED_GENERATION) == generation
+        and (
+            not retry_requested
+            or retry_requested == status.get(status_fields.LAST_HANDLED_RETRY_AT)
+        )
     )
 
 
@@ -81,12 +90,15 @@ def health_may_recover(status: dict[str, Any], revision: str) -> bool:
     from quarantine if it turns healthy later, as a slow rollout often does, and once its
     Sync and PostSync hooks, which then run, have passed."""
     stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Stalled"), None)
-    if status.get("failedRevision") != revision or status.get("lastAppliedRevision") != revision:
+    if (
+        status.get(status_fields.FAILED_REVISION) != revision
+        or status.get(status_fields.LAST_APPLIED_REVISION) != revision
+    ):
         return False
     if stalled is not None and stalled.get("status") == "True":
         return bool(stalled.get("reason") == HealthCheckError.reason)
     # turned healthy late and now runs its Sync or PostSync hooks: released when they pass
-    items = resumable(status.get("hooks"), revision) or []
+    items = resumable(status.get(status_fields.HOOKS), revision) or []
     return any(
         phase_state(items, phase) is HookState.RUNNING
         for phase in (HookPhase.SYNC, HookPhase.POST_SYNC)
@@ -97,16 +109,20 @@ def rollback_requested(status: dict[str, Any], requested_at: str, wanted: str) -
     """A rollback is asked for (``rollbackAt`` and its target ``rollbackTo``) and not yet
     answered: each ``rollbackAt`` value is acted on once, so a second rollback to the same
     revision is a new stamp, never another spelling of the revision."""
-    return bool(requested_at and wanted and requested_at != status.get("lastHandledRollbackAt"))
+    return bool(
+        requested_at
+        and wanted
+        and requested_at != status.get(status_fields.LAST_HANDLED_ROLLBACK_AT)
+    )
 
 
 def settled(status: dict[str, Any], revision: str, generation: int, requested: str) -> bool:
     """The source's revision is applied at this generation and no new requestedAt asks
     for a sync."""
     return bool(
-        status.get("lastAppliedRevision") == revision
+        status.get(status_fields.LAST_APPLIED_REVISION) == revision
         and status.get("observedGeneration") == generation
-        and (not requested or requested == status.get("lastHandledReconcileAt"))
+        and (not requested or requested == status.get(status_fields.LAST_HANDLED_RECONCILE_AT))
     )
 
 
@@ -116,7 +132,7 @@ def should_roll_back(
     """Whether a failed revision is replaced by the last good one (else it is only
     quarantined): the failure may have changed the cluster, the policy allows a rollback
     for this kind of failure, and there is a last good revision other than this one."""
-    good = str(status.get("lastGoodRevision") or "")
+    good = str(status.get(status_fields.LAST_GOOD_REVISION) or "")
     if not policy.enabled or not good or good == revision:
         return False
     if isinstance(error, HookFailedError):  # a PreSync hook fails before any write
@@ -190,7 +206,7 @@ def dependency_blocker(
         )
         detail = f" ({ready.get('reason')}: {ready.get('message')})" if ready else ""
         return f"{state}{detail}"
-    if source_revision and status.get("lastAppliedRevision") != source_revision:
+    if source_revision and status.get(status_fields.LAST_APPLIED_REVISION) != source_revision:
         return f"its source is at {source_revision}, not applied yet"
     return None
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import inventory
-from ..api import RETRY_ANNOTATION, parse_application_spec, sha_of
+from ..api import RETRY_ANNOTATION, parse_application_spec, sha_of, status_fields
 from ..conditions import failed, progressing
 from ..errors import GitOpsError, HookFailedError
 from ..hooks import HookPhase, HookState, of_phase, record, recorded, rerun_failed
@@ -38,7 +38,7 @@ def pre_delete(
     succeeded), and the outcome to write: the hooks' Events; while they run, Reconciling;
     after one failed, Ready=False and Stalled=True with reason PreDeleteHookFailed."""
     status = dict(obj.get("status") or {})
-    revision = str(status.get("lastAppliedRevision") or "")
+    revision = str(status.get(status_fields.LAST_APPLIED_REVISION) or "")
     if not revision:
         return True, _NOTHING
     namespace = str(obj["metadata"]["namespace"])
@@ -53,7 +53,7 @@ def pre_delete(
         apps.manager_for(namespace, spec.service_account),
         inventory=inventory.from_status(status),
     )
-    items = recorded(status.get("hooks"), revision)
+    items = recorded(status.get(status_fields.HOOKS), revision)
     if items is None or not of_phase(items, HookPhase.PRE_DELETE):
         try:
             hooks = _hooks_of(apps, run, revision)
@@ -79,7 +79,7 @@ def pre_delete(
         message = f"{exc.message}; the Application and its objects are kept: {_HINT}"
         events = [] if failed_before else [Event("PreDeleteHookFailed", message, warning=True)]
         outcome = Outcome(
-            {"hooks": run.status["hooks"]},
+            {status_fields.HOOKS: run.status[status_fields.HOOKS]},
             failed("PreDeleteHookFailed", message, stalled=True),
             FAILED_RECHECK,
             events,
@@ -93,7 +93,7 @@ def pre_delete(
         f" {progress.waiting_for}"
     )
     return False, _with_notes(
-        run, Outcome({"hooks": progress.record}, progressing(message), HOOK_POLL)
+        run, Outcome({status_fields.HOOKS: progress.record}, progressing(message), HOOK_POLL)
     )
 
 

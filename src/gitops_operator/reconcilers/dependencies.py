@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..api import API_VERSION, APPLICATION_KIND, GROUP, DependencyRef
+from ..api import API_VERSION, APPLICATION_KIND, GROUP, DependencyRef, status_fields
 from ..api.dependencies import ObjectDependency
 from ..conditions import ConditionType, ConditionUpdate, failed, get_condition
 from ..errors import ApiError, InvalidSpecError, NotFoundError
@@ -112,7 +112,7 @@ def _source_revision(obj: dict[str, Any] | None, repositories: Repositories) -> 
     source = (obj.get("spec") or {}).get("sourceRef") or {}
     namespace = str(source.get("namespace") or obj["metadata"]["namespace"])
     repo = repositories.get((namespace, str(source.get("name", "")))) or {}
-    revision = ((repo.get("status") or {}).get("artifact") or {}).get("revision")
+    revision = ((repo.get("status") or {}).get(status_fields.ARTIFACT) or {}).get("revision")
     return str(revision) if revision else None
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ..api import sha_of
+from ..api import sha_of, status_fields
 from ..conditions import ConditionType, ConditionUpdate, failed, ready
 from ..errors import HealthCheckError, SourceError
 from ..health import HealthStatus, aggregate
@@ -49,11 +49,11 @@ def steady(
     live = run.manager.read(run.inventory.items())
     results = run.manager.assess(run.inventory, live)
     overall = aggregate(h.status for _, h in results)
-    applied = str(run.status.get("lastAppliedRevision") or "")
+    applied = str(run.status.get(status_fields.LAST_APPLIED_REVISION) or "")
     if not applied:
         overall = HealthStatus.UNKNOWN  # nothing applied: nothing to call healthy
     worst = worst_object(results, overall)
-    status: dict[str, Any] = {"health": overall.value}
+    status: dict[str, Any] = {status_fields.HEALTH: overall.value}
     updates: list[ConditionUpdate] = []
     events = _health_events(run, overall, worst)
     wait = min(run.spec.interval, run.spec.drift_interval)
@@ -64,13 +64,13 @@ def steady(
                 f"revision {run.revision} turned Degraded within its soak period: {worst}"
             )
         if remaining is not None and remaining <= 0:
-            status["lastGoodRevision"] = run.revision
+            status[status_fields.LAST_GOOD_REVISION] = run.revision
             snapshots.retain(run.obj, {sha_of(run.revision)})
             events.append(Event("SoakPassed", f"revision {run.revision} is the last good revision"))
         elif remaining is not None:
             wait = min(wait, remaining)
     key = (run.namespace, run.name, run.uid)
-    written = str(run.status.get("lastDriftCheckAt") or "")
+    written = str(run.status.get(status_fields.LAST_DRIFT_CHECK_AT) or "")
     if applied and drift_due(drift_checked.get(key, ""), written, run.now, run.spec.drift_interval):
         manifests = _desired_or_none(run, desired, applied)
         if manifests is not None:
@@ -78,10 +78,12 @@ def steady(
             drift_checked[key] = run.now
             status.update(checked.status)
             if not quarantined:  # the source's revision is applied: live state decides
-                status["sync"] = "OutOfSync" if checked.status.get("drift") else "Synced"
-            changed = checked.status.get("drift") != run.status.get("drift")
+                status[status_fields.SYNC] = (
+                    "OutOfSync" if checked.status.get(status_fields.DRIFT) else "Synced"
+                )
+            changed = checked.status.get(status_fields.DRIFT) != run.status.get(status_fields.DRIFT)
             if not drift_result_written(changed, written, run.now, run.spec.interval):
-                del status["lastDriftCheckAt"]
+                del status[status_fields.LAST_DRIFT_CHECK_AT]
             updates += checked.conditions
             events += checked.events
     if not quarantined:
@@ -108,7 +110,7 @@ def _desired_or_none(
 def _health_events(run: ApplicationRun, overall: HealthStatus, worst: str) -> list[Event]:
     """An Event when the health of an applied revision turns Degraded, and when it is
     Healthy again after being Degraded or Progressing."""
-    before = run.status.get("health")
+    before = run.status.get(status_fields.HEALTH)
     if overall is HealthStatus.DEGRADED and before != HealthStatus.DEGRADED:
         return [
             Event(
@@ -135,13 +137,13 @@ def drift_status(
     """Check drift (against ``live``, the objects already read in this pass, where it
     holds them); correct it when ``spec.selfHeal``. Sets ``status.drift``,
     ``lastDriftCheckAt`` and the Drifted condition."""
-    revision = run.status.get("lastAppliedRevision", "")
+    revision = run.status.get(status_fields.LAST_APPLIED_REVISION, "")
     drifts = manager.diff_all(desired, run.spec.ignore_differences, live)
     DRIFTED_OBJECTS.labels(run.namespace, run.name).set(len(drifts))
-    status: dict[str, Any] = {"lastDriftCheckAt": run.now}
-    was_drifted = bool(run.status.get("drift"))
+    status: dict[str, Any] = {status_fields.LAST_DRIFT_CHECK_AT: run.now}
+    was_drifted = bool(run.status.get(status_fields.DRIFT))
     if not drifts:
-        status["drift"] = None
+        status[status_fields.DRIFT] = None
         events = (
             [Event("DriftResolved", f"live objects match {revision} again")] if was_drifted else []
         )
@@ -164,7 +166,7 @@ def drift_status(
             before_write=lambda: None,
         )
         DRIFTED_OBJECTS.labels(run.namespace, run.name).set(0)
-        status["drift"] = None
+        status[status_fields.DRIFT] = None
         message = f"corrected drift of {len(drifts)} object(s): {described}"
         return Outcome(
             status,
@@ -173,11 +175,11 @@ def drift_status(
             [Event("DriftCorrected", message)],
         )
     summary = summarize(drifts)
-    status["drift"] = summary
+    status[status_fields.DRIFT] = summary
     message = f"{len(drifts)} object(s) differ from {revision}: {described}"
     events = (
         []
-        if summary == run.status.get("drift")
+        if summary == run.status.get(status_fields.DRIFT)
         else [Event("DriftDetected", message, warning=True)]
     )
     return Outcome(

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import GitRepositorySpec, parse_repository_spec, revision_string
+from ..api import GitRepositorySpec, parse_repository_spec, revision_string, status_fields
 from ..conditions import ConditionType, ConditionUpdate, ready
 from ..errors import VerificationError, redact
 from ..kube import KubeClient
@@ -57,7 +57,7 @@ def reconcile_repository(
     last artifact stays published.
     """
     spec = parse_repository_spec(obj.get("spec") or {})
-    previous = dict((obj.get("status") or {}).get("artifact") or {})
+    previous = dict((obj.get("status") or {}).get(status_fields.ARTIFACT) or {})
     if spec.suspend:
         return Outcome(
             {},
@@ -103,7 +103,7 @@ def reconcile_repository(
     stored = f"stored artifact for revision {revision}{signed_by(verification)}"
     events = [Event("NewArtifact", stored)] if changed else []
     return Outcome(
-        {"artifact": artifact},
+        {status_fields.ARTIFACT: artifact},
         ready(stored, reason="Succeeded"),
         spec.interval,
         events,

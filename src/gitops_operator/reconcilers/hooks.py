@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..api import status_fields
 from ..conditions import progressing
 from ..errors import ApiError, HookFailedError
 from ..health import assess
@@ -64,9 +65,9 @@ def hooks_of(run: ApplicationRun) -> list[Hook]:
 
 def write_record(run: ApplicationRun, hooks: dict[str, Any] | None) -> None:
     """Write ``status.hooks`` now, if it changes."""
-    if run.status.get("hooks") != hooks:
-        run.write_status({"hooks": hooks})
-        run.status["hooks"] = hooks
+    if run.status.get(status_fields.HOOKS) != hooks:
+        run.write_status({status_fields.HOOKS: hooks})
+        run.status[status_fields.HOOKS] = hooks
 
 
 def pre_sync(run: ApplicationRun) -> None:
@@ -74,7 +75,7 @@ def pre_sync(run: ApplicationRun) -> None:
     hooks. Returns once they have all succeeded (or there are none), after creating the
     Sync hooks; raises ``PreSyncRunning`` while they run and ``HookFailedError`` when
     one failed."""
-    items = resumable(run.status.get("hooks"), run.revision)
+    items = resumable(run.status.get(status_fields.HOOKS), run.revision)
     if items is None:
         fresh = record(run.revision, hooks_of(run))
         write_record(run, fresh)
@@ -98,14 +99,16 @@ def waiting(
     message = f"waiting for the {phase} hooks of revision {run.revision}: {progress.waiting_for}"
     if phase is HookPhase.PRE_SYNC:
         message += "; nothing of the revision is applied yet"
-    return Outcome({**status, "hooks": progress.record}, progressing(message), HOOK_POLL)
+    return Outcome(
+        {**status, status_fields.HOOKS: progress.record}, progressing(message), HOOK_POLL
+    )
 
 
 def running_pre_sync(run: ApplicationRun) -> Outcome | None:
     """While the PreSync hooks of ``run.revision`` run, a pass only looks at them (no
     render, no dry-run): the outcome of waiting, or None once they all succeeded (the
     sync goes on) or none runs. Raises ``HookFailedError`` when one failed."""
-    items = resumable(run.status.get("hooks"), run.revision)
+    items = resumable(run.status.get(status_fields.HOOKS), run.revision)
     if items is None or phase_state(items, HookPhase.PRE_SYNC) is not HookState.RUNNING:
         return None
     progress = run_phase(run, items, HookPhase.PRE_SYNC, written=False)

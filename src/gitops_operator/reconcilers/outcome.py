@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..api import status_fields
 from ..conditions import TRANSIENT, ConditionType, ConditionUpdate, failed
 from ..errors import GitOpsError
 from ..health import Health, HealthStatus
@@ -69,11 +70,11 @@ def quarantine(run: ApplicationRun, error: GitOpsError, **extra: Any) -> Outcome
     entry = Entry(run.revision, SyncResult.FAILED, run.now, run.now, message=error.message)
     return Outcome(
         {
-            "sync": "OutOfSync",
-            "failedRevision": run.revision,
-            "failedGeneration": run.generation,
-            "history": record(list(run.status.get("history") or []), entry),
-            "syncWave": None,
+            status_fields.SYNC: "OutOfSync",
+            status_fields.FAILED_REVISION: run.revision,
+            status_fields.FAILED_GENERATION: run.generation,
+            status_fields.HISTORY: record(list(run.status.get(status_fields.HISTORY) or []), entry),
+            status_fields.SYNC_WAVE: None,
             **run.handled_retry(),
             **extra,
         },

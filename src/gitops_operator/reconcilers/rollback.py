@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import ROLLBACK_TO_ANNOTATION, sha_of
+from ..api import ROLLBACK_TO_ANNOTATION, sha_of, status_fields
 from ..conditions import ConditionType, ConditionUpdate, failed
 from ..errors import GitOpsError
 from ..history import Entry, SyncResult, record
@@ -27,9 +27,9 @@ ROLLBACK_RECHECK = 5.0
 def find_revision(status: dict[str, Any], wanted: str) -> str | None:
     """The revision of history (or lastGoodRevision) that ``wanted`` names, by revision
     string or by (a prefix of at least 7 characters of) its SHA."""
-    known = [str(h.get("revision", "")) for h in status.get("history") or []]
-    known += [str(h.get("rolledBackTo", "")) for h in status.get("history") or []]
-    known.append(str(status.get("lastGoodRevision") or ""))
+    known = [str(h.get("revision", "")) for h in status.get(status_fields.HISTORY) or []]
+    known += [str(h.get("rolledBackTo", "")) for h in status.get(status_fields.HISTORY) or []]
+    known.append(str(status.get(status_fields.LAST_GOOD_REVISION) or ""))
     for revision in filter(None, known):
         if wanted == revision or (len(wanted) >= 7 and sha_of(revision).startswith(wanted)):
             return revision
@@ -61,7 +61,7 @@ class Rollback:
         reason; a Warning Event. If the restore itself fails, the revision is only
         quarantined (reason RollbackFailed)."""
         run = self.run
-        good = str(run.status.get("lastGoodRevision") or "")
+        good = str(run.status.get(status_fields.LAST_GOOD_REVISION) or "")
         note = ""
         try:
             changes, prune_error = self.restore(good)
@@ -78,7 +78,7 @@ class Rollback:
         status = self.rolled_back_status(
             good,
             changes,
-            started=run.status.get("lastAppliedAt") or run.now,
+            started=run.status.get(status_fields.LAST_APPLIED_AT) or run.now,
             message=error.message,
             failed_changes=self.failed_changes(),
         )
@@ -101,7 +101,10 @@ class Rollback:
         ManualRollback. A ``wanted`` that names no revision of history changes nothing:
         Ready=False, Stalled=True, reason UnknownRevision."""
         run = self.run
-        handled = {"lastHandledRollbackAt": requested_at, "lastHandledRollbackTo": wanted}
+        handled = {
+            status_fields.LAST_HANDLED_ROLLBACK_AT: requested_at,
+            status_fields.LAST_HANDLED_ROLLBACK_TO: wanted,
+        }
         target = find_revision(run.status, wanted)
         if target is None:
             # Marked as handled, so that the bad value is reported once, not retried.
@@ -137,9 +140,9 @@ class Rollback:
         run = self.run
         if run.changes.entries:
             return counts(run.changes)
-        if run.status.get("lastAppliedRevision") != run.revision:
+        if run.status.get(status_fields.LAST_APPLIED_REVISION) != run.revision:
             return {}  # refused before its first write: it changed nothing
-        return counts_of(run.status.get("lastAppliedChanges"))
+        return counts_of(run.status.get(status_fields.LAST_APPLIED_CHANGES))
 
     def rolled_back_status(
         self,
@@ -166,15 +169,15 @@ class Rollback:
             rollback_changes=rollback_changes,
         )
         return {
-            "sync": "OutOfSync",
-            "lastAppliedRevision": target,
-            "lastAppliedAt": run.now,
-            "healthyAt": None,
-            "syncWave": None,
-            "lastAppliedChanges": counts_patch(rollback_changes),
-            "failedRevision": run.revision,
-            "failedGeneration": run.generation,
-            "history": record(list(run.status.get("history") or []), entry),
+            status_fields.SYNC: "OutOfSync",
+            status_fields.LAST_APPLIED_REVISION: target,
+            status_fields.LAST_APPLIED_AT: run.now,
+            status_fields.HEALTHY_AT: None,
+            status_fields.SYNC_WAVE: None,
+            status_fields.LAST_APPLIED_CHANGES: counts_patch(rollback_changes),
+            status_fields.FAILED_REVISION: run.revision,
+            status_fields.FAILED_GENERATION: run.generation,
+            status_fields.HISTORY: record(list(run.status.get(status_fields.HISTORY) or []), entry),
         }
 
     def restore(self, target: str) -> tuple[ChangeSet, GitOpsError | None]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import inventory
-from ..api import RETRY_ANNOTATION, ApplicationSpec
+from ..api import RETRY_ANNOTATION, ApplicationSpec, status_fields
 from ..api.substitute import PostBuild
 from ..conditions import ConditionUpdate
 from ..hooks import Hook
@@ -85,20 +85,20 @@ class ApplicationRun:
     def record_inventory(self, refs: Inventory) -> None:
         """Write ``status.inventory`` now, if it changes."""
         if refs != self.inventory:
-            self.write_status({"inventory": inventory.to_status(refs)})
+            self.write_status({status_fields.INVENTORY: inventory.to_status(refs)})
             self.inventory = dict(refs)
 
     @property
     def inputs_changed(self) -> bool:
         """The postBuild sources changed since the last sync rendered with them."""
         return self.variables is not None and (
-            self.status.get("postBuildInputs") != self.substitution_inputs
+            self.status.get(status_fields.POST_BUILD_INPUTS) != self.substitution_inputs
         )
 
     def handled_retry(self) -> dict[str, Any]:
         """``lastHandledRetryAt``: the retryAt request this pass answers, if any."""
         retry = self.annotation(RETRY_ANNOTATION)
-        return {"lastHandledRetryAt": retry} if retry else {}
+        return {status_fields.LAST_HANDLED_RETRY_AT: retry} if retry else {}
 
 
 DesiredFn = Callable[[ApplicationRun, str], list[Manifest]]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import inventory
-from ..api import sha_of
+from ..api import sha_of, status_fields
 from ..conditions import ConditionType, ConditionUpdate, progressing, ready
 from ..errors import HealthCheckError, StalledError
 from ..health import HealthStatus, aggregate
@@ -55,14 +55,14 @@ def sync(
     ``ApplyError``, ``StalledError`` (a refused prune), ``HealthCheckError`` and
     ``HookFailedError`` for the caller to route, and ``PruneError`` to be retried."""
     started = time.monotonic()
-    if run.status.get("lastAttemptedRevision") != run.revision:
-        run.write_status({"lastAttemptedRevision": run.revision})
+    if run.status.get(status_fields.LAST_ATTEMPTED_REVISION) != run.revision:
+        run.write_status({status_fields.LAST_ATTEMPTED_REVISION: run.revision})
     if (waiting := running_pre_sync(run)) is not None:
         return waiting
     assert run.artifact is not None
     run.manifests, run.hooks = render(run, run.artifact)
     if run.inputs_changed:  # rendered with them: a later change of a source syncs again
-        run.write_status({"postBuildInputs": run.substitution_inputs})
+        run.write_status({status_fields.POST_BUILD_INPUTS: run.substitution_inputs})
     waves = waves_of(run.manifests)
     refuse_deletions(run)
     try:
@@ -71,20 +71,20 @@ def sync(
             run.changes = applied.changes
             if applied.prune_error is not None:
                 raise applied.prune_error
-            run.status["syncWave"] = None
+            run.status[status_fields.SYNC_WAVE] = None
         else:
             run.changes = apply_first_wave(run, run.manifests, waves, lambda: pre_sync(run))
-            run.status["syncWave"] = wave_record(run, waves, waves.first)
+            run.status[status_fields.SYNC_WAVE] = wave_record(run, waves, waves.first)
     except PreSyncRunning as running:
         return running.outcome
     snapshots.save(
         run.obj,
         sha_of(run.revision),
         run.manifests,
-        keep={sha_of(run.status.get("lastGoodRevision", ""))},
+        keep={sha_of(run.status.get(status_fields.LAST_GOOD_REVISION, ""))},
     )
-    run.status["lastAppliedAt"] = run.now
-    run.status["healthyAt"] = None
+    run.status[status_fields.LAST_APPLIED_AT] = run.now
+    run.status[status_fields.HEALTHY_AT] = None
     run.logger.info(
         "applied %s%s in %.2fs: %s",
         run.revision,
@@ -97,7 +97,7 @@ def sync(
     # describe a revision that is no longer there
     return replace(
         outcome,
-        status={"drift": None, **outcome.status},
+        status={status_fields.DRIFT: None, **outcome.status},
         conditions=[
             *outcome.conditions,
             ConditionUpdate(
@@ -162,24 +162,24 @@ def check_health(
     results = run.manager.assess(scope)
     overall = aggregate(h.status for _, h in results)
     status: dict[str, Any] = {
-        "sync": "Synced" if waves is None else "OutOfSync",
-        "health": overall.value,
-        "lastAppliedRevision": run.revision,
-        "lastAppliedAt": run.status.get("lastAppliedAt", run.now),
+        status_fields.SYNC: "Synced" if waves is None else "OutOfSync",
+        status_fields.HEALTH: overall.value,
+        status_fields.LAST_APPLIED_REVISION: run.revision,
+        status_fields.LAST_APPLIED_AT: run.status.get(status_fields.LAST_APPLIED_AT, run.now),
         # kept for the history entry written when the revision turns healthy later
-        "lastAppliedChanges": counts(run.changes)
+        status_fields.LAST_APPLIED_CHANGES: counts(run.changes)
         if applied
-        else counts_of(run.status.get("lastAppliedChanges")),
+        else counts_of(run.status.get(status_fields.LAST_APPLIED_CHANGES)),
     }
     if applied:
-        status["healthyAt"] = None
-        status["syncWave"] = run.status.get("syncWave")
+        status[status_fields.HEALTHY_AT] = None
+        status[status_fields.SYNC_WAVE] = run.status.get(status_fields.SYNC_WAVE)
     if overall is HealthStatus.HEALTHY:
         if waves is not None and in_progress is not None:
             return next_wave(run, snapshots, waves, in_progress[0], status)
         return after_sync(run, status, snapshots)
     what = f"revision {run.revision}"
-    started = status["lastAppliedAt"]
+    started = status[status_fields.LAST_APPLIED_AT]
     if in_progress is not None:
         what, started = f"wave {in_progress[0]} of revision {run.revision}", in_progress[1]
     waited = seconds_since(started, run.now)
@@ -219,11 +219,17 @@ def next_wave(
         run.changes = pruned.changes
         if pruned.prune_error is not None:
             raise pruned.prune_error
-        status["lastAppliedChanges"] = added(status["lastAppliedChanges"], counts(run.changes))
-        return after_sync(run, {**status, "sync": "Synced", "syncWave": None}, snapshots)
+        status[status_fields.LAST_APPLIED_CHANGES] = added(
+            status[status_fields.LAST_APPLIED_CHANGES], counts(run.changes)
+        )
+        return after_sync(
+            run, {**status, status_fields.SYNC: "Synced", status_fields.SYNC_WAVE: None}, snapshots
+        )
     run.changes = apply_wave(run, run.manifests, waves, upcoming)
-    status["lastAppliedChanges"] = added(status["lastAppliedChanges"], counts(run.changes))
-    status["syncWave"] = wave_record(run, waves, upcoming)
+    status[status_fields.LAST_APPLIED_CHANGES] = added(
+        status[status_fields.LAST_APPLIED_CHANGES], counts(run.changes)
+    )
+    status[status_fields.SYNC_WAVE] = wave_record(run, waves, upcoming)
     message = (
         f"applied wave {upcoming} of revision {run.revision}"
         f" ({run.changes.summary() or 'no objects'}; {waves.remaining(upcoming)} wave(s)"
@@ -240,12 +246,12 @@ def after_sync(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotS
     pass at a time; the revision has ``succeeded`` once they all have. Raises
     ``HookFailedError`` (rolled back like a failed health check) when one fails or does
     not complete within healthTimeout."""
-    items = resumable(run.status.get("hooks"), run.revision) or []
+    items = resumable(run.status.get(status_fields.HOOKS), run.revision) or []
     for phase in (HookPhase.SYNC, HookPhase.POST_SYNC):
         if not of_phase(items, phase):
             continue
         progress = run_phase(run, items, phase, written=True)
-        items, status = progress.record["items"], {**status, "hooks": progress.record}
+        items, status = progress.record["items"], {**status, status_fields.HOOKS: progress.record}
         if progress.state is not HookState.SUCCEEDED:
             return hooks_waiting(run, progress, phase, _as_patch(status))
     return succeeded(run, status, snapshots)
@@ -256,19 +262,21 @@ def succeeded(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotSt
     a Succeeded history entry, Ready=True. It becomes ``lastGoodRevision`` now, or when
     its soak period ends (``drift.steady``)."""
     message = f"Applied revision: {run.revision}"
-    items = resumable(status.get("hooks", run.status.get("hooks")), run.revision)
+    items = resumable(
+        status.get(status_fields.HOOKS, run.status.get(status_fields.HOOKS)), run.revision
+    )
     entry = Entry(
         run.revision,
         SyncResult.SUCCEEDED,
-        status["lastAppliedAt"],
+        status[status_fields.LAST_APPLIED_AT],
         run.now,
-        changes=status["lastAppliedChanges"],
+        changes=status[status_fields.LAST_APPLIED_CHANGES],
         message=f"hooks: {summary(items)}" if items else "",
     )
-    history = record(list(run.status.get("history") or []), entry)
-    count_changes(run.namespace, run.name, status["lastAppliedChanges"])
+    history = record(list(run.status.get(status_fields.HISTORY) or []), entry)
+    count_changes(run.namespace, run.name, status[status_fields.LAST_APPLIED_CHANGES])
     soak = run.spec.rollback.soak_period
-    previous_good = str(run.status.get("lastGoodRevision") or "")
+    previous_good = str(run.status.get(status_fields.LAST_GOOD_REVISION) or "")
     soaking = soak > 0 and previous_good not in ("", run.revision)
     promoted: dict[str, Any] = {}
     if soaking:
@@ -276,18 +284,18 @@ def succeeded(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotSt
         message += f" (healthy; soak period of {soak:.0f}s before it is the last good one)"
     else:
         snapshots.retain(run.obj, {sha_of(run.revision)})
-        promoted["lastGoodRevision"] = run.revision
+        promoted[status_fields.LAST_GOOD_REVISION] = run.revision
     events = [Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")]
     return Outcome(
         _as_patch(
             {
                 **status,
                 **promoted,
-                "healthyAt": run.now,
-                "lastAttemptedRevision": run.revision,
-                "failedRevision": None,
-                "failedGeneration": None,
-                "history": history,
+                status_fields.HEALTHY_AT: run.now,
+                status_fields.LAST_ATTEMPTED_REVISION: run.revision,
+                status_fields.FAILED_REVISION: None,
+                status_fields.FAILED_GENERATION: None,
+                status_fields.HISTORY: history,
                 **run.handled_retry(),
             }
         ),
@@ -300,4 +308,9 @@ def succeeded(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotSt
 
 def _as_patch(status: dict[str, Any]) -> dict[str, Any]:
     """``status`` with ``lastAppliedChanges`` as a patch that replaces the stored counts."""
-    return {**status, "lastAppliedChanges": counts_patch(status["lastAppliedChanges"])}
+    return {
+        **status,
+        status_fields.LAST_APPLIED_CHANGES: counts_patch(
+            status[status_fields.LAST_APPLIED_CHANGES]
+        ),
+    }

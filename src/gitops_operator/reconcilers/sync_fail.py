@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ..api import status_fields
 from ..errors import GitOpsError, HookFailedError
 from ..history import MAX_MESSAGE
 from ..hooks import HookPhase, HookState, of_phase, phase_state, record, recorded, summary
@@ -31,7 +32,7 @@ def start(run: ApplicationRun, failed: Outcome) -> Outcome:
     fresh = record(run.revision, hooks, (HookPhase.SYNC_FAIL,))
     if fresh is None:
         return failed
-    before = recorded(run.status.get("hooks"), run.revision) or []
+    before = recorded(run.status.get(status_fields.HOOKS), run.revision) or []
     before = [i for i in before if i["hook"] != HookPhase.SYNC_FAIL]
     return _look(run, [*before, *fresh["items"]], failed)
 
@@ -39,7 +40,7 @@ def start(run: ApplicationRun, failed: Outcome) -> Outcome:
 def resume(run: ApplicationRun, quarantined: Outcome) -> Outcome:
     """A pass of the quarantined ``run.revision``: ``quarantined`` with one more look at
     its SyncFail hooks while any is unfinished."""
-    items = recorded(run.status.get("hooks"), run.revision)
+    items = recorded(run.status.get(status_fields.HOOKS), run.revision)
     if items is None or phase_state(items, HookPhase.SYNC_FAIL) not in (
         HookState.PENDING,
         HookState.RUNNING,
@@ -53,13 +54,13 @@ def _look(run: ApplicationRun, items: list[dict[str, Any]], outcome: Outcome) ->
         progress = run_phase(run, items, HookPhase.SYNC_FAIL, written=True)
         hooks, state = progress.record, progress.state
     except HookFailedError:  # reported by its Events and status.hooks, never retried
-        hooks, state = run.status["hooks"], HookState.FAILED
-    status: dict[str, Any] = {**outcome.status, "hooks": hooks}
+        hooks, state = run.status[status_fields.HOOKS], HookState.FAILED
+    status: dict[str, Any] = {**outcome.status, status_fields.HOOKS: hooks}
     if state in (HookState.PENDING, HookState.RUNNING):
         return replace(outcome, status=status, requeue_after=min(outcome.requeue_after, HOOK_POLL))
     done = of_phase(hooks["items"], HookPhase.SYNC_FAIL)
-    history = status.get("history", run.status.get("history"))
-    status["history"] = noted(list(history or []), run.revision, summary(done))
+    history = status.get(status_fields.HISTORY, run.status.get(status_fields.HISTORY))
+    status[status_fields.HISTORY] = noted(list(history or []), run.revision, summary(done))
     return replace(outcome, status=status)
 
 
