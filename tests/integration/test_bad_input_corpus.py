@@ -406,7 +406,7 @@ CASES = [
         message="argocd.argoproj.io/sync-options 'Frobnicate=yes': unknown sync option",
     ),
     Case(
-        "sync-fail-hook",
+        "post-delete-hook",
         {
             "app/migrate.yaml": yaml.safe_dump(
                 {
@@ -414,7 +414,7 @@ CASES = [
                     "kind": "Job",
                     "metadata": {
                         "name": "migrate",
-                        "annotations": {"argocd.argoproj.io/hook": "SyncFail"},
+                        "annotations": {"argocd.argoproj.io/hook": "PostDelete"},
                     },
                     "spec": {
                         "template": {
@@ -430,7 +430,7 @@ CASES = [
         "HooksNotSupported",
         message=(
             "nothing applied; Job/",
-            "/migrate (app/migrate.yaml): argocd.argoproj.io/hook='SyncFail': SyncFail hooks"
+            "/migrate (app/migrate.yaml): argocd.argoproj.io/hook='PostDelete': PostDelete hooks"
             " are not supported yet",
         ),
     ),
