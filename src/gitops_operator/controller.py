@@ -38,7 +38,7 @@ from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
-from .reconcilers.outcome import Outcome
+from .reconcilers.outcome import Event, Outcome
 from .runtime import (
     API_RETRY,
     Key,
@@ -318,13 +318,7 @@ async def application_deleted(
     if outcome.status or outcome.conditions or outcome.events:
         await write_outcome(runtime, fresh, ref, outcome, logger)
         metrics.forget_application(str(namespace), name)
-        for event in outcome.events:
-            kopf.event(
-                body,
-                type="Warning" if event.warning else "Normal",
-                reason=event.reason,
-                message=event.message,
-            )
+        post_events(body, outcome.events)
     if not done:  # the finalizer stays; kopf calls again after the delay
         raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
     pruned = await loop.run_in_executor(
@@ -371,11 +365,16 @@ async def _reconcile(
         )
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
     await write_outcome(runtime, obj, ref, outcome, logger)
-    for event in outcome.events:
+    post_events(body, outcome.events)
+    return outcome
+
+
+def post_events(body: kopf.Body, events: list[Event]) -> None:
+    """The outcome's Events, on the resource (after its status was written)."""
+    for event in events:
         kopf.event(
             body,
             type="Warning" if event.warning else "Normal",
             reason=event.reason,
             message=event.message,
         )
-    return outcome
