@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hack"))  # run as a script
 
 import yaml
-from kubernetes import client, watch
+from kubernetes import client
 
 import flux
 from environment import FLUX, NAMESPACE, OURS, Env, Options, create_all, environment
+from firstseen import FirstSeen
 from readiness import ready
 from results import Results
 
@@ -53,43 +53,17 @@ def with_dependency(obj: dict[str, Any], dependency: int | None) -> dict[str, An
     return obj
 
 
-class ReadyTimes:
-    """Watches the Applications (Kustomizations) and records when each is first Ready."""
+def ready_times(env: Env, n: int) -> FirstSeen:
+    """When each Application (Kustomization) is first Ready at the bench's commit."""
+    group, version, plural = env.app_kind
+    api = client.CustomObjectsApi(env.api)
 
-    def __init__(self, env: Env, n: int) -> None:
-        self.env, self.n = env, n
-        self.times: dict[str, float] = {}
-        self.done = threading.Event()
-        self._stop = watch.Watch()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+    def key(obj: dict[str, Any]) -> str | None:
+        return str(obj["metadata"]["name"]) if ready(obj, env.sha) else None
 
-    def _run(self) -> None:
-        group, version, plural = self.env.app_kind
-        api = client.CustomObjectsApi(self.env.api)
-        while not self.done.is_set():
-            try:
-                for event in self._stop.stream(
-                    api.list_namespaced_custom_object,
-                    group,
-                    version,
-                    NAMESPACE,
-                    plural,
-                    timeout_seconds=60,
-                ):
-                    obj = event["object"]
-                    name = obj["metadata"]["name"]
-                    if name not in self.times and ready(obj, self.env.sha):
-                        self.times[name] = time.monotonic()
-                        if len(self.times) == self.n:
-                            self.done.set()
-                            return
-            except client.ApiException:
-                time.sleep(0.5)
-
-    def stop(self) -> None:
-        self.done.set()
-        self._stop.stop()
+    return FirstSeen(
+        api.list_namespaced_custom_object, group, version, NAMESPACE, plural, key=key, n=n
+    )
 
 
 def bench(systems: list[str], n: int, depth: int, runs: int, opts: Options) -> Results:
@@ -104,7 +78,7 @@ def bench(systems: list[str], n: int, depth: int, runs: int, opts: Options) -> R
                     )
                     for i in range(n)
                 ]
-                times = ReadyTimes(env, n)
+                times = ready_times(env, n)
                 started = time.monotonic()
                 create_all(env, objects)
                 finished = times.done.wait(opts.timeout)

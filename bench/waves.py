@@ -17,16 +17,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hack"))  # run as a script
 
 import yaml
-from kubernetes import client, watch
+from kubernetes import client
 
 from environment import OURS, Env, Options, environment
+from firstseen import FirstSeen
 from readiness import ready
 
 WAVE = "gitops-operator.dev/sync-wave"
@@ -47,41 +48,21 @@ def files(waves: int, per_wave: int) -> dict[str, str]:
     return out
 
 
-class Created:
-    """When each ConfigMap of ``namespace`` was first seen created (a watch)."""
+def first_created(env: Env, namespace: str, n: int) -> FirstSeen:
+    """When each ConfigMap of ``namespace`` was first seen created."""
 
-    def __init__(self, env: Env, namespace: str, n: int) -> None:
-        self.times: dict[str, float] = {}
-        self.done = threading.Event()
-        self._watch = watch.Watch()
-        self._api = client.CoreV1Api(env.api)
-        self._namespace, self._n = namespace, n
-        threading.Thread(target=self._run, daemon=True).start()
+    def key(obj: Any) -> str | None:
+        name = str(obj.metadata.name)
+        return name if name.startswith("cm-") else None
 
-    def _run(self) -> None:
-        while not self.done.is_set():
-            try:
-                for event in self._watch.stream(
-                    self._api.list_namespaced_config_map, self._namespace, timeout_seconds=60
-                ):
-                    name = event["object"].metadata.name
-                    if name.startswith("cm-") and name not in self.times:
-                        self.times[name] = time.monotonic()
-                        if len(self.times) == self._n:
-                            self.done.set()
-                            return
-            except client.ApiException:
-                time.sleep(0.5)
-
-    def stop(self) -> None:
-        self.done.set()
-        self._watch.stop()
+    api = client.CoreV1Api(env.api)
+    return FirstSeen(api.list_namespaced_config_map, namespace, key=key, n=n)
 
 
-def sync(env: Env, name: str, path: str, n: int, timeout: float) -> tuple[float, Created]:
+def sync(env: Env, name: str, path: str, n: int, timeout: float) -> tuple[float, FirstSeen]:
     """Create the Application; seconds to Ready, and when its ConfigMaps were created."""
     env.create_namespace(name)
-    created = Created(env, name, n)
+    created = first_created(env, name, n)
     time.sleep(0.5)  # the watch is open before the first ConfigMap can appear
     started = time.monotonic()
     env.kube.apply(env.application(name, path, name, "5m"))
