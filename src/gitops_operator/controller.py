@@ -32,6 +32,7 @@ from .api import (
     DeletionPolicy,
     status_fields,
 )
+from .api.destination import parse_destination
 from .config import Settings
 from .errors import GitOpsError, StalledError
 from .object_watches import ObjectWatches
@@ -305,6 +306,14 @@ async def application_deleted(
         logger.warning("%s", message)
         kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
         return
+    try:  # the destination's manager; one that cannot be had leaves the objects in place
+        destination = parse_destination(dict(body.get("spec") or {}))
+        manager = await runtime.call(lambda: apps.manager_for(str(namespace), account, destination))
+    except GitOpsError as exc:
+        message = f"{exc.message}: the {len(owned)} object(s) of the inventory are left in place"
+        logger.warning("%s", message)
+        kopf.event(body, type="Warning", reason=exc.reason, message=message)
+        return
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
     fresh = await _fresh(runtime, ref) or dict(body)
 
@@ -321,9 +330,7 @@ async def application_deleted(
         post_events(body, outcome.events)
     if not done:  # the finalizer stays; kopf calls again after the delay
         raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
-    pruned = await loop.run_in_executor(
-        runtime.executor, apps.manager_for(str(namespace), account).delete_all, owned
-    )
+    pruned = await loop.run_in_executor(runtime.executor, manager.delete_all, owned)
     logger.info("deleted %d object(s) of the inventory", len(pruned.changes.entries))
     if pruned.survivors:
         raise kopf.TemporaryError(
