@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from aiohttp import web
@@ -36,6 +36,7 @@ from .config import Settings
 from .errors import GitOpsError, StalledError
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
+from .pr_queue import pull_request_handler
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Event, Outcome
@@ -103,12 +104,18 @@ async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
         )
         return len(keys)
 
+    def post_repository_event(key: Key, event: Event) -> None:
+        body = runtime.applications.repositories.get(key)
+        if body is not None:  # a plan's Event, on the GitRepository it planned for
+            post_events(kopf.Body(cast(kopf.RawBody, body)), [event])
+
     app = make_app(
         runtime.router.secret,
         on_push,
         on_result=lambda provider, result: metrics.count_webhook(
             provider.value if provider else "unknown", result
         ),
+        on_pull_request=pull_request_handler(runtime, post_repository_event, logger),
     )
     runtime.webhook_runner = web.AppRunner(app, access_log=None)
     await runtime.webhook_runner.setup()
