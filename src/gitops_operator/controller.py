@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import kopf
 from aiohttp import web
@@ -104,18 +104,13 @@ async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
         )
         return len(keys)
 
-    def post_repository_event(key: Key, event: Event) -> None:
-        body = runtime.applications.repositories.get(key)
-        if body is not None:  # a plan's Event, on the GitRepository it planned for
-            post_events(kopf.Body(cast(kopf.RawBody, body)), [event])
-
     app = make_app(
         runtime.router.secret,
         on_push,
         on_result=lambda provider, result: metrics.count_webhook(
             provider.value if provider else "unknown", result
         ),
-        on_pull_request=pull_request_handler(runtime, post_repository_event, logger),
+        on_pull_request=pull_request_handler(runtime, logger),
     )
     runtime.webhook_runner = web.AppRunner(app, access_log=None)
     await runtime.webhook_runner.setup()

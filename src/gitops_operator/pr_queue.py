@@ -31,7 +31,6 @@ MAX_QUEUED = 64
 CONCURRENT_PLANS = 2
 """Plans running at once (each plans its Applications one after another)."""
 _RESULTS = {"PullRequestPlanned": "planned", "PullRequestPlanFailed": "failed"}
-PostEvent = Callable[[Key, Event], None]
 
 
 @dataclass
@@ -82,7 +81,7 @@ class PlanQueue:
 
 
 def pull_request_handler(
-    runtime: Runtime, post_event: PostEvent, logger: Any
+    runtime: Runtime, logger: Any
 ) -> Callable[[PullRequestEvent, Target], Awaitable[int]]:
     """The receiver's ``on_pull_request``: queue a plan for every repository that plans
     the pull request; answer how many."""
@@ -104,7 +103,7 @@ def pull_request_handler(
                 warning=True,
             )
         metrics.count_pull_request_plan(_RESULTS.get(event.reason, "error"))
-        post_event(job.repository, event)
+        logger.info("pull request #%d of %s/%s: %s", job.number, *job.repository, event.message)
 
     queue = PlanQueue(run)
 

@@ -31,7 +31,7 @@ from ..api.pull_requests import (
     parse_host_provider,
     parse_pull_requests,
 )
-from ..errors import GitOpsError, InvalidSpecError
+from ..errors import GitOpsError, InvalidSpecError, NotFoundError
 from ..githost import CommitState, GitHost, GitHostError, host_repo
 from ..objects import ObjectRef
 from ..source import Artifact
@@ -71,16 +71,30 @@ def context(namespace: str, name: str) -> str:
 def plan_pull_request(
     apps: ApplicationReconciler, job: PullRequestRun, *, now: str, deadline: float, logger: Logger
 ) -> Event:
-    """Plan, post and record; the Event to post on the repository. Raises nothing a
-    tenant's input can cause: every failure is the plan's result."""
+    """Plan, post and record (status and an Event on the repository); the Event. Raises
+    nothing a tenant's input can cause: every failure is the plan's result."""
+    event, repository = _plan(apps, job, now=now, deadline=deadline, logger=logger)
+    if repository is not None:
+        try:
+            apps.kube.create(_event_object(repository, event, now))
+        except GitOpsError as exc:
+            logger.warning("cannot post the %s Event: %s", event.reason, exc.message)
+    return event
+
+
+def _plan(
+    apps: ApplicationReconciler, job: PullRequestRun, *, now: str, deadline: float, logger: Logger
+) -> tuple[Event, dict[str, Any] | None]:
     namespace, name = job.repository
     ref = ObjectRef(GROUP, REPOSITORY_KIND, namespace, name)
     record: dict[str, Any] = {"number": job.number, "sha": None, "time": now}
+    repository: dict[str, Any] | None = None
     try:
         repository = apps.kube.get(API_VERSION, ref)
         settings = parse_pull_requests(dict((repository or {}).get("spec") or {}))
         if repository is None or settings is None:
-            return Event("PullRequestPlanSkipped", f"#{job.number}: pullRequests is not enabled")
+            off = f"#{job.number}: pullRequests is not enabled"
+            return Event("PullRequestPlanSkipped", off), None
         host = _host(apps, namespace, settings.provider)
         head = fetch_head(apps, namespace, dict(repository.get("spec") or {}), job.head_ref)
         record["sha"] = head.sha
@@ -90,7 +104,7 @@ def plan_pull_request(
         message = f"pull request #{job.number} not planned: {exc.message}"
         record |= {"result": "Error", "message": message[:1000], "applications": 0}
         _write(apps, ref, record)
-        return Event(exc.reason, message, warning=True)
+        return Event(exc.reason, message, warning=True), repository
     failed = [p for p in plans if not p.ok]
     parts = [f"{p.namespace}/{p.name}: {p.reason}" for p in failed]
     parts += [f"{a[0]}/{a[1]}: not planned ({why})" for a, why in skipped]
@@ -103,14 +117,19 @@ def plan_pull_request(
     record |= {"result": result, "message": message[:1000], "applications": len(plans)}
     _write(apps, ref, record)
     if result == "Planned" and not posted:
-        return Event("PullRequestPlanned", message)
-    return Event("PullRequestPlanFailed", message, warning=True)
+        return Event("PullRequestPlanned", message), repository
+    return Event("PullRequestPlanFailed", message, warning=True), repository
 
 
 def _host(apps: ApplicationReconciler, namespace: str, provider: str) -> GitHost:
     """The Git host client of the repository's Provider (same namespace), with its token."""
     where = f"Provider {namespace}/{provider}"
-    obj = apps.kube.get(API_VERSION, ObjectRef(GROUP, PROVIDER_KIND, namespace, provider))
+    ref = ObjectRef(GROUP, PROVIDER_KIND, namespace, provider)
+    try:
+        obj = apps.kube.get(API_VERSION, ref)
+    except NotFoundError:  # the kind is unknown: its CRD may be newer than our discovery
+        apps.kube.refresh_discovery()
+        obj = apps.kube.get(API_VERSION, ref)
     if obj is None:
         raise InvalidSpecError(f"{where} not found", reason="ProviderNotFound")
     spec = parse_host_provider(obj, where)
@@ -193,3 +212,28 @@ def _post(host: GitHost, number: int, sha: str, plans: list[AppPlan], logger: Lo
 def _write(apps: ApplicationReconciler, ref: ObjectRef, record: dict[str, Any]) -> None:
     with contextlib.suppress(GitOpsError):  # the repository went away: nothing to record on
         apps.kube.patch_status(API_VERSION, ref, {status_fields.LAST_PULL_REQUEST_PLAN: record})
+
+
+def _event_object(repository: dict[str, Any], event: Event, now: str) -> dict[str, Any]:
+    """A core/v1 Event about ``repository``, as the operator's other Events are posted."""
+    meta = repository["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": "gitops-operator-", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": API_VERSION,
+            "kind": REPOSITORY_KIND,
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        },
+        "reason": event.reason,
+        "message": event.message[:1024],
+        "type": "Warning" if event.warning else "Normal",
+        "source": {"component": "gitops-operator"},
+        "reportingComponent": "gitops-operator",
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }

@@ -55,7 +55,8 @@ def make_app(
 
     ``on_result`` gets each delivery's result: ``accepted`` (a push that triggered at
     least one repository), ``unmatched`` (a verified push no repository watches: its URL
-    and ref match none), ``ignored`` (a verified event that is not a push), ``duplicate``
+    and ref match none), ``ignored`` (a verified event that is not a push, nor a pull
+    request with a new head: answered 200, not 202, as nothing was queued), ``duplicate``
     (a delivery ID already handled: a replay or a provider's retry, answered 200 and acted
     on once), or the refusal (``unauthorized``, ``bad_request``, ``too_large``,
     ``not_found``, ``error``).
@@ -122,6 +123,8 @@ def make_app(
                     # 2xx, not 4xx: a provider's own retry of a delivery it thinks failed
                     # must not count as a failure (GitLab disables failing hooks).
                     status, answer = 200, {"triggered": 0, "duplicate": True}
+                elif result == "ignored":  # verified, but nothing to act on: nothing queued
+                    status, answer = 200, {"triggered": 0, "ignored": True}
             except WebhookError as err:
                 refusal_log.refused(provider.value, err.reason, str(err))
                 status, result, answer = err.status, err.reason, {"error": err.reason}
