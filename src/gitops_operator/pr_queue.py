@@ -102,6 +102,9 @@ def pull_request_handler(
                 f"pull request #{job.number}: the plan took longer than {PLAN_TIMEOUT:.0f}s",
                 warning=True,
             )
+        except Exception:  # a bug: counted and logged, the receiver and the queue live on
+            metrics.count_pull_request_plan("error")
+            raise
         metrics.count_pull_request_plan(_RESULTS.get(event.reason, "error"))
         logger.info("pull request #%d of %s/%s: %s", job.number, *job.repository, event.message)
 

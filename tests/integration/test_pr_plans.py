@@ -26,7 +26,7 @@ from .apps import application, configmap, repository
 from .support import GitRepo, events_with, get_status, git, wait_for
 from .test_reconcile import synced_to
 from .test_sources import secret
-from .test_webhooks import GITHUB_SECRET, post, receivers
+from .test_webhooks import GITHUB_SECRET, GITLAB_SECRET, post, receivers
 
 __all__ = ["receivers"]  # the receivers' Secret, a fixture of test_webhooks
 
@@ -105,7 +105,7 @@ def provider(namespace: str, rec: GitHostRecorder) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": "Provider",
         "metadata": {"name": "github", "namespace": namespace},
-        "spec": {"type": "github", "address": f"{rec.url}/org/app", "secretRef": {"name": "gh"}},
+        "spec": {"type": rec.kind, "address": f"{rec.url}/org/app", "secretRef": {"name": "gh"}},
     }
 
 
@@ -163,22 +163,26 @@ def live_data(kube, namespace: str) -> tuple[dict[str, str], str]:
     return dict(cm.get("data") or {}), password
 
 
-@pytest.fixture
-def synced(kube, operator, repo, namespace, receivers, provider_crd, github):
+def start(kube, repo: GitRepo, namespace: str, rec: GitHostRecorder, **app_spec: Any) -> str:
     """An Application synced from main, its repository planning pull requests through a
-    Provider pointing at the recorder."""
+    Provider pointing at ``rec``; the SHA synced."""
     first = repo.commit(
         {
             "app/settings.yaml": configmap("settings", level="info", mode="a"),
             "app/creds.yaml": secret_manifest(SECRET_VALUE),
         }
     )
-    kube.apply(secret(namespace, "gh", token=github.token))
-    kube.apply(provider(namespace, github))
+    kube.apply(secret(namespace, "gh", token=rec.token))
+    kube.apply(provider(namespace, rec))
     kube.apply(planned_repository(namespace, repo.url))
-    kube.apply(application(namespace))
+    kube.apply(application(namespace, **app_spec))
     wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first sync")
     return first
+
+
+@pytest.fixture
+def synced(kube, operator, repo, namespace, receivers, provider_crd, github):
+    return start(kube, repo, namespace, github)
 
 
 def test_a_pull_request_gets_its_diff_as_a_comment_and_a_status_and_nothing_changes(
@@ -254,3 +258,93 @@ def test_a_closed_pull_request_is_ignored(kube, operator, repo, namespace, synce
     assert post(operator, "github", forged, headers)[0] == 401
     time.sleep(2)
     assert status_for(github, head, namespace) is None and not github.comments
+
+
+@pytest.fixture
+def gitlab() -> Iterator[GitHostRecorder]:
+    rec = GitHostRecorder("gitlab").start()
+    yield rec
+    rec.stop()
+
+
+def test_a_gitlab_merge_request_is_planned_from_its_merge_request_ref(
+    kube, operator, repo, namespace, receivers, provider_crd, gitlab
+):
+    start(kube, repo, namespace, gitlab)
+    head = push_pull_request(
+        repo, 5, {"app/settings.yaml": configmap("settings", level="error", mode="a")}, "main"
+    )
+    git(repo.work, "push", "-q", "origin", f"{head}:refs/merge-requests/5/head")
+    git(repo.work, "push", "-q", "origin", ":refs/pull/5/head")  # GitLab keeps only its own
+    body = json.dumps(
+        {
+            "object_kind": "merge_request",
+            "project": {"git_http_url": repo.url, "web_url": repo.url.removesuffix(".git")},
+            "object_attributes": {"iid": 5, "action": "open", "last_commit": {"id": head}},
+        }
+    ).encode()
+    sent = {"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": GITLAB_SECRET}
+    assert post(operator, "gitlab", body, sent) == (202, {"triggered": 1})
+    status = wait_for(lambda: status_for(gitlab, head, namespace), timeout=60, what="a status")
+    assert status["state"] == "success"
+    [note] = [c for c in gitlab.comments if c["number"] == 5]
+    assert "data.level" in note["body"] and '"error"' in note["body"]
+    assert live_data(kube, namespace)[0]["level"] == "info"
+
+
+def test_the_dry_run_is_the_applications_own_identity(
+    kube, operator, repo, namespace, receivers, provider_crd, github
+):
+    """The Application's ServiceAccount may manage ConfigMaps and Secrets only: a pull
+    request adding a Service is refused by the dry run, as its sync would be."""
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "deployer", "namespace": namespace},
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "deployer", "namespace": namespace},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]}],
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "deployer", "namespace": namespace},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "deployer",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": namespace}],
+        }
+    )
+    start(kube, repo, namespace, github, serviceAccountName="deployer")
+    service = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
+    head = push_pull_request(repo, 6, {"app/service.yaml": service}, "main")
+    body = pull_request_event(repo.url, 6, head)
+    assert post(operator, "github", body, signed_pull_request(body))[0] == 202
+    status = wait_for(lambda: status_for(github, head, namespace), timeout=60, what="a status")
+    assert status["state"] == "failure"
+    assert "Forbidden" in status["description"] or "forbidden" in status["description"]
+    [comment] = [c for c in github.comments if c["number"] == 6]
+    assert (
+        "the dry run refused 1 object(s)" in comment["body"]
+        and f"Service/{namespace}/web" in comment["body"]
+    )
+    assert kube.get("v1", ObjectRef("", "Service", namespace, "web")) is None
+    record = get_status(kube, "GitRepository", namespace, "app")["lastPullRequestPlan"]
+    assert (record["result"], record["sha"]) == ("Failed", head)

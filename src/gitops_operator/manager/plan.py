@@ -34,6 +34,8 @@ class Plan:
     """One line per object the dry run refused (the first few), then how many more."""
     deferred: tuple[ObjectRef, ...] = ()
     """Added objects not validated: their Namespace or kind comes from the same set."""
+    refusals: int = 0
+    """How many objects the dry run refused (``refused`` lists the first few)."""
 
 
 def plan_all(
@@ -72,20 +74,20 @@ def plan_all(
     transient = next((r for r in results if isinstance(r, ApiError) and r.transient), None)
     if transient is not None:
         raise transient
-    refusals = [
+    lines = [
         f"{m.ref} ({m.source}): {_reason(r)}: {r}"
         for m, r in zip(checked, results, strict=True)
         if isinstance(r, ApiError | NotFoundError)
     ]
-    if len(refusals) > _MAX_LISTED_REFUSALS:
-        more = len(refusals) - _MAX_LISTED_REFUSALS
-        refusals = [*refusals[:_MAX_LISTED_REFUSALS], f"and {more} more"]
+    listed = lines[:_MAX_LISTED_REFUSALS]
+    if len(lines) > len(listed):
+        listed.append(f"and {len(lines) - len(listed)} more")
     diffs = [r for r in results if isinstance(r, ObjectDiff)]
     diffs += [_added(m) for m in ordered if m.ref in deferred]
     diffs += _removed(workers, stale or {})
     diffs.sort(key=lambda d: apply_order_key(d.ref))
     later = tuple(sorted(deferred, key=apply_order_key))
-    return Plan(tuple(diffs), tuple(refusals), later)
+    return Plan(tuple(diffs), tuple(listed), later, len(lines))
 
 
 def _added(m: Manifest) -> ObjectDiff:

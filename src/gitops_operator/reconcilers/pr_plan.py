@@ -118,19 +118,23 @@ def plan_application(
             " kind comes from this change"
         )
     report = RevisionDiff(base, report_head, subject, plan.diffs, tuple(notes))
-    comment = as_markdown(report, MAX_MARKDOWN)
     if plan.refused:
-        refused = "\n".join(f"- {line[:MAX_ERROR_CHARS]}" for line in plan.refused)
-        comment += f"\n**The dry run refused:**\n\n{refused}\n"
-        summary = f"dry run refused {len(plan.refused)} object(s): {plan.refused[0]}"
+        n = plan.refusals
+        refused = "\n".join(line[:MAX_ERROR_CHARS] for line in plan.refused)
+        what = f"the pull request's head, {report_head}, cannot be applied: the dry run refused"
+        comment = failure_markdown(f"{what} {n} object(s)", subject, refused)
+        if plan.diffs:
+            comment += "\n" + as_markdown(report, MAX_MARKDOWN - len(comment))
+        summary = f"dry run refused {n} object(s): {plan.refused[0]}"
         return AppPlan(
             namespace,
             name,
             False,
             mask_values(summary, secrets),
-            mask_values(comment[:MAX_MARKDOWN], secrets),
+            mask_values(comment, secrets),
             "DryRunFailed",
         )
+    comment = as_markdown(report, MAX_MARKDOWN)
     counts = ", ".join(f"{n} {change.value}" for change, n in count(plan.diffs).items() if n)
     summary = f"plans cleanly: {counts}" if counts else "plans cleanly: no object changes"
     return AppPlan(namespace, name, True, summary, mask_values(comment, secrets))
