@@ -11,12 +11,14 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from githostrecorder import GitHostRecorder
 from gitops_operator.api import API_VERSION
@@ -156,6 +158,20 @@ def status_for(rec: GitHostRecorder, sha: str, namespace: str) -> dict[str, Any]
     return found[-1] if found else None
 
 
+def plans_counted(operator, result: str) -> float:
+    text = (
+        urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10)
+        .read()
+        .decode()
+    )
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "gitops_pull_request_plans_total" and sample.labels == {"result": result}
+    )
+
+
 def live_data(kube, namespace: str) -> tuple[dict[str, str], str]:
     cm = kube.get("v1", ObjectRef("", "ConfigMap", namespace, "settings")) or {}
     sec = kube.get("v1", ObjectRef("", "Secret", namespace, "creds")) or {}
@@ -214,6 +230,7 @@ def test_a_pull_request_gets_its_diff_as_a_comment_and_a_status_and_nothing_chan
     assert (record["number"], record["sha"], record["result"]) == (1, head, "Planned")
     assert "ignore me" not in json.dumps(record), "no payload text is recorded"
     events_with(kube, namespace, "app", "PullRequestPlanned")
+    assert plans_counted(operator, "planned") >= 1
 
     # a second push to the same pull request edits the same comment
     again = push_pull_request(
