@@ -75,7 +75,8 @@ PULL_REQUEST_PLANS = Counter(
     "gitops_pull_request_plans_total",
     "Pull-request plans (GitRepository spec.pullRequests), by result: planned (every"
     " Application rendered and passed the dry run), failed (one did not), error (the head"
-    " or the Provider could not be used), dropped (too many plans queued).",
+    " or the Provider could not be used), skipped (pullRequests was turned off meanwhile),"
+    " dropped (too many plans queued).",
     ["result"],
 )
 

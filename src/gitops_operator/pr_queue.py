@@ -30,7 +30,11 @@ MAX_QUEUED = 64
 """(repository, pull request) pairs planned or waiting at most; more are dropped."""
 CONCURRENT_PLANS = 2
 """Plans running at once (each plans its Applications one after another)."""
-_RESULTS = {"PullRequestPlanned": "planned", "PullRequestPlanFailed": "failed"}
+_RESULTS = {
+    "PullRequestPlanned": "planned",
+    "PullRequestPlanFailed": "failed",
+    "PullRequestPlanSkipped": "skipped",
+}
 
 
 @dataclass

@@ -153,8 +153,13 @@ def signed_pull_request(body: bytes) -> dict[str, str]:
 
 
 def status_for(rec: GitHostRecorder, sha: str, namespace: str) -> dict[str, Any] | None:
+    """The plan's final commit status of ``sha`` (not the ``pending`` one meanwhile)."""
     context = f"gitops-operator/plan/{namespace}/app"
-    found = [s for s in rec.statuses if s["sha"] == sha and s["context"] == context]
+    found = [
+        s
+        for s in rec.statuses
+        if s["sha"] == sha and s["context"] == context and s["state"] != "pending"
+    ]
     return found[-1] if found else None
 
 
@@ -170,6 +175,14 @@ def plans_counted(operator, result: str) -> float:
         for sample in family.samples
         if sample.name == "gitops_pull_request_plans_total" and sample.labels == {"result": result}
     )
+
+
+def versions(kube, namespace: str) -> list[str]:
+    """The live objects' resourceVersions: any write, even a no-op apply, would move one."""
+    return [
+        (kube.get("v1", ObjectRef("", kind, namespace, name)) or {})["metadata"]["resourceVersion"]
+        for kind, name in (("ConfigMap", "settings"), ("Secret", "creds"))
+    ]
 
 
 def live_data(kube, namespace: str) -> tuple[dict[str, str], str]:
@@ -209,12 +222,16 @@ def test_a_pull_request_gets_its_diff_as_a_comment_and_a_status_and_nothing_chan
         "app/creds.yaml": secret_manifest(SECRET_IN_PR),
         "app/extra.yaml": configmap("extra", added="yes"),
     }
+    before = versions(kube, namespace)
     head = push_pull_request(repo, 1, changes, "main")
     body = pull_request_event(repo.url, 1, head)
     assert post(operator, "github", body, signed_pull_request(body)) == (202, {"triggered": 1})
 
     status = wait_for(lambda: status_for(github, head, namespace), timeout=60, what="a status")
     assert status["state"] == "success", status
+    assert status["description"] == "plans cleanly: 1 added, 2 changed"
+    pending = [s for s in github.statuses if s["sha"] == head and s["state"] == "pending"]
+    assert pending, "the head was marked pending while it was planned"
     [comment] = [c for c in github.comments if c["number"] == 1]
     text = comment["body"]
     assert f"<!-- gitops-operator:plan:{namespace}/app -->" in text
@@ -225,6 +242,7 @@ def test_a_pull_request_gets_its_diff_as_a_comment_and_a_status_and_nothing_chan
     assert "mode" not in text, "an unchanged field is not part of the diff"
 
     assert live_data(kube, namespace) == ({"level": "info", "mode": "a"}, SECRET_VALUE)
+    assert versions(kube, namespace) == before, "nothing was written"
     assert kube.get("v1", ObjectRef("", "ConfigMap", namespace, "extra")) is None
     record = get_status(kube, "GitRepository", namespace, "app")["lastPullRequestPlan"]
     assert (record["number"], record["sha"], record["result"]) == (1, head, "Planned")
@@ -274,7 +292,7 @@ def test_a_closed_pull_request_is_ignored(kube, operator, repo, namespace, synce
     headers = {**signed_pull_request(forged), "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert post(operator, "github", forged, headers)[0] == 401
     time.sleep(2)
-    assert status_for(github, head, namespace) is None and not github.comments
+    assert not github.statuses and not github.comments
 
 
 @pytest.fixture

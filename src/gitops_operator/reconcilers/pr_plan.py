@@ -102,7 +102,7 @@ def plan_application(
         apps.load_post_build(run)
         secrets = run.secret_values
         run.artifact = head
-        manifests = apps.render(run, head)
+        manifests, hooks = apps.rendered(run, head)
     except GitOpsError as exc:
         return _failed(namespace, name, subject, "does not render", exc, secrets, report_head)
     old = inventory.from_status(status)
@@ -112,6 +112,8 @@ def plan_application(
     except GitOpsError as exc:
         return _failed(namespace, name, subject, "cannot be planned", exc, secrets, report_head)
     notes = []
+    if hooks:
+        notes.append(f"{len(hooks)} hook(s) run at sync time: they are not part of this plan")
     if plan.deferred:
         notes.append(
             f"{len(plan.deferred)} added object(s) are not validated: their Namespace or"

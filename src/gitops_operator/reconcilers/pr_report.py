@@ -98,7 +98,7 @@ def _plan(
         host = _host(apps, namespace, settings.provider)
         head = fetch_head(apps, namespace, dict(repository.get("spec") or {}), job.head_ref)
         record["sha"] = head.sha
-        plans, skipped = _plan_all(apps, job, head, now=now, deadline=deadline, logger=logger)
+        plans, skipped = _plan_all(apps, host, job, head, now=now, deadline=deadline, logger=logger)
         posted = _post(host, job.number, head.sha, plans, logger)
     except GitOpsError as exc:
         message = f"pull request #{job.number} not planned: {exc.message}"
@@ -149,6 +149,7 @@ def _host(apps: ApplicationReconciler, namespace: str, provider: str) -> GitHost
 
 def _plan_all(
     apps: ApplicationReconciler,
+    host: GitHost,
     job: PullRequestRun,
     head: Artifact,
     *,
@@ -156,8 +157,8 @@ def _plan_all(
     deadline: float,
     logger: Logger,
 ) -> tuple[list[AppPlan], list[tuple[Key, str]]]:
-    """Each Application's plan, in name order, until the cap or the deadline; the ones
-    left out, and why."""
+    """Each Application's plan, in name order, until the cap or the deadline (its commit
+    status ``pending`` meanwhile); the ones left out, and why."""
     plans: list[AppPlan] = []
     skipped: list[tuple[Key, str]] = []
     for key in sorted(job.applications):
@@ -170,6 +171,12 @@ def _plan_all(
         app = apps.kube.get(API_VERSION, ObjectRef(GROUP, APPLICATION_KIND, *key))
         if app is None or not _uses(apps, app, job.repository):
             continue  # gone, or moved to another source since the watch saw it
+        try:
+            host.set_status(
+                head.sha, "pending", context=context(*key), description="planning: render, dry run"
+            )
+        except GitHostError as exc:
+            logger.warning("cannot mark %s/%s pending: %s", *key, exc)
         plans.append(plan_application(apps, app, head, job.number, now=now, logger=logger))
     return plans, skipped
 
