@@ -383,3 +383,47 @@ def test_the_dry_run_is_the_applications_own_identity(
     assert kube.get("v1", ObjectRef("", "Service", namespace, "web")) is None
     record = get_status(kube, "GitRepository", namespace, "app")["lastPullRequestPlan"]
     assert (record["result"], record["sha"]) == ("Failed", head)
+
+
+@pytest.fixture
+def gitea() -> Iterator[GitHostRecorder]:
+    rec = GitHostRecorder("gitea").start()
+    yield rec
+    rec.stop()
+
+
+def test_a_gitea_pull_request_on_the_repositorys_own_secret_path(
+    kube, operator, repo, namespace, receivers, provider_crd, gitea
+):
+    """A repository with its own webhook Secret plans what is signed with it, at its own
+    path (Gitea's synchronized action); a delivery signed otherwise is refused."""
+    own = "own-gitea-secret-41"
+    kube.apply(secret(namespace, "app-webhook", token=own))
+    start(kube, repo, namespace, gitea)
+    planned = planned_repository(namespace, repo.url)
+    planned["spec"]["webhook"] = {"secretRef": {"name": "app-webhook"}}
+    kube.apply(planned)
+    head = push_pull_request(
+        repo, 8, {"app/settings.yaml": configmap("settings", level="trace", mode="a")}, "main"
+    )
+    body = pull_request_event(repo.url, 8, head, action="synchronized")
+
+    def gitea_headers(key: str) -> dict[str, str]:
+        return {
+            "X-Gitea-Event": "pull_request_sync",
+            "X-Gitea-Delivery": str(uuid.uuid4()),
+            "X-Gitea-Signature": hmac.new(key.encode(), body, hashlib.sha256).hexdigest(),
+        }
+
+    assert post(operator, f"gitea/{namespace}/app", body, gitea_headers("wrong"))[0] == 401
+
+    def accepted() -> tuple[int, dict] | None:
+        answer = post(operator, f"gitea/{namespace}/app", body, gitea_headers(own))
+        return answer if answer[0] == 202 else None
+
+    status = wait_for(accepted, timeout=20, what="the repository's own secret in the index")
+    assert status == (202, {"triggered": 1})
+    final = wait_for(lambda: status_for(gitea, head, namespace), timeout=60, what="a status")
+    assert final["state"] == "success"
+    [comment] = [c for c in gitea.comments if c["number"] == 8]
+    assert '"trace"' in comment["body"]
