@@ -7,6 +7,9 @@ from typing import Final
 
 LAST_APPLIED_REVISION: Final = "lastAppliedRevision"
 """The revision whose objects were last applied."""
+UNAFFECTED_REVISION: Final = "unaffectedRevision"
+"""A newer source revision that changes none of lastAppliedRevision's render inputs, so it
+was not rendered: ``{revision, appliedRevision, checkedAt}``."""
 LAST_ATTEMPTED_REVISION: Final = "lastAttemptedRevision"
 """The revision last tried, whatever the result."""
 LAST_GOOD_REVISION: Final = "lastGoodRevision"

@@ -83,6 +83,7 @@ from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
 from .substitutions import load_variables
 from .sync import check_health, sync
+from .unaffected import unaffected
 
 SOURCE_GRACE = 30.0
 """Seconds a new Application waits for its GitRepository to appear before warning."""
@@ -230,11 +231,14 @@ class ApplicationReconciler:
             held = steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
             return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
+        skipped = unaffected(run, self.git.changed_paths) or {}
+        run.status.update(skipped)  # a revision that changes nothing for it: a steady pass
         if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):
                     return check_health(run, self.snapshots, self.desired)
-                return steady(run, self.desired, self.snapshots, self._drift_checked)
+                held = steady(run, self.desired, self.snapshots, self._drift_checked)
+                return replace(held, status={**skipped, **held.status})
             except (StalledError, HealthCheckError) as exc:
                 return self.revision_failed(run, exc)
         check_namespaces(run, self.no_cross_namespace_refs)

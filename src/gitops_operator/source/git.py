@@ -24,6 +24,7 @@ from ..config import Settings
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
 from .auth import Credentials
 from .cache import Artifact, ArtifactCache
+from .changes import ChangedPaths
 from .command import run_git
 from .hosts import HostPolicy, Resolver, Target, check_target
 from .refs import Revision, check_sha, ls_remote_patterns, parse_ls_remote, select, tag_object
@@ -58,6 +59,7 @@ class GitSource:
         self.allow_local = allow_local
         self.allowed_hosts = allowed_hosts or HostPolicy()
         self.resolver = resolver
+        self.changes = ChangedPaths()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -315,8 +317,16 @@ class GitSource:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def changed_paths(self, url: str, old: str, new: str) -> frozenset[str] | None:
+        """The paths commits ``old`` and ``new`` of ``url`` differ in, or None when that
+        is not known here (either commit is not in the local mirror)."""
+        return self.changes.between(self._mirror_path(url), old, new)
+
+    def _mirror_path(self, url: str) -> Path:
+        return self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
+
     def _mirror(self, url: str) -> git.Repo:
-        path = self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
+        path = self._mirror_path(url)
         if (path / "HEAD").exists():
             return git.Repo(path)
         path.parent.mkdir(parents=True, exist_ok=True)
