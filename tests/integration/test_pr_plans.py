@@ -427,3 +427,41 @@ def test_a_gitea_pull_request_on_the_repositorys_own_secret_path(
     assert final["state"] == "success"
     [comment] = [c for c in gitea.comments if c["number"] == 8]
     assert '"trace"' in comment["body"]
+
+
+def test_removals_and_a_new_namespace_are_planned_without_deleting_or_creating(
+    kube, operator, repo, namespace, receivers, provider_crd, github
+):
+    """With prune on, a file removed by the pull request is a removed object (its Secret
+    values masked); objects in a Namespace the pull request adds are listed as added, not
+    validated (they cannot be dry-run before it exists). Nothing is deleted or created."""
+    start(kube, repo, namespace, github, prune=True)
+    fresh = f"{namespace}-new"
+    added = yaml.safe_dump_all(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fresh}},
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "inside", "namespace": fresh},
+                "data": {"k": "v"},
+            },
+        ]
+    )
+    git(repo.work, "checkout", "-q", "main")
+    git(repo.work, "rm", "-q", "app/creds.yaml")
+    head = push_pull_request(repo, 9, {"app/new.yaml": added}, "HEAD")
+    git(repo.work, "reset", "-q", "--hard", "origin/main")
+    body = pull_request_event(repo.url, 9, head)
+    assert post(operator, "github", body, signed_pull_request(body))[0] == 202
+    status = wait_for(lambda: status_for(github, head, namespace), timeout=60, what="a status")
+    assert status["state"] == "success", status
+    [comment] = [c for c in github.comments if c["number"] == 9]
+    text = comment["body"]
+    assert f"- removed | `Secret {namespace}/creds`" in text
+    assert "password: '***'" in text and SECRET_VALUE not in text
+    assert f"+ added | `Namespace {fresh}`" in text
+    assert f"+ added | `ConfigMap {fresh}/inside`" in text
+    assert "1 added object(s) are not validated" in text
+    assert live_data(kube, namespace) == ({"level": "info", "mode": "a"}, SECRET_VALUE)
+    assert kube.get("v1", ObjectRef("", "Namespace", "", fresh)) is None
