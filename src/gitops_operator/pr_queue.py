@@ -12,11 +12,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import metrics
 from .reconcilers.outcome import Event
 from .reconcilers.pr_report import PullRequestRun, plan_pull_request
+from .reconcilers.run import Logger
 from .runtime import Key, Runtime
 from .status_writer import now
 from .webhook import PullRequestEvent, Target
@@ -85,7 +85,7 @@ class PlanQueue:
 
 
 def pull_request_handler(
-    runtime: Runtime, logger: Any
+    runtime: Runtime, logger: Logger
 ) -> Callable[[PullRequestEvent, Target], Awaitable[int]]:
     """The receiver's ``on_pull_request``: queue a plan for every repository that plans
     the pull request; answer how many."""

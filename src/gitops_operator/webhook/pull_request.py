@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..errors import WebhookError
 from .common import (
     Provider,
     bad_request,
@@ -72,7 +73,7 @@ def is_pull_request(provider: Provider, headers: Mapping[str, str]) -> bool:
     names, events, _ = _EVENTS[provider]
     try:
         return event_name(headers, names) in events
-    except Exception:  # no event header: parse_push says so
+    except WebhookError:  # no event header: parse_push says so
         return False
 
 
