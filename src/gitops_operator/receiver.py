@@ -1,8 +1,10 @@
-"""Route verified push webhooks to the GitRepositories they concern.
+"""Route verified push (and pull-request) webhooks to the GitRepositories they concern.
 
 Keeps an index of every GitRepository's normalised URL, ref and own webhook Secret (fed
 by the controller's watch), answers which repositories a push triggers, and records the
-delivery in their status. The HTTP side (signatures, limits, replays) is ``webhook.py``.
+delivery in their status; a pull request concerns the repositories of its URL that opt
+in with ``spec.pullRequests`` (``match_pull_request``). The HTTP side (signatures,
+limits, replays) is the ``webhook`` package.
 
 Two kinds of secret, never both for one repository: a delivery to ``/hooks/<provider>``
 is verified with the provider's shared secret and wakes the repositories without a
