@@ -37,6 +37,7 @@ from .config import Settings
 from .errors import GitOpsError, StalledError
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
+from .pr_queue import pull_request_handler
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Event, Outcome
@@ -110,6 +111,7 @@ async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
         on_result=lambda provider, result: metrics.count_webhook(
             provider.value if provider else "unknown", result
         ),
+        on_pull_request=pull_request_handler(runtime, logger),
     )
     runtime.webhook_runner = web.AppRunner(app, access_log=None)
     await runtime.webhook_runner.setup()

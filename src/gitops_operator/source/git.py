@@ -127,6 +127,26 @@ class GitSource:
         concrete, sha = select(ref, refs, url)
         return Revision(concrete, sha, tag_object(concrete, refs))
 
+    def resolve_name(
+        self, url: str, name: str, *, timeout: float, credentials: Credentials | None = None
+    ) -> str | None:
+        """The commit the remote's ref ``name`` (``refs/pull/7/head``) points at, None when
+        the remote has no such ref: one ls-remote round trip."""
+        target = self.check_url(url)
+        output = self._git(
+            None,
+            "ls_remote",
+            "--",
+            url,
+            name,
+            timeout=timeout,
+            url=url,
+            target=target,
+            credentials=credentials,
+        )
+        sha = parse_ls_remote(output).get(name)
+        return check_sha(sha, where=name) if sha else None
+
     def artifact(self, url: str, sha: str, *, scope: str = "") -> Artifact | None:
         """The cached tree of ``sha`` if ``url`` with the Secret ``scope``
         (``credentials_scope``) fetched it, in this process or an earlier one."""
