@@ -107,6 +107,7 @@ class ApplicationReconciler:
     _drift_checked: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """When drift was last checked, by (namespace, name, uid): status.lastDriftCheckAt
     is written only when the result changes, or at most every interval."""
+    drift_asked: dict[tuple[str, str], bool] = field(default_factory=dict)  # drift_watches
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -154,6 +155,7 @@ class ApplicationReconciler:
         """Drop what is remembered about a deleted Application."""
         for key in [k for k in self._drift_checked if k[:2] == (namespace, name)]:
             self._drift_checked.pop(key, None)
+        self.drift_asked.pop((namespace, name), None)
         self.snapshots.forget(namespace, name)
 
     def reconcile(
@@ -186,6 +188,7 @@ class ApplicationReconciler:
             logger,
             self.manager_for(namespace, spec.service_account).with_health_rules(rules),
             inventory=inventory.from_status(status),
+            drift_asked=self.drift_asked.pop((namespace, str(obj["metadata"]["name"])), False),
         )
         self.load_post_build(run)
         self.fetch_source(run)
