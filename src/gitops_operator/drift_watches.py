@@ -16,7 +16,7 @@ that is refused (RBAC, a kind no longer served) is logged, counted
 meanwhile ``driftInterval`` covers that kind.
 
 Memory: the index holds one string (the inventory id) per managed object, in a dict
-and a frozenset: about 200 bytes per object (``bench/drift.py`` measures it); a kind
+and a frozenset: about 270 bytes per object (``bench/drift.py`` measures it); a kind
 costs one thread and one connection.
 """
 
