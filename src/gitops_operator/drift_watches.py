@@ -220,10 +220,10 @@ class DriftWatches:
                     log.info("watch of %s %s broke, resuming: %s", api_version, name, exc)
                     stop.wait(ERROR_RETRY)
                     continue
-                reason = {403: "forbidden", 404: "not_found", 410: "expired"}.get(code, "refused")
-                if code == 410:
+                if code == 410:  # too old a resourceVersion: start again from now
                     since = ""
                     continue
+                reason = {403: "forbidden", 404: "not_found"}.get(code, "refused")
                 DRIFT_WATCH_FAILURES.labels(f"{api_version}/{name}", reason).inc()
                 if not refused:
                     log.warning(
