@@ -7,7 +7,8 @@ with the operator's own identity. Nothing of the watched objects is kept: each e
 looked up in the index of managed objects (inventory id -> Application) and dropped
 unless it names one. An event the operator's own apply caused (the newest managedFields
 entry is its field manager) or a status write wakes nothing; the drift check decides
-the rest. Wake-ups are coalesced per Application for ``DEBOUNCE`` seconds.
+the rest. Wake-ups are coalesced per Application for ``DEBOUNCE`` seconds, and are at
+least ``SPACING`` seconds apart.
 
 The watches only wake: the drift check that follows reads and dry-runs with the
 Application's identity, as the periodic one does, and stays the safety net. A watch
@@ -39,6 +40,8 @@ Kind = tuple[str, str]  # apiVersion, kind
 
 DEBOUNCE = 0.3
 """Seconds the events of one Application are gathered into one wake-up."""
+SPACING = 2.0
+"""Seconds at least between two wake-ups of one Application."""
 WATCH_TIMEOUT = 240
 """Seconds one watch request lasts before it is made again (and a stopped one ends)."""
 RETRY = 60.0
@@ -123,22 +126,29 @@ class Index:
 
 @dataclass(slots=True)
 class Debouncer:
-    """Keys gathered for ``delay`` seconds from the first one, then handed out once."""
+    """Keys gathered for ``delay`` seconds from the first one, then handed out once; a
+    key handed out is not handed out again within ``spacing`` seconds (an object that
+    another controller keeps rewriting cannot make a selfHeal fight faster than that)."""
 
     delay: float
+    spacing: float = 0.0
     _due: dict[Key, float] = field(default_factory=dict)
+    _fired: dict[Key, float] = field(default_factory=dict)
 
     def add(self, key: Key, now: float) -> bool:
         """True when ``key`` was not pending yet."""
         if key in self._due:
             return False
-        self._due[key] = now + self.delay
+        self._due[key] = max(now + self.delay, self._fired.get(key, 0.0) + self.spacing)
         return True
 
     def pop_due(self, now: float) -> list[Key]:
         due = [k for k, at in self._due.items() if at <= now]
         for key in due:
             del self._due[key]
+        for key in [k for k, at in self._fired.items() if at + self.spacing <= now]:
+            del self._fired[key]
+        self._fired.update(dict.fromkeys(due, now) if self.spacing else {})
         return due
 
     def next_due(self) -> float | None:
@@ -158,7 +168,7 @@ class DriftWatches:
     _stops: dict[Kind, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pending: threading.Condition = field(default_factory=threading.Condition)
-    _debouncer: Debouncer = field(default_factory=lambda: Debouncer(DEBOUNCE))
+    _debouncer: Debouncer = field(default_factory=lambda: Debouncer(DEBOUNCE, SPACING))
     _flusher: threading.Thread | None = None
 
     def track(self, app: Key, status: Mapping[str, Any] | None) -> None:

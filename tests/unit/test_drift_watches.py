@@ -124,6 +124,20 @@ def test_wake_ups_of_one_application_are_coalesced_within_the_delay():
     assert debouncer.add(A, 11.0), "a later event wakes it again"
 
 
+def test_wake_ups_of_one_application_are_spaced_and_others_are_not_held_back():
+    debouncer = Debouncer(0.3, spacing=2.0)
+    debouncer.add(A, 10.0)
+    assert debouncer.pop_due(10.3) == [A]
+    debouncer.add(A, 10.5)  # rewritten again at once (a controller, a selfHeal fight)
+    debouncer.add(B, 10.5)
+    assert debouncer.pop_due(10.8) == [B], "another Application is not held back"
+    assert debouncer.next_due() == 12.3
+    assert debouncer.pop_due(12.29) == []
+    assert debouncer.pop_due(12.3) == [A]
+    debouncer.add(A, 20.0)  # long after: only the delay
+    assert debouncer.pop_due(20.3) == [A]
+
+
 def test_watch_driven_drift_is_on_by_default_and_can_be_turned_off():
     assert Settings.from_env({}).drift_watches is True
     assert Settings.from_env({"GITOPS_DRIFT_WATCHES": "false"}).drift_watches is False
