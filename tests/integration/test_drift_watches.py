@@ -14,6 +14,7 @@ from gitops_operator.objects import ObjectRef
 from .apps import application, configmap, deployment, repository
 from .support import condition, events_for, get_status, wait_for
 from .test_reconcile import get, synced_to
+from .test_tenancy import operator_with
 
 DEPLOYMENT = ObjectRef("apps", "Deployment", "", "web")
 
@@ -114,3 +115,14 @@ def test_the_operators_own_applies_wake_nothing(kube, operator, repo, namespace,
     assert wakeups(operator, namespace) == woken, "a wake-up loop"
     corrected = [e for e in events_for(kube, namespace, "app") if e["reason"] == "DriftCorrected"]
     assert sum(int(e.get("count") or 1) for e in corrected) == 1
+
+
+def test_turned_off_drift_waits_for_drift_interval(kube, operator, repo, namespace, cluster):
+    with operator_with(operator, GITOPS_DRIFT_WATCHES="false") as custom:
+        custom.wait_live()
+        synced_app(kube, repo, namespace)
+        scale(cluster, namespace, 3)
+        time.sleep(10)  # with the watches on, this is Drifted in about a second
+        status = get_status(kube, "Application", namespace, "app")
+        assert condition(status, "Drifted").get("status") != "True"
+        assert not samples(custom, "gitops_drift_watches")[0].value
