@@ -152,13 +152,11 @@ class KubeClient:
             for event in self._dyn.watch(resource, namespace, ref.name, timeout=timeout):
                 yield str(event["type"])
 
-    def watch_metadata(
-        self, api_version: str, kind: str, since: str, timeout: int
-    ) -> Iterator[Any]:
+    def watch_metadata(self, version: str, kind: str, since: str, timeout: int) -> Iterator[Any]:
         """Events of every object of ``kind`` (all namespaces) from resourceVersion
         ``since`` (empty: from now, after a one-item list), as PartialObjectMetadata: no
         spec, no status, nothing kept. Bookmarks keep the resourceVersion fresh."""
-        path, accept = str(self.resource(api_version, kind).path()), _METADATA
+        path, accept = str(self.resource(version, kind).path()), _METADATA
         with _api_errors(f"watch {kind}"):
             if not since:
                 found = self._send("GET", path, {"limit": "1"}, accept=f"{accept}List")
@@ -279,9 +277,8 @@ class KubeClient:
         headers = {"Accept": accept, **self._api.default_headers}
         self._api.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
         url = f"{self._api.configuration.host}{path}?{urlencode(query)}"
-        timeout = urllib3.Timeout(
-            connect=REQUEST_TIMEOUT[0], read=int(query["timeoutSeconds"]) + 30
-        )
+        read = int(query["timeoutSeconds"]) + 30  # the server ends it first
+        timeout = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=read)
         response = self._api.rest_client.pool_manager.request(
             "GET", url, headers=headers, timeout=timeout, preload_content=False
         )
