@@ -71,9 +71,9 @@ def inventory_of(status: Mapping[str, Any] | None) -> dict[str, Kind]:
 
 
 def caused_elsewhere(event_type: str, meta: Mapping[str, Any], field_manager: str) -> bool:
-    """Whether a watch event may be drift: a deletion, or a write whose newest
-    managedFields entry is another manager's, and not a status write."""
-    if event_type == "DELETED":
+    """Whether a watch event may be drift: a deletion (or one that waits for finalizers),
+    or a write whose newest managedFields entry is another manager's, not a status write."""
+    if event_type == "DELETED" or (event_type == "MODIFIED" and meta.get("deletionTimestamp")):
         return True
     if event_type not in ("ADDED", "MODIFIED"):
         return False

@@ -104,6 +104,8 @@ def test_only_another_managers_write_or_a_deletion_may_be_drift():
     assert not caused_elsewhere("ADDED", {"managedFields": [ours]}, "gitops-operator")
     assert caused_elsewhere("ADDED", {"managedFields": [ours, edit]}, "gitops-operator")
     assert caused_elsewhere("DELETED", {"managedFields": [ours]}, "gitops-operator")
+    deleting = {"managedFields": [ours], "deletionTimestamp": "2026-01-01T00:00:10Z"}
+    assert caused_elsewhere("MODIFIED", deleting, "gitops-operator"), "held by a finalizer"
     assert caused_elsewhere("MODIFIED", {}, "gitops-operator"), "nothing to tell: check"
     assert not caused_elsewhere("BOOKMARK", {}, "gitops-operator")
     same_second = entry("kubectl-edit", ours["time"])
