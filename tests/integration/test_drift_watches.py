@@ -103,7 +103,7 @@ def test_the_operators_own_applies_wake_nothing(kube, operator, repo, namespace,
     synced_app(kube, repo, namespace, selfHeal=True)
     time.sleep(3)  # the sync's own writes and the controllers' status writes settle
     before = wakeups(operator, namespace)
-    assert before == 0, "the operator's own applies and status writes woke a drift check"
+    assert before == 0, f"the operator's own applies and status writes woke {before} check(s)"
     scale(cluster, namespace, 2)
     wait_for(
         lambda: get(kube, "Deployment", namespace, "web", "apps/v1")["spec"]["replicas"] == 1,
@@ -112,9 +112,9 @@ def test_the_operators_own_applies_wake_nothing(kube, operator, repo, namespace,
     )
     woken = wait_for(lambda: wakeups(operator, namespace), timeout=10, what="a wake-up counted")
     time.sleep(10)  # quiet: the correction (an apply of ours) must not wake it again
-    assert wakeups(operator, namespace) == woken, "a wake-up loop"
+    assert (after := wakeups(operator, namespace)) == woken, f"a wake-up loop: {woken} -> {after}"
     corrected = [e for e in events_for(kube, namespace, "app") if e["reason"] == "DriftCorrected"]
-    assert sum(int(e.get("count") or 1) for e in corrected) == 1
+    assert sum(int(e.get("count") or 1) for e in corrected) == 1, [e["message"] for e in corrected]
 
 
 def test_turned_off_drift_waits_for_drift_interval(kube, operator, repo, namespace, cluster):
