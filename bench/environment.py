@@ -33,6 +33,7 @@ from operatorprocess import OperatorProcess
 
 OURS, FLUX = "ours", "flux"
 NAMESPACE = "bench"
+WEBHOOK_SECRET = "webhook-receivers"
 KWOK_CONFIG = """\
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
@@ -60,6 +61,9 @@ class Options:
     flux_burst: int | None = None
     operator_env: dict[str, str] = field(default_factory=dict)
     """More GITOPS_* settings for our operator (e.g. GITOPS_DRIFT_WATCHES)."""
+    webhook: bool = False
+    """Ours: run the push webhook receiver on a free port (``Env.webhook_port``), its
+    shared secret read from the Secret ``WEBHOOK_SECRET`` (the scenario creates it)."""
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Env:
     procs: dict[str, int] = field(default_factory=dict)
     last_requests: Counter[str] = field(default_factory=Counter)
     last_seconds: Counter[str] = field(default_factory=Counter)
+    webhook_port: int = 0
 
     def control_plane(self) -> dict[str, int]:
         pids = self.cluster.workdir / "clusters" / self.cluster.name / "pids"
@@ -231,9 +236,13 @@ def operator(env: Env) -> Iterator[dict[str, int]]:
         "GITOPS_APPLY_CONCURRENCY": str(env.opts.apply_concurrency),
         **env.opts.operator_env,
     }
+    if env.opts.webhook:
+        variables.pop("GITOPS_WEBHOOK_PORT")  # OperatorProcess's free port
+        variables["GITOPS_WEBHOOK_SECRET"] = f"{NAMESPACE}/{WEBHOOK_SECRET}"
     with OperatorProcess(env.cluster.kubeconfig, env.work, variables) as proc:
         proc.wait_live()
         assert proc.proc is not None
+        env.webhook_port = proc.webhook_port if env.opts.webhook else 0
         yield {"operator": proc.proc.pid}
 
 

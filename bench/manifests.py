@@ -148,3 +148,16 @@ def make_repository(root: Path, files: dict[str, str]) -> str:
     )
     git(clone, "push", "-q", str(root / "bench.git"), "HEAD:main")
     return git(clone, "rev-parse", "HEAD")
+
+
+def commit_files(root: Path, files: dict[str, str], message: str) -> str:
+    """Commit ``files`` (changed or new) on main of make_repository's root/bench.git,
+    from its clone next to it; returns the new SHA."""
+    clone = root.parent / "clone"
+    for rel, text in files.items():
+        (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+        (clone / rel).write_text(text)
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", message)
+    git(clone, "push", "-q", str(root / "bench.git"), "HEAD:main")
+    return git(clone, "rev-parse", "HEAD")

@@ -4,6 +4,7 @@
     .venv/bin/python bench/scale.py --scenario sync --flux       # 1000 objects, bare loop
     .venv/bin/python bench/scale.py --scenario noop --flux       # no-op reconcile
     .venv/bin/python bench/scale.py --scenario steady            # 100 apps idle, 60 s
+    .venv/bin/python bench/scale.py --scenario monorepo --flux   # 1000 apps, one-app commits
     .venv/bin/python bench/scale.py --scenario all --flux --quick
 
 Scenarios (bench/README.md says what each number means):
@@ -17,6 +18,11 @@ noop    the same Application asked to reconcile (requestedAt annotation) with no
         change: wall time until status.lastHandledReconcileAt, and controller CPU seconds.
 steady  N (default 100) Ready Applications, no change: controller CPU and Git requests per
         minute over --duration windows.
+monorepo
+        N (default 1000) Applications of one repository (the mttp shape), all Ready; then a
+        commit changing every app, --runs (5) commits touching one app each, and (ours) as
+        many signed push webhooks: time until applied, controller CPU, API requests, and
+        the one-app commit's CPU as a share of the full pass's (bench/scenario_monorepo.py).
 
 Every run starts its own control plane (named scale-<scenario>-<system>-<run>-<pid>) and
 stops it afterwards; our operator runs as ``python -m gitops_operator run``, Flux's
@@ -37,6 +43,7 @@ import flux
 from environment import FLUX, OURS, Options
 from localcluster import build_binaries
 from results import Results
+from scenario_monorepo import bench_monorepo
 from scenario_mttp import bench_mttp
 from scenario_steady import bench_steady
 from scenario_sync import bench_big
@@ -49,13 +56,15 @@ def main() -> None:
     parser.add_argument(
         "--scenario",
         nargs="+",
-        choices=["mttp", "sync", "noop", "steady", "all"],
+        choices=["mttp", "sync", "noop", "steady", "monorepo", "all"],
         default=["all"],
         help="one or more; sync and noop together share one control plane per system",
     )
-    parser.add_argument("--n", type=int, nargs="+", help="mttp: 100 500 1000; steady alone: 100")
+    parser.add_argument(
+        "--n", type=int, nargs="+", help="mttp: 100 500 1000; steady alone: 100; monorepo: 1000"
+    )
     parser.add_argument("--objects", type=int, help="sync/noop: objects in the one app (1000)")
-    parser.add_argument("--runs", type=int, help="repetitions of mttp and sync (3)")
+    parser.add_argument("--runs", type=int, help="repetitions of mttp and sync (3), monorepo (5)")
     parser.add_argument("--noop-runs", type=int, default=5)
     parser.add_argument("--flux", action="store_true", help="also run Flux; print ratios")
     parser.add_argument("--no-ours", action="store_true", help="only Flux (with --flux)")
@@ -66,7 +75,7 @@ def main() -> None:
         "--app-interval", help="Application/Kustomization interval (60m; steady: 5m)"
     )
     parser.add_argument("--drift-interval", help="Application driftInterval (60m; steady: 1m)")
-    parser.add_argument("--repo-interval", default="1m", help="GitRepository interval")
+    parser.add_argument("--repo-interval", help="GitRepository interval (1m; monorepo: 10m)")
     parser.add_argument("--duration", type=float, default=60.0, help="steady: window seconds")
     parser.add_argument("--windows", type=int, default=3, help="steady: windows")
     parser.add_argument("--timeout", type=float, default=1500.0, help="per wait, seconds")
@@ -87,7 +96,7 @@ def main() -> None:
         apply_concurrency=args.apply_concurrency,
         app_interval=args.app_interval or "60m",
         drift_interval=args.drift_interval or "60m",
-        repo_interval=args.repo_interval,
+        repo_interval=args.repo_interval or "1m",
         timeout=args.timeout,
         keep_logs=args.keep_logs,
         diagnose=args.diagnose,
@@ -109,7 +118,7 @@ def main() -> None:
     )
     scenarios = [
         name
-        for name in ("mttp", "sync", "noop", "steady")
+        for name in ("mttp", "sync", "noop", "steady", "monorepo")
         if name in args.scenario or "all" in args.scenario
     ]
     objects = args.objects or (100 if args.quick else 1000)
@@ -133,6 +142,13 @@ def main() -> None:
             steady.drift_interval = args.drift_interval or "1m"
             for n in args.n if args.n and scenarios == ["steady"] else [100]:
                 bench_steady(n, args.duration, args.windows, steady, results)
+        elif scenario == "monorepo":
+            mono = Options(**{**opts.__dict__})
+            mono.repo_interval = args.repo_interval or "10m"  # pushes and requests trigger
+            for n in (
+                args.n if args.n and scenarios == ["monorepo"] else [100 if args.quick else 1000]
+            ):
+                bench_monorepo(systems, n, args.runs or (1 if args.quick else 5), mono, results)
         print(f"== {scenario} took {time.monotonic() - began:.0f}s", flush=True)
     results.print()
     print(f"\ntotal {time.monotonic() - started:.0f}s")
