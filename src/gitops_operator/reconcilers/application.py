@@ -75,7 +75,7 @@ from .snapshots import SnapshotOutsideRulesError, SnapshotStore
 from .sources import artifact, fetch_source
 from .substitutions import load_variables
 from .sync import check_health, sync
-from .unaffected import unaffected
+from .unaffected import record_pass, unaffected
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +243,9 @@ class ApplicationReconciler:
             return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
         skipped = unaffected(run, self.git.changed_paths) or {}
-        run.status.update(skipped)  # a revision that changes nothing for it: a steady pass
+        if skipped and not run.drift_asked:
+            return record_pass(run, skipped)  # a revision that changes nothing for it
+        run.status.update(skipped)
         if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):

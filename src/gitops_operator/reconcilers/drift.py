@@ -20,7 +20,7 @@ from ..manager import Drift, ResourceManager
 from ..metrics import DRIFT_CHECKS, DRIFTED_OBJECTS
 from ..objects import Manifest, ObjectRef
 from .decisions import drift_due, drift_result_written, soak_remaining
-from .outcome import Event, Outcome, worst_object
+from .outcome import Event, Outcome, applied_message, worst_object
 from .run import ApplicationRun, DesiredFn
 from .snapshots import SnapshotStore
 
@@ -93,15 +93,9 @@ def steady(
         if overall is HealthStatus.DEGRADED:
             updates += failed("Degraded", worst, stalled=False)
         else:
-            updates += ready(_applied_message(run.revision, applied))
+            updates += ready(applied_message(run.revision, applied))
     clear = () if quarantined else (ConditionType.RECONCILING, ConditionType.STALLED)
     return Outcome(status, updates, wait, events, clear=clear)
-
-
-def _applied_message(revision: str, applied: str) -> str:
-    if applied and applied != revision:  # status.unaffectedRevision
-        return f"Applied revision: {applied}; {revision} changes none of its inputs"
-    return f"Applied revision: {revision}"
 
 
 def _desired_or_none(

@@ -112,3 +112,10 @@ def masked(outcome: Outcome, secrets: frozenset[str]) -> Outcome:
         ],
         events=[replace(e, message=mask_values(e.message, secrets)) for e in outcome.events],
     )
+
+
+def applied_message(revision: str, applied: str) -> str:
+    """The Ready message of a steady Application at the source's ``revision``."""
+    if applied and applied != revision:  # status.unaffectedRevision
+        return f"Applied revision: {applied}; {revision} changes none of its inputs"
+    return f"Applied revision: {revision}"

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api import REQUESTED_AT_ANNOTATION, sha_of, status_fields
+from ..conditions import ConditionType, get_condition, ready
 from ..hooks import HookPhase, HookState, phase_state, recorded
 from ..render.inputs import render_inputs, touches
 from .decisions import health_check_passed, unaffected_revision, wave_in_progress
+from .outcome import Outcome, applied_message
 from .run import ApplicationRun
 
 ChangedPathsFn = Callable[[str, str, str], frozenset[str] | None]
@@ -53,6 +55,17 @@ def unaffected(run: ApplicationRun, changed_paths: ChangedPathsFn) -> dict[str, 
             "checkedAt": run.now,
         }
     }
+
+
+def record_pass(run: ApplicationRun, record: dict[str, Any]) -> Outcome:
+    """The pass that records an unaffected revision: nothing is read or applied (health and
+    drift keep their own cadence); a Ready Application says which revision is current."""
+    now_ready = get_condition(run.status.get("conditions") or [], ConditionType.READY) or {}
+    applied = str(record[status_fields.UNAFFECTED_REVISION]["appliedRevision"])
+    updates = (
+        ready(applied_message(run.revision, applied)) if now_ready.get("status") == "True" else []
+    )
+    return Outcome(record, updates, min(run.spec.interval, run.spec.drift_interval))
 
 
 def _may_skip(run: ApplicationRun, applied: str) -> bool:
