@@ -76,8 +76,10 @@ from .decisions import (
 )
 from .dependencies import check_namespaces, wait_for_dependencies
 from .drift import steady
+from .git_revert import PullRequests, requested, step
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome, masked, quarantine
+from .revert_jobs import GitReverts
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
@@ -107,6 +109,9 @@ class ApplicationReconciler:
     _drift_checked: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """When drift was last checked, by (namespace, name, uid): status.lastDriftCheckAt
     is written only when the result changes, or at most every interval."""
+    git_reverts: GitReverts = field(default_factory=GitReverts)
+    pull_requests: PullRequests | None = None
+    """Pushes reverts of rolled-back revisions, opens their pull requests (git_revert)."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -155,6 +160,7 @@ class ApplicationReconciler:
         for key in [k for k in self._drift_checked if k[:2] == (namespace, name)]:
             self._drift_checked.pop(key, None)
         self.snapshots.forget(namespace, name)
+        self.git_reverts.forget(namespace, name)
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -163,15 +169,10 @@ class ApplicationReconciler:
         never prune anything. Sets SourceReady=False while the source fails."""
         spec = parse_application_spec(obj.get("spec") or {}, obj["metadata"]["namespace"])
         if spec.suspend:
-            return Outcome(
-                {},
-                [
-                    ConditionUpdate(
-                        ConditionType.READY, True, "Suspended", "reconciliation is suspended"
-                    )
-                ],
-                spec.interval,
+            suspended = ConditionUpdate(
+                ConditionType.READY, True, "Suspended", "reconciliation is suspended"
             )
+            return Outcome({}, [suspended], spec.interval)
         status = dict(obj.get("status") or {})
         namespace = str(obj["metadata"]["namespace"])
         # compiled here, before anything is applied: InvalidHealthCheck stops the pass
@@ -196,6 +197,7 @@ class ApplicationReconciler:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
             raise
+        outcome = step(run, outcome, self.git, self.git_reverts, self.pull_requests)
         if run.notes:
             notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
             outcome = replace(outcome, events=[*notes, *outcome.events])
@@ -270,7 +272,8 @@ class ApplicationReconciler:
         revision when ``should_roll_back`` says so, quarantined either way; then its SyncFail
         hooks run (``sync_fail``)."""
         if should_roll_back(error, run.spec.rollback, run.status, run.revision):
-            return sync_fail.start(run, Rollback(run, self.desired).to_last_good(error))
+            rolled_back = Rollback(run, self.desired).to_last_good(error)
+            return sync_fail.start(run, requested(run, rolled_back))
         return sync_fail.start(run, quarantine(run, error))
 
     def fetch_source(self, run: ApplicationRun) -> None:
