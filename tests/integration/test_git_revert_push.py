@@ -129,9 +129,7 @@ def test_a_diverged_tracked_branch_is_refused_not_forced(tmp_path, remote):
     assert on_server(remote, "rev-parse", "refs/heads/main") == rewritten
 
 
-def test_a_tracked_branch_that_moves_during_the_revert_is_not_forced(
-    tmp_path, remote, monkeypatch
-):
+def test_a_tracked_branch_that_moves_during_the_revert_is_not_forced(tmp_path, remote, monkeypatch):
     good, failed, _ = history(remote)
     push_ref = _Session.push_ref
 
