@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import InvalidSpecError
+from . import status_fields as status_fields
 from .dependencies import ObjectDependency, is_application_entry, parse_object_dependencies
 from .git_revert import GitRevertSpec as GitRevertSpec
 from .git_revert import parse_git_revert
@@ -291,7 +292,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             soak_period=parse_duration(
                 rollback.get("soakPeriod", "0s"), field_name="spec.rollback.soakPeriod"
             ),
-            git_revert=parse_git_revert(rollback.get("gitRevert")),
+            git_revert=parse_git_revert(rollback.get(status_fields.GIT_REVERT)),  # same name
         ),
         max_deletions=spec.get("maxDeletions"),
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),

@@ -125,6 +125,6 @@ def with_history(status: dict[str, Any], failed: str, record: dict[str, Any]) ->
     }
     for entry in history:
         if entry.get("revision") == failed and entry.get("result") == "RolledBack":
-            entry["gitRevert"] = summary
+            entry[status_fields.GIT_REVERT] = summary
             break
     return history

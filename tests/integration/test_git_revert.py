@@ -1,0 +1,194 @@
+"""Rollbacks that Git remembers (spec.rollback.gitRevert), end to end: the operator rolls
+a failed revision back, pushes its revert to a real Git server (git http-backend
+receive-pack behind basic auth), records it, and syncs the revert once it arrives
+through the repository."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gitserver import GitHTTPServer
+
+from .apps import application, configmap, deployment
+from .support import GitRepo, condition, events_with, get_status, git, wait_for
+from .test_reconcile import get, synced_to
+from .test_rollback import reconciled_again, rolled_back
+
+READ = ("reader", "read-secret")
+WRITE = ("writer", "write-secret")
+
+
+@pytest.fixture(scope="module")
+def push_server(tmp_path_factory) -> Iterator[GitHTTPServer]:
+    root = tmp_path_factory.mktemp("revert") / "repos"
+    root.mkdir()
+    with GitHTTPServer(root, auth=READ, push_auth=WRITE) as server:
+        yield server
+
+
+@pytest.fixture
+def remote(push_server) -> GitRepo:
+    name = f"v-{uuid.uuid4().hex[:8]}"
+    return GitRepo.create(push_server.root, name, push_server.url(f"{name}.git"))
+
+
+def secret(namespace: str, name: str, user: str, password: str) -> dict[str, Any]:
+    data = {"username": user, "password": password}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+def start(kube, namespace: str, remote: GitRepo, **git_revert: Any) -> tuple[str, str]:
+    """A good revision synced, then one whose pods never turn ready: rolled back. Returns
+    (good, failed) SHAs."""
+    kube.apply(secret(namespace, "git-read", *READ))
+    kube.apply(
+        {
+            "apiVersion": "gitops-operator.dev/v1alpha1",
+            "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {
+                "url": remote.url,
+                "ref": {"branch": "main"},
+                "interval": "2s",
+                "secretRef": {"name": "git-read"},
+            },
+        }
+    )
+    good = remote.commit({"app/web.yaml": deployment("web"), "app/cm.yaml": configmap("s")}, "ok")
+    rollback = {"gitRevert": {"secretRef": {"name": "git-write"}, **git_revert}}
+    kube.apply(application(namespace, healthTimeout="6s", rollback=rollback))
+    wait_for(
+        lambda: synced_to(kube, namespace, good),
+        timeout=90,  # the first test of a session also waits for the operator to start
+        what="the good revision",
+        error=lambda m: AssertionError(
+            f"{m}; {get_status(kube, 'Application', namespace, 'app')}"
+            f" {get_status(kube, 'GitRepository', namespace, 'app')}"
+        ),
+    )
+    failed = remote.commit(
+        {"app/web.yaml": deployment("web", never_ready=True), "app/new.yaml": configmap("new")},
+        "pods never become ready",
+    )
+    wait_for(lambda: rolled_back(kube, namespace), timeout=60, what="RolledBack")
+    return good, failed
+
+
+def revert_state(kube, namespace: str, *states: str) -> dict[str, Any] | None:
+    status = get_status(kube, "Application", namespace, "app")
+    return status if (status.get("gitRevert") or {}).get("state") in states else None
+
+
+def on_server(remote: GitRepo, *args: str) -> str:
+    return git(remote.bare, *args)
+
+
+def test_the_revert_is_pushed_to_a_branch_and_synced_once_merged(
+    kube, operator, remote, namespace, push_server
+):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    good, failed = start(kube, namespace, remote)
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+
+    record = status["gitRevert"]
+    branch = f"gitops-operator/revert-{failed[:12]}"
+    assert (record["revision"], record["revertTo"]) == (f"main@sha1:{failed}", f"main@sha1:{good}")
+    assert record["branch"] == branch and record["pushedAt"]
+    commit = record["commit"]
+    assert on_server(remote, "rev-parse", f"refs/heads/{branch}") == commit
+    assert on_server(remote, "rev-parse", f"{commit}^{{tree}}") == on_server(
+        remote, "rev-parse", f"{good}^{{tree}}"
+    )
+    assert on_server(remote, "rev-parse", f"{commit}^") == failed
+    message = on_server(remote, "log", "-1", "--format=%B", commit)
+    assert f"{namespace}/app" in message and f"{good}..{failed}" in message
+    assert on_server(remote, "rev-parse", "refs/heads/main") == failed, "main is left alone"
+    entry = status["history"][0]
+    assert entry["result"] == "RolledBack"
+    assert entry["gitRevert"] == {"state": "Pushed", "commit": commit, "branch": branch}
+    assert condition(status, "GitReverted")["status"] == "True"
+    pushed = events_with(kube, namespace, "app", "GitRevertPushed")
+    assert branch in pushed[0]["message"] and commit[:12] in pushed[0]["message"]
+
+    # held at the last good revision until the revert arrives; pushed once only
+    pushes = push_server.requests["push"]
+    status = reconciled_again(kube, namespace)
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert status["gitRevert"]["commit"] == commit
+    assert push_server.requests["push"] == pushes
+    assert get(kube, "ConfigMap", namespace, "new") is None
+
+    # the revert branch merged (a fast-forward): the revert syncs like any commit
+    git(remote.work, "fetch", "-q", "origin", branch)
+    git(remote.work, "merge", "-q", "--ff-only", "FETCH_HEAD")
+    git(remote.work, "push", "-q", "origin", "HEAD:main")
+    wait_for(lambda: synced_to(kube, namespace, commit), timeout=60, what="the revert synced")
+    status = get_status(kube, "Application", namespace, "app")
+    assert condition(status, "RolledBack") == {} and "failedRevision" not in status
+    assert get(kube, "ConfigMap", namespace, "new") is None
+
+
+def test_the_revert_onto_the_tracked_branch_arrives_and_syncs(kube, operator, remote, namespace):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    good, failed = start(kube, namespace, remote, target="TrackedBranch")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    commit = status["gitRevert"]["commit"]
+    assert status["gitRevert"]["branch"] == "main"
+    assert on_server(remote, "rev-parse", "refs/heads/main") == commit
+    assert on_server(remote, "rev-parse", "main^") == failed
+    tree = on_server(remote, "rev-parse", f"{good}^{{tree}}")
+    assert on_server(remote, "rev-parse", "main^{tree}") == tree
+    wait_for(lambda: synced_to(kube, namespace, commit), timeout=60, what="the revert synced")
+    assert get(kube, "ConfigMap", namespace, "new") is None
+    status = get_status(kube, "Application", namespace, "app")
+    assert status["gitRevert"]["state"] == "Pushed", "the record stays"
+
+
+def test_without_the_secret_nothing_is_pushed_and_the_rollback_stands(
+    kube, operator, remote, namespace, push_server
+):
+    pushes = push_server.requests["push"]
+    good, failed = start(kube, namespace, remote)
+
+    def reported():
+        status = get_status(kube, "Application", namespace, "app")
+        reverted = condition(status, "GitReverted")
+        return status if reverted.get("reason") == "SecretNotFound" else None
+
+    status = wait_for(reported, timeout=60, what="GitReverted=False SecretNotFound")
+    assert condition(status, "GitReverted")["status"] == "False"
+    assert "git-write" in condition(status, "GitReverted")["message"]
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}", "the rollback stands"
+    assert condition(status, "RolledBack")["status"] == "True"
+    assert events_with(kube, namespace, "app", "GitRevertFailed")[0]["type"] == "Warning"
+    assert push_server.requests["push"] == pushes
+    heads = on_server(remote, "for-each-ref", "--format=%(refname)", "refs/heads")
+    assert heads.split() == ["refs/heads/main"]
+    assert failed
+
+
+def test_credentials_without_push_rights_are_reported_and_push_nothing(
+    kube, operator, remote, namespace, push_server
+):
+    kube.apply(secret(namespace, "git-write", *READ))  # can read, cannot write
+    pushes = push_server.requests["push"]
+    good, _ = start(kube, namespace, remote)
+    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=60, what="Failed")
+    assert status["gitRevert"]["reason"] == "PushRefused"
+    reverted = condition(status, "GitReverted")
+    assert (reverted["status"], reverted["reason"]) == ("False", "PushRefused")
+    assert "read-secret" not in str(status)
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert push_server.requests["push"] == pushes
+    heads = on_server(remote, "for-each-ref", "--format=%(refname)", "refs/heads")
+    assert heads.split() == ["refs/heads/main"]
