@@ -29,7 +29,8 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   └── InvalidPatchError     server-side apply could not type the object (a 500)
     ├── NotFoundError             the object or its kind does not exist (a 404)
     ├── WaitTimeoutError          the CLI waited for an Application that did not get there
-    └── WebhookError(status)      a webhook delivery refused with an HTTP status
+    ├── WebhookError(status)      a webhook delivery refused with an HTTP status
+    └── GitHostError(status)      a Git host's API (GitHub, GitLab, Gitea) refused a call
 
 Messages never contain credentials: ``redact`` strips userinfo from every URL.
 """
@@ -253,4 +254,15 @@ class WebhookError(GitOpsError):
 
     def __init__(self, status: int, reason: str, message: str = "") -> None:
         super().__init__(message or reason, reason=reason)
+        self.status = status
+
+
+class GitHostError(GitOpsError):
+    """A Git host's REST API call that failed: ``status`` is its HTTP code, or None when
+    the host could not be reached. The message never holds the token."""
+
+    reason = "GitHostError"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
         self.status = status
