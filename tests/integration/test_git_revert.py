@@ -6,13 +6,18 @@ through the repository."""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from githostrecorder import GitHostRecorder
+from gitops_operator.kube import KubeClient
+from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
+from localcluster import apply_crds
 
 from .apps import application, configmap, deployment
 from .support import GitRepo, condition, events_with, get_status, git, wait_for
@@ -37,8 +42,64 @@ def remote(push_server) -> GitRepo:
     return GitRepo.create(push_server.root, name, push_server.url(f"{name}.git"))
 
 
-def secret(namespace: str, name: str, user: str, password: str) -> dict[str, Any]:
-    data = {"username": user, "password": password}
+PROVIDER_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "providers.gitops-operator.dev"},
+    "spec": {
+        "group": "gitops-operator.dev",
+        "scope": "Namespaced",
+        "names": {"plural": "providers", "singular": "provider", "kind": "Provider"},
+        "versions": [
+            {
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+"""A minimal Provider CRD, installed only where deploy/crds has none (the Provider's own
+CRD is another part's): spec.type, spec.address, spec.secretRef are all a revert reads."""
+
+
+@pytest.fixture(scope="module")
+def providers(kube: KubeClient, tmp_path_factory) -> None:
+    ref = ObjectRef(
+        "apiextensions.k8s.io", "CustomResourceDefinition", "", "providers.gitops-operator.dev"
+    )
+    if kube.get("apiextensions.k8s.io/v1", ref) is None:
+        path = tmp_path_factory.mktemp("crd") / "providers.yaml"
+        path.write_text(json.dumps(PROVIDER_CRD))
+        apply_crds(kube, [path], 30.0)
+
+
+@pytest.fixture
+def github() -> Iterator[GitHostRecorder]:
+    recorder = GitHostRecorder("github").start()
+    yield recorder
+    recorder.stop()
+
+
+def provider(namespace: str, kind: str, address: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "gitops-operator.dev/v1alpha1",
+        "kind": "Provider",
+        "metadata": {"name": "host", "namespace": namespace},
+        "spec": {"type": kind, "address": address, "secretRef": {"name": "host-token"}},
+    }
+
+
+def secret(
+    namespace: str, name: str, user: str = "", password: str = "", **data: str
+) -> dict[str, Any]:
+    data = {"username": user, "password": password} if user else data
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -192,3 +253,44 @@ def test_credentials_without_push_rights_are_reported_and_push_nothing(
     assert push_server.requests["push"] == pushes
     heads = on_server(remote, "for-each-ref", "--format=%(refname)", "refs/heads")
     assert heads.split() == ["refs/heads/main"]
+
+
+def test_a_pull_request_is_opened_through_the_provider_once(
+    kube, operator, remote, namespace, providers, github
+):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    kube.apply(secret(namespace, "host-token", token=github.token))
+    kube.apply(provider(namespace, "github", f"{github.url}/org/app"))
+    good, failed = start(kube, namespace, remote, providerRef={"name": "host"})
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+
+    branch = f"gitops-operator/revert-{failed[:12]}"
+    [opened] = github.pull_requests
+    assert (opened["head"]["ref"], opened["base"]["ref"]) == (branch, "main")
+    assert (
+        f"{good[:12]}..{failed[:12]}" in opened["title"] and f"{namespace}/app" in opened["title"]
+    )
+    url = status["gitRevert"]["pullRequest"]
+    assert url and status["history"][0]["gitRevert"]["pullRequest"] == url
+    assert url in events_with(kube, namespace, "app", "PullRequestOpened")[0]["message"]
+    assert condition(status, "GitReverted")["reason"] == "GitRevertPushed"
+    reconciled_again(kube, namespace)
+    assert len(github.pull_requests) == 1, "opened once"
+
+
+def test_a_provider_that_refuses_leaves_the_branch_pushed_and_says_why(
+    kube, operator, remote, namespace, providers, github
+):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    kube.apply(secret(namespace, "host-token", token="not-the-token"))
+    kube.apply(provider(namespace, "github", f"{github.url}/org/app"))
+    _, failed = start(kube, namespace, remote, providerRef={"name": "host"})
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    branch = f"gitops-operator/revert-{failed[:12]}"
+    assert on_server(remote, "rev-parse", f"refs/heads/{branch}") == status["gitRevert"]["commit"]
+    assert github.pull_requests == []
+    reverted = condition(status, "GitReverted")
+    assert reverted["reason"] == "PullRequestFailed" and "401" in reverted["message"]
+    assert "not-the-token" not in str(status)
+    failed_events = events_with(kube, namespace, "app", "GitRevertFailed")
+    assert "pull request was not opened" in failed_events[0]["message"]

@@ -76,7 +76,7 @@ from .decisions import (
 )
 from .dependencies import check_namespaces, wait_for_dependencies
 from .drift import steady
-from .git_revert import PullRequests, requested, step
+from .git_revert import requested, step
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome, masked, quarantine
 from .revert_jobs import GitReverts
@@ -110,8 +110,7 @@ class ApplicationReconciler:
     """When drift was last checked, by (namespace, name, uid): status.lastDriftCheckAt
     is written only when the result changes, or at most every interval."""
     git_reverts: GitReverts = field(default_factory=GitReverts)
-    pull_requests: PullRequests | None = None
-    """Pushes reverts of rolled-back revisions, opens their pull requests (git_revert)."""
+    """The reverts of rolled-back revisions being pushed (``git_revert``)."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -197,7 +196,7 @@ class ApplicationReconciler:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
             raise
-        outcome = step(run, outcome, self.git, self.git_reverts, self.pull_requests)
+        outcome = step(run, outcome, self.git, self.git_reverts)
         if run.notes:
             notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
             outcome = replace(outcome, events=[*notes, *outcome.events])

@@ -16,7 +16,6 @@ condition; Events GitRevertPushed, GitRevertFailed, PullRequestOpened.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..source.revert import RevertPlan
 from .credentials import load_revert_credentials
 from .decisions import seconds_since
 from .outcome import Event, Outcome
-from .revert_jobs import GitReverts, JobKey, JobResult, OpenPullRequest, RevertJob
+from .revert_jobs import GitReverts, JobKey, JobResult, RevertJob
 from .revert_plan import (
     MAX_ATTEMPTS,
     RevertState,
@@ -43,13 +42,11 @@ from .revert_plan import (
     trailer,
     with_history,
 )
+from .revert_pr import pull_request_opener
 from .run import ApplicationRun
 
 JOB_POLL = 2.0
 """Seconds between passes while a revert job runs."""
-PullRequests = Callable[[ApplicationRun, str, RevertPlan], OpenPullRequest]
-"""Reads the named Provider (with the Application's rights) and returns what opens the
-pull request of a pushed revert branch through it."""
 
 
 def requested(run: ApplicationRun, rolled_back: Outcome) -> Outcome:
@@ -71,7 +68,6 @@ def step(
     outcome: Outcome,
     git: GitSource,
     jobs: GitReverts,
-    pull_requests: PullRequests | None = None,
 ) -> Outcome:
     """Move a Pending revert on: start its job, or record the job's result."""
     spec = run.spec.rollback.git_revert
@@ -96,7 +92,7 @@ def step(
     if attempts and wait > 0:
         return replace(outcome, requeue_after=min(outcome.requeue_after, wait))
     try:
-        job = _job(run, spec, record, pull_requests)
+        job = _job(run, spec, record)
     except GitOpsError as exc:
         return _recorded(run, outcome, merged, record, JobResult(None, exc, run.now))
     jobs.submit(key, git, job)
@@ -107,7 +103,6 @@ def _job(
     run: ApplicationRun,
     spec: GitRevertSpec,
     record: dict[str, Any],
-    pull_requests: PullRequests | None,
 ) -> RevertJob:
     """What the job needs, read now with the Application's own rights (its Secret, the
     repository's URL and branch, its Provider); ``GitOpsError`` when something is missing."""
@@ -146,9 +141,7 @@ def _job(
         author_email=spec.author_email,
         timeout=repo.timeout,
     )
-    opener: OpenPullRequest | None = None
-    if spec.provider_name and pull_requests is not None:
-        opener = pull_requests(run, spec.provider_name, plan)
+    opener = pull_request_opener(run, spec.provider_name, plan) if spec.provider_name else None
     return RevertJob(plan, credentials, opener)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,22 +14,13 @@ from ..errors import GitOpsError
 from ..source import Credentials, GitSource
 from ..source.revert import Pushed, RevertPlan, push_revert
 from .decisions import TIMESTAMP
+from .revert_plan import OpenPullRequest, PullRequestResult
 
 log = logging.getLogger(__name__)
 
 JobKey = tuple[str, str, str, str]
 """namespace, name, uid, failed revision."""
 WORKERS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class PullRequestResult:
-    url: str = ""
-    error: GitOpsError | None = None
-
-
-OpenPullRequest = Callable[[Pushed], PullRequestResult]
-"""Opens the pull request of a pushed revert branch (when a Provider is named)."""
 
 
 @dataclass(frozen=True, slots=True)

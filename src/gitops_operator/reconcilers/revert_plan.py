@@ -4,10 +4,14 @@ message that names the range and the Application, and the record kept in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from ..api import sha_of, status_fields
+from ..errors import GitOpsError
+from ..source.revert import Pushed
 
 SHORT_SHA = 12
 MAX_ATTEMPTS = 4
@@ -28,6 +32,16 @@ class RevertState(StrEnum):
     """Not pushed; its reason says what to fix. Not tried again for this revision."""
     SUPERSEDED = "Superseded"
     """A newer revision was applied before the revert could be pushed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestResult:
+    url: str = ""
+    error: GitOpsError | None = None
+
+
+OpenPullRequest = Callable[[Pushed], PullRequestResult]
+"""Opens the pull request of a pushed revert branch (when a Provider is named)."""
 
 
 def branch_name(prefix: str, failed_revision: str) -> str:
