@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from githostrecorder import GitHostRecorder
+from gitops_operator.api import API_VERSION
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 from localcluster import apply_crds
 
 from .apps import application, configmap, deployment
-from .support import GitRepo, condition, events_with, get_status, git, wait_for
+from .support import GitRepo, condition, custom, events_with, get_status, git, wait_for
 from .test_reconcile import get, synced_to
 from .test_rollback import reconciled_again, rolled_back
 
@@ -294,3 +295,95 @@ def test_a_provider_that_refuses_leaves_the_branch_pushed_and_says_why(
     assert "not-the-token" not in str(status)
     failed_events = events_with(kube, namespace, "app", "GitRevertFailed")
     assert "pull request was not opened" in failed_events[0]["message"]
+
+
+def test_a_restart_between_the_push_and_its_record_pushes_nothing_twice(
+    kube, operator, remote, namespace, push_server
+):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    start(kube, namespace, remote)
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    commit, pushes = status["gitRevert"]["commit"], push_server.requests["push"]
+    # as if the operator stopped after pushing, before writing what it pushed
+    record = {**status["gitRevert"], "state": "Pending", "commit": None, "pushedAt": None}
+    kube.patch_status(API_VERSION, custom("Application", namespace, "app"), {"gitRevert": record})
+    reconciled_again(kube, namespace)
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    assert status["gitRevert"]["commit"] == commit
+    assert push_server.requests["push"] == pushes, "found on the branch, not pushed again"
+
+
+def test_a_rewritten_tracked_branch_is_reported_and_never_forced(kube, operator, remote, namespace):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    kube.apply(secret(namespace, "git-read", *READ))
+    good = remote.commit({"app/cm.yaml": configmap("s", v="1")}, "good")
+    kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {
+                "url": remote.url,
+                "ref": {"branch": "main"},
+                "interval": "2s",
+                "secretRef": {"name": "git-read"},
+            },
+        }
+    )
+    rollback = {"gitRevert": {"secretRef": {"name": "git-write"}, "target": "TrackedBranch"}}
+    kube.apply(application(namespace, healthTimeout="8s", rollback=rollback))
+    wait_for(lambda: synced_to(kube, namespace, good), timeout=60, what="the good revision")
+    remote.commit({"app/web.yaml": deployment("web", never_ready=True)}, "never ready")
+    wait_for(
+        lambda: get_status(kube, "Application", namespace, "app").get("health") == "Progressing",
+        timeout=30,
+        what="the bad revision applied",
+    )
+    # the repository stops being read, and main is rewritten behind the operator's back
+    kube.patch(API_VERSION, custom("GitRepository", namespace, "app"), {"spec": {"suspend": True}})
+    git(remote.work, "reset", "-q", "--hard", good)
+    git(remote.work, "commit", "-q", "--allow-empty", "-m", "rewritten")
+    git(remote.work, "push", "-q", "--force", "origin", "HEAD:main")
+    rewritten = on_server(remote, "rev-parse", "refs/heads/main")
+
+    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=60, what="Failed")
+    assert status["gitRevert"]["reason"] == "BranchDiverged"
+    reverted = condition(status, "GitReverted")
+    assert (reverted["status"], reverted["reason"]) == ("False", "BranchDiverged")
+    assert on_server(remote, "rev-parse", "refs/heads/main") == rewritten, "not forced"
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}", "the rollback stands"
+
+
+def test_a_manual_rollback_pushes_nothing(kube, operator, remote, namespace, push_server):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    kube.apply(secret(namespace, "git-read", *READ))
+    first = remote.commit({"app/cm.yaml": configmap("s", v="1")}, "one")
+    kube.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {
+                "url": remote.url,
+                "ref": {"branch": "main"},
+                "interval": "2s",
+                "secretRef": {"name": "git-read"},
+            },
+        }
+    )
+    app = application(namespace, rollback={"gitRevert": {"secretRef": {"name": "git-write"}}})
+    kube.apply(app)
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="first")
+    second = remote.commit({"app/cm.yaml": configmap("s", v="2")}, "two")
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="second")
+    pushes = push_server.requests["push"]
+    app["metadata"]["annotations"] = {
+        "gitops-operator.dev/rollbackTo": first[:10],
+        "gitops-operator.dev/rollbackAt": "2025-01-01T00:00:00.000000Z",
+    }
+    kube.apply(app)
+    wait_for(lambda: rolled_back(kube, namespace), timeout=30, what="manual rollback")
+    status = reconciled_again(kube, namespace)
+    assert "gitRevert" not in status and condition(status, "GitReverted") == {}
+    assert push_server.requests["push"] == pushes
+    assert on_server(remote, "rev-parse", "refs/heads/main") == second
