@@ -15,6 +15,7 @@ from gitops_operator.source import Credentials, GitSource
 from gitops_operator.source.hosts import HostPolicy
 from gitops_operator.source.revert import RevertError, RevertPlan, _Session, push_revert
 from gitserver import GitHTTPServer
+from sshserver import SSHGitServer
 
 from .support import GitRepo, git
 
@@ -163,3 +164,13 @@ def test_the_revert_onto_the_tracked_branch_is_a_fast_forward(tmp_path, remote):
     assert on_server(remote, "rev-parse", "main^{tree}") == good_tree
     again = push_revert(source(tmp_path), tracked, creds(*WRITE))
     assert (again.commit, again.reused) == (pushed.commit, True)
+
+
+def test_the_revert_is_pushed_over_ssh_with_the_secret_identity(tmp_path, remote):
+    good, failed, good_tree = history(remote)
+    with SSHGitServer() as ssh:
+        over_ssh = replace(plan(remote, good, failed), url=ssh.url(remote.bare))
+        identity = Credentials(identity=ssh.identity, known_hosts=ssh.known_hosts)
+        pushed = push_revert(source(tmp_path), over_ssh, identity)
+    assert on_server(remote, "rev-parse", f"refs/heads/{pushed.branch}") == pushed.commit
+    assert on_server(remote, "rev-parse", f"{pushed.commit}^{{tree}}") == good_tree

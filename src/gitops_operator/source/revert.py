@@ -109,7 +109,8 @@ class _Session:
                 reason="BranchExists",
             )
         self.fetch(f"+refs/heads/{plan.base}:refs/gitops/base", depth=HISTORY_DEPTH)
-        self.fetch(plan.good, depth=1)
+        if not self.has_commit(plan.good):  # not in the branch's recent history
+            self.fetch(plan.good, depth=1)
         landed = self.landed(head)
         if landed:
             return Pushed(landed, plan.base, reused=True, note="already on the branch")
@@ -213,6 +214,13 @@ class _Session:
                     reason="NonFastForward",
                 ) from None
             raise
+
+    def has_commit(self, sha: str) -> bool:
+        try:
+            self.repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
 
     def tree_of(self, commit: str) -> str:
         return self.local("rev_parse", f"{commit}^{{tree}}").strip()
