@@ -79,6 +79,8 @@ class GitReverts:
         with self._lock:
             if key in self._jobs:
                 return
+            for stale in [k for k, f in self._jobs.items() if k[:2] == key[:2] and f.done()]:
+                del self._jobs[stale]  # of an earlier failed revision, never collected
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="git-revert")
             self._jobs[key] = self._pool.submit(perform, git, job)
