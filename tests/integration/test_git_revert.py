@@ -160,7 +160,7 @@ def test_the_revert_is_pushed_to_a_branch_and_synced_once_merged(
 ):
     kube.apply(secret(namespace, "git-write", *WRITE))
     good, failed = start(kube, namespace, remote)
-    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
 
     record = status["gitRevert"]
     branch = f"gitops-operator/revert-{failed[:12]}"
@@ -203,7 +203,7 @@ def test_the_revert_is_pushed_to_a_branch_and_synced_once_merged(
 def test_the_revert_onto_the_tracked_branch_arrives_and_syncs(kube, operator, remote, namespace):
     kube.apply(secret(namespace, "git-write", *WRITE))
     good, failed = start(kube, namespace, remote, target="TrackedBranch")
-    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
     commit = status["gitRevert"]["commit"]
     assert status["gitRevert"]["branch"] == "main"
     assert on_server(remote, "rev-parse", "refs/heads/main") == commit
@@ -227,7 +227,7 @@ def test_without_the_secret_nothing_is_pushed_and_the_rollback_stands(
         reverted = condition(status, "GitReverted")
         return status if reverted.get("reason") == "SecretNotFound" else None
 
-    status = wait_for(reported, timeout=60, what="GitReverted=False SecretNotFound")
+    status = wait_for(reported, timeout=120, what="GitReverted=False SecretNotFound")
     assert condition(status, "GitReverted")["status"] == "False"
     assert "git-write" in condition(status, "GitReverted")["message"]
     assert status["lastAppliedRevision"] == f"main@sha1:{good}", "the rollback stands"
@@ -245,7 +245,7 @@ def test_credentials_without_push_rights_are_reported_and_push_nothing(
     kube.apply(secret(namespace, "git-write", *READ))  # can read, cannot write
     pushes = push_server.requests["push"]
     good, _ = start(kube, namespace, remote)
-    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=60, what="Failed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=120, what="Failed")
     assert status["gitRevert"]["reason"] == "PushRefused"
     reverted = condition(status, "GitReverted")
     assert (reverted["status"], reverted["reason"]) == ("False", "PushRefused")
@@ -263,7 +263,7 @@ def test_a_pull_request_is_opened_through_the_provider_once(
     kube.apply(secret(namespace, "host-token", token=github.token))
     kube.apply(provider(namespace, "github", f"{github.url}/org/app"))
     good, failed = start(kube, namespace, remote, providerRef={"name": "host"})
-    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
 
     branch = f"gitops-operator/revert-{failed[:12]}"
     [opened] = github.pull_requests
@@ -286,7 +286,7 @@ def test_a_provider_that_refuses_leaves_the_branch_pushed_and_says_why(
     kube.apply(secret(namespace, "host-token", token="not-the-token"))
     kube.apply(provider(namespace, "github", f"{github.url}/org/app"))
     _, failed = start(kube, namespace, remote, providerRef={"name": "host"})
-    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
     branch = f"gitops-operator/revert-{failed[:12]}"
     assert on_server(remote, "rev-parse", f"refs/heads/{branch}") == status["gitRevert"]["commit"]
     assert github.pull_requests == []
@@ -302,13 +302,13 @@ def test_a_restart_between_the_push_and_its_record_pushes_nothing_twice(
 ):
     kube.apply(secret(namespace, "git-write", *WRITE))
     start(kube, namespace, remote)
-    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
     commit, pushes = status["gitRevert"]["commit"], push_server.requests["push"]
     # as if the operator stopped after pushing, before writing what it pushed
     record = {**status["gitRevert"], "state": "Pending", "commit": None, "pushedAt": None}
     kube.patch_status(API_VERSION, custom("Application", namespace, "app"), {"gitRevert": record})
     reconciled_again(kube, namespace)
-    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=60, what="Pushed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
     assert status["gitRevert"]["commit"] == commit
     assert push_server.requests["push"] == pushes, "found on the branch, not pushed again"
 
@@ -346,7 +346,7 @@ def test_a_rewritten_tracked_branch_is_reported_and_never_forced(kube, operator,
     git(remote.work, "push", "-q", "--force", "origin", "HEAD:main")
     rewritten = on_server(remote, "rev-parse", "refs/heads/main")
 
-    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=60, what="Failed")
+    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=120, what="Failed")
     assert status["gitRevert"]["reason"] == "BranchDiverged"
     reverted = condition(status, "GitReverted")
     assert (reverted["status"], reverted["reason"]) == ("False", "BranchDiverged")

@@ -85,10 +85,6 @@ class GitReverts:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="git-revert")
             self._jobs[key] = self._pool.submit(perform, git, job)
 
-    def running(self, key: JobKey) -> bool:
-        with self._lock:
-            return key in self._jobs and not self._jobs[key].done()
-
     def collect(self, key: JobKey) -> JobResult | None:
         """The job's result once it is done (and then forgotten), else None."""
         with self._lock:
