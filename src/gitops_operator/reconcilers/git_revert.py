@@ -115,7 +115,7 @@ def _job(
             f" {repo.ref.kind.value}): a revert is pushed only for a tracked branch",
             reason="UnsupportedRef",
         )
-    credentials = load_revert_credentials(run.manager.kube, run.namespace, spec.secret_name)
+    credentials = load_revert_credentials(run.home_kube, run.namespace, spec.secret_name)
     branch = (
         base
         if spec.target is RevertTarget.TRACKED_BRANCH

@@ -54,7 +54,7 @@ def pull_request_opener(run: ApplicationRun, provider: str, plan: RevertPlan) ->
 
 def host_of(run: ApplicationRun, name: str) -> HostRepo:
     """The repository on its Git host that Provider ``name`` names, with its token."""
-    kube = run.manager.kube
+    kube = run.home_kube  # the Application's own namespace, on its own cluster
     where = f"Provider {run.namespace}/{name} (spec.rollback.gitRevert.providerRef)"
     provider = kube.get(API_VERSION, ObjectRef(GROUP, PROVIDER_KIND, run.namespace, name))
     if provider is None:

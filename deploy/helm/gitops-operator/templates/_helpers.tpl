@@ -79,6 +79,11 @@ privilege: what the code calls, nothing for "convenience".
 - apiGroups: [gitops-operator.dev]
   resources: [gitrepositories/status, applications/status]
   verbs: [get, patch, update]
+# Read the Provider that a GitRepository's spec.pullRequests names (its Git host, and
+# the Secret with the token that posts pull-request plans).
+- apiGroups: [gitops-operator.dev]
+  resources: [providers]
+  verbs: [get]
 # Snapshot Secrets name their Application as owner (ownerReferences), which the
 # OwnerReferencesPermissionEnforcement admission plugin lets only this verb do.
 - apiGroups: [gitops-operator.dev]
