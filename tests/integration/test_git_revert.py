@@ -88,6 +88,13 @@ def github() -> Iterator[GitHostRecorder]:
     recorder.stop()
 
 
+@pytest.fixture(params=["github", "gitlab", "gitea"])
+def host(request: pytest.FixtureRequest) -> Iterator[GitHostRecorder]:
+    recorder = GitHostRecorder(request.param).start()
+    yield recorder
+    recorder.stop()
+
+
 def provider(namespace: str, kind: str, address: str) -> dict[str, Any]:
     return {
         "apiVersion": "gitops-operator.dev/v1alpha1",
@@ -257,16 +264,16 @@ def test_credentials_without_push_rights_are_reported_and_push_nothing(
 
 
 def test_a_pull_request_is_opened_through_the_provider_once(
-    kube, operator, remote, namespace, providers, github
+    kube, operator, remote, namespace, providers, host
 ):
     kube.apply(secret(namespace, "git-write", *WRITE))
-    kube.apply(secret(namespace, "host-token", token=github.token))
-    kube.apply(provider(namespace, "github", f"{github.url}/org/app"))
+    kube.apply(secret(namespace, "host-token", token=host.token))
+    kube.apply(provider(namespace, host.kind, f"{host.url}/org/app"))
     good, failed = start(kube, namespace, remote, providerRef={"name": "host"})
     status = wait_for(lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed")
 
     branch = f"gitops-operator/revert-{failed[:12]}"
-    [opened] = github.pull_requests
+    [opened] = host.pull_requests
     assert (opened["head"]["ref"], opened["base"]["ref"]) == (branch, "main")
     assert (
         f"{good[:12]}..{failed[:12]}" in opened["title"] and f"{namespace}/app" in opened["title"]
@@ -276,7 +283,7 @@ def test_a_pull_request_is_opened_through_the_provider_once(
     assert url in events_with(kube, namespace, "app", "PullRequestOpened")[0]["message"]
     assert condition(status, "GitReverted")["reason"] == "GitRevertPushed"
     reconciled_again(kube, namespace)
-    assert len(github.pull_requests) == 1, "opened once"
+    assert len(host.pull_requests) == 1, "opened once"
 
 
 def test_a_provider_that_refuses_leaves_the_branch_pushed_and_says_why(
