@@ -116,7 +116,9 @@ def secret(
     }
 
 
-def start(kube, namespace: str, remote: GitRepo, **git_revert: Any) -> tuple[str, str]:
+def start(
+    kube, namespace: str, remote: GitRepo, account: str = "", **git_revert: Any
+) -> tuple[str, str]:
     """A good revision synced, then one whose pods never turn ready: rolled back. Returns
     (good, failed) SHAs."""
     kube.apply(secret(namespace, "git-read", *READ))
@@ -135,7 +137,8 @@ def start(kube, namespace: str, remote: GitRepo, **git_revert: Any) -> tuple[str
     )
     good = remote.commit({"app/web.yaml": deployment("web"), "app/cm.yaml": configmap("s")}, "ok")
     rollback = {"gitRevert": {"secretRef": {"name": "git-write"}, **git_revert}}
-    kube.apply(application(namespace, healthTimeout="6s", rollback=rollback))
+    spec = {"serviceAccountName": account} if account else {}
+    kube.apply(application(namespace, healthTimeout="6s", rollback=rollback, **spec))
     wait_for(
         lambda: synced_to(kube, namespace, good),
         timeout=90,  # the first test of a session also waits for the operator to start
@@ -394,3 +397,45 @@ def test_a_manual_rollback_pushes_nothing(kube, operator, remote, namespace, pus
     assert "gitRevert" not in status and condition(status, "GitReverted") == {}
     assert push_server.requests["push"] == pushes
     assert on_server(remote, "rev-parse", "refs/heads/main") == second
+
+
+def test_the_write_secret_is_read_with_the_application_s_own_rights(
+    kube, operator, remote, namespace, push_server
+):
+    kube.apply(secret(namespace, "git-write", *WRITE))
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "tenant", "namespace": namespace},
+        }
+    )
+    rules = [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
+    ]  # and no Secrets
+    kube.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "tenant", "namespace": namespace},
+            "rules": rules,
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "tenant", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"},
+            "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": namespace}],
+        }
+    )
+    pushes = push_server.requests["push"]
+    good, _ = start(kube, namespace, remote, account="tenant")
+    status = wait_for(lambda: revert_state(kube, namespace, "Failed"), timeout=120, what="Failed")
+    reverted = condition(status, "GitReverted")
+    assert (reverted["status"], reverted["reason"]) == ("False", "Forbidden")
+    assert f"system:serviceaccount:{namespace}:tenant" in reverted["message"]
+    assert status["lastAppliedRevision"] == f"main@sha1:{good}", "the rollback stands"
+    assert push_server.requests["push"] == pushes

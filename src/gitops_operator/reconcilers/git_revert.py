@@ -22,7 +22,7 @@ from typing import Any
 from ..api import GitRevertSpec, RefKind, parse_repository_spec, sha_of, status_fields
 from ..api.git_revert import RevertTarget
 from ..conditions import ConditionType, ConditionUpdate
-from ..errors import GitOpsError, RetryableError
+from ..errors import ApiError, GitOpsError, RetryableError
 from ..source import GitSource
 from ..source.revert import RevertPlan
 from .credentials import load_revert_credentials
@@ -94,7 +94,7 @@ def step(
     try:
         job = _job(run, spec, record)
     except GitOpsError as exc:
-        return _recorded(run, outcome, merged, record, JobResult(None, exc, run.now))
+        return _recorded(run, outcome, merged, record, JobResult(None, _plain(exc), run.now))
     jobs.submit(key, git, job)
     return _poll(outcome)
 
@@ -143,6 +143,16 @@ def _job(
     )
     opener = pull_request_opener(run, spec.provider_name, plan) if spec.provider_name else None
     return RevertJob(plan, credentials, opener)
+
+
+def _plain(error: GitOpsError) -> GitOpsError:
+    """An API server's answer to a read of the Secret or Provider, in the words of a
+    revert: refused (Forbidden: the Application's account may not read it), or passing."""
+    if not isinstance(error, ApiError):
+        return error
+    if error.transient:
+        return RetryableError(error.message, reason="ApiUnavailable")
+    return GitOpsError(error.message, reason="Forbidden" if error.code == 403 else error.reason)
 
 
 def _poll(outcome: Outcome) -> Outcome:
