@@ -174,3 +174,15 @@ def test_the_revert_is_pushed_over_ssh_with_the_secret_identity(tmp_path, remote
         pushed = push_revert(source(tmp_path), over_ssh, identity)
     assert on_server(remote, "rev-parse", f"refs/heads/{pushed.branch}") == pushed.commit
     assert on_server(remote, "rev-parse", f"{pushed.commit}^{{tree}}") == good_tree
+
+
+def test_a_branch_already_reverted_by_hand_gets_nothing(tmp_path, remote, push_server):
+    good, failed, _ = history(remote)
+    git(remote.work, "revert", "--no-edit", f"{good}..{failed}")
+    git(remote.work, "push", "-q", "origin", "HEAD:main")
+    pushes = push_server.requests["push"]
+    pushed = push_revert(source(tmp_path), plan(remote, good, failed), creds(*WRITE))
+    assert pushed.commit == "" and "already has the last good tree" in pushed.note
+    assert push_server.requests["push"] == pushes
+    heads = on_server(remote, "for-each-ref", "--format=%(refname)", "refs/heads")
+    assert heads.split() == ["refs/heads/main"]
