@@ -34,6 +34,7 @@ from .api import (
 )
 from .api.destination import parse_destination
 from .config import Settings
+from .drift_watches import DriftWatches
 from .errors import GitOpsError, StalledError
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
@@ -79,6 +80,12 @@ async def configure(
         loop.call_soon_threadsafe(runtime.wake, APPLICATION_KIND, app)
 
     runtime.object_watches = ObjectWatches(wake_application)
+    if runtime.settings.drift_watches:
+
+        def check_drift(app: Key) -> None:  # from a watch thread
+            loop.call_soon_threadsafe(runtime.check_drift, app)
+
+        runtime.drift_watches = DriftWatches(runtime.kube, check_drift)
     memo.runtime = runtime
     if runtime.settings.metrics_port:
         metrics.serve(runtime.settings.metrics_port)
@@ -128,6 +135,8 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         runtime.executor.shutdown(wait=False, cancel_futures=True)
         if runtime.object_watches is not None:
             runtime.object_watches.stop_all()
+        if runtime.drift_watches is not None:
+            runtime.drift_watches.stop_all()
 
 
 # -- wake-ups ------------------------------------------------------------------------------
@@ -175,6 +184,8 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         client_of, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
         client = await runtime.call(client_of) if client_of is not None else None
         runtime.object_watches.track(key, client, objects)
+    if runtime.drift_watches is not None:
+        runtime.drift_watches.track(key, None if type == "DELETED" else body.get("status"))
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from .api import (
+    APPLICATION_KIND,
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
     ROLLBACK_AT_ANNOTATION,
@@ -27,6 +28,7 @@ from .api import (
 from .api.dependencies import parse_object_dependencies
 from .api.substitute import SourceKind
 from .config import Settings
+from .drift_watches import DriftWatches
 from .errors import InvalidSpecError
 from .kube import KubeClient, load_api_client
 from .object_watches import ObjectWatches, WatchKey
@@ -69,6 +71,8 @@ class Runtime:
     object_watches: ObjectWatches | None = None
     """Watches of the objects (not Applications) that Applications wait for; set when
     the event loop runs."""
+    drift_watches: DriftWatches | None = None
+    """Watches of the kinds in use that ask for drift checks (``settings.drift_watches``)."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -83,6 +87,11 @@ class Runtime:
 
     def wake(self, kind: str, key: Key) -> None:
         self.waker(kind, key).set()
+
+    def check_drift(self, app: Key) -> None:
+        """Wake an Application for a drift check now, whatever its driftInterval."""
+        self.applications.drift_asked[app] = True
+        self.wake(APPLICATION_KIND, app)
 
     async def sleep(self, kind: str, key: Key, seconds: float) -> None:
         """Sleep ``seconds`` or until woken, whichever comes first."""
