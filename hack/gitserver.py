@@ -1,7 +1,9 @@
 """Serve bare Git repositories over smart HTTP with the real ``git http-backend``.
 
 Used by the integration tests and the demo: a real Git server on 127.0.0.1, optionally
-behind HTTP basic auth, counting the requests it answers.
+behind HTTP basic auth, counting the requests it answers. Pushes (``git-receive-pack``,
+``http.receivepack``) are accepted only with the ``push_auth`` credentials; any other
+client, read credentials included, is refused them.
 
     python hack/gitserver.py ROOT [--port N]
 """
@@ -50,9 +52,12 @@ class GitHTTPServer:
         auth: tuple[str, str] | None = None,
         bearer: str | None = None,
         delay: float = 0.0,
+        push_auth: tuple[str, str] | None = None,
     ) -> None:
         self.root = root
         self.auth = auth
+        self.push_auth = push_auth
+        """Basic-auth credentials that may push; None: nobody may."""
         self.bearer = bearer
         self.delay = delay
         self.requests: Counter[str] = Counter()
@@ -119,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server_state
         if state.auth is None and state.bearer is None:
             return True
+        if self._may_push():  # who may write may read
+            return True
         header = self.headers.get("Authorization", "")
         if state.bearer is not None and hmac.compare_digest(header, f"Bearer {state.bearer}"):
             return True
@@ -127,8 +134,27 @@ class _Handler(BaseHTTPRequestHandler):
             return hmac.compare_digest(header, f"Basic {token}")
         return False
 
+    def _may_push(self) -> bool:
+        push_auth = self.server_state.push_auth
+        if push_auth is None:
+            return False
+        token = base64.b64encode(f"{push_auth[0]}:{push_auth[1]}".encode()).decode()
+        return hmac.compare_digest(self.headers.get("Authorization", ""), f"Basic {token}")
+
     def _backend(self) -> None:
         parts = urlsplit(self.path)
+        pushing = parts.path.endswith("/git-receive-pack") or "service=git-receive-pack" in (
+            parts.query
+        )
+        may_push = pushing and self._may_push()
+        if pushing and not may_push:
+            self.server_state.count("push refused")
+            refused = 403 if self.headers.get("Authorization") else 401
+            self.send_response(refused)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if not self._authorized():
             self.server_state.count("unauthorized")
             self.send_response(401)
@@ -146,6 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Content-Encoding", "") == "gzip":
                 plain = gzip.decompress(body)
             self.server_state.count("fetch" if b"command=fetch" in plain else "ls-refs")
+        elif parts.path.endswith("/git-receive-pack"):
+            self.server_state.count("push")
         elif parts.path.endswith("/info/refs"):
             self.server_state.count("advertise")
         env = {
@@ -159,6 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
             "CONTENT_LENGTH": str(len(body)),
             "REMOTE_ADDR": self.client_address[0],
             "REMOTE_USER": self.server_state.auth[0] if self.server_state.auth else "",
+            # receive-pack only for the push credentials (checked above), never by default
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.receivepack",
+            "GIT_CONFIG_VALUE_0": "true" if may_push else "false",
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
         }

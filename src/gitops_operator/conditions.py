@@ -27,6 +27,8 @@ class ConditionType(StrEnum):
     ROLLED_BACK = "RolledBack"
     SOURCE_READY = "SourceReady"
     """Set (False) only while the source fails; its last artifact still applies."""
+    GIT_REVERTED = "GitReverted"
+    """Whether the revert of a rolled-back revision was pushed (``spec.rollback.gitRevert``)."""
 
 
 @dataclass(frozen=True, slots=True)

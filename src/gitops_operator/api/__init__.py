@@ -13,7 +13,10 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import InvalidSpecError
+from . import status_fields as status_fields
 from .dependencies import ObjectDependency, is_application_entry, parse_object_dependencies
+from .git_revert import GitRevertSpec as GitRevertSpec
+from .git_revert import parse_git_revert
 from .health_checks import HealthCheckExpr as HealthCheckExpr
 from .health_checks import parse_health_check_exprs as parse_health_check_exprs
 from .health_checks import parse_health_check_exprs_text as parse_health_check_exprs_text
@@ -218,6 +221,8 @@ class RollbackSpec:
     soak_period: float = 0.0
     """Seconds after a revision first turns healthy during which turning Degraded still
     rolls it back; it becomes the last good revision only when the soak period ends."""
+    git_revert: GitRevertSpec | None = None
+    """After an automatic rollback, push a commit reverting the failed range."""
 
 
 class DeletionPolicy(StrEnum):
@@ -287,6 +292,7 @@ def parse_application_spec(spec: dict[str, Any], namespace: str) -> ApplicationS
             soak_period=parse_duration(
                 rollback.get("soakPeriod", "0s"), field_name="spec.rollback.soakPeriod"
             ),
+            git_revert=parse_git_revert(rollback.get(status_fields.GIT_REVERT)),  # same name
         ),
         max_deletions=spec.get("maxDeletions"),
         deletion_policy=DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.DELETE)),

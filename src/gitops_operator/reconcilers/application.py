@@ -67,8 +67,10 @@ from .decisions import (
 from .dependencies import check_namespaces, wait_for_dependencies
 from .destinations import DestinationClients, unreachable
 from .drift import steady
+from .git_revert import requested, step
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome, masked, quarantine
+from .revert_jobs import GitReverts
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
@@ -100,6 +102,8 @@ class ApplicationReconciler:
     destinations: DestinationClients = field(default_factory=DestinationClients)
     """Clients of the clusters of ``spec.destination`` (none: this one)."""
     drift_asked: dict[tuple[str, str], bool] = field(default_factory=dict)  # drift_watches
+    git_reverts: GitReverts = field(default_factory=GitReverts)
+    """The reverts of rolled-back revisions being pushed (``git_revert``)."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -157,6 +161,7 @@ class ApplicationReconciler:
             self._drift_checked.pop(key, None)
         self.drift_asked.pop((namespace, name), None)
         self.snapshots.forget(namespace, name)
+        self.git_reverts.forget(namespace, name)
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -165,15 +170,10 @@ class ApplicationReconciler:
         never prune anything. Sets SourceReady=False while the source fails."""
         spec = parse_application_spec(obj.get("spec") or {}, obj["metadata"]["namespace"])
         if spec.suspend:
-            return Outcome(
-                {},
-                [
-                    ConditionUpdate(
-                        ConditionType.READY, True, "Suspended", "reconciliation is suspended"
-                    )
-                ],
-                spec.interval,
+            suspended = ConditionUpdate(
+                ConditionType.READY, True, "Suspended", "reconciliation is suspended"
             )
+            return Outcome({}, [suspended], spec.interval)
         status = dict(obj.get("status") or {})
         namespace = str(obj["metadata"]["namespace"])
         # compiled here, before anything is applied: InvalidHealthCheck stops the pass
@@ -208,6 +208,7 @@ class ApplicationReconciler:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
             raise
+        outcome = step(run, outcome, self.git, self.git_reverts)
         if run.notes:
             notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
             outcome = replace(outcome, events=[*notes, *outcome.events])
@@ -287,7 +288,8 @@ class ApplicationReconciler:
         revision when ``should_roll_back`` says so, quarantined either way; then its SyncFail
         hooks run (``sync_fail``)."""
         if should_roll_back(error, run.spec.rollback, run.status, run.revision):
-            return sync_fail.start(run, Rollback(run, self.desired).to_last_good(error))
+            rolled_back = Rollback(run, self.desired).to_last_good(error)
+            return sync_fail.start(run, requested(run, rolled_back))
         return sync_fail.start(run, quarantine(run, error))
 
     def fetch_source(self, run: ApplicationRun) -> None:

@@ -3,7 +3,7 @@ Secrets its spec names."""
 
 from __future__ import annotations
 
-from ..errors import InvalidSpecError
+from ..errors import InvalidSpecError, RetryableError
 from ..kube import KubeClient
 from ..objects import ObjectRef
 from ..source import Credentials, TrustedKeys, trusted_keys
@@ -33,3 +33,21 @@ def load_trusted_keys(kube: KubeClient, namespace: str, secret_name: str) -> Tru
             reason="SecretNotFound",
         )
     return trusted_keys(f"{namespace}/{secret_name}", secret.get("data") or {})
+
+
+REVERT_SECRET_RETRY = 30.0
+
+
+def load_revert_credentials(kube: KubeClient, namespace: str, secret_name: str) -> Credentials:
+    """The write credentials of ``spec.rollback.gitRevert.secretRef``, read with the
+    Application's rights: a missing Secret is waited for (``RetryableError``), an unusable
+    one is ``InvalidSpecError``."""
+    secret = kube.get("v1", ObjectRef("", "Secret", namespace, secret_name))
+    if secret is None:
+        raise RetryableError(
+            f"Secret {namespace}/{secret_name} (spec.rollback.gitRevert.secretRef) not found:"
+            " no revert is pushed without write credentials",
+            reason="SecretNotFound",
+            requeue_after=REVERT_SECRET_RETRY,
+        )
+    return Credentials.from_secret(f"{namespace}/{secret_name}", secret.get("data") or {})

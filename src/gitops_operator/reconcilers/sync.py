@@ -32,7 +32,12 @@ from .snapshots import SnapshotStore
 
 HEALTH_POLL = 2.0
 """Seconds between health assessments while a revision is Progressing."""
-_ALL_TRANSIENT = (ConditionType.RECONCILING, ConditionType.STALLED, ConditionType.ROLLED_BACK)
+_ALL_TRANSIENT = (
+    ConditionType.RECONCILING,
+    ConditionType.STALLED,
+    ConditionType.ROLLED_BACK,
+    ConditionType.GIT_REVERTED,
+)
 
 RenderFn = Callable[[ApplicationRun, Artifact], tuple[list[Manifest], list[Hook]]]
 """The objects of a revision and its hooks, set apart."""

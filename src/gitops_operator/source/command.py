@@ -118,7 +118,14 @@ def _config_env(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return env
 
 
-_GIT_SERVER_ANSWERS = ("remote ref", "not our ref", "remote error:", "Host key verification failed")
+_GIT_SERVER_ANSWERS = (
+    "remote ref",
+    "not our ref",
+    "remote error:",
+    "Host key verification failed",
+    "[rejected]",  # a push refused as not a fast-forward
+    "[remote rejected]",
+)
 _AUTH_FAILURES = (
     "could not read Username",
     "Authentication failed",
