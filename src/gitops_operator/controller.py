@@ -34,6 +34,7 @@ from .api import (
 )
 from .config import Settings
 from .errors import GitOpsError, StalledError
+from .notify import ALERT_KIND, ALERT_PLURAL, PROVIDER_KIND, PROVIDER_PLURAL, Notifier
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .reconcilers.deletion import pre_delete
@@ -123,6 +124,8 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         if runtime.webhook_runner is not None:
             await runtime.webhook_runner.cleanup()
         runtime.executor.shutdown(wait=False, cancel_futures=True)
+        if runtime.notifier is not None:
+            runtime.notifier.stop()
         if runtime.object_watches is not None:
             runtime.object_watches.stop_all()
 
@@ -318,7 +321,7 @@ async def application_deleted(
     if outcome.status or outcome.conditions or outcome.events:
         await write_outcome(runtime, fresh, ref, outcome, logger)
         metrics.forget_application(str(namespace), name)
-        post_events(body, outcome.events)
+        post_events(body, outcome.events, runtime.notifier)
     if not done:  # the finalizer stays; kopf calls again after the delay
         raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
     pruned = await loop.run_in_executor(
@@ -365,12 +368,14 @@ async def _reconcile(
         )
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
     await write_outcome(runtime, obj, ref, outcome, logger)
-    post_events(body, outcome.events)
+    post_events(body, outcome.events, runtime.notifier)
     return outcome
 
 
-def post_events(body: kopf.Body, events: list[Event]) -> None:
-    """The outcome's Events, on the resource (after its status was written)."""
+def post_events(body: kopf.Body, events: list[Event], notifier: Notifier | None = None) -> None:
+    """The outcome's Events, on the resource (after its status was written), each also
+    published to the notifier, which queues the notifications of the Alerts it matches
+    (no I/O here: deliveries run on their own threads)."""
     for event in events:
         kopf.event(
             body,
@@ -378,3 +383,59 @@ def post_events(body: kopf.Body, events: list[Event]) -> None:
             reason=event.reason,
             message=event.message,
         )
+        if notifier is not None:
+            notifier.publish(
+                body,
+                reason=event.reason,
+                message=event.message,
+                warning=event.warning,
+                revision=event.revision,
+            )
+
+
+# -- notifications -------------------------------------------------------------------------
+
+
+@kopf.on.event(GROUP, VERSION, PROVIDER_PLURAL)
+async def provider_changed(
+    body: kopf.Body, type: str, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
+    """Keep the Provider in memory (deliveries read it, never the API); a spec error is
+    Ready=False with its reason and an Event."""
+    notifier: Notifier = memo.runtime.notifier
+    key = (str(body.metadata.namespace), str(body.metadata.name))
+    status, error = notifier.provider_changed(key, None if type == "DELETED" else body)
+    await _write_notify_status(memo.runtime, body, PROVIDER_KIND, key, status, error, logger)
+
+
+@kopf.on.event(GROUP, VERSION, ALERT_PLURAL)
+async def alert_changed(
+    body: kopf.Body, type: str, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
+    """Keep the Alert in memory (matched against every Event the operator posts); a spec
+    error is Ready=False with its reason and an Event."""
+    notifier: Notifier = memo.runtime.notifier
+    key = (str(body.metadata.namespace), str(body.metadata.name))
+    status, error = notifier.alert_changed(key, None if type == "DELETED" else body)
+    await _write_notify_status(memo.runtime, body, ALERT_KIND, key, status, error, logger)
+
+
+async def _write_notify_status(
+    runtime: Runtime,
+    body: kopf.Body,
+    kind: str,
+    key: Key,
+    status: dict[str, Any] | None,
+    error: GitOpsError | None,
+    logger: Logger,
+) -> None:
+    if status is None or runtime.notifier is None:
+        return
+    notifier = runtime.notifier
+    try:
+        await runtime.call(lambda: notifier.write_status(kind, key, status))
+    except GitOpsError as exc:
+        logger.warning("could not write status: %s", exc.message)
+        return
+    if error is not None:
+        kopf.event(body, type="Warning", reason=error.reason, message=error.message)

@@ -29,6 +29,7 @@ from .api.substitute import SourceKind
 from .config import Settings
 from .errors import InvalidSpecError
 from .kube import KubeClient, load_api_client
+from .notify import Notifier
 from .object_watches import ObjectWatches, WatchKey
 from .receiver import PushRouter
 from .reconcilers.accounts import service_account_user
@@ -69,6 +70,8 @@ class Runtime:
     object_watches: ObjectWatches | None = None
     """Watches of the objects (not Applications) that Applications wait for; set when
     the event loop runs."""
+    notifier: Notifier | None = None
+    """Alerts and Providers, and the deliveries of the Events they match."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -76,7 +79,9 @@ class Runtime:
         git = GitSource.from_settings(settings)
         apps = ApplicationReconciler.from_settings(kube, git, settings)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
-        return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
+        notifier = Notifier(kube, no_cross_namespace_refs=settings.no_cross_namespace_refs)
+        router = PushRouter(kube, settings.webhook_secret)
+        return cls(settings, kube, git, apps, executor, router, notifier=notifier)
 
     def waker(self, kind: str, key: Key) -> asyncio.Event:
         return self.wakers.setdefault((kind, key), asyncio.Event())

@@ -198,7 +198,9 @@ def check_health(
         _as_patch(status),
         progressing(message),
         HEALTH_POLL,
-        [Event("Progressing", message)] if applied and run.changes.changed else [],
+        [Event("Progressing", message, revision=run.revision)]
+        if applied and run.changes.changed
+        else [],
     )
 
 
@@ -237,7 +239,10 @@ def next_wave(
     )
     run.logger.info("%s", message)
     return Outcome(
-        _as_patch(status), progressing(message), HEALTH_POLL, [Event("WaveApplied", message)]
+        _as_patch(status),
+        progressing(message),
+        HEALTH_POLL,
+        [Event("WaveApplied", message, revision=run.revision)],
     )
 
 
@@ -285,7 +290,13 @@ def succeeded(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotSt
     else:
         snapshots.retain(run.obj, {sha_of(run.revision)})
         promoted[status_fields.LAST_GOOD_REVISION] = run.revision
-    events = [Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")]
+    events = [
+        Event(
+            "ReconciliationSucceeded",
+            f"{message} ({run.changes.summary() or 'healthy'})",
+            revision=run.revision,
+        )
+    ]
     return Outcome(
         _as_patch(
             {

@@ -79,6 +79,14 @@ privilege: what the code calls, nothing for "convenience".
 - apiGroups: [gitops-operator.dev]
   resources: [gitrepositories/status, applications/status]
   verbs: [get, patch, update]
+# Notifications: Providers and Alerts are read from a watch (never written but for their
+# status: spec errors, and a Provider's last delivery).
+- apiGroups: [gitops-operator.dev]
+  resources: [providers, alerts]
+  verbs: [get, list, watch]
+- apiGroups: [gitops-operator.dev]
+  resources: [providers/status, alerts/status]
+  verbs: [get, patch]
 # Snapshot Secrets name their Application as owner (ownerReferences), which the
 # OwnerReferencesPermissionEnforcement admission plugin lets only this verb do.
 - apiGroups: [gitops-operator.dev]
