@@ -238,7 +238,8 @@ def success_is_news(status: Mapping[str, Any], revision: str, changed: bool) -> 
     so a notification): not when the pass changed no object and the Application was
     already Ready at that same revision (a requested or spec-only pass that re-applied
     it unchanged: fluxcd/flux2#626)."""
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    conditions = status.get("conditions") or []
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
     already = (
         ready.get("status") == "True"
         and status.get(status_fields.LAST_APPLIED_REVISION) == revision
