@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from githostrecorder import GitHostRecorder
@@ -294,3 +296,23 @@ def test_a_bad_alert_is_reported_in_its_status_and_an_event(kube, operator, name
     assert condition(status)["reason"] == "InvalidAlert"
     assert "not a valid regular expression" in condition(status)["message"]
     assert events_with(kube, namespace, "bad", "InvalidAlert")[0]["type"] == "Warning"
+
+
+def test_the_examples_are_admitted_and_valid(kube, operator, namespace):
+    path = Path(__file__).resolve().parents[2] / "examples" / "notifications.yaml"
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+        kube.apply(doc)
+    providers = [d["metadata"]["name"] for d in docs if d["kind"] == "Provider"]
+    alerts = [d["metadata"]["name"] for d in docs if d["kind"] == "Alert"]
+    assert len(providers) == 4 and len(alerts) == 4
+    watch_ready(kube, namespace, *providers)
+    for name in alerts:
+        wait_for(
+            lambda n=name: (
+                condition(get_status(kube, "Alert", namespace, n)).get("status") == "True"
+            ),
+            timeout=30,
+            what=f"Alert {name} valid",
+        )
