@@ -79,7 +79,11 @@ class Runtime:
         git = GitSource.from_settings(settings)
         apps = ApplicationReconciler.from_settings(kube, git, settings)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
-        notifier = Notifier(kube, no_cross_namespace_refs=settings.no_cross_namespace_refs)
+        notifier = Notifier(
+            kube,
+            no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            allowed_hosts=settings.allowed_git_hosts,
+        )
         router = PushRouter(kube, settings.webhook_secret)
         return cls(settings, kube, git, apps, executor, router, notifier=notifier)
 

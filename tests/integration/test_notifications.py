@@ -316,3 +316,23 @@ def test_the_examples_are_admitted_and_valid(kube, operator, namespace):
             timeout=30,
             what=f"Alert {name} valid",
         )
+
+
+def test_an_address_inside_the_cluster_or_machine_is_refused(kube, operator, repo, namespace):
+    """Provider addresses follow the repository URL rule: the operator allows 127.0.0.1
+    here (GITOPS_ALLOWED_GIT_HOSTS), not the name localhost, though it points there."""
+    with Receiver() as receiver:
+        port = receiver.url.rsplit(":", 1)[1]
+        kube.apply(provider(namespace, "hook", "generic", f"http://localhost:{port}/x"))
+        kube.apply(alert(namespace, "all", "hook"))
+        watch_ready(kube, namespace, "hook")
+        sync_app(kube, repo, namespace, {"app/a.yaml": configmap("a")})
+
+        def refused():
+            status = get_status(kube, "Provider", namespace, "hook")
+            return status if condition(status).get("status") == "False" else None
+
+        status = wait_for(refused, timeout=30, what="the refusal")
+        assert condition(status)["reason"] == "HostNotAllowed"
+        assert status["lastDelivery"].get("httpCode") is None, "no connection was made"
+        assert receiver.received == []

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from gitops_operator.errors import InvalidSpecError
-from gitops_operator.notify.delivery import Delivery, decoded
+from gitops_operator.notify.delivery import Delivery, decoded, host_refusal
 from gitops_operator.notify.dispatcher import Dispatcher, Limits
 from gitops_operator.notify.matching import alert_matches, matching
 from gitops_operator.notify.model import (
@@ -33,6 +33,7 @@ from gitops_operator.notify.payloads import (
 )
 from gitops_operator.notify.ratelimit import TokenBucket
 from gitops_operator.notify.status import Result, delivery_status, validity_status
+from gitops_operator.source.hosts import HostPolicy
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -360,3 +361,22 @@ def test_dispatcher_skips_suspended_or_missing_providers_and_non_commit_events()
     assert d.publish(event(reason="DriftDetected", commit_status=False)) == 0
     assert d.publish(event(reason="Progressing")) == 1
     d.stop()
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed", "reason"),
+    [
+        ("http://127.0.0.1:9/x", (), "HostNotAllowed"),
+        ("http://169.254.169.254/latest/meta-data", (), "HostNotAllowed"),
+        ("https://kube-dns.kube-system.svc/x", (), "HostNotAllowed"),
+        ("http://localhost/x", (), "HostNotAllowed"),
+        ("http://127.0.0.1:9/x", ("127.0.0.1",), None),
+        ("http://10.1.2.3/x", ("10.0.0.0/8",), None),
+        ("https://93.184.215.14/x", (), None),
+    ],
+)
+def test_provider_addresses_follow_the_repository_url_rule(address, allowed, reason):
+    refused = host_refusal(address, HostPolicy.parse(allowed))
+    assert (refused.reason if refused else None) == reason
+    if refused:
+        assert "GITOPS_ALLOWED_GIT_HOSTS" in refused.message and "/x" not in refused.message

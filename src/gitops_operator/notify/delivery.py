@@ -12,7 +12,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from ..errors import InvalidSpecError, SourceError
+from ..source.hosts import HostPolicy, check_target
 from .model import COMMIT_STATUS_TYPES, Alert, NotifyEvent, Provider, ProviderType
 from .payloads import body_of, signature
 from .status import Result
@@ -44,6 +47,28 @@ def decoded(secret: Mapping[str, object] | None) -> dict[str, str] | None:
             except (ValueError, UnicodeDecodeError):
                 continue
     return out
+
+
+def host_refusal(address: str, policy: HostPolicy) -> Result | None:
+    """Why ``address`` may not be posted to, or None: the same rule as repository URLs
+    (public addresses, plus what ``GITOPS_ALLOWED_GIT_HOSTS`` allows), so that a tenant's
+    Provider cannot reach the cloud metadata endpoint, the kubelet or a Service and read
+    the answer back from status. The message names the host only: the rest of a Slack or
+    Teams URL is a credential."""
+    host = urlsplit(address).hostname or ""
+    try:
+        check_target(address, policy)
+    except InvalidSpecError:
+        return Result(
+            False,
+            "HostNotAllowed",
+            f"the address's host {host!r} is refused: it is inside the cluster or this"
+            " machine, or a loopback, link-local or private address (an administrator can"
+            " allow it with GITOPS_ALLOWED_GIT_HOSTS)",
+        )
+    except SourceError:
+        return Result(False, "DeliveryFailed", f"cannot resolve {host!r}", retryable=True)
+    return None
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -88,9 +113,12 @@ class Sender:
     """Delivers one notification; ``commit_status`` sets commit statuses (github, gitlab,
     gitea) through the Git host client."""
 
-    def __init__(self, secrets: SecretReader, commit_status: CommitStatusSender) -> None:
+    def __init__(
+        self, secrets: SecretReader, commit_status: CommitStatusSender, hosts: HostPolicy
+    ) -> None:
         self.secrets = secrets
         self.commit_status = commit_status
+        self.hosts = hosts
 
     def __call__(self, delivery: Delivery) -> Result:
         provider = delivery.provider
@@ -109,6 +137,9 @@ class Sender:
         token = data.get("token", "")
         if not address.startswith(("http://", "https://")):
             return Result(False, "InvalidProvider", "no http or https address (spec or Secret)")
+        refused = host_refusal(address, self.hosts)
+        if refused is not None:
+            return refused
         if provider.type in COMMIT_STATUS_TYPES:
             return self.commit_status(provider, address, token, delivery.event)
         body = body_of(delivery.event, delivery.alert, provider, address)

@@ -19,6 +19,7 @@ from ..api import API_VERSION, GROUP, status_fields
 from ..errors import GitOpsError
 from ..kube import KubeClient
 from ..objects import ObjectRef
+from ..source.hosts import HostPolicy
 from .commit_status import set_commit_status
 from .delivery import Delivery, Sender, decoded
 from .dispatcher import Dispatcher, Key, Limits
@@ -48,13 +49,17 @@ def label(provider: Provider) -> str:
 
 class Notifier:
     def __init__(
-        self, kube: KubeClient, *, no_cross_namespace_refs: bool, limits: Limits | None = None
+        self,
+        kube: KubeClient,
+        *,
+        no_cross_namespace_refs: bool,
+        allowed_hosts: tuple[str, ...] = (),
+        limits: Limits | None = None,
     ) -> None:
         self.kube = kube
         self.no_cross_namespace_refs = no_cross_namespace_refs
-        self.dispatcher = Dispatcher(
-            Sender(self._secret, set_commit_status), self._report, self._drop, limits or Limits()
-        )
+        sender = Sender(self._secret, set_commit_status, HostPolicy.parse(allowed_hosts))
+        self.dispatcher = Dispatcher(sender, self._report, self._drop, limits or Limits())
         self._conditions: dict[Key, list[dict[str, Any]]] = {}
         self._generations: dict[Key, int] = {}
 

@@ -20,7 +20,7 @@ class Result:
     ok: bool
     reason: str
     """``Succeeded``, or why not: ``DeliveryFailed``, ``SecretNotFound``, ``InvalidProvider``,
-    ``RateLimited``..."""
+    ``HostNotAllowed``."""
     message: str
     code: int | None = None
     """The HTTP status code the provider answered with, when it answered."""
