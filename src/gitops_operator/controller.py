@@ -34,7 +34,7 @@ from .api import (
 )
 from .config import Settings
 from .errors import GitOpsError, StalledError
-from .notify import ALERT_KIND, ALERT_PLURAL, PROVIDER_KIND, PROVIDER_PLURAL, Notifier
+from .notify import Notifier
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .reconcilers.deletion import pre_delete
@@ -391,51 +391,3 @@ def post_events(body: kopf.Body, events: list[Event], notifier: Notifier | None 
                 warning=event.warning,
                 revision=event.revision,
             )
-
-
-# -- notifications -------------------------------------------------------------------------
-
-
-@kopf.on.event(GROUP, VERSION, PROVIDER_PLURAL)
-async def provider_changed(
-    body: kopf.Body, type: str, memo: kopf.Memo, logger: Logger, **_: Any
-) -> None:
-    """Keep the Provider in memory (deliveries read it, never the API); a spec error is
-    Ready=False with its reason and an Event."""
-    notifier: Notifier = memo.runtime.notifier
-    key = (str(body.metadata.namespace), str(body.metadata.name))
-    status, error = notifier.provider_changed(key, None if type == "DELETED" else body)
-    await _write_notify_status(memo.runtime, body, PROVIDER_KIND, key, status, error, logger)
-
-
-@kopf.on.event(GROUP, VERSION, ALERT_PLURAL)
-async def alert_changed(
-    body: kopf.Body, type: str, memo: kopf.Memo, logger: Logger, **_: Any
-) -> None:
-    """Keep the Alert in memory (matched against every Event the operator posts); a spec
-    error is Ready=False with its reason and an Event."""
-    notifier: Notifier = memo.runtime.notifier
-    key = (str(body.metadata.namespace), str(body.metadata.name))
-    status, error = notifier.alert_changed(key, None if type == "DELETED" else body)
-    await _write_notify_status(memo.runtime, body, ALERT_KIND, key, status, error, logger)
-
-
-async def _write_notify_status(
-    runtime: Runtime,
-    body: kopf.Body,
-    kind: str,
-    key: Key,
-    status: dict[str, Any] | None,
-    error: GitOpsError | None,
-    logger: Logger,
-) -> None:
-    if status is None or runtime.notifier is None:
-        return
-    notifier = runtime.notifier
-    try:
-        await runtime.call(lambda: notifier.write_status(kind, key, status))
-    except GitOpsError as exc:
-        logger.warning("could not write status: %s", exc.message)
-        return
-    if error is not None:
-        kopf.event(body, type="Warning", reason=error.reason, message=error.message)

@@ -249,7 +249,7 @@ def test_slack_and_teams_payloads(kube, operator, repo, namespace):
         )
 
 
-@pytest.mark.parametrize("kind", ["github", "gitlab"])
+@pytest.mark.parametrize("kind", ["github", "gitlab", "gitea"])
 def test_commit_statuses_follow_each_revision(kube, operator, repo, namespace, kind):
     recorder = GitHostRecorder(kind).start()
     try:
@@ -266,7 +266,7 @@ def test_commit_statuses_follow_each_revision(kube, operator, repo, namespace, k
         )
         context = f"gitops-operator/{namespace}/app"
         success = "success"
-        failure = "failure" if kind == "github" else "failed"
+        failure = "failed" if kind == "gitlab" else "failure"
 
         def states(sha):
             return [s["state"] for s in recorder.statuses if s["sha"] == sha]
