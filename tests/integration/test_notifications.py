@@ -21,6 +21,7 @@ from .support import condition, events_with, get_status, wait_for
 from .test_reconcile import synced_to
 from .test_rollback import reconciled_again, rolled_back
 from .test_sources import secret
+from .test_tenancy import operator_with
 
 
 def provider(namespace: str, name: str, type_: str, address: str = "", **spec) -> dict:
@@ -336,3 +337,20 @@ def test_an_address_inside_the_cluster_or_machine_is_refused(kube, operator, rep
         assert condition(status)["reason"] == "HostNotAllowed"
         assert status["lastDelivery"].get("httpCode") is None, "no connection was made"
         assert receiver.received == []
+
+
+def test_cross_namespace_event_sources_are_refused_by_default(kube, operator, namespace):
+    """The operator's default (GITOPS_NO_CROSS_NAMESPACE_REFS unset: true) refuses an
+    Alert that listens to another namespace's objects; its own namespace is fine."""
+    other = [{"kind": "Application", "name": "*", "namespace": "default"}]
+    with operator_with(operator, GITOPS_NO_CROSS_NAMESPACE_REFS=None):
+        kube.apply(alert(namespace, "elsewhere", "hook", eventSources=other))
+        kube.apply(alert(namespace, "own", "hook"))
+
+        def ready_status(name, value):
+            status = get_status(kube, "Alert", namespace, name)
+            return status if condition(status).get("status") == value else None
+
+        status = wait_for(lambda: ready_status("elsewhere", "False"), timeout=60, what="refusal")
+        assert condition(status)["reason"] == "CrossNamespaceRef"
+        wait_for(lambda: ready_status("own", "True"), timeout=30, what="the own-namespace Alert")
