@@ -263,9 +263,13 @@ def test_delivery_status_keeps_no_secret_and_validity_does_not_undo_a_failure():
     assert failed["lastDelivery"]["httpCode"] == 500
     assert failed["conditions"][0]["status"] == "False"
     again = validity_status(
-        failed["conditions"], error=None, generation=1, now="t2", valid_message="ok"
+        failed["conditions"], error=None, generation=1, now="t2", valid_message="ok", observed=1
     )
     assert again["conditions"] == failed["conditions"]
+    edited = validity_status(
+        failed["conditions"], error=None, generation=2, now="t2", valid_message="ok", observed=1
+    )
+    assert edited["conditions"][0]["reason"] == "Valid", "a changed spec starts afresh"
     fixed = validity_status(
         validity_status(
             [], error=("InvalidProvider", "bad"), generation=1, now="t", valid_message=""

@@ -148,6 +148,7 @@ class Notifier:
             generation=generation,
             now=_now(),
             valid_message=message,
+            observed=status.get("observedGeneration"),
         )
         changed = any(_essential(status.get(k)) != _essential(v) for k, v in wanted.items())
         return wanted if changed else None

@@ -58,15 +58,21 @@ def validity_status(
     generation: int,
     now: str,
     valid_message: str,
+    observed: int | None = None,
 ) -> dict[str, Any]:
     """The status of an Alert or Provider whose spec was just read: Ready=False with the
     error's reason and message, or, for a valid one, Ready=True (reason Valid) unless
-    Ready already says something else than a spec error (a delivery's result)."""
+    Ready already says something else than a spec error (a delivery's result) about
+    this generation (``observed``): a changed spec starts afresh."""
     if error is not None:
         update = ConditionUpdate(ConditionType.READY, False, error[0], error[1])
     else:
         current = next((c for c in old_conditions if c.get("type") == "Ready"), None)
-        if current is not None and current.get("reason") not in SPEC_ERRORS:
+        if (
+            current is not None
+            and current.get("reason") not in SPEC_ERRORS
+            and observed == generation
+        ):
             return {"observedGeneration": generation, "conditions": old_conditions}
         update = ConditionUpdate(ConditionType.READY, True, "Valid", valid_message)
     return {
