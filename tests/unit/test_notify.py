@@ -21,6 +21,7 @@ from gitops_operator.notify.model import (
     parse_alert,
     parse_provider,
 )
+from gitops_operator.notify.notifier import Notifier
 from gitops_operator.notify.payloads import (
     body_of,
     commit_state,
@@ -384,3 +385,41 @@ def test_provider_addresses_follow_the_repository_url_rule(address, allowed, rea
     assert (refused.reason if refused else None) == reason
     if refused:
         assert "GITOPS_ALLOWED_GIT_HOSTS" in refused.message and "/x" not in refused.message
+
+
+# -- the notifier's bookkeeping (no API calls on these paths) ------------------------------
+
+
+def test_published_events_carry_the_revision_and_only_sync_events_drive_commit_statuses():
+    notifier = Notifier(None, no_cross_namespace_refs=True)
+    captured: list[NotifyEvent] = []
+    notifier.dispatcher.publish = captured.append
+    app = {
+        "kind": "Application",
+        "metadata": {"namespace": "team", "name": "web", "uid": "u", "labels": {"a": "b"}},
+        "status": {"lastAttemptedRevision": "main@sha1:" + SHA},
+    }
+    notifier.publish(app, reason="DriftDetected", message="m", warning=True)
+    notifier.publish(app, reason="Progressing", message="m", warning=False, revision="r@sha1:x")
+    drift, progressing = captured
+    assert (drift.revision, drift.commit_status, drift.severity) == (
+        "main@sha1:" + SHA,
+        False,
+        Severity.ERROR,
+    )
+    assert drift.labels == {"a": "b"} and drift.uid == "u"
+    assert (progressing.revision, progressing.commit_status) == ("r@sha1:x", True)
+
+
+def test_a_bad_provider_is_forgotten_and_reported_once():
+    notifier = Notifier(None, no_cross_namespace_refs=True)
+    key = ("team", "hook")
+    status, error = notifier.provider_changed(key, provider_body())
+    assert error is None and status is not None and key in notifier.dispatcher.providers
+    bad = {**provider_body(type="pager"), "status": status}
+    status, error = notifier.provider_changed(key, bad)
+    assert error is not None and error.reason == "InvalidProvider"
+    assert key not in notifier.dispatcher.providers
+    assert status is not None and status["conditions"][0]["reason"] == "InvalidProvider"
+    again, _ = notifier.provider_changed(key, {**bad, "status": status})
+    assert again is None, "nothing new to write: no second Event"
