@@ -136,6 +136,7 @@ go_install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/k
   "-X main.version=$KUBECONFORM_VERSION"
 go_install registry "$REGISTRY_VERSION" github.com/distribution/distribution/v3/cmd/registry \
   "-X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION"
+"$here/build-gitea.sh" # a real Git host for the Git host client's tests
 
 elapsed=$(($(date +%s) - start))
 if ((${#built[@]})); then

@@ -32,11 +32,13 @@ from .api import (
     DeletionPolicy,
     status_fields,
 )
+from .api.destination import parse_destination
 from .config import Settings
 from .errors import GitOpsError, StalledError
 from .notify import Notifier
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
+from .pr_queue import pull_request_handler
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Event, Outcome
@@ -110,6 +112,7 @@ async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
         on_result=lambda provider, result: metrics.count_webhook(
             provider.value if provider else "unknown", result
         ),
+        on_pull_request=pull_request_handler(runtime, logger),
     )
     runtime.webhook_runner = web.AppRunner(app, access_log=None)
     await runtime.webhook_runner.setup()
@@ -308,6 +311,14 @@ async def application_deleted(
         logger.warning("%s", message)
         kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
         return
+    try:  # the destination's manager; one that cannot be had leaves the objects in place
+        destination = parse_destination(dict(body.get("spec") or {}))
+        manager = await runtime.call(lambda: apps.manager_for(str(namespace), account, destination))
+    except GitOpsError as exc:
+        message = f"{exc.message}: the {len(owned)} object(s) of the inventory are left in place"
+        logger.warning("%s", message)
+        kopf.event(body, type="Warning", reason=exc.reason, message=message)
+        return
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
     fresh = await _fresh(runtime, ref) or dict(body)
 
@@ -324,9 +335,7 @@ async def application_deleted(
         post_events(body, outcome.events, runtime.notifier)
     if not done:  # the finalizer stays; kopf calls again after the delay
         raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
-    pruned = await loop.run_in_executor(
-        runtime.executor, apps.manager_for(str(namespace), account).delete_all, owned
-    )
+    pruned = await loop.run_in_executor(runtime.executor, manager.delete_all, owned)
     logger.info("deleted %d object(s) of the inventory", len(pruned.changes.entries))
     if pruned.survivors:
         raise kopf.TemporaryError(

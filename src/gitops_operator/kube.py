@@ -7,6 +7,7 @@ server's own message, so callers never see the client library's exception types.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlencode
@@ -69,12 +70,25 @@ class KubeClient:
     def __init__(self, api_client: client.ApiClient, *, field_manager: str) -> None:
         self.field_manager = field_manager
         self._api = api_client
-        cache = os.path.join(tempfile.gettempdir(), f"gitops-discovery-{os.getpid()}.json")
+        host = hashlib.sha256(api_client.configuration.host.encode()).hexdigest()[:12]
+        cache = os.path.join(tempfile.gettempdir(), f"gitops-discovery-{os.getpid()}-{host}.json")
         with _api_errors("API discovery"):
             self._dyn = DynamicClient(api_client, cache_file=cache)
         self._discovery_lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] = {}
         self._capabilities: tuple[float, str, tuple[str, ...]] | None = None
+
+    @classmethod
+    def from_config(
+        cls, kubeconfig: dict[str, Any], *, field_manager: str, pool: int
+    ) -> KubeClient:
+        """A client of the cluster a kubeconfig (as a mapping, already checked) names."""
+        cfg = client.Configuration()
+        config.load_kube_config_from_dict(
+            kubeconfig, client_configuration=cfg, persist_config=False
+        )
+        cfg.connection_pool_maxsize = pool
+        return cls(client.ApiClient(configuration=cfg), field_manager=field_manager)
 
     def impersonating(self, username: str) -> KubeClient:
         """A client that acts as ``username`` (e.g. ``system:serviceaccount:ns:name``; the
@@ -343,57 +357,3 @@ def _status_message(body: Any, fallback: str) -> tuple[str, str]:
     if isinstance(status, dict) and status.get("message"):
         return str(status["message"]), str(status.get("reason", ""))
     return fallback.strip().splitlines()[0] if fallback.strip() else "unknown error", ""
-
-
-def run_leader_election(
-    *,
-    name: str,
-    namespace: str,
-    identity: str,
-    lease_duration: int,
-    renew_deadline: int,
-    retry_period: int,
-    on_started: Callable[[], None],
-    on_stopped: Callable[[], None],
-    kubeconfig: str | None = None,
-) -> None:
-    """Block until this process holds the ``coordination.k8s.io`` Lease ``name``, call
-    ``on_started`` (in a thread), renew it, and call ``on_stopped`` once it is lost."""
-    from kubernetes.leaderelection import electionconfig, leaderelection
-    from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
-
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-    else:
-        config.load_kube_config(config_file=kubeconfig)
-    lock = LeaseLock(name, namespace, identity)
-    election = electionconfig.Config(
-        lock, lease_duration, renew_deadline, retry_period, on_started, on_stopped
-    )
-    leaderelection.LeaderElection(election).run()
-
-
-def release_lease(
-    *, name: str, namespace: str, identity: str, kubeconfig: str | None = None
-) -> bool:
-    """Give up the Lease ``name`` if ``identity`` holds it, as client-go's ReleaseOnCancel
-    does: a standby takes it at its next try instead of waiting out the lease. True when
-    it was released.
-
-    An update of the Lease as read (its resourceVersion), with the verbs election needs
-    anyway (get, update): if another replica took it meanwhile, the update conflicts and
-    nothing is released."""
-    api = client.CoordinationV1Api(load_api_client(kubeconfig, pool_size=1))
-    with _api_errors(f"release Lease {namespace}/{name}"):
-        lease = api.read_namespaced_lease(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-        if lease.spec is None or lease.spec.holder_identity != identity:
-            return False
-        lease.spec.holder_identity = None
-        lease.spec.lease_duration_seconds = 1
-        try:
-            api.replace_namespaced_lease(name, namespace, lease, _request_timeout=REQUEST_TIMEOUT)
-        except ApiException as exc:
-            if exc.status == 409:
-                return False
-            raise
-    return True

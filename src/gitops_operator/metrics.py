@@ -83,6 +83,20 @@ def count_rollback(namespace: str, name: str, reason: str) -> None:
     _rollback_reasons.setdefault((namespace, name), set()).add(reason)
 
 
+PULL_REQUEST_PLANS = Counter(
+    "gitops_pull_request_plans_total",
+    "Pull-request plans (GitRepository spec.pullRequests), by result: planned (every"
+    " Application rendered and passed the dry run), failed (one did not), error (the head"
+    " or the Provider could not be used), skipped (pullRequests was turned off meanwhile),"
+    " dropped (too many plans queued).",
+    ["result"],
+)
+
+
+def count_pull_request_plan(result: str) -> None:
+    PULL_REQUEST_PLANS.labels(result).inc()
+
+
 def count_webhook(provider: str, result: str) -> None:
     WEBHOOK_REQUESTS.labels(provider, result).inc()
 

@@ -1,8 +1,10 @@
-"""Route verified push webhooks to the GitRepositories they concern.
+"""Route verified push (and pull-request) webhooks to the GitRepositories they concern.
 
 Keeps an index of every GitRepository's normalised URL, ref and own webhook Secret (fed
 by the controller's watch), answers which repositories a push triggers, and records the
-delivery in their status. The HTTP side (signatures, limits, replays) is ``webhook.py``.
+delivery in their status; a pull request concerns the repositories of its URL that opt
+in with ``spec.pullRequests`` (``match_pull_request``). The HTTP side (signatures,
+limits, replays) is the ``webhook`` package.
 
 Two kinds of secret, never both for one repository: a delivery to ``/hooks/<provider>``
 is verified with the provider's shared secret and wakes the repositories without a
@@ -33,7 +35,7 @@ from .api import (
 )
 from .errors import GitOpsError
 from .objects import ObjectRef
-from .webhook import Provider, PushEvent, Target, normalize_repo_url
+from .webhook import Provider, PullRequestEvent, PushEvent, Target, normalize_repo_url
 
 Key = tuple[str, str]
 SECRET_TTL = 10.0
@@ -44,6 +46,7 @@ class Tracked:
     url: str  # normalised
     ref: GitRef
     webhook_secret: str | None  # the name of its own webhook Secret
+    pull_requests: bool = False  # spec.pullRequests is set and enabled
 
 
 def ref_matches(ref: GitRef, pushed: str) -> bool:
@@ -92,7 +95,10 @@ class PushRouter:
             self._repos.pop(key, None)
             return
         url = normalize_repo_url(str(spec["url"]))
-        self._repos[key] = Tracked(url, ref, webhook_secret_name(spec))
+        plans = isinstance(spec.get("pullRequests"), dict) and (
+            spec["pullRequests"].get("enabled", True) is not False
+        )
+        self._repos[key] = Tracked(url, ref, webhook_secret_name(spec), plans)
 
     def match(self, event: PushEvent, target: Target = None) -> list[Key]:
         """The repositories ``event`` wakes: with a ``target``, that repository (if it has
@@ -103,6 +109,17 @@ class PushRouter:
             if (key == target if repo.webhook_secret else target is None)
             and repo.url in event.urls
             and ref_matches(repo.ref, event.ref)
+        )
+
+    def match_pull_request(self, event: PullRequestEvent, target: Target = None) -> list[Key]:
+        """The repositories that plan ``event``'s pull request: those with
+        ``spec.pullRequests`` whose URL it names, by the same secret rule as pushes."""
+        return sorted(
+            key
+            for key, repo in self._repos.items()
+            if (key == target if repo.webhook_secret else target is None)
+            and repo.pull_requests
+            and repo.url in event.urls
         )
 
     def secret(self, provider: Provider, target: Target = None) -> bytes | None:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .config import Settings
 from .errors import GitOpsError
-from .kube import release_lease, run_leader_election
+from .leases import release_lease, run_leader_election
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from .object_watches import ObjectWatches, WatchKey
 from .receiver import PushRouter
 from .reconcilers.accounts import service_account_user
 from .reconcilers.application import ApplicationReconciler
-from .reconcilers.decisions import dependency_blocker
+from .reconcilers.decisions import dependency_blocker, unaffected_revision
 from .source import GitSource
 
 Key = tuple[str, str]  # namespace, name
@@ -173,6 +173,7 @@ def track_dependencies(
         (
             (body.get("metadata") or {}).get("generation"),
             status.get(status_fields.LAST_APPLIED_REVISION),
+            unaffected_revision(status),
         )
         if dependency_blocker(dict(body)) is None
         else None

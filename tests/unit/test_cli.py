@@ -14,7 +14,6 @@ from gitops_operator.cli import build_parser, main
 from gitops_operator.cli import inspect as cli_inspect
 from gitops_operator.cli import render as cli_render
 from gitops_operator.cli.cluster import default_namespace
-from gitops_operator.cli.diff_output import Revision, RevisionDiff, as_markdown
 from gitops_operator.cli.output import (
     OutputFormat,
     dump,
@@ -23,6 +22,7 @@ from gitops_operator.cli.output import (
     short_revision,
 )
 from gitops_operator.config import Settings
+from gitops_operator.diff_report import Revision, RevisionDiff, as_markdown
 from gitops_operator.objects import Manifest
 from gitops_operator.render import RenderTools, render
 from gitops_operator.render_diff import compare

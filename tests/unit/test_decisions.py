@@ -34,6 +34,7 @@ from gitops_operator.reconcilers.decisions import (
 
 A = "main@sha1:" + "a" * 40
 B = "main@sha1:" + "b" * 40
+C = "main@sha1:" + "c" * 40
 
 
 @pytest.mark.parametrize(
@@ -260,6 +261,11 @@ APPLIED = {"lastAppliedRevision": B, "observedGeneration": 3}
         (APPLIED, B, 4, "", False),
         (APPLIED, B, 3, "t1", False),
         ({**APPLIED, "lastHandledReconcileAt": "t1"}, B, 3, "t1", True),
+        # a newer revision recorded as changing none of B's inputs is settled too ...
+        ({**APPLIED, "unaffectedRevision": {"revision": C, "appliedRevision": B}}, C, 3, "", True),
+        # ... only while B is the applied revision the record was made against
+        ({**APPLIED, "unaffectedRevision": {"revision": C, "appliedRevision": A}}, C, 3, "", False),
+        ({**APPLIED, "unaffectedRevision": "garbage"}, C, 3, "", False),
     ],
 )
 def test_settled(

@@ -706,13 +706,13 @@ def test_signed_malformed_json_is_rejected_400() -> None:
         (Provider.BITBUCKET, "bitbucket_push.json", "repo:updated"),
     ],
 )
-def test_non_push_event_is_acknowledged_202_and_triggers_nothing(
+def test_non_push_event_is_acknowledged_200_ignored_and_triggers_nothing(
     provider: Provider, name: str, event: str
 ) -> None:
     body = fixture(name)
     hooks = Hooks()
     status, answer = deliver(hooks, provider, body, signed_headers(provider, body, event))
-    assert (status, answer) == (202, {"triggered": 0})
+    assert (status, answer) == (200, {"triggered": 0, "ignored": True})
     assert hooks.pushes == [] and hooks.results == [(provider, "ignored")]
 
 

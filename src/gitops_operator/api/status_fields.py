@@ -7,6 +7,9 @@ from typing import Final
 
 LAST_APPLIED_REVISION: Final = "lastAppliedRevision"
 """The revision whose objects were last applied."""
+UNAFFECTED_REVISION: Final = "unaffectedRevision"
+"""A newer source revision that changes none of lastAppliedRevision's render inputs, so it
+was not rendered: ``{revision, appliedRevision, checkedAt}``."""
 LAST_ATTEMPTED_REVISION: Final = "lastAttemptedRevision"
 """The revision last tried, whatever the result."""
 LAST_GOOD_REVISION: Final = "lastGoodRevision"
@@ -51,3 +54,5 @@ ARTIFACT: Final = "artifact"
 """The revision fetched and published."""
 LAST_DELIVERY: Final = "lastDelivery"
 """The last push webhook delivery accepted."""
+LAST_PULL_REQUEST_PLAN: Final = "lastPullRequestPlan"
+"""The last pull-request plan of a GitRepository (spec.pullRequests)."""

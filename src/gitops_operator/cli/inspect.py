@@ -15,6 +15,7 @@ from ..errors import InvalidSpecError
 from ..health import NO_RULES, HealthRules, application_rules, operator_health_checks
 from ..manager import ResourceManager
 from ..objects import KubeObject
+from ..reconcilers.decisions import unaffected_revision
 from .cluster import Cluster
 from .output import (
     OutputFormat,
@@ -136,6 +137,7 @@ def application_details(
         "sourceNamespace": source.get("namespace") or app["metadata"]["namespace"],
         "path": spec.get("path", "."),
         "targetNamespace": spec.get("targetNamespace", ""),
+        status_fields.UNAFFECTED_REVISION: unaffected_revision(status),
         **{
             key: status.get(key, "")
             for key in (
@@ -259,6 +261,11 @@ def details_table(d: dict[str, Any]) -> str:
             ("Health", d[status_fields.HEALTH]),
             ("Ready", f"{d['ready']}: {d['message']}" if d["message"] else d["ready"]),
             ("Applied revision", d[status_fields.LAST_APPLIED_REVISION] or "none"),
+            *(
+                [("Also current at", f"{unaffected} (changes none of its inputs)")]
+                if (unaffected := d[status_fields.UNAFFECTED_REVISION])
+                else []
+            ),
             ("Last attempted", d[status_fields.LAST_ATTEMPTED_REVISION] or "none"),
             ("Last good revision", d[status_fields.LAST_GOOD_REVISION] or "none"),
             ("Failed revision", failed_revision_text(d)),

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 import yaml
 
 from ..api import sha_of
+from ..diff_report import value_text as value_text
 
 MAX_CELL = 80
 """Table cells longer than this are cut with "…" (``-o json`` and ``-o yaml`` keep all)."""
@@ -60,13 +61,6 @@ def short_revision(revision: str, length: int = 12) -> str:
     if "sha1:" not in revision:
         return revision
     return revision[: revision.rfind("sha1:") + 5] + sha_of(revision)[:length]
-
-
-def value_text(value: Any) -> str:
-    """A field value as JSON (strings quoted), so types and empty strings stay visible."""
-    if value is None:
-        return "<none>"
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def changes_text(changes: dict[str, Any] | None) -> str:

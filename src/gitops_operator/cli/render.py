@@ -22,6 +22,7 @@ from ..api import (
     parse_helm_spec,
     status_fields,
 )
+from ..api.destination import parse_destination
 from ..config import Settings
 from ..errors import GitOpsError, NotFoundError, RenderError
 from ..objects import Manifest
@@ -142,8 +143,11 @@ def desired_vs_live(cluster: Cluster, app: dict[str, Any], cache: Path) -> dict[
     require_account(
         cluster.kube, meta["namespace"], spec.service_account, reconciler.default_service_account
     )
-    manager = reconciler.manager_for(meta["namespace"], spec.service_account)
+    home = reconciler.manager_for(meta["namespace"], spec.service_account)
+    destination = parse_destination(app.get("spec") or {})
+    manager = reconciler.manager_for(meta["namespace"], spec.service_account, destination)
     run = ApplicationRun(app, spec, status, now, _read_only, log, manager)
+    run.home = home.kube if destination.remote else None
     reconciler.load_post_build(run)
     reconciler.fetch_source(run)
     assert run.artifact is not None

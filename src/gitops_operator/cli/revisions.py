@@ -21,12 +21,7 @@ from typing import Any
 
 from ..api import API_VERSION, APPLICATION_KIND, IgnoreRule, RenderSpec, parse_application_spec
 from ..config import Settings
-from ..errors import GitOpsError, InvalidSpecError, RenderError, SourceError
-from ..objects import Manifest, load_manifests
-from ..render import RenderTools, render
-from ..render_diff import compare, place
-from ..source import commit_tree, committed_view, repository_root
-from .diff_output import (
+from ..diff_report import (
     Revision,
     RevisionDiff,
     as_data,
@@ -34,6 +29,11 @@ from .diff_output import (
     as_text,
     render_failure_markdown,
 )
+from ..errors import GitOpsError, InvalidSpecError, RenderError, SourceError
+from ..objects import Manifest, load_manifests
+from ..render import RenderTools, render
+from ..render_diff import compare, place
+from ..source import commit_tree, committed_view, repository_root
 from .output import OutputFormat, dump
 from .render import is_chart, note_offline_capabilities, spec_from_flags
 

@@ -13,6 +13,15 @@ a CRD or Namespace of the same set are validated right after that first stage is
 from .changeset import Action, ChangeSet, ChangeSetEntry
 from .delete import PruneResult
 from .diff import Drift
+from .plan import Plan
 from .resource_manager import ResourceManager
 
-__all__ = ["Action", "ChangeSet", "ChangeSetEntry", "Drift", "PruneResult", "ResourceManager"]
+__all__ = [
+    "Action",
+    "ChangeSet",
+    "ChangeSetEntry",
+    "Drift",
+    "Plan",
+    "PruneResult",
+    "ResourceManager",
+]

@@ -91,7 +91,7 @@ def apply_all(
     ordered = sort_for_apply(manifests)
     first = [m for m in ordered if apply_stage(m.ref) == 0]
     rest = [m for m in ordered if apply_stage(m.ref) == 1]
-    deferred = _needs_first_stage(workers.kube, first, rest)
+    deferred = needs_first_stage(workers.kube, first, rest)
     plan = _plan(
         workers,
         first + [m for m in rest if m.ref not in deferred],
@@ -115,7 +115,7 @@ def apply_all(
     )
 
 
-def _needs_first_stage(
+def needs_first_stage(
     kube: KubeClient, first: list[Manifest], rest: list[Manifest]
 ) -> set[ObjectRef]:
     """Objects of ``rest`` whose kind or namespace does not exist until ``first`` does."""

@@ -12,10 +12,11 @@ from ..inventory import Inventory
 from ..kube import KubeClient
 from ..live import Live
 from ..objects import Manifest, ObjectRef
-from . import apply, delete, diff, wait
+from . import apply, delete, diff, plan, wait
 from .changeset import ChangeSet
 from .delete import PruneResult
 from .diff import Drift
+from .plan import Plan
 from .workers import Workers
 
 
@@ -78,6 +79,16 @@ class ResourceManager:
     ) -> list[Drift]:
         """The objects whose live state differs from ``manifests``."""
         return diff.diff_all(self._workers, manifests, ignore, live)
+
+    def plan_all(
+        self,
+        manifests: list[Manifest],
+        ignore: tuple[IgnoreRule, ...] = (),
+        stale: Mapping[ObjectRef, str] | None = None,
+    ) -> Plan:
+        """What applying ``manifests`` (and pruning ``stale``) would change: a dry run of
+        each object, nothing written."""
+        return plan.plan_all(self._workers, manifests, ignore, stale)
 
     def delete_all(self, stale: Inventory) -> PruneResult:
         """Prune ``stale``; failures are reported, never raised."""

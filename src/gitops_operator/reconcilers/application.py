@@ -26,66 +26,56 @@ from typing import Any
 
 from .. import inventory
 from ..api import (
-    API_VERSION,
-    GROUP,
-    REPOSITORY_KIND,
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
     ROLLBACK_AT_ANNOTATION,
     ROLLBACK_TO_ANNOTATION,
     DependencyRef,
-    GitRef,
     HealthCheckExpr,
-    RefKind,
     parse_application_spec,
-    parse_repository_spec,
     sha_of,
     status_fields,
 )
+from ..api.destination import LOCAL, Destination, parse_destination
 from ..api.substitute import parse_post_build
-from ..conditions import ConditionType, ConditionUpdate, get_condition
+from ..conditions import ConditionType, ConditionUpdate
 from ..config import Settings
 from ..errors import (
     GitOpsError,
     HealthCheckError,
-    InvalidSpecError,
-    SourceNotReadyError,
-    SourcePendingError,
     StalledError,
 )
 from ..health import HealthStatus, application_rules, operator_health_checks
 from ..hooks import Hook, split_hooks
 from ..kube import KubeClient
 from ..manager import ResourceManager
-from ..objects import Manifest, ObjectRef
+from ..objects import Manifest
 from ..render import RenderTools, render
-from ..source import Artifact, GitSource, credentials_scope
+from ..source import Artifact, GitSource
 from ..substitute import mask_values, substitute_manifests
 from ..sync_options import check_sync_annotations
 from . import sync_fail
 from .accounts import account_exists, require_account, service_account_user
-from .credentials import load_credentials
 from .decisions import (
     health_check_passed,
     health_may_recover,
     quarantined,
     rollback_requested,
-    seconds_since,
     settled,
     should_roll_back,
 )
 from .dependencies import check_namespaces, wait_for_dependencies
+from .destinations import DestinationClients, unreachable
 from .drift import steady
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome, masked, quarantine
 from .rollback import Rollback
 from .run import ApplicationRun, Logger, StatusWriter
 from .snapshots import SnapshotOutsideRulesError, SnapshotStore
+from .sources import artifact, fetch_source
 from .substitutions import load_variables
 from .sync import check_health, sync
-
-SOURCE_GRACE = 30.0
-"""Seconds a new Application waits for its GitRepository to appear before warning."""
+from .unaffected import unaffected
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +97,8 @@ class ApplicationReconciler:
     _drift_checked: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """When drift was last checked, by (namespace, name, uid): status.lastDriftCheckAt
     is written only when the result changes, or at most every interval."""
+    destinations: DestinationClients = field(default_factory=DestinationClients)
+    """Clients of the clusters of ``spec.destination`` (none: this one)."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -128,11 +120,19 @@ class ApplicationReconciler:
             default_health_checks=health_checks,
         )
 
-    def manager_for(self, namespace: str, service_account: str) -> ResourceManager:
+    def manager_for(
+        self, namespace: str, service_account: str, destination: Destination = LOCAL
+    ) -> ResourceManager:
         """Every dry-run, apply, read and delete of an Application goes through this
         manager: the Application's ServiceAccount (its own, else the default one),
-        impersonated; the operator's own only when neither is set."""
+        impersonated; the operator's own only when neither is set. On a remote
+        ``destination`` the same account is impersonated there (the kubeconfig's own
+        identity when there is none)."""
         account = service_account or self.default_service_account
+        if destination.remote:
+            user = service_account_user(namespace, account) if account else ""
+            concurrency = self.manager.concurrency
+            return self.destinations.manager(self.kube, namespace, destination, user, concurrency)
         if not account:
             return self.manager
         user = service_account_user(namespace, account)
@@ -177,6 +177,13 @@ class ApplicationReconciler:
         # compiled here, before anything is applied: InvalidHealthCheck stops the pass
         rules = application_rules(self.default_health_checks, spec.health_check_exprs)
         require_account(self.kube, namespace, spec.service_account, self.default_service_account)
+        destination = parse_destination(obj.get("spec") or {})
+        home = self.manager_for(namespace, spec.service_account)
+        with unreachable(destination, namespace):
+            manager = self.manager_for(namespace, spec.service_account, destination)
+            if destination.remote:
+                remote = self.destinations.client(self.kube, namespace, destination)
+                require_account(remote, namespace, spec.service_account, "")
         run = ApplicationRun(
             obj,
             spec,
@@ -184,14 +191,16 @@ class ApplicationReconciler:
             now,
             write_status,
             logger,
-            self.manager_for(namespace, spec.service_account).with_health_rules(rules),
+            manager.with_health_rules(rules),
             inventory=inventory.from_status(status),
+            home=home.kube if destination.remote else None,
         )
         self.load_post_build(run)
         self.fetch_source(run)
         run.render_hooks = lambda: self._hooks(run)
         try:
-            outcome = self._dispatch(run)
+            with unreachable(destination, namespace):
+                outcome = self._dispatch(run)
         except GitOpsError as exc:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
@@ -213,7 +222,7 @@ class ApplicationReconciler:
         sources with the run's identity. Raises ``SubstituteSourceNotFoundError``."""
         run.post_build = parse_post_build(run.obj.get("spec") or {})
         if run.post_build.enabled:
-            variables = load_variables(run.manager.kube, run.namespace, run.post_build)
+            variables = load_variables(run.home_kube, run.namespace, run.post_build)
             run.variables, run.substitution_inputs = variables.values, variables.inputs
             run.secret_values = variables.secret_values
 
@@ -230,11 +239,14 @@ class ApplicationReconciler:
             held = steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
             return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
+        skipped = unaffected(run, self.git.changed_paths) or {}
+        run.status.update(skipped)  # a revision that changes nothing for it: a steady pass
         if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
             try:
                 if not health_check_passed(run.status):
                     return check_health(run, self.snapshots, self.desired)
-                return steady(run, self.desired, self.snapshots, self._drift_checked)
+                held = steady(run, self.desired, self.snapshots, self._drift_checked)
+                return replace(held, status={**skipped, **held.status})
             except (StalledError, HealthCheckError) as exc:
                 return self.revision_failed(run, exc)
         check_namespaces(run, self.no_cross_namespace_refs)
@@ -275,71 +287,19 @@ class ApplicationReconciler:
         return sync_fail.start(run, quarantine(run, error))
 
     def fetch_source(self, run: ApplicationRun) -> None:
-        """Sets ``run.revision`` and ``run.artifact`` from the GitRepository's artifact, and
-        ``run.source_failing`` (the SourceReady condition) while the repository fails.
-
-        Raises ``SourceNotReadyError`` while the repository has none yet."""
-        source = run.spec.source
-        if self.no_cross_namespace_refs and source.namespace != run.namespace:
-            raise InvalidSpecError(
-                f"spec.sourceRef.namespace {source.namespace!r}: this operator forbids"
-                " sources in other namespaces",
-                reason="CrossNamespaceRef",
-            )
-        ref = ObjectRef(GROUP, REPOSITORY_KIND, source.namespace, source.name)
-        repo = self.repositories.get((source.namespace, source.name))
-        if repo is None:
-            repo = self.kube.get(API_VERSION, ref)
-        if repo is None:
-            age = seconds_since(str(run.obj["metadata"].get("creationTimestamp") or ""), run.now)
-            if age < SOURCE_GRACE:  # created together, and seen first
-                raise SourcePendingError(f"waiting for {ref} to be created", requeue_after=2.0)
-            raise SourceNotReadyError(f"{ref} not found", requeue_after=10.0)
-        published = (repo.get("status") or {}).get(status_fields.ARTIFACT) or {}
-        repo_ready = (
-            get_condition((repo.get("status") or {}).get("conditions") or [], ConditionType.READY)
-            or {}
+        """Sets ``run.revision``, ``run.artifact`` and ``run.source_failing``
+        (``sources.fetch_source``)."""
+        fetch_source(
+            run,
+            self.kube,
+            self.git,
+            self.repositories.get((run.spec.source.namespace, run.spec.source.name)),
+            no_cross_namespace_refs=self.no_cross_namespace_refs,
         )
-        failing = repo_ready.get("status") == "False"
-        if not published.get("sha"):
-            if failing:
-                raise SourceNotReadyError(
-                    f"{ref} has no artifact: {repo_ready.get('message', '')}",
-                    requeue_after=10.0,
-                )
-            raise SourcePendingError(
-                f"waiting for {ref} to fetch its first artifact", requeue_after=5.0
-            )
-        if failing:
-            run.source_failing = ConditionUpdate(
-                ConditionType.SOURCE_READY,
-                False,
-                str(repo_ready.get("reason") or "SourceFailed"),
-                f"{ref} is failing since {repo_ready.get('lastTransitionTime', '?')}:"
-                f" {repo_ready.get('message', '')}; its last artifact"
-                f" {published.get('revision', '')} is still the one applied",
-            )
-        run.revision = str(published["revision"])
-        run.repo_spec = dict(repo.get("spec") or {})
-        run.artifact = self.artifact(source.namespace, run.repo_spec, str(published["sha"]))
 
     def artifact(self, namespace: str, repo_spec: dict[str, Any], sha: str) -> Artifact:
-        """The tree of ``sha`` as the repository's own URL and Secret fetched it: from the
-        cache, else fetched by SHA (a SHA from elsewhere is no right to another's tree)."""
-        spec = parse_repository_spec(repo_spec)
-        scope = credentials_scope(namespace, spec.secret_name)
-        cached = self.git.artifact(spec.url, sha, scope=scope)
-        if cached:
-            return cached
-        credentials = load_credentials(self.kube, namespace, spec.secret_name)
-        return self.git.fetch(
-            spec.url,
-            GitRef(RefKind.COMMIT, sha),
-            sha,
-            timeout=spec.timeout,
-            credentials=credentials,
-            scope=scope,
-        )
+        """The tree of ``sha`` (``sources.artifact``)."""
+        return artifact(self.kube, self.git, namespace, repo_spec, sha)
 
     def render(self, run: ApplicationRun, artifact: Artifact) -> list[Manifest]:
         """The objects ``rendered`` gives, without the hooks."""
@@ -362,8 +322,8 @@ class ApplicationReconciler:
             tools=self.tools,
             release_name=run.spec.render.helm.release_name or run.name,
             namespace=run.spec.target_namespace or run.namespace,
-            capabilities=cluster_capabilities(self.kube),
-            credentials=chart_credentials(run.manager.kube, run.namespace, run.spec.render.helm),
+            capabilities=cluster_capabilities(run.manager.kube if run.home else self.kube),
+            credentials=chart_credentials(run.home_kube, run.namespace, run.spec.render.helm),
         )
         if run.variables is not None:
             manifests = substitute_manifests(manifests, run.variables, strict=run.post_build.strict)

@@ -116,11 +116,32 @@ def rollback_requested(status: dict[str, Any], requested_at: str, wanted: str) -
     )
 
 
-def settled(status: dict[str, Any], revision: str, generation: int, requested: str) -> bool:
-    """The source's revision is applied at this generation and no new requestedAt asks
-    for a sync."""
-    return bool(
+def unaffected_revision(status: dict[str, Any]) -> str:
+    """The source revision recorded as changing none of the applied revision's render
+    inputs (``status.unaffectedRevision``), while that is still the applied one; else ""."""
+    record = status.get(status_fields.UNAFFECTED_REVISION)
+    if not isinstance(record, dict):
+        return ""
+    applied = status.get(status_fields.LAST_APPLIED_REVISION)
+    if not applied or record.get("appliedRevision") != applied:
+        return ""
+    return str(record.get("revision") or "")
+
+
+def at_revision(status: dict[str, Any], revision: str) -> bool:
+    """The live objects are what ``revision`` renders: it is the applied revision, or one
+    that changes none of the applied revision's inputs."""
+    return bool(revision) and (
         status.get(status_fields.LAST_APPLIED_REVISION) == revision
+        or unaffected_revision(status) == revision
+    )
+
+
+def settled(status: dict[str, Any], revision: str, generation: int, requested: str) -> bool:
+    """The source's revision is applied (or changes nothing for this Application,
+    ``at_revision``) at this generation and no new requestedAt asks for a sync."""
+    return bool(
+        at_revision(status, revision)
         and status.get("observedGeneration") == generation
         and (not requested or requested == status.get(status_fields.LAST_HANDLED_RECONCILE_AT))
     )
@@ -206,7 +227,7 @@ def dependency_blocker(
         )
         detail = f" ({ready.get('reason')}: {ready.get('message')})" if ready else ""
         return f"{state}{detail}"
-    if source_revision and status.get(status_fields.LAST_APPLIED_REVISION) != source_revision:
+    if source_revision and not at_revision(status, source_revision):
         return f"its source is at {source_revision}, not applied yet"
     return None
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import inventory
 from ..api import RETRY_ANNOTATION, parse_application_spec, sha_of, status_fields
+from ..api.destination import parse_destination
 from ..conditions import failed, progressing
 from ..errors import GitOpsError, HookFailedError
 from ..hooks import HookPhase, HookState, of_phase, record, recorded, rerun_failed
@@ -50,7 +51,7 @@ def pre_delete(
         now,
         write_status,
         logger,
-        apps.manager_for(namespace, spec.service_account),
+        apps.manager_for(namespace, spec.service_account, parse_destination(obj.get("spec") or {})),
         inventory=inventory.from_status(status),
     )
     items = recorded(status.get(status_fields.HOOKS), revision)

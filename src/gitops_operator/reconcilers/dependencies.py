@@ -67,7 +67,7 @@ def wait_for_dependencies(
     for dep in run.spec.depends_on:
         ref = ObjectRef(GROUP, APPLICATION_KIND, dep.namespace, dep.name)
         try:
-            obj = run.manager.kube.get(API_VERSION, ref)
+            obj = run.home_kube.get(API_VERSION, ref)
             blocker = dependency_blocker(obj, _source_revision(obj, repositories))
         except ApiError as exc:
             if exc.code != 403:

@@ -90,9 +90,15 @@ def steady(
         if overall is HealthStatus.DEGRADED:
             updates += failed("Degraded", worst, stalled=False)
         else:
-            updates += ready(f"Applied revision: {run.revision}")
+            updates += ready(_applied_message(run.revision, applied))
     clear = () if quarantined else (ConditionType.RECONCILING, ConditionType.STALLED)
     return Outcome(status, updates, wait, events, clear=clear)
+
+
+def _applied_message(revision: str, applied: str) -> str:
+    if applied and applied != revision:  # status.unaffectedRevision
+        return f"Applied revision: {applied}; {revision} changes none of its inputs"
+    return f"Applied revision: {revision}"
 
 
 def _desired_or_none(

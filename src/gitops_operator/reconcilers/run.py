@@ -13,6 +13,7 @@ from ..api.substitute import PostBuild
 from ..conditions import ConditionUpdate
 from ..hooks import Hook
 from ..inventory import Inventory
+from ..kube import KubeClient
 from ..manager import ChangeSet, ResourceManager
 from ..objects import Manifest
 from ..source import Artifact
@@ -59,6 +60,10 @@ class ApplicationRun:
     started or finished): posted as Events, whatever the outcome."""
     hooks: list[Hook] | None = None
     """The hooks of ``revision``, once rendered."""
+    home: KubeClient | None = None
+    """The operator's own cluster, with the Application's identity, when ``manager`` is of
+    a remote destination: its Secrets and ConfigMaps (substitution sources, chart
+    credentials) and other Applications are read there."""
     render_hooks: Callable[[], list[Hook]] | None = None
     """Renders the hooks of ``revision`` (a pass that has not rendered it needs them only
     to create hooks)."""
@@ -74,6 +79,11 @@ class ApplicationRun:
     @property
     def uid(self) -> str:
         return str(self.obj["metadata"].get("uid", ""))
+
+    @property
+    def home_kube(self) -> KubeClient:
+        """Where the Application's own namespace is: ``home``, else the manager's cluster."""
+        return self.home or self.manager.kube
 
     @property
     def generation(self) -> int:

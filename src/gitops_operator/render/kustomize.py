@@ -41,9 +41,9 @@ _HELM_FIELDS = ("helmCharts", "helmGlobals", "helmChartInflationGenerator")
 _FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
 _MAX_WALK = 1_000_000
 """Nodes looked at per file when searching for function annotations (aliases repeat)."""
-_REMOTE_MARKERS = ("://", "github.com/", "git@", "ssh:", "git::")
+REMOTE_MARKERS = ("://", "github.com/", "git@", "ssh:", "git::")
 # Fields whose entries may name another kustomization directory (walked in turn).
-_DIRECTORY_FIELDS = {"resources", "bases", "components", "generators", "transformers", "validators"}
+DIRECTORY_FIELDS = {"resources", "bases", "components", "generators", "transformers", "validators"}
 _PLUGIN_FIELDS = {"generators", "transformers", "validators"}
 
 
@@ -80,7 +80,7 @@ def check_kustomizations(root: Path, top: Path) -> None:
         if kfile is None:
             continue  # kustomize reports the missing kustomization itself
         where = kfile.relative_to(root).as_posix()
-        doc = _load_kustomization(kfile, where)
+        doc = load_kustomization(kfile, where)
         for name in _HELM_FIELDS:
             if name in doc:
                 raise RenderError(
@@ -88,12 +88,12 @@ def check_kustomizations(root: Path, top: Path) -> None:
                     " helm from a chart in the repository)",
                     reason="PluginRefused",
                 )
-        for field, entry in _entries(doc):
+        for field, entry in kustomization_entries(doc):
             if field in _PLUGIN_FIELDS and "\n" in entry:
                 _refuse_function_text(entry, f"{where}: inline {field} entry", budget)
                 continue
             target = _resolve_entry(root, directory, field, entry, where)
-            if target.is_dir() and field in _DIRECTORY_FIELDS:
+            if target.is_dir() and field in DIRECTORY_FIELDS:
                 pending.append(target)
             elif field in _PLUGIN_FIELDS:
                 _refuse_functions(root, target, budget)
@@ -101,7 +101,7 @@ def check_kustomizations(root: Path, top: Path) -> None:
 
 def _resolve_entry(root: Path, directory: Path, field: str, entry: str, where: str) -> Path:
     what = f"{where}: {field} entry"
-    if any(marker in entry for marker in _REMOTE_MARKERS):
+    if any(marker in entry for marker in REMOTE_MARKERS):
         raise RenderError(
             f"{what} {entry!r} is a remote base; only paths inside the repository are allowed",
             reason="RemoteBaseRefused",
@@ -115,7 +115,7 @@ def _resolve_entry(root: Path, directory: Path, field: str, entry: str, where: s
     return target
 
 
-def _entries(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
+def kustomization_entries(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """Every (field, path) pair of a kustomization that names a file or directory."""
     for field in ("resources", "bases", "components", "crds", "configurations"):
         yield from ((field, e) for e in _strings(doc.get(field)))
@@ -146,7 +146,7 @@ def _mappings(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _load_kustomization(path: Path, where: str) -> dict[str, Any]:
+def load_kustomization(path: Path, where: str) -> dict[str, Any]:
     if path.stat().st_size > MAX_KUSTOMIZATION_BYTES:
         raise RenderError(f"{where}: larger than {MAX_KUSTOMIZATION_BYTES} bytes")
     try:

@@ -24,6 +24,7 @@ from ..config import Settings
 from ..errors import InvalidSpecError, SourceError, StalledError, redact
 from .auth import Credentials
 from .cache import Artifact, ArtifactCache
+from .changes import ChangedPaths
 from .command import run_git
 from .hosts import HostPolicy, Resolver, Target, check_target
 from .refs import Revision, check_sha, ls_remote_patterns, parse_ls_remote, select, tag_object
@@ -58,6 +59,7 @@ class GitSource:
         self.allow_local = allow_local
         self.allowed_hosts = allowed_hosts or HostPolicy()
         self.resolver = resolver
+        self.changes = ChangedPaths()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -124,6 +126,26 @@ class GitSource:
         refs = parse_ls_remote(output)
         concrete, sha = select(ref, refs, url)
         return Revision(concrete, sha, tag_object(concrete, refs))
+
+    def resolve_name(
+        self, url: str, name: str, *, timeout: float, credentials: Credentials | None = None
+    ) -> str | None:
+        """The commit the remote's ref ``name`` (``refs/pull/7/head``) points at, None when
+        the remote has no such ref: one ls-remote round trip."""
+        target = self.check_url(url)
+        output = self._git(
+            None,
+            "ls_remote",
+            "--",
+            url,
+            name,
+            timeout=timeout,
+            url=url,
+            target=target,
+            credentials=credentials,
+        )
+        sha = parse_ls_remote(output).get(name)
+        return check_sha(sha, where=name) if sha else None
 
     def artifact(self, url: str, sha: str, *, scope: str = "") -> Artifact | None:
         """The cached tree of ``sha`` if ``url`` with the Secret ``scope``
@@ -295,8 +317,16 @@ class GitSource:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def changed_paths(self, url: str, old: str, new: str) -> frozenset[str] | None:
+        """The paths commits ``old`` and ``new`` of ``url`` differ in, or None when that
+        is not known here (either commit is not in the local mirror)."""
+        return self.changes.between(self._mirror_path(url), old, new)
+
+    def _mirror_path(self, url: str) -> Path:
+        return self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
+
     def _mirror(self, url: str) -> git.Repo:
-        path = self.cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:24]
+        path = self._mirror_path(url)
         if (path / "HEAD").exists():
             return git.Repo(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,9 @@ privilege: what the code calls, nothing for "convenience".
   resources: [gitrepositories/status, applications/status]
   verbs: [get, patch, update]
 # Notifications: Providers and Alerts are read from a watch (never written but for their
-# status: spec errors, and a Provider's last delivery).
+# status: spec errors, and a Provider's last delivery); the Provider that a
+# GitRepository's spec.pullRequests names is also read by name (its Git host, and the
+# Secret with the token that posts pull-request plans).
 - apiGroups: [gitops-operator.dev]
   resources: [providers, alerts]
   verbs: [get, list, watch]

@@ -1,22 +1,32 @@
-"""What ``diff --base`` prints: text for people, data for programs, Markdown for a
-pull-request comment (a table of the objects, then each object's diff, folded)."""
+"""How a diff between two renders (or a render and the live cluster) is reported: text for
+people, data for programs, Markdown for a pull-request comment (a table of the objects,
+then each object's diff, folded). ``gitops-operator diff --base`` prints it; the
+operator posts the Markdown on pull requests it plans (``spec.pullRequests``)."""
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from ..diff import FieldChange
-from ..render_diff import Change, ObjectDiff, count
-from .output import value_text
+from .diff import FieldChange
+from .render_diff import Change, ObjectDiff, count
 
 MAX_MARKDOWN = 60_000
 """Characters of Markdown at most: GitHub refuses comments over 65,536; objects past the
 limit are listed in the table but their diffs are left out (the text and JSON keep all)."""
+
+
+def value_text(value: Any) -> str:
+    """A field value as JSON (strings quoted), so types and empty strings stay visible."""
+    if value is None:
+        return "<none>"
+    return json.dumps(value, sort_keys=True, default=str)
+
 
 _MARK = {Change.ADDED: "+", Change.REMOVED: "-", Change.CHANGED: "~"}
 
