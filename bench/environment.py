@@ -58,6 +58,8 @@ class Options:
     diagnose: bool = False
     flux_qps: float | None = None
     flux_burst: int | None = None
+    operator_env: dict[str, str] = field(default_factory=dict)
+    """More GITOPS_* settings for our operator (e.g. GITOPS_DRIFT_WATCHES)."""
 
 
 @dataclass
@@ -227,6 +229,7 @@ def operator(env: Env) -> Iterator[dict[str, int]]:
         "GITOPS_WEBHOOK_PORT": "0",
         "GITOPS_CONCURRENCY": str(env.opts.concurrency),
         "GITOPS_APPLY_CONCURRENCY": str(env.opts.apply_concurrency),
+        **env.opts.operator_env,
     }
     with OperatorProcess(env.cluster.kubeconfig, env.work, variables) as proc:
         proc.wait_live()

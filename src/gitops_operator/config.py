@@ -111,6 +111,10 @@ class Settings:
     webhook_secret: str = ""
     """``namespace/name`` of the Secret holding one key per provider (github, gitlab,
     gitea, bitbucket): each receiver's secret. Without it every delivery gets 401."""
+    drift_watches: bool = True
+    """Watch the kinds in use (metadata only) so that another manager's change of a
+    managed object is checked for drift at once (``GITOPS_DRIFT_WATCHES``, ``false`` to
+    leave drift to each Application's driftInterval)."""
     health_check_exprs: str = ""
     """``GITOPS_HEALTH_CHECK_EXPRS``, as given: parsed and compiled when the reconciler
     is built, so that a list that does not compile stops the operator at start."""
@@ -166,5 +170,6 @@ class Settings:
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
             webhook_port=int(num("GITOPS_WEBHOOK_PORT", default.webhook_port)),
             webhook_secret=env.get("GITOPS_WEBHOOK_SECRET", default.webhook_secret),
+            drift_watches=env.get("GITOPS_DRIFT_WATCHES", "true").lower() not in {"0", "false"},
             health_check_exprs=env.get(HEALTH_CHECK_EXPRS_ENV, default.health_check_exprs),
         )

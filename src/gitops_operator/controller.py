@@ -34,14 +34,15 @@ from .api import (
 )
 from .api.destination import parse_destination
 from .config import Settings
+from .drift_watches import DriftWatches
 from .errors import GitOpsError, StalledError
-from .notify import Notifier
+from .notifications import post_events
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .pr_queue import pull_request_handler
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
-from .reconcilers.outcome import Event, Outcome
+from .reconcilers.outcome import Outcome
 from .runtime import (
     API_RETRY,
     Key,
@@ -80,6 +81,12 @@ async def configure(
         loop.call_soon_threadsafe(runtime.wake, APPLICATION_KIND, app)
 
     runtime.object_watches = ObjectWatches(wake_application)
+    if runtime.settings.drift_watches:
+
+        def check_drift(app: Key) -> None:  # from a watch thread
+            loop.call_soon_threadsafe(runtime.check_drift, app)
+
+        runtime.drift_watches = DriftWatches(runtime.kube, check_drift)
     memo.runtime = runtime
     if runtime.settings.metrics_port:
         metrics.serve(runtime.settings.metrics_port)
@@ -127,10 +134,10 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         if runtime.webhook_runner is not None:
             await runtime.webhook_runner.cleanup()
         runtime.executor.shutdown(wait=False, cancel_futures=True)
-        if runtime.notifier is not None:
-            runtime.notifier.stop()
         if runtime.object_watches is not None:
             runtime.object_watches.stop_all()
+        if runtime.drift_watches is not None:
+            runtime.drift_watches.stop_all()
 
 
 # -- wake-ups ------------------------------------------------------------------------------
@@ -178,6 +185,8 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         client_of, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
         client = await runtime.call(client_of) if client_of is not None else None
         runtime.object_watches.track(key, client, objects)
+    if runtime.drift_watches is not None:
+        runtime.drift_watches.track(key, None if type == "DELETED" else body.get("status"))
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
 
 
@@ -379,24 +388,3 @@ async def _reconcile(
     await write_outcome(runtime, obj, ref, outcome, logger)
     post_events(body, outcome.events, runtime.notifier)
     return outcome
-
-
-def post_events(body: kopf.Body, events: list[Event], notifier: Notifier | None = None) -> None:
-    """The outcome's Events, on the resource (after its status was written), each also
-    published to the notifier, which queues the notifications of the Alerts it matches
-    (no I/O here: deliveries run on their own threads)."""
-    for event in events:
-        kopf.event(
-            body,
-            type="Warning" if event.warning else "Normal",
-            reason=event.reason,
-            message=event.message,
-        )
-        if notifier is not None:
-            notifier.publish(
-                body,
-                reason=event.reason,
-                message=event.message,
-                warning=event.warning,
-                revision=event.revision,
-            )

@@ -6,17 +6,15 @@ server's own message, so callers never see the client library's exception types.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,6 +30,7 @@ from kubernetes.dynamic.exceptions import (
 from kubernetes.dynamic.resource import Resource
 
 from .errors import ApiError, InvalidPatchError, NotFoundError
+from .kube_masking import mask_secret_values as mask_secret_values
 from .objects import KubeObject, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
@@ -167,6 +166,20 @@ class KubeClient:
             for event in self._dyn.watch(resource, namespace, ref.name, timeout=timeout):
                 yield str(event["type"])
 
+    def watch_metadata(self, version: str, kind: str, since: str, timeout: int) -> Iterator[Any]:
+        """Events of every object of ``kind`` (all namespaces) from resourceVersion
+        ``since`` (empty: from now, after a one-item list), as PartialObjectMetadata: no
+        spec, no status, nothing kept. Bookmarks keep the resourceVersion fresh."""
+        path, accept = str(self.resource(version, kind).path()), _METADATA
+        with _api_errors(f"watch {kind}"):
+            if not since:
+                found = self._send("GET", path, {"limit": "1"}, accept=f"{accept}List")
+                since = str(found["metadata"]["resourceVersion"])
+                yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": since}}}
+            query = {"watch": "1", "resourceVersion": since, "allowWatchBookmarks": "true"}
+            query["timeoutSeconds"] = str(timeout)
+            yield from self._stream(path, query, accept)
+
     def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
         """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
         resource = self.resource(api_version, kind)
@@ -255,9 +268,10 @@ class KubeClient:
         query: dict[str, str] | None = None,
         body: bytes | None = None,
         content_type: str | None = None,
+        accept: str = "application/json",
     ) -> KubeObject:
         """One request; the parsed JSON answer, or ``_HttpError`` for a status >= 400."""
-        headers = {"Accept": "application/json", **self._api.default_headers}
+        headers = {"Accept": accept, **self._api.default_headers}
         if content_type:
             headers["Content-Type"] = content_type
         self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
@@ -272,7 +286,29 @@ class KubeClient:
         answer: KubeObject = json.loads(response.data) if response.data else {}
         return answer
 
+    def _stream(self, path: str, query: dict[str, str], accept: str) -> Iterator[Any]:
+        """The JSON lines of a watch, one parsed event at a time."""
+        headers = {"Accept": accept, **self._api.default_headers}
+        self._api.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
+        url = f"{self._api.configuration.host}{path}?{urlencode(query)}"
+        read = int(query["timeoutSeconds"]) + 30  # the server ends it first
+        timeout = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=read)
+        response = self._api.rest_client.pool_manager.request(
+            "GET", url, headers=headers, timeout=timeout, preload_content=False
+        )
+        try:
+            if response.status >= 400:
+                raise _HttpError(response.status, response.read())
+            pending = b""
+            for chunk in response.stream(64 * 1024):
+                *lines, pending = (pending + chunk).split(b"\n")
+                yield from (json.loads(line) for line in lines if line.strip())
+        finally:  # a watch left early must not go back to the pool half read
+            response.close()
+            response.release_conn()
 
+
+_METADATA = "application/json;g=meta.k8s.io;v=v1;as=PartialObjectMetadata"
 _TIMEOUT = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1])
 
 
@@ -309,43 +345,6 @@ def _api_errors(action: str, *, secret: KubeObject | None = None) -> Iterator[No
         raise ApiError(
             f"{action}: API server unreachable: {exc}", code=0, api_reason="Unreachable"
         ) from exc
-
-
-# How the API server quotes a value it refuses: a typed-patch error prints the value
-# (``&value.valueUnstructured{Value:12345}``), validation prints ``Invalid value: "..."``
-# or ``Invalid value: 12345``.
-_QUOTED_VALUES = (
-    re.compile(r"(valueUnstructured\{Value:)[^\n]*"),
-    re.compile(r'(Invalid value: )(?:"(?:[^"\\]|\\.)*"|[^:,\s]+)'),
-    re.compile(r"(got (?:string|int|float|bool|map|list|slice)\W*)\S+"),
-)
-_MASK = "***"
-
-
-def mask_secret_values(message: str, secret: KubeObject) -> str:
-    """``message`` without any value of ``secret``'s ``data`` or ``stringData`` (raw,
-    base64-decoded or printed as Go prints it) and without the values the API server
-    quotes, whatever they are: an error about a Secret must not carry its content."""
-    for pattern in _QUOTED_VALUES:
-        message = pattern.sub(lambda match: match.group(1) + _MASK, message)
-    for value in sorted(_secret_strings(secret), key=len, reverse=True):
-        message = message.replace(value, _MASK)
-    return message
-
-
-def _secret_strings(secret: KubeObject) -> set[str]:
-    found: set[str] = set()
-    for field in ("data", "stringData"):
-        values = secret.get(field)
-        if not isinstance(values, dict):
-            continue
-        for value in values.values():
-            texts = {str(value), json.dumps(value)}
-            if isinstance(value, str):
-                with suppress(ValueError, UnicodeDecodeError):
-                    texts.add(base64.b64decode(value, validate=True).decode())
-            found |= {t.strip('"') for t in texts}
-    return {t for t in found if len(t) >= 3}
 
 
 def _status_message(body: Any, fallback: str) -> tuple[str, str]:

@@ -30,7 +30,27 @@ ROLLBACKS = Counter(
     "Automatic rollbacks to the last good revision, by the failure that caused them.",
     ["namespace", "name", "reason"],
 )
-
+DRIFT_WATCHES = Gauge(
+    "gitops_drift_watches",
+    "Metadata-only watches running for watch-driven drift, one per kind in use.",
+)
+DRIFT_WAKEUPS = Counter(
+    "gitops_drift_wakeups_total",
+    "Drift checks asked by a watch event (another manager's write or a deletion of an"
+    " object the Application manages), after coalescing, by Application.",
+    ["namespace", "name"],
+)
+DRIFT_WATCH_FAILURES = Counter(
+    "gitops_drift_watch_failures_total",
+    "Refused watches of managed kinds (reason forbidden, not_found, refused): that kind's"
+    " drift is found by driftInterval alone until the watch works.",
+    ["kind", "reason"],
+)
+DRIFT_CHECKS = Counter(
+    "gitops_drift_checks_total",
+    "Drift checks run, by trigger: watch (an event woke it) or interval (driftInterval).",
+    ["trigger"],
+)
 
 APPLICATION_INFO = Gauge(
     "gitops_application_info",
@@ -167,6 +187,8 @@ def forget_application(namespace: str, name: str) -> None:
     """Remove the series of a deleted Application."""
     with contextlib.suppress(KeyError):
         DRIFTED_OBJECTS.remove(namespace, name)
+    with contextlib.suppress(KeyError):
+        DRIFT_WAKEUPS.remove(namespace, name)
     previous = _app_info.pop((namespace, name), None)
     if previous is not None:
         with contextlib.suppress(KeyError):

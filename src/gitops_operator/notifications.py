@@ -1,7 +1,7 @@
-"""kopf wiring of notifications: the watches of Providers and Alerts, which keep them in
-the notifier's memory (an Event is matched without an API call) and report spec errors
-in their status and an Event. The Events themselves reach the notifier where the
-controller posts them (``controller.post_events``)."""
+"""kopf wiring of notifications: where the controller posts a reconcile's Events (each
+one also published to the notifier), and the watches of Providers and Alerts, which keep
+them in the notifier's memory (an Event is matched without an API call) and report spec
+errors in their status and an Event."""
 
 from __future__ import annotations
 
@@ -13,9 +13,39 @@ import kopf
 from .api import GROUP, VERSION
 from .errors import GitOpsError
 from .notify import ALERT_KIND, ALERT_PLURAL, PROVIDER_KIND, PROVIDER_PLURAL, Notifier
+from .reconcilers.outcome import Event
 from .runtime import Key, Runtime
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+def post_events(body: kopf.Body, events: list[Event], notifier: Notifier | None = None) -> None:
+    """The outcome's Events, on the resource (after its status was written), each also
+    published to the notifier, which queues the notifications of the Alerts it matches
+    (no I/O here: deliveries run on their own threads)."""
+    for event in events:
+        kopf.event(
+            body,
+            type="Warning" if event.warning else "Normal",
+            reason=event.reason,
+            message=event.message,
+        )
+        if notifier is not None:
+            notifier.publish(
+                body,
+                reason=event.reason,
+                message=event.message,
+                warning=event.warning,
+                revision=event.revision,
+            )
+
+
+@kopf.on.cleanup()
+async def stop_deliveries(memo: kopf.Memo, **_: Any) -> None:
+    """Queued deliveries are dropped and retries end (the process is stopping)."""
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None and runtime.notifier is not None:
+        runtime.notifier.stop()
 
 
 @kopf.on.event(GROUP, VERSION, PROVIDER_PLURAL)

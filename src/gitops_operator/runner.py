@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
     import kopf
 
-    from . import controller, notifications  # noqa: F401 - register the handlers
+    from . import controller  # noqa: F401 - registers the handlers
 
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig

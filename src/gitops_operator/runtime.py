@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from .api import (
+    APPLICATION_KIND,
     REQUESTED_AT_ANNOTATION,
     RETRY_ANNOTATION,
     ROLLBACK_AT_ANNOTATION,
@@ -27,6 +28,7 @@ from .api import (
 from .api.dependencies import parse_object_dependencies
 from .api.substitute import SourceKind
 from .config import Settings
+from .drift_watches import DriftWatches
 from .errors import InvalidSpecError
 from .kube import KubeClient, load_api_client
 from .notify import Notifier
@@ -72,6 +74,8 @@ class Runtime:
     the event loop runs."""
     notifier: Notifier | None = None
     """Alerts and Providers, and the deliveries of the Events they match."""
+    drift_watches: DriftWatches | None = None
+    """Watches of the kinds in use that ask for drift checks (``settings.drift_watches``)."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -92,6 +96,11 @@ class Runtime:
 
     def wake(self, kind: str, key: Key) -> None:
         self.waker(kind, key).set()
+
+    def check_drift(self, app: Key) -> None:
+        """Wake an Application for a drift check now, whatever its driftInterval."""
+        self.applications.drift_asked[app] = True
+        self.wake(APPLICATION_KIND, app)
 
     async def sleep(self, kind: str, key: Key, seconds: float) -> None:
         """Sleep ``seconds`` or until woken, whichever comes first."""

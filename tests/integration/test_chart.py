@@ -242,6 +242,9 @@ def test_default_install_rolls_out_a_locked_down_operator(kube, helm, new_namesp
     assert can(authz, account, "get", "serviceaccounts", namespace="default")
     assert not can(authz, account, "list", "serviceaccounts", namespace="default")
     assert not can(authz, account, "create", "deployments", group="apps", namespace="default")
+    # watch-driven drift: the kinds in use are watched (the drift check impersonates)
+    assert env["GITOPS_DRIFT_WATCHES"] == "true"
+    assert can(authz, account, "watch", "deployments", group="apps")
     assert not can(authz, account, "create", "clusterrolebindings", group=RBAC)
 
     helm.uninstall(release, namespace)

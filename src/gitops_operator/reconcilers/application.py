@@ -99,6 +99,7 @@ class ApplicationReconciler:
     is written only when the result changes, or at most every interval."""
     destinations: DestinationClients = field(default_factory=DestinationClients)
     """Clients of the clusters of ``spec.destination`` (none: this one)."""
+    drift_asked: dict[tuple[str, str], bool] = field(default_factory=dict)  # drift_watches
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -154,6 +155,7 @@ class ApplicationReconciler:
         """Drop what is remembered about a deleted Application."""
         for key in [k for k in self._drift_checked if k[:2] == (namespace, name)]:
             self._drift_checked.pop(key, None)
+        self.drift_asked.pop((namespace, name), None)
         self.snapshots.forget(namespace, name)
 
     def reconcile(
@@ -194,6 +196,7 @@ class ApplicationReconciler:
             manager.with_health_rules(rules),
             inventory=inventory.from_status(status),
             home=home.kube if destination.remote else None,
+            drift_asked=self.drift_asked.pop((namespace, str(obj["metadata"]["name"])), False),
         )
         self.load_post_build(run)
         self.fetch_source(run)

@@ -17,7 +17,7 @@ from ..errors import HealthCheckError, SourceError
 from ..health import HealthStatus, aggregate
 from ..live import Live
 from ..manager import Drift, ResourceManager
-from ..metrics import DRIFTED_OBJECTS
+from ..metrics import DRIFT_CHECKS, DRIFTED_OBJECTS
 from ..objects import Manifest, ObjectRef
 from .decisions import drift_due, drift_result_written, soak_remaining
 from .outcome import Event, Outcome, worst_object
@@ -37,8 +37,9 @@ def steady(
     *,
     quarantined: bool = False,
 ) -> Outcome:
-    """Refresh health; check drift when due and correct it with selfHeal (both read the
-    live objects once). ``drift_checked`` remembers unwritten checks, by Application.
+    """Refresh health; check drift when due, or at once when ``run.drift_asked`` (a watch
+    saw another manager change one of its objects), and correct it with selfHeal (both read
+    the live objects once). ``drift_checked`` remembers unwritten checks, by Application.
 
     Sets ``health`` (Unknown while nothing was ever applied), ``drift``,
     ``lastDriftCheckAt``, ``sync`` (OutOfSync while live objects drift from the applied
@@ -71,7 +72,9 @@ def steady(
             wait = min(wait, remaining)
     key = (run.namespace, run.name, run.uid)
     written = str(run.status.get(status_fields.LAST_DRIFT_CHECK_AT) or "")
-    if applied and drift_due(drift_checked.get(key, ""), written, run.now, run.spec.drift_interval):
+    due = drift_due(drift_checked.get(key, ""), written, run.now, run.spec.drift_interval)
+    if applied and (run.drift_asked or due):
+        DRIFT_CHECKS.labels("interval" if due else "watch").inc()
         manifests = _desired_or_none(run, desired, applied)
         if manifests is not None:
             checked = drift_status(run.manager, run, manifests, live)

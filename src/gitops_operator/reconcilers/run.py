@@ -67,6 +67,8 @@ class ApplicationRun:
     render_hooks: Callable[[], list[Hook]] | None = None
     """Renders the hooks of ``revision`` (a pass that has not rendered it needs them only
     to create hooks)."""
+    drift_asked: bool = False
+    """A watch saw another manager change one of its objects: check drift now."""
 
     @property
     def namespace(self) -> str:
