@@ -102,7 +102,10 @@ def _python(stage: Path, wheels: Path) -> None:
         env=pinned,
     )
     (wheel,) = wheels.glob("gitops_operator-*.whl")
-    platform = ["--platform", "manylinux2014_x86_64", "--python-version", PYTHON]
+    # google-re2 publishes manylinux_2_28 wheels only; the image's glibc (Debian 13's)
+    # runs both kinds
+    platform = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64"]
+    platform += ["--python-version", PYTHON]
     platform += ["--implementation", "cp", "--only-binary=:all:"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     subprocess.run(

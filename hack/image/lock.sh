@@ -17,7 +17,8 @@ trap 'rm -rf "$work"' EXIT
 "$python" -m pip --disable-pip-version-check -q wheel --no-deps -w "$work/wheel" "$root"
 "$python" -m pip --disable-pip-version-check -q install --dry-run --ignore-installed \
   --report "$work/report.json" --target "$work/site" \
-  --platform manylinux2014_x86_64 --python-version 3.13 --implementation cp \
+  --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
+  --python-version 3.13 --implementation cp \
   --only-binary=:all: "$work"/wheel/gitops_operator-*.whl
 # the build backend too: its version is written into the wheel
 requires=$("$python" -c 'import sys, tomllib; print(*tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"])' "$root/pyproject.toml")

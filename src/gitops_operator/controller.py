@@ -36,12 +36,13 @@ from .api.destination import parse_destination
 from .config import Settings
 from .drift_watches import DriftWatches
 from .errors import GitOpsError, StalledError
+from .notifications import post_events
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .pr_queue import pull_request_handler
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
-from .reconcilers.outcome import Event, Outcome
+from .reconcilers.outcome import Outcome
 from .runtime import (
     API_RETRY,
     Key,
@@ -340,7 +341,7 @@ async def application_deleted(
     if outcome.status or outcome.conditions or outcome.events:
         await write_outcome(runtime, fresh, ref, outcome, logger)
         metrics.forget_application(str(namespace), name)
-        post_events(body, outcome.events)
+        post_events(body, outcome.events, runtime.notifier)
     if not done:  # the finalizer stays; kopf calls again after the delay
         raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
     pruned = await loop.run_in_executor(runtime.executor, manager.delete_all, owned)
@@ -385,16 +386,5 @@ async def _reconcile(
         )
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
     await write_outcome(runtime, obj, ref, outcome, logger)
-    post_events(body, outcome.events)
+    post_events(body, outcome.events, runtime.notifier)
     return outcome
-
-
-def post_events(body: kopf.Body, events: list[Event]) -> None:
-    """The outcome's Events, on the resource (after its status was written)."""
-    for event in events:
-        kopf.event(
-            body,
-            type="Warning" if event.warning else "Normal",
-            reason=event.reason,
-            message=event.message,
-        )

@@ -82,6 +82,18 @@ WEBHOOK_REQUESTS = Counter(
     " unauthorized, bad_request, too_large, not_found, error.",
     ["provider", "result"],
 )
+NOTIFICATION_DELIVERIES = Counter(
+    "gitops_notification_deliveries_total",
+    "Notification deliveries by Provider (namespace/name) and result: succeeded, failed,"
+    " dropped_rate_limited, dropped_queue_full.",
+    ["provider", "result"],
+)
+NOTIFICATION_LATENCY = Histogram(
+    "gitops_notification_delivery_latency_seconds",
+    "Seconds from an Event being posted to its notification being delivered, by Provider.",
+    ["provider"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
 
 _rollback_reasons: dict[tuple[str, str], set[str]] = {}
 
@@ -107,6 +119,21 @@ def count_pull_request_plan(result: str) -> None:
 
 def count_webhook(provider: str, result: str) -> None:
     WEBHOOK_REQUESTS.labels(provider, result).inc()
+
+
+def count_notification(provider: str, result: str, latency: float | None = None) -> None:
+    NOTIFICATION_DELIVERIES.labels(provider, result).inc()
+    if latency is not None:
+        NOTIFICATION_LATENCY.labels(provider).observe(latency)
+
+
+def forget_provider(provider: str) -> None:
+    """Remove the series of a deleted Provider."""
+    for result in ("succeeded", "failed", "dropped_rate_limited", "dropped_queue_full"):
+        with contextlib.suppress(KeyError):
+            NOTIFICATION_DELIVERIES.remove(provider, result)
+    with contextlib.suppress(KeyError):
+        NOTIFICATION_LATENCY.remove(provider)
 
 
 def observe_reconcile(kind: str, result: str, seconds: float) -> None:

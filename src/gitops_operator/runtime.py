@@ -31,6 +31,7 @@ from .config import Settings
 from .drift_watches import DriftWatches
 from .errors import InvalidSpecError
 from .kube import KubeClient, load_api_client
+from .notify import Notifier
 from .object_watches import ObjectWatches, WatchKey
 from .receiver import PushRouter
 from .reconcilers.accounts import service_account_user
@@ -71,6 +72,8 @@ class Runtime:
     object_watches: ObjectWatches | None = None
     """Watches of the objects (not Applications) that Applications wait for; set when
     the event loop runs."""
+    notifier: Notifier | None = None
+    """Alerts and Providers, and the deliveries of the Events they match."""
     drift_watches: DriftWatches | None = None
     """Watches of the kinds in use that ask for drift checks (``settings.drift_watches``)."""
 
@@ -80,7 +83,13 @@ class Runtime:
         git = GitSource.from_settings(settings)
         apps = ApplicationReconciler.from_settings(kube, git, settings)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
-        return cls(settings, kube, git, apps, executor, PushRouter(kube, settings.webhook_secret))
+        notifier = Notifier(
+            kube,
+            no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            allowed_hosts=settings.allowed_git_hosts,
+        )
+        router = PushRouter(kube, settings.webhook_secret)
+        return cls(settings, kube, git, apps, executor, router, notifier=notifier)
 
     def waker(self, kind: str, key: Key) -> asyncio.Event:
         return self.wakers.setdefault((kind, key), asyncio.Event())

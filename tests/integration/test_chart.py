@@ -339,6 +339,11 @@ def test_least_privilege_with_two_replicas_and_leader_election(kube, helm, new_n
     assert can(
         authz, account, "patch", "applications", group="gitops-operator.dev", subresource="status"
     )
+    # Notifications: Providers and Alerts read from a watch; only their status written.
+    for kind in ("providers", "alerts"):
+        assert can(authz, account, "watch", kind, group="gitops-operator.dev")
+        assert can(authz, account, "patch", kind, group="gitops-operator.dev", subresource="status")
+        assert not can(authz, account, "patch", kind, group="gitops-operator.dev")
     assert can(authz, account, "get", "secrets", namespace="default")
     assert can(authz, account, "create", "secrets", namespace="default")
     assert can(authz, account, "watch", "secrets", namespace="default")

@@ -28,6 +28,7 @@ from gitops_operator.reconcilers.decisions import (
     settled,
     should_roll_back,
     soak_remaining,
+    success_is_news,
     wave_in_progress,
 )
 
@@ -388,3 +389,21 @@ def test_health_may_recover(status: dict[str, object], recovers: bool) -> None:
 )
 def test_wave_in_progress_only_for_the_revision_it_names(record, expected):
     assert wave_in_progress({"syncWave": record}, "main@sha1:a") == expected
+
+
+@pytest.mark.parametrize(
+    ("ready", "applied", "changed", "news"),
+    [
+        ("True", "main@sha1:a", False, False),  # a requested pass, nothing changed (#626)
+        ("True", "main@sha1:a", True, True),  # it re-configured something
+        ("True", "main@sha1:old", False, True),  # a new revision
+        ("Unknown", "main@sha1:a", False, True),  # it just turned healthy
+        ("False", "main@sha1:a", False, True),  # recovered
+    ],
+)
+def test_success_is_news_only_for_a_real_change(ready, applied, changed, news) -> None:
+    status = {
+        "lastAppliedRevision": applied,
+        "conditions": [{"type": "Ready", "status": ready}],
+    }
+    assert success_is_news(status, "main@sha1:a", changed) is news

@@ -280,6 +280,7 @@ class ApplicationReconciler:
             "HealthRecovered",
             f"revision {run.revision} turned healthy after its health check failed;"
             " it is no longer quarantined",
+            revision=run.revision,
         )
         return replace(outcome, events=[late, *outcome.events])
 

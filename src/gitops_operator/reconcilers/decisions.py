@@ -252,3 +252,17 @@ def find_cycle(start: K, graph: Mapping[K, tuple[K, ...]]) -> list[K] | None:
         path.append(nxt)
         stack.append(iter(graph.get(nxt, ())))
     return None
+
+
+def success_is_news(status: Mapping[str, Any], revision: str, changed: bool) -> bool:
+    """Whether a revision turning healthy is worth a ReconciliationSucceeded Event (and
+    so a notification): not when the pass changed no object and the Application was
+    already Ready at that same revision (a requested or spec-only pass that re-applied
+    it unchanged: fluxcd/flux2#626)."""
+    conditions = status.get("conditions") or []
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    already = (
+        ready.get("status") == "True"
+        and status.get(status_fields.LAST_APPLIED_REVISION) == revision
+    )
+    return changed or not already

@@ -101,7 +101,7 @@ def reconcile_repository(
     if verification or previous.get("verification"):
         artifact["verification"] = verification_patch(verification, previous)
     stored = f"stored artifact for revision {revision}{signed_by(verification)}"
-    events = [Event("NewArtifact", stored)] if changed else []
+    events = [Event("NewArtifact", stored, revision=revision)] if changed else []
     return Outcome(
         {status_fields.ARTIFACT: artifact},
         ready(stored, reason="Succeeded"),

@@ -23,6 +23,9 @@ class Event:
     reason: str
     message: str
     warning: bool = False
+    revision: str = ""
+    """The revision whose sync this Event reports (starting, succeeded, failed, rolled
+    back): set, it drives commit statuses; empty for Events about anything else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,7 @@ def quarantine(run: ApplicationRun, error: GitOpsError, **extra: Any) -> Outcome
         failed(error.reason, f"{error.message}; {RETRY_HINT}", stalled=True),
         # the steady pass that follows refreshes health and checks drift at this pace
         min(run.spec.interval, run.spec.drift_interval),
-        [Event(error.reason, error.message, warning=True)],
+        [Event(error.reason, error.message, warning=True, revision=run.revision)],
     )
 
 

@@ -88,7 +88,10 @@ class Rollback:
             ConditionUpdate(ConditionType.ROLLED_BACK, True, error.reason, message),
         ]
         return Outcome(
-            status, conditions, ROLLBACK_RECHECK, [Event("RolledBack", message, warning=True)]
+            status,
+            conditions,
+            ROLLBACK_RECHECK,
+            [Event("RolledBack", message, warning=True, revision=run.revision)],
         )
 
     def manual(self, wanted: str, requested_at: str) -> Outcome:

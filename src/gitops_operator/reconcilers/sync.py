@@ -23,7 +23,7 @@ from ..objects import Manifest
 from ..source import Artifact
 from ..waves import Waves, waves_of
 from .apply import apply_and_prune, apply_first_wave, apply_wave, prune
-from .decisions import deletion_refusal, seconds_since, wave_in_progress
+from .decisions import deletion_refusal, seconds_since, success_is_news, wave_in_progress
 from .hooks import PreSyncRunning, pre_sync, run_phase, running_pre_sync
 from .hooks import waiting as hooks_waiting
 from .outcome import Event, Outcome, added, counts, counts_of, counts_patch, worst_object
@@ -203,7 +203,9 @@ def check_health(
         _as_patch(status),
         progressing(message),
         HEALTH_POLL,
-        [Event("Progressing", message)] if applied and run.changes.changed else [],
+        [Event("Progressing", message, revision=run.revision)]
+        if applied and run.changes.changed
+        else [],
     )
 
 
@@ -242,7 +244,10 @@ def next_wave(
     )
     run.logger.info("%s", message)
     return Outcome(
-        _as_patch(status), progressing(message), HEALTH_POLL, [Event("WaveApplied", message)]
+        _as_patch(status),
+        progressing(message),
+        HEALTH_POLL,
+        [Event("WaveApplied", message, revision=run.revision)],
     )
 
 
@@ -290,7 +295,17 @@ def succeeded(run: ApplicationRun, status: dict[str, Any], snapshots: SnapshotSt
     else:
         snapshots.retain(run.obj, {sha_of(run.revision)})
         promoted[status_fields.LAST_GOOD_REVISION] = run.revision
-    events = [Event("ReconciliationSucceeded", f"{message} ({run.changes.summary() or 'healthy'})")]
+    events = (
+        [
+            Event(
+                "ReconciliationSucceeded",
+                f"{message} ({run.changes.summary() or 'healthy'})",
+                revision=run.revision,
+            )
+        ]
+        if success_is_news(run.status, run.revision, run.changes.changed)
+        else []
+    )
     return Outcome(
         _as_patch(
             {

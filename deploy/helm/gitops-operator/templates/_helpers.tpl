@@ -79,11 +79,16 @@ privilege: what the code calls, nothing for "convenience".
 - apiGroups: [gitops-operator.dev]
   resources: [gitrepositories/status, applications/status]
   verbs: [get, patch, update]
-# Read the Provider that a GitRepository's spec.pullRequests names (its Git host, and
-# the Secret with the token that posts pull-request plans).
+# Notifications: Providers and Alerts are read from a watch (never written but for their
+# status: spec errors, and a Provider's last delivery); the Provider that a
+# GitRepository's spec.pullRequests names is also read by name (its Git host, and the
+# Secret with the token that posts pull-request plans).
 - apiGroups: [gitops-operator.dev]
-  resources: [providers]
-  verbs: [get]
+  resources: [providers, alerts]
+  verbs: [get, list, watch]
+- apiGroups: [gitops-operator.dev]
+  resources: [providers/status, alerts/status]
+  verbs: [get, patch]
 # Snapshot Secrets name their Application as owner (ownerReferences), which the
 # OwnerReferencesPermissionEnforcement admission plugin lets only this verb do.
 - apiGroups: [gitops-operator.dev]
