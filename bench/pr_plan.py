@@ -35,35 +35,12 @@ from githostrecorder import GitHostRecorder
 from gitops_operator.api import API_VERSION, GROUP
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer, git
-from localcluster import LocalCluster, apply_crds, install_crds
+from localcluster import LocalCluster, install_crds
 from manifests import make_repository
 from operatorprocess import OperatorProcess
 
 SECRET = "bench-webhook-secret"
 NAMESPACE = "bench"
-PROVIDER_CRD = {  # the Provider kind where deploy/crds does not define it yet
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": f"providers.{GROUP}"},
-    "spec": {
-        "group": GROUP,
-        "scope": "Namespaced",
-        "names": {"plural": "providers", "singular": "provider", "kind": "Provider"},
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
 
 
 def configmaps(n: int, changed: int = -1) -> dict[str, str]:
@@ -132,13 +109,6 @@ def main() -> None:
     rec = GitHostRecorder("github").start()
     with LocalCluster() as cluster, GitHTTPServer(work / "git") as server:
         kube = install_crds(cluster.client("bench"))
-        crd = ObjectRef(
-            "apiextensions.k8s.io", "CustomResourceDefinition", "", f"providers.{GROUP}"
-        )
-        if kube.get("apiextensions.k8s.io/v1", crd) is None:
-            crd_file = work / "provider-crd.yaml"
-            crd_file.write_text(yaml.safe_dump(PROVIDER_CRD))
-            apply_crds(kube, [crd_file], 30.0)
         env = {
             "GITOPS_WEBHOOK_SECRET": "default/receivers",
             "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",

@@ -6,7 +6,6 @@ through the repository."""
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,6 @@ from gitops_operator.api import API_VERSION
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
-from localcluster import apply_crds
 
 from .apps import application, configmap, deployment
 from .support import GitRepo, condition, custom, events_with, get_status, git, wait_for
@@ -43,42 +41,13 @@ def remote(push_server) -> GitRepo:
     return GitRepo.create(push_server.root, name, push_server.url(f"{name}.git"))
 
 
-PROVIDER_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "providers.gitops-operator.dev"},
-    "spec": {
-        "group": "gitops-operator.dev",
-        "scope": "Namespaced",
-        "names": {"plural": "providers", "singular": "provider", "kind": "Provider"},
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
-"""A minimal Provider CRD, installed only where deploy/crds has none (the Provider's own
-CRD is another part's): spec.type, spec.address, spec.secretRef are all a revert reads."""
-
-
 @pytest.fixture(scope="module")
-def providers(kube: KubeClient, tmp_path_factory) -> None:
+def providers(kube: KubeClient) -> None:
+    """The Provider kind, installed from deploy/crds with the others."""
     ref = ObjectRef(
         "apiextensions.k8s.io", "CustomResourceDefinition", "", "providers.gitops-operator.dev"
     )
-    if kube.get("apiextensions.k8s.io/v1", ref) is None:
-        path = tmp_path_factory.mktemp("crd") / "providers.yaml"
-        path.write_text(json.dumps(PROVIDER_CRD))
-        apply_crds(kube, [path], 30.0)
+    assert kube.get("apiextensions.k8s.io/v1", ref) is not None
 
 
 @pytest.fixture

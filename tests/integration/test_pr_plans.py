@@ -35,47 +35,14 @@ __all__ = ["receivers"]  # the receivers' Secret, a fixture of test_webhooks
 SECRET_VALUE = "hunter2-live"
 SECRET_IN_PR = "correct-horse-in-pr"
 
-PROVIDER_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "providers.gitops-operator.dev"},
-    "spec": {
-        "group": "gitops-operator.dev",
-        "scope": "Namespaced",
-        "names": {"plural": "providers", "singular": "provider", "kind": "Provider"},
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
-
 
 @pytest.fixture(scope="module")
 def provider_crd(kube):
-    """The Provider kind, as main's CRD defines it, or a minimal one where it does not yet."""
-    crd_ref = ObjectRef(
-        "apiextensions.k8s.io", "CustomResourceDefinition", "", PROVIDER_CRD["metadata"]["name"]
+    """The Provider kind, installed from deploy/crds with the others."""
+    ref = ObjectRef(
+        "apiextensions.k8s.io", "CustomResourceDefinition", "", "providers.gitops-operator.dev"
     )
-    if kube.get("apiextensions.k8s.io/v1", crd_ref) is None:
-        kube.apply(PROVIDER_CRD)
-
-    def established() -> bool:
-        crd = kube.get("apiextensions.k8s.io/v1", crd_ref) or {}
-        conditions = (crd.get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
-
-    wait_for(established, timeout=30, what="the Provider CRD")
-    kube.refresh_discovery()
+    assert kube.get("apiextensions.k8s.io/v1", ref) is not None
 
 
 @pytest.fixture
