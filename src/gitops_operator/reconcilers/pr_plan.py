@@ -15,8 +15,6 @@ from typing import Any
 
 from .. import inventory
 from ..api import (
-    GitRef,
-    RefKind,
     parse_application_spec,
     parse_repository_spec,
     sha_of,
@@ -27,7 +25,7 @@ from ..diff_report import MAX_MARKDOWN, Revision, RevisionDiff, as_markdown
 from ..diff_report import render_failure_markdown as failure_markdown
 from ..errors import GitOpsError, SourceError, redact
 from ..render_diff import count
-from ..source import Artifact, credentials_scope
+from ..source import Artifact
 from ..substitute import mask_values
 from .accounts import require_account
 from .application import ApplicationReconciler
@@ -62,18 +60,7 @@ def fetch_head(
     sha = apps.git.resolve_name(spec.url, ref_name, timeout=spec.timeout, credentials=credentials)
     if sha is None:
         raise SourceError(f"{redact(spec.url)} has no {ref_name}", reason="PullRequestHeadNotFound")
-    scope = credentials_scope(namespace, spec.secret_name)
-    cached = apps.git.artifact(spec.url, sha, scope=scope)
-    if cached:
-        return cached
-    return apps.git.fetch(
-        spec.url,
-        GitRef(RefKind.COMMIT, sha),
-        sha,
-        timeout=spec.timeout,
-        credentials=credentials,
-        scope=scope,
-    )
+    return apps.artifact(namespace, repo_spec, sha)  # from the cache, else fetched by SHA
 
 
 def plan_application(

@@ -19,8 +19,9 @@ from ..errors import RenderError
 from ..objects import Manifest
 from .capabilities import Capabilities
 from .chart_fetch import ChartFetchSettings, RepositoryCredentials
+from .detect import detect
 from .helm import render_helm
-from .kustomize import KUSTOMIZATION_FILES, render_kustomize
+from .kustomize import render_kustomize
 from .paths import check_tree, resolve_inside
 from .plain import render_plain
 
@@ -72,7 +73,7 @@ def render(
             f"spec.path {path!r} is not a directory in the repository", reason="PathNotFound"
         )
     check_tree(root, top)
-    kind = _detect(top) if spec.type is RenderType.AUTO else spec.type
+    kind = detect(top) if spec.type is RenderType.AUTO else spec.type
     _refuse_options_of_other_types(spec, kind)
     if kind is RenderType.KUSTOMIZE:
         manifests = render_kustomize(root, top, binary=tools.kustomize, timeout=tools.timeout)
@@ -94,14 +95,6 @@ def render(
     _refuse_alias_bombs(manifests)
     _refuse_duplicates(manifests)
     return manifests
-
-
-def _detect(top: Path) -> RenderType:
-    if any((top / name).is_file() for name in KUSTOMIZATION_FILES):
-        return RenderType.KUSTOMIZE
-    if (top / "Chart.yaml").is_file():
-        return RenderType.HELM
-    return RenderType.PLAIN
 
 
 def _refuse_options_of_other_types(spec: RenderSpec, kind: RenderType) -> None:

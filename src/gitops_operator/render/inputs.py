@@ -27,6 +27,7 @@ import yaml
 
 from ..api import RenderSpec, RenderType
 from ..errors import RenderError
+from .detect import detect
 from .kustomize import (
     DIRECTORY_FIELDS,
     KUSTOMIZATION_FILES,
@@ -90,7 +91,7 @@ def render_inputs(root: Path, path: str, spec: RenderSpec) -> frozenset[str] | N
         if not top.is_dir():
             return None
         real_root = root.resolve()
-        kind = spec.type if spec.type is not RenderType.AUTO else _detect(top)
+        kind = spec.type if spec.type is not RenderType.AUTO else detect(top)
         if kind is RenderType.KUSTOMIZE:
             found = _kustomize(real_root, top)
         elif kind is RenderType.HELM:
@@ -107,14 +108,6 @@ def touches(inputs: frozenset[str], changed: frozenset[str]) -> bool:
     """Whether any changed path is one of ``inputs`` or under one of its directories."""
     directories = tuple(i for i in inputs if i.endswith("/"))
     return any(p in inputs or p.startswith(directories) for p in changed) or "/" in inputs
-
-
-def _detect(top: Path) -> RenderType:
-    if any((top / name).is_file() for name in KUSTOMIZATION_FILES):
-        return RenderType.KUSTOMIZE
-    if (top / "Chart.yaml").is_file():
-        return RenderType.HELM
-    return RenderType.PLAIN
 
 
 def _dir(root: Path, directory: Path) -> str:
