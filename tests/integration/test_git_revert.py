@@ -19,7 +19,10 @@ from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 
 from .apps import application, configmap, deployment
+from .receivers import Receiver
 from .support import GitRepo, condition, custom, events_with, get_status, git, wait_for
+from .test_notifications import alert, watch_ready
+from .test_notifications import provider as notification_provider
 from .test_reconcile import get, synced_to
 from .test_rollback import reconciled_again, rolled_back
 
@@ -408,3 +411,29 @@ def test_the_write_secret_is_read_with_the_application_s_own_rights(
     assert f"system:serviceaccount:{namespace}:tenant" in reverted["message"]
     assert status["lastAppliedRevision"] == f"main@sha1:{good}", "the rollback stands"
     assert push_server.requests["push"] == pushes
+
+
+def test_the_pushed_revert_reaches_an_alert(kube, operator, remote, namespace):
+    """The push is told where people listen: an Alert on GitRevertPushed gets the branch
+    and the commit through its Provider."""
+
+    with Receiver() as receiver:
+        kube.apply(notification_provider(namespace, "hook", "generic", receiver.url + "/hook"))
+        kube.apply(alert(namespace, "reverts", "hook", eventReasons=["GitRevertPushed"]))
+        watch_ready(kube, namespace, "hook")
+        kube.apply(secret(namespace, "git-write", *WRITE))
+        _, failed = start(kube, namespace, remote)
+        status = wait_for(
+            lambda: revert_state(kube, namespace, "Pushed"), timeout=120, what="Pushed"
+        )
+        got = wait_for(
+            lambda: [r for r in receiver.received if r.json.get("reason") == "GitRevertPushed"],
+            timeout=30,
+            what="the GitRevertPushed notification",
+        )
+        body = got[0].json
+        assert body["involvedObject"]["name"] == "app"
+        assert status["gitRevert"]["branch"] in body["message"]
+        assert status["gitRevert"]["commit"][:12] in body["message"]
+        assert failed[:12] in body["message"]
+        assert all(r.json.get("reason") == "GitRevertPushed" for r in receiver.received)
