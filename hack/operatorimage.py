@@ -96,11 +96,33 @@ def _python(stage: Path, wheels: Path) -> None:
     hack/image/gitops-operator."""
     # the build backend at the version constraints.txt pins: it writes its name into the wheel
     pinned = {**os.environ, "PIP_CONSTRAINT": str(HACK / "image" / "constraints.txt")}
-    subprocess.run(
-        [sys.executable, "-m", "pip", "-q", "wheel", "--no-deps", "-w", str(wheels), str(ROOT)],
-        check=True,
-        env=pinned,
-    )
+    with tempfile.TemporaryDirectory(prefix="gitops-wheel-") as tmp:
+        # a copy of exactly what inputs_key covers: an in-tree build reuses build/lib,
+        # which keeps modules since moved or deleted (they were in images built here)
+        source = Path(tmp) / "project"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, source / name)
+        shutil.copytree(
+            ROOT / "src" / "gitops_operator",
+            source / "src" / "gitops_operator",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "-q",
+                "wheel",
+                "--no-deps",
+                "-w",
+                str(wheels),
+                str(source),
+            ],
+            check=True,
+            env=pinned,
+        )
     (wheel,) = wheels.glob("gitops_operator-*.whl")
     # google-re2 publishes manylinux_2_28 wheels only; the image's glibc (Debian 13's)
     # runs both kinds

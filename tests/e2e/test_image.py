@@ -184,3 +184,17 @@ def test_every_module_of_the_operator_imports_inside_the_image(
         timeout=120,
     )
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_image_holds_exactly_the_packages_modules(built: dict[str, Any]):
+    """The operator's files in the image are those of src/ now: none of a module since
+    moved or deleted (an in-tree wheel build kept them in build/lib)."""
+    _, entries = read_image(Path(built["tar"]))
+    prefix = f"usr/local/lib/python{operatorimage.PYTHON}/dist-packages/gitops_operator/"
+    shipped = {
+        e.name[len(prefix) :]
+        for e in entries
+        if e.name.startswith(prefix) and e.name.endswith(".py") and e.isfile()
+    }
+    source = HACK.parent / "src" / "gitops_operator"
+    assert shipped == {p.relative_to(source).as_posix() for p in source.rglob("*.py")}
