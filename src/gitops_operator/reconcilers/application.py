@@ -185,7 +185,9 @@ class ApplicationReconciler:
             manager = self.manager_for(namespace, spec.service_account, destination)
             if destination.remote:
                 remote = self.destinations.client(self.kube, namespace, destination)
-                require_account(remote, namespace, spec.service_account, "")
+                require_account(
+                    remote, namespace, spec.service_account, self.default_service_account
+                )
         run = ApplicationRun(
             obj,
             spec,

@@ -191,11 +191,12 @@ class DestinationClients:
         kubeconfig's identity when ``user`` is empty."""
         kube = self.client(home, namespace, destination)
         with self._lock:
-            key = next(k for k, v in self._clients.items() if v is kube)
-            found = self._managers.get((key, user))
+            key = next((k for k, v in self._clients.items() if v is kube), None)
+            found = None if key is None else self._managers.get((key, user))
             if found is None:
                 found = ResourceManager(kube.impersonating(user) if user else kube, concurrency)
-                self._managers[(key, user)] = found
+                if key is not None:  # else evicted meanwhile: used once, not kept
+                    self._managers[(key, user)] = found
             return found
 
 
