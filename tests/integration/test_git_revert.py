@@ -14,8 +14,6 @@ import pytest
 
 from githostrecorder import GitHostRecorder
 from gitops_operator.api import API_VERSION
-from gitops_operator.kube import KubeClient
-from gitops_operator.objects import ObjectRef
 from gitserver import GitHTTPServer
 
 from .apps import application, configmap, deployment
@@ -42,15 +40,6 @@ def push_server(tmp_path_factory) -> Iterator[GitHTTPServer]:
 def remote(push_server) -> GitRepo:
     name = f"v-{uuid.uuid4().hex[:8]}"
     return GitRepo.create(push_server.root, name, push_server.url(f"{name}.git"))
-
-
-@pytest.fixture(scope="module")
-def providers(kube: KubeClient) -> None:
-    """The Provider kind, installed from deploy/crds with the others."""
-    ref = ObjectRef(
-        "apiextensions.k8s.io", "CustomResourceDefinition", "", "providers.gitops-operator.dev"
-    )
-    assert kube.get("apiextensions.k8s.io/v1", ref) is not None
 
 
 @pytest.fixture
@@ -239,7 +228,7 @@ def test_credentials_without_push_rights_are_reported_and_push_nothing(
 
 
 def test_a_pull_request_is_opened_through_the_provider_once(
-    kube, operator, remote, namespace, providers, host
+    kube, operator, remote, namespace, host
 ):
     kube.apply(secret(namespace, "git-write", *WRITE))
     kube.apply(secret(namespace, "host-token", token=host.token))
@@ -262,7 +251,7 @@ def test_a_pull_request_is_opened_through_the_provider_once(
 
 
 def test_a_provider_that_refuses_leaves_the_branch_pushed_and_says_why(
-    kube, operator, remote, namespace, providers, github
+    kube, operator, remote, namespace, github
 ):
     kube.apply(secret(namespace, "git-write", *WRITE))
     kube.apply(secret(namespace, "host-token", token="not-the-token"))

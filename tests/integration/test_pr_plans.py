@@ -36,15 +36,6 @@ SECRET_VALUE = "hunter2-live"
 SECRET_IN_PR = "correct-horse-in-pr"
 
 
-@pytest.fixture(scope="module")
-def provider_crd(kube):
-    """The Provider kind, installed from deploy/crds with the others."""
-    ref = ObjectRef(
-        "apiextensions.k8s.io", "CustomResourceDefinition", "", "providers.gitops-operator.dev"
-    )
-    assert kube.get("apiextensions.k8s.io/v1", ref) is not None
-
-
 @pytest.fixture
 def github() -> Iterator[GitHostRecorder]:
     rec = GitHostRecorder("github").start()
@@ -177,7 +168,7 @@ def start(kube, repo: GitRepo, namespace: str, rec: GitHostRecorder, **app_spec:
 
 
 @pytest.fixture
-def synced(kube, operator, repo, namespace, receivers, provider_crd, github):
+def synced(kube, operator, repo, namespace, receivers, github):
     return start(kube, repo, namespace, github)
 
 
@@ -270,7 +261,7 @@ def gitlab() -> Iterator[GitHostRecorder]:
 
 
 def test_a_gitlab_merge_request_is_planned_from_its_merge_request_ref(
-    kube, operator, repo, namespace, receivers, provider_crd, gitlab
+    kube, operator, repo, namespace, receivers, gitlab
 ):
     start(kube, repo, namespace, gitlab)
     head = push_pull_request(
@@ -295,7 +286,7 @@ def test_a_gitlab_merge_request_is_planned_from_its_merge_request_ref(
 
 
 def test_the_dry_run_is_the_applications_own_identity(
-    kube, operator, repo, namespace, receivers, provider_crd, github
+    kube, operator, repo, namespace, receivers, github
 ):
     """The Application's ServiceAccount may manage ConfigMaps and Secrets only: a pull
     request adding a Service is refused by the dry run, as its sync would be."""
@@ -360,7 +351,7 @@ def gitea() -> Iterator[GitHostRecorder]:
 
 
 def test_a_gitea_pull_request_on_the_repositorys_own_secret_path(
-    kube, operator, repo, namespace, receivers, provider_crd, gitea
+    kube, operator, repo, namespace, receivers, gitea
 ):
     """A repository with its own webhook Secret plans what is signed with it, at its own
     path (Gitea's synchronized action); a delivery signed otherwise is refused."""
@@ -397,7 +388,7 @@ def test_a_gitea_pull_request_on_the_repositorys_own_secret_path(
 
 
 def test_removals_and_a_new_namespace_are_planned_without_deleting_or_creating(
-    kube, operator, repo, namespace, receivers, provider_crd, github
+    kube, operator, repo, namespace, receivers, github
 ):
     """With prune on, a file removed by the pull request is a removed object (its Secret
     values masked); objects in a Namespace the pull request adds are listed as added, not
