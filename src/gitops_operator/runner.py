@@ -88,9 +88,10 @@ def wait_for_leadership(settings: Settings, kubeconfig: str | None) -> None:
 def check_sharding(settings: Settings) -> None:
     """Stop at start on sharding settings that cannot work (they are read again when the
     runtime is built)."""
-    if settings.sharding is not ShardingMode.OFF and settings.leader_elect:
+    if settings.sharding is ShardingMode.HASH and settings.leader_elect:
         raise SystemExit(
-            "GITOPS_LEADER_ELECT and GITOPS_SHARDING are exclusive: sharded replicas all work"
+            "GITOPS_LEADER_ELECT and GITOPS_SHARDING=hash are exclusive: hash-sharded"
+            " replicas all work (labels mode may elect a leader per shard)"
         )
     try:
         Shards.from_settings(settings)

@@ -56,7 +56,7 @@ def shard_of(kube, namespace, name):
 
 def owned_metric(proc) -> float:
     url = f"http://127.0.0.1:{proc.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()  # noqa: S310 - local
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
     found = re.search(r'^gitops_shard_owned\{kind="Application"\} (\S+)$', text, re.M)
     return float(found.group(1)) if found else 0.0
 
@@ -118,15 +118,17 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         assert all(shard_of(kube, namespace, n) == expected(HASH_REPLICAS, n) for n in kept), (
             "only the lost replica's share moves"
         )
-        new_owner = next(p for p, r in zip(procs, HASH_REPLICAS) if r == expected(survivors, changed))
+        new_owner = next(
+            p
+            for p, r in zip(procs, HASH_REPLICAS, strict=True)
+            if r == expected(survivors, changed)
+        )
         assert f"object=Application/{namespace}/{changed} now owned by this replica" in (
             new_owner.logs()
         )
 
 
-def test_label_sharding_reconciles_only_the_selected_applications(
-    kube, operator, repo, namespace
-):
+def test_label_sharding_reconciles_only_the_selected_applications(kube, operator, repo, namespace):
     first = repo.commit({f"apps/{n}/cm.yaml": configmap(n, v="1") for n in ("a", "b", "rest")})
     envs = [
         {
