@@ -57,7 +57,7 @@ class Membership:
         self.timing = timing
         self.on_view = on_view
         self.standing = Standing(identity, None, None, None)
-        self._tracker = MemberTracker(timing.lease_duration)
+        self._tracker = MemberTracker(timing.expire_after)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="shard-membership")
         self._ref = ObjectRef(

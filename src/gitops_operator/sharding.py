@@ -10,8 +10,10 @@ Three modes (``GITOPS_SHARDING``):
   ``--watch-label-selector`` shape).
 
 Liveness is judged by the local monotonic clock only: a member is expired when its
-Lease's ``renewTime`` has not changed for ``lease_duration`` seconds as this replica saw
-it. Clock offsets between replicas do not matter; only clock rates do.
+Lease's ``renewTime`` has not changed for ``lease_duration - renew_period`` seconds as
+this replica saw it (seeing a renewal lags it by up to one renew period, so a dead
+member's share moves within ``lease_duration`` of its last renewal). Clock offsets
+between replicas do not matter; only clock rates do.
 """
 
 from __future__ import annotations
@@ -72,10 +74,10 @@ class View:
 @dataclass(slots=True)
 class MemberTracker:
     """Turns successive listings of the group's Leases into views. A Lease counts as live
-    until its ``renewTime`` has stayed the same for ``lease_duration`` seconds of the
-    local clock (first seen: from then)."""
+    until its ``renewTime`` has stayed the same for ``expire_after`` seconds of the local
+    clock (first seen: from then)."""
 
-    lease_duration: float
+    expire_after: float
     _seen: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def observe(self, leases: Iterable[MemberLease], now: float) -> View:
@@ -90,7 +92,7 @@ class MemberTracker:
         live = sorted(
             identity
             for identity, (_, changed) in self._seen.items()
-            if now - changed < self.lease_duration
+            if now - changed < self.expire_after
         )
         return View(tuple(live), now)
 
@@ -99,7 +101,7 @@ class MemberTracker:
         seen = self._seen.get(identity)
         if seen is None:
             return 0.0
-        return max(0.0, now - seen[1] - self.lease_duration)
+        return max(0.0, now - seen[1] - self.expire_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,11 @@ class Timing:
 
     renew_period: float = 2.0
     lease_duration: float = 15.0
+
+    @property
+    def expire_after(self) -> float:
+        """Seconds without a renewal seen after which the others count a member out."""
+        return self.lease_duration - self.renew_period
 
     @property
     def max_view_age(self) -> float:
@@ -123,11 +130,11 @@ class Timing:
 
     def check(self) -> None:
         """A member stops writing ``max_view_age`` after its last renewal; the others
-        take over ``lease_duration`` after the last renewal they saw: the first must
-        come well before the second."""
-        if self.renew_period <= 0 or self.max_view_age + self.renew_period >= self.lease_duration:
+        take over ``expire_after`` after they saw that renewal: the first must come
+        before the second with a renew period to spare (for a write in flight)."""
+        if self.renew_period <= 0 or self.max_view_age + self.renew_period >= self.expire_after:
             raise ValueError(
-                f"lease duration {self.lease_duration}s must exceed three renew periods"
+                f"lease duration {self.lease_duration}s must exceed four renew periods"
                 f" ({self.renew_period}s each)"
             )
 

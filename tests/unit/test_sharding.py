@@ -52,8 +52,8 @@ def test_the_owner_does_not_depend_on_the_order_members_are_listed():
     assert owner([], "x") is None
 
 
-def test_a_member_is_live_until_its_renew_time_stays_the_same_for_the_lease_duration():
-    tracker = MemberTracker(lease_duration=10)
+def test_a_member_is_live_until_its_renew_time_stays_the_same_for_a_while():
+    tracker = MemberTracker(expire_after=10)
     view = tracker.observe([MemberLease("a", "t1"), MemberLease("b", "t1")], now=0)
     assert view.members == ("a", "b")
     view = tracker.observe([MemberLease("a", "t2"), MemberLease("b", "t1")], now=9)
@@ -70,7 +70,7 @@ def test_a_member_is_live_until_its_renew_time_stays_the_same_for_the_lease_dura
 def test_a_lease_first_seen_counts_as_renewed_then_whatever_its_renew_time_says():
     """No wall clock is compared with another replica's: a Lease left by a dead replica
     is live for one lease duration after it is first seen."""
-    tracker = MemberTracker(lease_duration=5)
+    tracker = MemberTracker(expire_after=5)
     assert tracker.observe([MemberLease("old", "2001-01-01T00:00:00Z")], now=100).members == (
         "old",
     )
@@ -108,9 +108,11 @@ def test_a_replica_writes_only_what_the_ring_gives_it():
 
 def test_warm_up_outlasts_the_oldest_view_a_member_writes_on():
     assert TIMING.warm_up > TIMING.max_view_age
-    with pytest.raises(ValueError, match="three renew periods"):
-        Timing(renew_period=2, lease_duration=5).check()
+    assert TIMING.expire_after == 13
+    with pytest.raises(ValueError, match="four renew periods"):
+        Timing(renew_period=2, lease_duration=8).check()
     Timing(renew_period=1, lease_duration=5).check()
+    Timing().check()
 
 
 def test_moved_to_names_what_a_member_gains():
