@@ -10,9 +10,10 @@ Three modes (``GITOPS_SHARDING``):
   ``--watch-label-selector`` shape).
 
 Liveness is judged by the local monotonic clock only: a member is expired when its
-Lease's ``renewTime`` has not changed for ``lease_duration - renew_period`` seconds as
-this replica saw it (seeing a renewal lags it by up to one renew period, so a dead
-member's share moves within ``lease_duration`` of its last renewal). Clock offsets
+Lease's ``renewTime`` has not changed for ``lease_duration - 2 * renew_period`` seconds
+as this replica saw it (seeing a renewal lags it by up to one renew period, and seeing
+the expiry by another, so a dead member's share moves within ``lease_duration`` of its
+last renewal). Clock offsets
 between replicas do not matter; only clock rates do.
 """
 
@@ -114,7 +115,7 @@ class Timing:
     @property
     def expire_after(self) -> float:
         """Seconds without a renewal seen after which the others count a member out."""
-        return self.lease_duration - self.renew_period
+        return self.lease_duration - 2 * self.renew_period
 
     @property
     def max_view_age(self) -> float:
@@ -134,7 +135,7 @@ class Timing:
         before the second with a renew period to spare (for a write in flight)."""
         if self.renew_period <= 0 or self.max_view_age + self.renew_period >= self.expire_after:
             raise ValueError(
-                f"lease duration {self.lease_duration}s must exceed four renew periods"
+                f"lease duration {self.lease_duration}s must exceed five renew periods"
                 f" ({self.renew_period}s each)"
             )
 

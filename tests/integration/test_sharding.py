@@ -17,7 +17,7 @@ from .support import Operator, get_status, wait_for
 from .test_reconcile import synced_to
 
 N = 30
-LEASE = 5
+LEASE = 6
 HASH_REPLICAS = ("r0", "r1", "r2")
 
 

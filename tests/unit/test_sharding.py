@@ -108,10 +108,10 @@ def test_a_replica_writes_only_what_the_ring_gives_it():
 
 def test_warm_up_outlasts_the_oldest_view_a_member_writes_on():
     assert TIMING.warm_up > TIMING.max_view_age
-    assert TIMING.expire_after == 13
-    with pytest.raises(ValueError, match="four renew periods"):
-        Timing(renew_period=2, lease_duration=8).check()
-    Timing(renew_period=1, lease_duration=5).check()
+    assert TIMING.expire_after == 11
+    with pytest.raises(ValueError, match="five renew periods"):
+        Timing(renew_period=2, lease_duration=10).check()
+    Timing(renew_period=1, lease_duration=6).check()
     Timing().check()
 
 
