@@ -116,6 +116,9 @@ class Proof:
     by_two: int
     violations: list[str]
     takeover_audit: float | None
+    """Kill -> the last of the killed replica's Applications first written by a survivor."""
+    first_taken: float | None
+    """Kill -> the first of them written by a survivor: when ownership had moved."""
 
 
 def check_writes(writes: list[Write], killed_at: float, lost: set[str]) -> Proof:
@@ -147,7 +150,8 @@ def check_writes(writes: list[Write], killed_at: float, lost: set[str]) -> Proof
             if survivor:
                 taken[app] = min(survivor) - killed_at
     takeover = max(taken.values()) if lost and len(taken) == len(lost) else None
-    return Proof(len(by_app), len(writes), by_two, violations, takeover)
+    first = min(taken.values()) if taken else None
+    return Proof(len(by_app), len(writes), by_two, violations, takeover, first)
 
 
 def _operators(env: Env, stack: contextlib.ExitStack) -> dict[str, OperatorProcess]:
@@ -264,7 +268,9 @@ def _one_run(n: int, run: int, opts: Options, results: Results) -> None:
         f"{killed - started:.1f}s with {n // 3} Ready; all Ready in "
         f"{'TIMEOUT' if total is None else f'{total:.1f}s'}; takeover of its {len(lost)} "
         f"Applications {'TIMEOUT' if takeover is None else f'{takeover:.1f}s'} (status.shard), "
-        f"{'-' if proof.takeover_audit is None else f'{proof.takeover_audit:.1f}s'} (audit)",
+        f"{'-' if proof.takeover_audit is None else f'{proof.takeover_audit:.1f}s'} (audit; "
+        f"first written by a survivor after "
+        f"{'-' if proof.first_taken is None else f'{proof.first_taken:.1f}s'})",
         flush=True,
     )
     print(
@@ -285,6 +291,12 @@ def _one_run(n: int, run: int, opts: Options, results: Results) -> None:
     results.add(f"sharding N={n}: created -> all Ready, one of 3 killed", OURS, total, "s")
     results.add(f"sharding N={n}: takeover (status.shard)", OURS, takeover, "s")
     results.add(f"sharding N={n}: takeover (audit log)", OURS, proof.takeover_audit, "s")
+    results.add(
+        f"sharding N={n}: kill -> first of its Applications written by a survivor",
+        OURS,
+        proof.first_taken,
+        "s",
+    )
     results.add(
         f"sharding N={n}: max share deviation from even, 3 replicas",
         OURS,

@@ -10,10 +10,12 @@ import signal
 import time
 import urllib.request
 
+from gitops_operator.api import API_VERSION
+from gitops_operator.objects import ObjectRef
 from gitops_operator.sharding import owner, shard_key
 
 from .apps import application, configmap, repository
-from .support import Operator, get_status, wait_for
+from .support import Operator, custom, get_status, wait_for
 from .test_reconcile import synced_to
 
 N = 30
@@ -125,6 +127,16 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         )
         assert f"object=Application/{namespace}/{changed} now owned by this replica" in (
             new_owner.logs()
+        )
+
+        # a deletion is pruned by the owner; the other replica never drops the finalizer first
+        gone = kept[0]
+        kube.delete(API_VERSION, custom("Application", namespace, gone))
+        wait_for(
+            lambda: kube.get(API_VERSION, custom("Application", namespace, gone)) is None
+            and kube.get("v1", ObjectRef("", "ConfigMap", namespace, gone)) is None,
+            timeout=60,
+            what="the deleted Application's ConfigMap pruned, then the Application gone",
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitops_operator.config import Settings
+from gitops_operator.errors import FencedError
 from gitops_operator.sharding import (
     MemberLease,
     MemberTracker,
@@ -20,6 +21,7 @@ from gitops_operator.sharding import (
     shard_key,
     shares,
 )
+from gitops_operator.shards import Shards
 
 KEYS = [shard_key("Application", f"ns{i % 7}", f"app-{i}") for i in range(3000)]
 
@@ -164,3 +166,34 @@ def test_settings_from_the_environment():
     assert Settings.from_env({}).sharding is ShardingMode.OFF
     with pytest.raises(ValueError, match="'rings'"):
         Settings.from_env({"GITOPS_SHARDING": "rings"})
+
+
+def shards_of(env):
+    return Shards.from_settings(Settings.from_env({"GITOPS_SHARD_IDENTITY": "me", **env}))
+
+
+def test_labels_mode_owns_and_writes_only_what_its_selector_matches():
+    shards = shards_of({"GITOPS_SHARDING": "labels", "GITOPS_SHARD_SELECTOR": "team=a"})
+    assert shards.owns("Application", ("ns", "x"), {"team": "a"})
+    assert not shards.owns("Application", ("ns", "x"), {})
+    shards.fence("Application", ("ns", "x"), lambda: {"team": "a"})()
+    with pytest.raises(FencedError, match="not owned by replica me"):
+        shards.fence("Application", ("ns", "x"), lambda: {"team": "b"})()
+
+
+def test_hash_mode_owns_nothing_before_it_joined_and_off_owns_everything():
+    assert not shards_of({"GITOPS_SHARDING": "hash"}).owns("Application", ("ns", "x"), None)
+    assert shards_of({}).owns("Application", ("ns", "x"), None)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GITOPS_SHARDING": "labels"}, "needs GITOPS_SHARD_SELECTOR"),
+        ({"GITOPS_SHARDING": "labels", "GITOPS_SHARD_SELECTOR": "a b"}, "label selector"),
+        ({"GITOPS_SHARDING": "hash", "GITOPS_LEASE_DURATION": "5"}, "five renew periods"),
+    ],
+)
+def test_sharding_settings_that_cannot_work_are_refused(env, message):
+    with pytest.raises(ValueError, match=message):
+        shards_of(env)
