@@ -123,6 +123,11 @@ def _ownership_changed(runtime: Runtime) -> None:
     for kind, key in list(shards.parked):
         if shards.owns(kind, key, None):
             runtime.wake(kind, key)
+    _count_owned(runtime)
+
+
+def _count_owned(runtime: Runtime) -> None:
+    shards = runtime.shards
     owned = {REPOSITORY_KIND: 0, APPLICATION_KIND: 0}
     for kind, _ in shards.active:
         owned[kind] = owned.get(kind, 0) + 1
@@ -332,13 +337,17 @@ async def _daemon(
             if not shards.owns(kind, key, _labels(body)):
                 # another replica's: no request at all until ownership changes
                 shards.parked.add((kind, key))
-                shards.active.discard((kind, key))
+                if (kind, key) in shards.active:
+                    shards.active.discard((kind, key))
+                    _count_owned(runtime)
                 await runtime.sleep(kind, key, PARKED_RECHECK)
                 continue
             if (kind, key) in shards.parked:
                 shards.parked.discard((kind, key))
                 logger.info("now owned by this replica (%s)", shards.identity)
-            shards.active.add((kind, key))
+            if shards.enabled and (kind, key) not in shards.active:
+                shards.active.add((kind, key))
+                _count_owned(runtime)
             try:
                 obj = await _fresh(runtime, ref)
             except GitOpsError as exc:
@@ -353,7 +362,9 @@ async def _daemon(
             await runtime.sleep(kind, key, outcome.requeue_after)
     finally:
         shards.parked.discard((kind, key))
-        shards.active.discard((kind, key))
+        if (kind, key) in shards.active:
+            shards.active.discard((kind, key))
+            _count_owned(runtime)
 
 
 PARKED_RECHECK = 60.0

@@ -107,12 +107,17 @@ class Membership:
         except NotFoundError:
             self.kube.create(self._lease())
         standing = self.standing
-        self.standing = Standing(
-            self.identity,
-            standing.joined_at if standing.joined_at is not None else started,
-            started,
-            standing.view,
+        # After a gap longer than a view may be old (this replica was fenced), the others
+        # may have counted it out: it joins anew, and waits for them to see it again.
+        rejoined = (
+            standing.joined_at is None
+            or standing.renewed_at is None
+            or started - standing.renewed_at > self.timing.max_view_age
         )
+        if rejoined and standing.joined_at is not None:
+            log.warning("membership Lease renewed after a gap: joining the group anew")
+        joined = started if rejoined else standing.joined_at
+        self.standing = Standing(self.identity, joined, started, standing.view)
 
     def _lease(self) -> dict[str, object]:
         now = _micro_time()
