@@ -77,7 +77,7 @@ from .snapshots import SnapshotOutsideRulesError, SnapshotStore
 from .sources import artifact, fetch_source
 from .substitutions import load_variables
 from .sync import check_health, sync
-from .unaffected import record_pass, unaffected
+from .unaffected import InputsSeen, record_pass, remember_inputs, unaffected
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,8 @@ class ApplicationReconciler:
     drift_asked: dict[tuple[str, str], bool] = field(default_factory=dict)  # drift_watches
     git_reverts: GitReverts = field(default_factory=GitReverts)
     """The reverts of rolled-back revisions being pushed (``git_revert``)."""
+    inputs_seen: dict[tuple[str, str], InputsSeen] = field(default_factory=dict)
+    """What each Application's render reads, for deciding which a commit wakes."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -162,6 +164,7 @@ class ApplicationReconciler:
         self.drift_asked.pop((namespace, name), None)
         self.snapshots.forget(namespace, name)
         self.git_reverts.forget(namespace, name)
+        self.inputs_seen.pop((namespace, name), None)
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -210,6 +213,7 @@ class ApplicationReconciler:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
             raise
+        remember_inputs(run, self.inputs_seen)
         outcome = step(run, outcome, self.git, self.git_reverts)
         if run.notes:
             notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
