@@ -3,6 +3,7 @@ depend on, and every one whose state or inputs are not known for sure."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ def seen(*inputs: str, tree: str = OLD, generation: int = 1, url: str = URL) -> 
 def wake(
     states: dict[tuple[str, str], Settled],
     inputs: dict[tuple[str, str], InputsSeen],
-    depends_on: dict[DependencyRef, tuple[DependencyRef, ...]] | None = None,
+    depends_on: Mapping[DependencyRef, Collection[DependencyRef]] | None = None,
     new: str = NEW,
 ) -> list[tuple[str, str]]:
     apps = sorted({*states, *inputs, ("ns", "unknown")})
