@@ -57,6 +57,7 @@ from ..sync_options import check_sync_annotations
 from . import sync_fail
 from .accounts import account_exists, require_account, service_account_user
 from .decisions import (
+    drift_due,
     health_check_passed,
     health_may_recover,
     quarantined,
@@ -250,7 +251,7 @@ class ApplicationReconciler:
             return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
         skipped = unaffected(run, self.git.changed_paths) or {}
-        if skipped and not run.drift_asked:
+        if skipped and not run.drift_asked and not self._drift_due(run):
             return record_pass(run, skipped)  # a revision that changes nothing for it
         run.status.update(skipped)
         if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
@@ -269,6 +270,13 @@ class ApplicationReconciler:
             return sync(run, self.rendered, self.snapshots, self.desired)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
+
+    def _drift_due(self, run: ApplicationRun) -> bool:
+        """A drift check is due in this pass (``drift.steady`` makes it): a revision that
+        changes nothing for the Application is then recorded in the same status write."""
+        written = str(run.status.get(status_fields.LAST_DRIFT_CHECK_AT) or "")
+        checked = self._drift_checked.get((run.namespace, run.name, run.uid), "")
+        return drift_due(checked, written, run.now, run.spec.drift_interval)
 
     def _healthy_late(self, run: ApplicationRun) -> Outcome | None:
         """The outcome of a health check passed after it had failed (the revision leaves

@@ -14,8 +14,9 @@ once, where a new commit's wake-ups are sent (``to_wake``): from the inputs each
 Application's last pass found (``InputsSeen``) and the state its last watch event showed
 (``Settled``). Only the Applications the commit may change are woken; the others take the
 revision at their next scheduled pass (within ``min(interval, driftInterval)``), which
-records it in place of the drift check it would have made: a one-app commit costs one
-render, not a pass per Application.
+records it in the status write of the drift check due then: a one-app commit costs one
+render, not a pass per Application. An Application woken for it (one that others
+depend on, a sync request) records it at once.
 """
 
 from __future__ import annotations
