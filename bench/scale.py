@@ -152,6 +152,9 @@ def main() -> None:
         elif scenario == "monorepo":
             mono = Options(**{**opts.__dict__})
             mono.repo_interval = args.repo_interval or "10m"  # pushes and requests trigger
+            # the product defaults: an app a commit does not wake takes it at its next pass
+            mono.app_interval = args.app_interval or "5m"
+            mono.drift_interval = args.drift_interval or "1m"
             for n in (
                 args.n if args.n and scenarios == ["monorepo"] else [100 if args.quick else 1000]
             ):

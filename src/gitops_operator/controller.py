@@ -51,9 +51,11 @@ from .runtime import (
     Runtime,
     request_of,
     track_dependencies,
+    track_settled,
     track_substitute_sources,
     user_agent,
     waited_objects,
+    wake_for_revision,
     wake_if_asked,
 )
 from .sharding import View
@@ -197,9 +199,9 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
         runtime.applications.repositories.pop(key, None)
     else:
         runtime.applications.repositories[key] = copy.deepcopy(dict(body))
-    if _artifact_sha(runtime.applications.repositories.get(key)) not in (None, before):
-        for app in runtime.apps_by_source.get(key, set()):
-            runtime.wake(APPLICATION_KIND, app)
+    sha = _artifact_sha(runtime.applications.repositories.get(key))
+    if sha not in (None, before):
+        await wake_for_revision(runtime, key, str((body.get("spec") or {}).get("url") or ""), sha)
     wake_if_asked(runtime, REPOSITORY_KIND, key, body)
     if type != "DELETED" and _delivery_of(previous) not in (None, _delivery_of(body)):
         runtime.wake(REPOSITORY_KIND, key)  # a push another replica received (sharding)
@@ -250,6 +252,7 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         runtime.object_watches.track(key, client, objects)
     if runtime.drift_watches is not None:
         runtime.drift_watches.track(key, None if type == "DELETED" else body.get("status"))
+    track_settled(runtime.settled, key, None if type == "DELETED" else body)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
     _wake_if_now_owned(runtime, APPLICATION_KIND, key, body)
 

@@ -51,6 +51,13 @@ DRIFT_CHECKS = Counter(
     "Drift checks run, by trigger: watch (an event woke it) or interval (driftInterval).",
     ["trigger"],
 )
+REVISION_WAKEUPS = Counter(
+    "gitops_revision_wakeups_total",
+    "Applications of a repository at its new revisions, by result: woken (the commit may"
+    " change what they render, or that is not known) or unaffected (it changes none of"
+    " their inputs; they take it at their next scheduled pass, without a render).",
+    ["result"],
+)
 
 SHARD_MEMBERS = Gauge(
     "gitops_shard_members",
@@ -124,6 +131,11 @@ PULL_REQUEST_PLANS = Counter(
 
 def count_pull_request_plan(result: str) -> None:
     PULL_REQUEST_PLANS.labels(result).inc()
+
+
+def count_revision_wakeups(woken: int, unaffected: int) -> None:
+    REVISION_WAKEUPS.labels("woken").inc(woken)
+    REVISION_WAKEUPS.labels("unaffected").inc(unaffected)
 
 
 def count_webhook(provider: str, result: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
+from . import metrics
 from .api import (
     APPLICATION_KIND,
     REQUESTED_AT_ANNOTATION,
@@ -38,6 +39,7 @@ from .receiver import PushRouter
 from .reconcilers.accounts import service_account_user
 from .reconcilers.application import ApplicationReconciler
 from .reconcilers.decisions import dependency_blocker, unaffected_revision
+from .reconcilers.unaffected import Settled, settled_state, to_wake
 from .shards import Shards
 from .source import GitSource
 
@@ -69,6 +71,9 @@ class Runtime:
     ready: dict[Key, tuple[Any, ...] | None] = field(default_factory=dict)
     """Each Application's readiness for its dependents at its last watch event: None, or
     what it is ready at (generation and applied revision)."""
+    settled: dict[Key, Settled] = field(default_factory=dict)
+    """Applications settled at their applied revision at their last watch event: a
+    commit that changes none of their inputs does not wake them (``unaffected.to_wake``)."""
     started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
     """What the latest pass of each resource started from (see ``wake_if_asked``)."""
     object_watches: ObjectWatches | None = None
@@ -207,6 +212,35 @@ def track_dependencies(
     if ready is None or ready == was_ready:
         return []
     return sorted((d.namespace, d.name) for d, deps in graph.items() if me in deps)
+
+
+async def wake_for_revision(runtime: Runtime, repository: Key, url: str, sha: str) -> None:
+    """Wake the Applications of ``repository`` that its new commit ``sha`` may change
+    (``unaffected.to_wake``; the Git diff runs off the event loop)."""
+    apps = runtime.apps_by_source.get(repository, set())
+    woken = await asyncio.to_thread(
+        to_wake,
+        sorted(apps),
+        url,
+        sha,
+        dict(runtime.settled),
+        dict(runtime.applications.inputs_seen),
+        dict(runtime.applications.dependencies),
+        runtime.git.changed_paths,
+    )
+    for app in woken:
+        runtime.wake(APPLICATION_KIND, app)
+    metrics.count_revision_wakeups(len(woken), len(apps) - len(woken))
+
+
+def track_settled(settled: dict[Key, Settled], key: Key, body: Mapping[str, Any] | None) -> None:
+    """Record whether an Application is settled at its applied revision (``body`` None:
+    it is gone)."""
+    state = None if body is None else settled_state(body)
+    if state is None:
+        settled.pop(key, None)
+    else:
+        settled[key] = state
 
 
 def track_substitute_sources(

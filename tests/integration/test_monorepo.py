@@ -9,7 +9,11 @@ from gitops_operator.api import API_VERSION, REQUESTED_AT_ANNOTATION
 
 from .apps import application, configmap, repository
 from .support import condition, custom, get_status, wait_for
+from .test_drift_watches import samples
 from .test_reconcile import get
+
+NEXT_PASS = "15s"
+"""driftInterval: an Application a commit does not wake takes it at its next pass."""
 
 
 def kustomization(*resources: str) -> str:
@@ -34,11 +38,19 @@ def unaffected(kube, namespace: str, name: str) -> dict:
     return get_status(kube, "Application", namespace, name).get("unaffectedRevision") or {}
 
 
+def wakeups(operator, result: str) -> float:
+    return sum(
+        s.value
+        for s in samples(operator, "gitops_revision_wakeups")
+        if s.name.endswith("_total") and s.labels.get("result") == result
+    )
+
+
 def test_a_commit_to_one_app_leaves_the_others_unrendered(kube, operator, repo, namespace, cli):
     first = repo.commit(FILES, "two apps")
     kube.apply(repository(namespace, repo.url))
-    kube.apply(application(namespace, name="a", path="apps/a"))
-    kube.apply(application(namespace, name="b", path="apps/b"))
+    for name in ("a", "b"):
+        kube.apply(application(namespace, name=name, path=f"apps/{name}", driftInterval=NEXT_PASS))
     for name in ("a", "b"):
         wait_for(
             lambda name=name: applied(kube, namespace, name) == f"main@sha1:{first}",
@@ -48,13 +60,16 @@ def test_a_commit_to_one_app_leaves_the_others_unrendered(kube, operator, repo, 
     b_history = len(get_status(kube, "Application", namespace, "b").get("history") or [])
     b_version = get(kube, "ConfigMap", namespace, "b-settings")["metadata"]["resourceVersion"]
 
-    # a's own file and a file nobody renders: b takes the revision without a render
+    # a's own file and a file nobody renders: b takes the revision without a render, and
+    # is not even woken for it (it takes it at its next pass)
+    left_alone = wakeups(operator, "unaffected")
     second = repo.commit(
         {"apps/a/cm.yaml": configmap("a-settings", color="green"), "docs/README.md": "more\n"}
     )
     wait_for(
         lambda: applied(kube, namespace, "a") == f"main@sha1:{second}", timeout=60, what="a synced"
     )
+    assert wakeups(operator, "unaffected") >= left_alone + 1
     record = wait_for(
         lambda: (
             unaffected(kube, namespace, "b").get("revision") == f"main@sha1:{second}"
@@ -94,7 +109,7 @@ def test_a_commit_to_one_app_leaves_the_others_unrendered(kube, operator, repo, 
 def test_a_sync_request_renders_even_an_unaffected_revision(kube, operator, repo, namespace):
     first = repo.commit(FILES, "two apps")
     kube.apply(repository(namespace, repo.url))
-    kube.apply(application(namespace, name="a", path="apps/a"))
+    kube.apply(application(namespace, name="a", path="apps/a", driftInterval=NEXT_PASS))
     wait_for(
         lambda: applied(kube, namespace, "a") == f"main@sha1:{first}", timeout=60, what="a synced"
     )

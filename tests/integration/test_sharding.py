@@ -133,8 +133,10 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         gone = kept[0]
         kube.delete(API_VERSION, custom("Application", namespace, gone))
         wait_for(
-            lambda: kube.get(API_VERSION, custom("Application", namespace, gone)) is None
-            and kube.get("v1", ObjectRef("", "ConfigMap", namespace, gone)) is None,
+            lambda: (
+                kube.get(API_VERSION, custom("Application", namespace, gone)) is None
+                and kube.get("v1", ObjectRef("", "ConfigMap", namespace, gone)) is None
+            ),
             timeout=60,
             what="the deleted Application's ConfigMap pruned, then the Application gone",
         )

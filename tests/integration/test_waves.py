@@ -135,19 +135,21 @@ def test_argo_annotated_waves_apply_in_order_each_healthy_before_the_next(
 
 
 def deletions(
-    api_client: client.ApiClient, namespace: str, stop: threading.Event, seen: list[str]
+    api_client: client.ApiClient,
+    namespace: str,
+    since: str | None,
+    stop: threading.Event,
+    seen: list[str],
 ) -> None:
     """Record, in the order the API server made them, the ConfigMaps deleted in
-    ``namespace`` (or marked for deletion) until ``stop`` is set."""
+    ``namespace`` (or marked for deletion) after resourceVersion ``since`` until ``stop``
+    is set: the caller lists before it changes anything, so a watch that connects late
+    still misses nothing."""
     api = client.CoreV1Api(api_client)
-    listed = api.list_namespaced_config_map(namespace)
     stream = watch.Watch()
     try:
         for event in stream.stream(
-            api.list_namespaced_config_map,
-            namespace,
-            resource_version=listed.metadata.resource_version if listed.metadata else None,
-            timeout_seconds=60,
+            api.list_namespaced_config_map, namespace, resource_version=since, timeout_seconds=60
         ):
             if event["type"] == "DELETED":
                 seen.append(event["object"].metadata.name)
@@ -178,8 +180,11 @@ def test_prune_deletes_highest_wave_first_and_keeps_prune_false(
     seen: list[str] = []
     stop = threading.Event()
     api_client = load_api_client(str(cluster.kubeconfig))
+    listed = client.CoreV1Api(api_client).list_namespaced_config_map(namespace).metadata
     watcher = threading.Thread(
-        target=deletions, args=(api_client, namespace, stop, seen), daemon=True
+        target=deletions,
+        args=(api_client, namespace, listed.resource_version if listed else None, stop, seen),
+        daemon=True,
     )
     watcher.start()
     second = repo.commit({p: None for p in files if p != "app/stay.yaml"}, "only stay")

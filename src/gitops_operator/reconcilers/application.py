@@ -57,6 +57,7 @@ from ..sync_options import check_sync_annotations
 from . import sync_fail
 from .accounts import account_exists, require_account, service_account_user
 from .decisions import (
+    drift_due,
     health_check_passed,
     health_may_recover,
     quarantined,
@@ -77,7 +78,7 @@ from .snapshots import SnapshotOutsideRulesError, SnapshotStore
 from .sources import artifact, fetch_source
 from .substitutions import load_variables
 from .sync import check_health, sync
-from .unaffected import record_pass, unaffected
+from .unaffected import InputsSeen, record_pass, remember_inputs, unaffected
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,8 @@ class ApplicationReconciler:
     drift_asked: dict[tuple[str, str], bool] = field(default_factory=dict)  # drift_watches
     git_reverts: GitReverts = field(default_factory=GitReverts)
     """The reverts of rolled-back revisions being pushed (``git_revert``)."""
+    inputs_seen: dict[tuple[str, str], InputsSeen] = field(default_factory=dict)
+    """What each Application's render reads, for deciding which a commit wakes."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -162,6 +165,7 @@ class ApplicationReconciler:
         self.drift_asked.pop((namespace, name), None)
         self.snapshots.forget(namespace, name)
         self.git_reverts.forget(namespace, name)
+        self.inputs_seen.pop((namespace, name), None)
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -210,6 +214,7 @@ class ApplicationReconciler:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
             raise
+        remember_inputs(run, self.inputs_seen)
         outcome = step(run, outcome, self.git, self.git_reverts)
         if run.notes:
             notes = [Event(reason, message, warning) for reason, message, warning in run.notes]
@@ -246,7 +251,7 @@ class ApplicationReconciler:
             return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
         skipped = unaffected(run, self.git.changed_paths) or {}
-        if skipped and not run.drift_asked:
+        if skipped and not run.drift_asked and not self._drift_due(run):
             return record_pass(run, skipped)  # a revision that changes nothing for it
         run.status.update(skipped)
         if not run.inputs_changed and settled(run.status, run.revision, run.generation, requested):
@@ -265,6 +270,13 @@ class ApplicationReconciler:
             return sync(run, self.rendered, self.snapshots, self.desired)
         except (StalledError, HealthCheckError) as exc:
             return self.revision_failed(run, exc)
+
+    def _drift_due(self, run: ApplicationRun) -> bool:
+        """A drift check is due in this pass (``drift.steady`` makes it): a revision that
+        changes nothing for the Application is then recorded in the same status write."""
+        written = str(run.status.get(status_fields.LAST_DRIFT_CHECK_AT) or "")
+        checked = self._drift_checked.get((run.namespace, run.name, run.uid), "")
+        return drift_due(checked, written, run.now, run.spec.drift_interval)
 
     def _healthy_late(self, run: ApplicationRun) -> Outcome | None:
         """The outcome of a health check passed after it had failed (the revision leaves
