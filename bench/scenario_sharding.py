@@ -29,7 +29,7 @@ from pathlib import Path
 
 from environment import NAMESPACE, OURS, Env, Options, create_all, start_cluster
 from gitops_operator.kube import KubeClient, load_api_client
-from gitops_operator.sharding import Timing, owner, shard_key
+from gitops_operator.sharding import Timing, owner, shard_key, shares
 from gitserver import GitHTTPServer
 from localcluster import install_crds
 from manifests import make_repository, mttp_files
@@ -257,7 +257,7 @@ def _one_run(n: int, run: int, opts: Options, results: Results) -> None:
         proof = check_writes(writes, killed_at, lost)
         pairs = {(w.app, w.agent) for w in writes if w.received < killed_at}
         before = Counter(agent for _, agent in pairs)
-        planned = Counter(str(found) for found in ring.values())
+        planned = shares(REPLICAS, [shard_key("Application", NAMESPACE, name) for name in names])
         if opts.keep_logs:
             opts.keep_logs.mkdir(parents=True, exist_ok=True)
             for log in [audit, *work.glob("r*/operator.log")]:

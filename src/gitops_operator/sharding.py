@@ -173,14 +173,6 @@ def owns(standing: Standing, timing: Timing, key: str, now: float) -> bool:
     )
 
 
-def moved_to(before: View | None, after: View, identity: str, keys: Iterable[str]) -> list[str]:
-    """The ``keys`` this replica owns in ``after`` but did not own in ``before``."""
-    old = before.members if before else ()
-    return [
-        key for key in keys if owner(after.members, key) == identity and owner(old, key) != identity
-    ]
-
-
 def shares(members: Iterable[str], keys: Iterable[str]) -> dict[str, int]:
     """How many of ``keys`` each member owns."""
     ring = tuple(members)

@@ -14,7 +14,6 @@ from gitops_operator.sharding import (
     Timing,
     View,
     acting,
-    moved_to,
     owner,
     owns,
     parse_selector,
@@ -115,14 +114,6 @@ def test_warm_up_outlasts_the_oldest_view_a_member_writes_on():
         Timing(renew_period=2, lease_duration=10).check()
     Timing(renew_period=1, lease_duration=6).check()
     Timing().check()
-
-
-def test_moved_to_names_what_a_member_gains():
-    before = View(("a", "b", "c"), 0)
-    after = View(("a", "c"), 1)
-    gained = moved_to(before, after, "a", KEYS[:300])
-    assert gained and all(owner(("a", "b", "c"), k) == "b" for k in gained)
-    assert all(owner(("a", "c"), k) == "a" for k in gained)
 
 
 @pytest.mark.parametrize(
