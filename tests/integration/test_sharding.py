@@ -10,7 +10,12 @@ import signal
 import time
 import urllib.request
 
+import pytest
+
 from gitops_operator.api import API_VERSION
+from gitops_operator.errors import FencedError
+from gitops_operator.kube import WRITE_FENCE
+from gitops_operator.manager.workers import Workers
 from gitops_operator.objects import ObjectRef
 from gitops_operator.sharding import owner, shard_key
 
@@ -177,3 +182,31 @@ def test_label_sharding_reconciles_only_the_selected_applications(kube, operator
         assert repo_status.get("shard") == "unlabelled", "the unlabelled GitRepository"
         assert f"Application/{namespace}/a " not in procs[1].logs()
         assert f"Application/{namespace}/b " not in procs[0].logs()
+
+
+def test_a_write_fence_stops_writes_before_they_are_sent_in_any_thread(kube, namespace):
+    """What every write of a sharded reconcile passes: refused writes never reach the API
+    server, in the task's own thread or on the apply pool; reads and dry-runs go through."""
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "fenced", "namespace": namespace},
+        "data": {"a": "1"},
+    }
+    ref = ObjectRef("", "ConfigMap", namespace, "fenced")
+
+    def refuse() -> None:
+        raise FencedError("not owned here")
+
+    token = WRITE_FENCE.set(refuse)
+    try:
+        with pytest.raises(FencedError):
+            kube.apply(cm)
+        with pytest.raises(FencedError):
+            Workers(kube, concurrency=2).map(kube.apply, [cm, cm])
+        assert kube.apply(cm, dry_run=True)["data"] == {"a": "1"}
+        assert kube.get("v1", ref) is None
+    finally:
+        WRITE_FENCE.reset(token)
+    kube.apply(cm)
+    assert kube.get("v1", ref) is not None
