@@ -183,6 +183,22 @@ def test_label_sharding_reconciles_only_the_selected_applications(kube, operator
         assert f"Application/{namespace}/a " not in procs[1].logs()
         assert f"Application/{namespace}/b " not in procs[0].logs()
 
+        # relabelled into shard a: that replica takes it and applies the next commit
+        kube.patch(
+            API_VERSION,
+            custom("Application", namespace, "rest"),
+            {"metadata": {"labels": {"sharding.fluxcd.io/key": "a"}}},
+        )
+        second = repo.commit({"apps/rest/cm.yaml": configmap("rest", v="2")})
+        wait_for(
+            lambda: (
+                synced_to(kube, namespace, second, "rest")
+                and shard_of(kube, namespace, "rest") == "shard-a"
+            ),
+            timeout=90,
+            what="the relabelled Application applied by shard a",
+        )
+
 
 def test_a_write_fence_stops_writes_before_they_are_sent_in_any_thread(kube, namespace):
     """What every write of a sharded reconcile passes: refused writes never reach the API
