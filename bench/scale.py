@@ -5,6 +5,7 @@
     .venv/bin/python bench/scale.py --scenario noop --flux       # no-op reconcile
     .venv/bin/python bench/scale.py --scenario steady            # 100 apps idle, 60 s
     .venv/bin/python bench/scale.py --scenario monorepo --flux   # 1000 apps, one-app commits
+    .venv/bin/python bench/scale.py --scenario sharding --n 300  # 3 replicas, one killed
     .venv/bin/python bench/scale.py --scenario all --flux --quick
 
 Scenarios (bench/README.md says what each number means):
@@ -23,6 +24,11 @@ monorepo
         commit changing every app, --runs (5) commits touching one app each, and (ours) as
         many signed push webhooks: time until applied, controller CPU, API requests, and
         the one-app commit's CPU as a share of the full pass's (bench/scenario_monorepo.py).
+sharding
+        ours only, not part of all: the mttp shape (N default 300) with three hash-sharded
+        replicas, one SIGKILLed once a third is Ready: time to all Ready, takeover time,
+        shares, and the audit log's proof that no Application was written by two replicas
+        at once (bench/scenario_sharding.py).
 
 Every run starts its own control plane (named scale-<scenario>-<system>-<run>-<pid>) and
 stops it afterwards; our operator runs as ``python -m gitops_operator run``, Flux's
@@ -45,6 +51,7 @@ from localcluster import build_binaries
 from results import Results
 from scenario_monorepo import bench_monorepo
 from scenario_mttp import bench_mttp
+from scenario_sharding import bench_sharding
 from scenario_steady import bench_steady
 from scenario_sync import bench_big
 
@@ -56,7 +63,7 @@ def main() -> None:
     parser.add_argument(
         "--scenario",
         nargs="+",
-        choices=["mttp", "sync", "noop", "steady", "monorepo", "all"],
+        choices=["mttp", "sync", "noop", "steady", "monorepo", "sharding", "all"],
         default=["all"],
         help="one or more; sync and noop together share one control plane per system",
     )
@@ -118,8 +125,8 @@ def main() -> None:
     )
     scenarios = [
         name
-        for name in ("mttp", "sync", "noop", "steady", "monorepo")
-        if name in args.scenario or "all" in args.scenario
+        for name in ("mttp", "sync", "noop", "steady", "monorepo", "sharding")
+        if name in args.scenario or ("all" in args.scenario and name != "sharding")
     ]
     objects = args.objects or (100 if args.quick else 1000)
     started = time.monotonic()
@@ -152,6 +159,9 @@ def main() -> None:
                 args.n if args.n and scenarios == ["monorepo"] else [100 if args.quick else 1000]
             ):
                 bench_monorepo(systems, n, args.runs or (1 if args.quick else 5), mono, results)
+        elif scenario == "sharding":
+            for n in args.n if args.n and scenarios == ["sharding"] else [300]:
+                bench_sharding(n, args.runs or 1, opts, results)
         print(f"== {scenario} took {time.monotonic() - began:.0f}s", flush=True)
     results.print()
     print(f"\ntotal {time.monotonic() - started:.0f}s")

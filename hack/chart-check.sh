@@ -39,6 +39,8 @@ value_sets=(
   "--set replicaCount=3 --set rbac.clusterAdmin=false --set webhook.secret=hooks --set operator.defaultServiceAccount=tenant"
   "--set rbac.scope=namespace --set replicaCount=2 --set webhook.enabled=false --set rbac.clusterAdmin=false"
   "--set rbac.clusterAdmin=true,operator.defaultServiceAccount=,operator.noCrossNamespaceRefs=false"
+  "--set sharding.mode=hash --set replicaCount=3"
+  "--set sharding.mode=labels --set replicaCount=2 --set sharding.shards[0].name=s1 --set sharding.shards[0].selector=sharding.fluxcd.io/key=s1 --set sharding.shards[1].name=main --set sharding.shards[1].selector=!sharding.fluxcd.io/key"
 )
 
 step "helm lint --strict"

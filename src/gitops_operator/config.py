@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .sharding import ShardingMode
+
 
 def _tool(name: str) -> str:
     """A pinned binary from hack/build-binaries.sh's cache, else whatever is on PATH."""
@@ -104,6 +106,20 @@ class Settings:
     leader_election_name: str = "gitops-operator-leader"
     lease_duration: int = 15
     """Seconds a leader's Lease lasts without renewal: a standby takes over after it."""
+    sharding: ShardingMode = ShardingMode.OFF
+    """``GITOPS_SHARDING``: ``off`` (one replica, or one leader), ``hash`` (replicas share
+    the resources by consistent hashing over membership Leases) or ``labels`` (each
+    replica reconciles what ``shard_selector`` matches)."""
+    shard_selector: str = ""
+    """``GITOPS_SHARD_SELECTOR``: the label selector of this replica in labels mode."""
+    shard_group: str = "gitops-operator"
+    """``GITOPS_SHARD_GROUP``: the replicas sharing work in hash mode (their Leases carry it)."""
+    shard_identity: str = ""
+    """``GITOPS_SHARD_IDENTITY``: this replica's name (the chart: the pod's name); empty:
+    host name and process ID."""
+    shard_renew_period: float = 2.0
+    """``GITOPS_SHARD_RENEW_PERIOD``: seconds between renewals of the membership Lease;
+    ``lease_duration`` is how long a silent member counts as live."""
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint; 0 disables it."""
     webhook_port: int = 9292
@@ -167,6 +183,11 @@ class Settings:
                 "GITOPS_LEADER_ELECTION_NAME", default.leader_election_name
             ),
             lease_duration=int(num("GITOPS_LEASE_DURATION", default.lease_duration)),
+            sharding=ShardingMode(env.get("GITOPS_SHARDING", "off").strip().lower() or "off"),
+            shard_selector=env.get("GITOPS_SHARD_SELECTOR", default.shard_selector),
+            shard_group=env.get("GITOPS_SHARD_GROUP", default.shard_group),
+            shard_identity=env.get("GITOPS_SHARD_IDENTITY", default.shard_identity),
+            shard_renew_period=num("GITOPS_SHARD_RENEW_PERIOD", default.shard_renew_period),
             metrics_port=int(num("GITOPS_METRICS_PORT", default.metrics_port)),
             webhook_port=int(num("GITOPS_WEBHOOK_PORT", default.webhook_port)),
             webhook_secret=env.get("GITOPS_WEBHOOK_SECRET", default.webhook_secret),

@@ -28,6 +28,8 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     ├── ApiError(code, api_reason)    the API server refused a request (from ``kube.py``)
     │   └── InvalidPatchError     server-side apply could not type the object (a 500)
     ├── NotFoundError             the object or its kind does not exist (a 404)
+    ├── FencedError               a write refused before it was sent: this replica no
+    │                             longer owns the resource (sharding)
     ├── WaitTimeoutError          the CLI waited for an Application that did not get there
     ├── WebhookError(status)      a webhook delivery refused with an HTTP status
     └── GitHostError(status)      a Git host's API (GitHub, GitLab, Gitea) refused a call
@@ -230,6 +232,14 @@ class ApiError(GitOpsError):
         """Lost connections (0), throttling (429) and server errors (5xx) may succeed on a
         retry; any other answer is the API server's verdict on the request."""
         return self.code in (0, 429) or self.code >= 500
+
+
+class FencedError(GitOpsError):
+    """A write not sent: the replica does not (or may no longer) own the resource it
+    reconciles; its new owner does the work."""
+
+    reason = "NotOwned"
+    warning = False
 
 
 class InvalidPatchError(ApiError):

@@ -13,8 +13,9 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,12 +40,19 @@ REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read: no API call may hang a reconcile
 CAPABILITIES_TTL = 300.0
 """Seconds the server's version and API versions are remembered (CRD changes refresh
 them sooner, through ``refresh_discovery``)."""
+WRITE_FENCE: ContextVar[Callable[[], None] | None] = ContextVar("write_fence", default=None)
+"""Called before every write (not dry-run) this context sends, through any client: raises
+``FencedError`` to refuse it. Set for the resource a task reconciles (sharding); threads
+given work with ``contextvars.copy_context()`` carry it."""
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _TYPED_PATCH_FAILURE = "failed to create typed patch object"
 """The only words that tell server-side apply's 500 for a mistyped value (the manifest's
 fault) from a server failure: the Status carries no other mark of it."""
 
 
-def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 64) -> client.ApiClient:
+def load_api_client(
+    kubeconfig: str | None = None, *, pool_size: int = 64, user_agent: str | None = None
+) -> client.ApiClient:
     """In-cluster config inside a Pod; otherwise ``kubeconfig`` or ``$KUBECONFIG``.
 
     ``pool_size`` keeps-alive that many connections: it must cover every thread that
@@ -55,7 +63,10 @@ def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 64) -> cl
     else:
         config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
     cfg.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration=cfg)
+    api = client.ApiClient(configuration=cfg)
+    if user_agent:
+        api.user_agent = user_agent
+    return api
 
 
 class KubeClient:
@@ -93,6 +104,7 @@ class KubeClient:
         """A client that acts as ``username`` (e.g. ``system:serviceaccount:ns:name``; the
         API server adds a service account's groups itself)."""
         api = client.ApiClient(configuration=self._api.configuration)
+        api.user_agent = self._api.user_agent
         api.set_default_header("Impersonate-User", username)
         return KubeClient(api, field_manager=self.field_manager)
 
@@ -270,7 +282,11 @@ class KubeClient:
         content_type: str | None = None,
         accept: str = "application/json",
     ) -> KubeObject:
-        """One request; the parsed JSON answer, or ``_HttpError`` for a status >= 400."""
+        """One request; the parsed JSON answer, or ``_HttpError`` for a status >= 400.
+        A write goes only past the context's fence (``WRITE_FENCE``)."""
+        fence = WRITE_FENCE.get()
+        if fence is not None and method in _WRITES and "dryRun" not in (query or {}):
+            fence()
         headers = {"Accept": accept, **self._api.default_headers}
         if content_type:
             headers["Content-Type"] = content_type

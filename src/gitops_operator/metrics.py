@@ -59,6 +59,15 @@ REVISION_WAKEUPS = Counter(
     ["result"],
 )
 
+SHARD_MEMBERS = Gauge(
+    "gitops_shard_members",
+    "Live members of this replica's shard group, as its latest view has them (hash mode).",
+)
+SHARD_OWNED = Gauge(
+    "gitops_shard_owned",
+    "Resources this replica owns and reconciles, by kind (0 while it does not act).",
+    ["kind"],
+)
 APPLICATION_INFO = Gauge(
     "gitops_application_info",
     "One series per Application (value 1) with its source, revision, sync and health.",
@@ -146,6 +155,12 @@ def forget_provider(provider: str) -> None:
             NOTIFICATION_DELIVERIES.remove(provider, result)
     with contextlib.suppress(KeyError):
         NOTIFICATION_LATENCY.remove(provider)
+
+
+def set_shard(members: int, owned: dict[str, int]) -> None:
+    SHARD_MEMBERS.set(members)
+    for kind, count in owned.items():
+        SHARD_OWNED.labels(kind).set(count)
 
 
 def observe_reconcile(kind: str, result: str, seconds: float) -> None:

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .config import Settings
 from .errors import GitOpsError
 from .leases import release_lease, run_leader_election
+from .sharding import ShardingMode
+from .shards import Shards
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,20 @@ def wait_for_leadership(settings: Settings, kubeconfig: str | None) -> None:
         if not thread.is_alive():
             raise SystemExit("leader election stopped")
     log.info("leading as %s", identity)
+
+
+def check_sharding(settings: Settings) -> None:
+    """Stop at start on sharding settings that cannot work (they are read again when the
+    runtime is built)."""
+    if settings.sharding is ShardingMode.HASH and settings.leader_elect:
+        raise SystemExit(
+            "GITOPS_LEADER_ELECT and GITOPS_SHARDING=hash are exclusive: hash-sharded"
+            " replicas all work (labels mode may elect a leader per shard)"
+        )
+    try:
+        Shards.from_settings(settings)
+    except ValueError as exc:
+        raise SystemExit(f"sharding: {exc}") from exc
 
 
 @contextmanager
@@ -167,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     stream.addFilter(_quiet_event_handlers)
     logging.basicConfig(level=args.log_level.upper(), handlers=[stream])
     settings = Settings.from_env()
+    check_sharding(settings)
     if settings.leader_elect:
         with standby_probe(args.liveness_port):
             wait_for_leadership(settings, args.kubeconfig)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from .reconcilers.accounts import service_account_user
 from .reconcilers.application import ApplicationReconciler
 from .reconcilers.decisions import dependency_blocker, unaffected_revision
 from .reconcilers.unaffected import Settled, settled_state, to_wake
+from .shards import Shards
 from .source import GitSource
 
 Key = tuple[str, str]  # namespace, name
@@ -81,10 +83,15 @@ class Runtime:
     """Alerts and Providers, and the deliveries of the Events they match."""
     drift_watches: DriftWatches | None = None
     """Watches of the kinds in use that ask for drift checks (``settings.drift_watches``)."""
+    shards: Shards = field(default_factory=lambda: Shards.from_settings(Settings()))
+    """Which resources this replica owns (``settings.sharding``)."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        kube = KubeClient(load_api_client(), field_manager=settings.field_manager)
+        shards = Shards.from_settings(settings)
+        kube = KubeClient(
+            load_api_client(user_agent=user_agent(shards)), field_manager=settings.field_manager
+        )
         git = GitSource.from_settings(settings)
         apps = ApplicationReconciler.from_settings(kube, git, settings)
         executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="reconcile")
@@ -94,7 +101,7 @@ class Runtime:
             allowed_hosts=settings.allowed_git_hosts,
         )
         router = PushRouter(kube, settings.webhook_secret)
-        return cls(settings, kube, git, apps, executor, router, notifier=notifier)
+        return cls(settings, kube, git, apps, executor, router, notifier=notifier, shards=shards)
 
     def waker(self, kind: str, key: Key) -> asyncio.Event:
         return self.wakers.setdefault((kind, key), asyncio.Event())
@@ -115,8 +122,16 @@ class Runtime:
         event.clear()
 
     async def call(self, fn: Callable[[], T]) -> T:
-        """Run blocking reconcile work on the bounded reconcile pool."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+        """Run blocking reconcile work on the bounded reconcile pool, in a copy of the
+        calling task's context (its write fence, ``kube.WRITE_FENCE``)."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.executor, context.run, fn)
+
+
+def user_agent(shards: Shards) -> str | None:
+    """Sharded, each replica names itself in its requests' User-Agent (audit logs tell
+    the replicas apart; the field manager stays the same)."""
+    return f"gitops-operator/{shards.identity}" if shards.enabled else None
 
 
 _ASKED = (

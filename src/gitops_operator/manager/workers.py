@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -28,8 +29,14 @@ class Workers:
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply")
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        """``fn`` over ``items`` on the pool, results in the order of ``items``."""
-        return list(self._pool.map(fn, items))
+        """``fn`` over ``items`` on the pool, results in the order of ``items``; each call
+        runs in a copy of the caller's context (its write fence, ``kube.WRITE_FENCE``)."""
+        futures = [self._pool.submit(copy_context().run, fn, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        finally:  # after a failure, as Executor.map does: what has not started never will
+            for future in futures:
+                future.cancel()
 
     def read(self, items: Iterable[tuple[ObjectRef, str]]) -> dict[ObjectRef, Live]:
         """The live state of every ``(ref, apiVersion)``: a LIST per large group of one

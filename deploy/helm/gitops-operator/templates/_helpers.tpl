@@ -49,7 +49,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* More than one replica: leader election over a Lease decides which one reconciles. */}}
 {{- define "gitops-operator.leaderElect" -}}
-{{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- if and (gt (int .Values.replicaCount) 1) (ne (include "gitops-operator.shardingMode" .) "hash") }}true{{ end }}
+{{- end }}
+
+{{/* off, hash or labels (sharding.mode; off when the values predate it). */}}
+{{- define "gitops-operator.shardingMode" -}}
+{{- $mode := "off" }}
+{{- with .Values.sharding }}{{ $mode = default "off" (toString .mode) }}{{ end }}
+{{- if and (eq $mode "labels") (not .Values.sharding.shards) }}
+{{- fail "sharding.mode labels needs at least one entry in sharding.shards" }}
+{{- end }}
+{{- $mode }}
 {{- end }}
 
 {{- define "gitops-operator.leaseName" -}}

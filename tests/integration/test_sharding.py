@@ -1,0 +1,228 @@
+"""Several replicas sharing the work: by consistent hashing over membership Leases (each
+resource written by its one owner, a killed replica's share taken over), or by a label
+selector per replica."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from gitops_operator.api import API_VERSION
+from gitops_operator.errors import FencedError
+from gitops_operator.kube import WRITE_FENCE
+from gitops_operator.manager.workers import Workers
+from gitops_operator.objects import ObjectRef
+from gitops_operator.sharding import owner, shard_key
+
+from .apps import application, configmap, repository
+from .support import Operator, custom, get_status, wait_for
+from .test_reconcile import synced_to
+
+N = 30
+LEASE = 6
+HASH_REPLICAS = ("r0", "r1", "r2")
+
+
+@contextlib.contextmanager
+def replicas(operator, namespace, envs):
+    """Operators with these environments instead of the session's one."""
+    operator.stop()
+    procs = [
+        Operator(operator.kubeconfig, operator.workdir / f"{namespace}-shard-{i}", env=env)
+        for i, env in enumerate(envs)
+    ]
+    try:
+        for proc in procs:
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.stop()
+        operator.start()
+
+
+def hash_env(namespace, identity):
+    return {
+        "GITOPS_SHARDING": "hash",
+        "GITOPS_SHARD_IDENTITY": identity,
+        "GITOPS_SHARD_GROUP": f"g-{namespace}",
+        "GITOPS_LEADER_ELECTION_NAMESPACE": namespace,  # where the membership Leases live
+        "GITOPS_LEASE_DURATION": str(LEASE),
+        "GITOPS_SHARD_RENEW_PERIOD": "1",
+    }
+
+
+def shard_of(kube, namespace, name):
+    return get_status(kube, "Application", namespace, name).get("shard")
+
+
+def owned_metric(proc) -> float:
+    url = f"http://127.0.0.1:{proc.metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    found = re.search(r'^gitops_shard_owned\{kind="Application"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves(
+    kube, operator, repo, namespace
+):
+    names = [f"app-{i}" for i in range(N)]
+    first = repo.commit({f"apps/{n}/cm.yaml": configmap(n, v="1") for n in names})
+    envs = [hash_env(namespace, identity) for identity in HASH_REPLICAS]
+    with replicas(operator, namespace, envs) as procs:
+        kube.apply(repository(namespace, repo.url, interval="1s"))
+        for name in names:
+            kube.apply(application(namespace, name, path=f"apps/{name}", interval="1m"))
+        wait_for(
+            lambda: all(synced_to(kube, namespace, first, n) for n in names),
+            timeout=180,
+            what="every Application synced",
+        )
+
+        def expected(members, name):
+            return owner(members, shard_key("Application", namespace, name))
+
+        wait_for(
+            lambda: all(shard_of(kube, namespace, n) == expected(HASH_REPLICAS, n) for n in names),
+            timeout=30,
+            what="each Application's status.shard naming its hash owner",
+        )
+        shares = {r: sum(shard_of(kube, namespace, n) == r for n in names) for r in HASH_REPLICAS}
+        assert all(count >= N // 6 for count in shares.values()), shares
+        wait_for(
+            lambda: sum(owned_metric(p) for p in procs) == N,
+            timeout=30,
+            what="gitops_shard_owned adding up to every Application once",
+        )
+        for proc, identity in zip(procs, HASH_REPLICAS, strict=True):
+            assert owned_metric(proc) == shares[identity]
+
+        victim = procs[1]
+        lost = [n for n in names if shard_of(kube, namespace, n) == "r1"]
+        changed = lost[0]
+        victim.stop(signal.SIGKILL)
+        killed = time.monotonic()
+        second = repo.commit({f"apps/{changed}/cm.yaml": configmap(changed, v="2")})
+        survivors = ("r0", "r2")
+        wait_for(
+            lambda: all(shard_of(kube, namespace, n) == expected(survivors, n) for n in lost),
+            timeout=LEASE + 60,
+            what="the killed replica's Applications taken over by the survivors",
+        )
+        took = time.monotonic() - killed
+        wait_for(
+            lambda: synced_to(kube, namespace, second, changed),
+            timeout=60,
+            what="the new owner applying the next commit",
+        )
+        print(f"bench: {len(lost)} Applications of a SIGKILLed replica taken over in {took:.1f}s")
+        kept = [n for n in names if n not in lost]
+        assert all(shard_of(kube, namespace, n) == expected(HASH_REPLICAS, n) for n in kept), (
+            "only the lost replica's share moves"
+        )
+        new_owner = next(
+            p
+            for p, r in zip(procs, HASH_REPLICAS, strict=True)
+            if r == expected(survivors, changed)
+        )
+        assert f"object=Application/{namespace}/{changed} now owned by this replica" in (
+            new_owner.logs()
+        )
+
+        # a deletion is pruned by the owner; the other replica never drops the finalizer first
+        gone = kept[0]
+        kube.delete(API_VERSION, custom("Application", namespace, gone))
+        wait_for(
+            lambda: (
+                kube.get(API_VERSION, custom("Application", namespace, gone)) is None
+                and kube.get("v1", ObjectRef("", "ConfigMap", namespace, gone)) is None
+            ),
+            timeout=60,
+            what="the deleted Application's ConfigMap pruned, then the Application gone",
+        )
+
+
+def test_label_sharding_reconciles_only_the_selected_applications(kube, operator, repo, namespace):
+    first = repo.commit({f"apps/{n}/cm.yaml": configmap(n, v="1") for n in ("a", "b", "rest")})
+    envs = [
+        {
+            "GITOPS_SHARDING": "labels",
+            "GITOPS_SHARD_IDENTITY": identity,
+            "GITOPS_SHARD_SELECTOR": selector,
+        }
+        for identity, selector in (
+            ("shard-a", "sharding.fluxcd.io/key=a"),
+            ("shard-b", "sharding.fluxcd.io/key=b"),
+            ("unlabelled", "!sharding.fluxcd.io/key"),
+        )
+    ]
+    with replicas(operator, namespace, envs) as procs:
+        for proc in procs:
+            proc.wait_live()
+        kube.apply(repository(namespace, repo.url, interval="1s"))
+        for name, key in (("a", "a"), ("b", "b"), ("rest", None)):
+            app = application(namespace, name, path=f"apps/{name}")
+            if key:
+                app["metadata"]["labels"] = {"sharding.fluxcd.io/key": key}
+            kube.apply(app)
+        wait_for(
+            lambda: all(synced_to(kube, namespace, first, n) for n in ("a", "b", "rest")),
+            timeout=90,
+            what="every Application synced by its shard",
+        )
+        assert shard_of(kube, namespace, "a") == "shard-a"
+        assert shard_of(kube, namespace, "b") == "shard-b"
+        assert shard_of(kube, namespace, "rest") == "unlabelled"
+        repo_status = get_status(kube, "GitRepository", namespace, "app")
+        assert repo_status.get("shard") == "unlabelled", "the unlabelled GitRepository"
+        assert f"Application/{namespace}/a " not in procs[1].logs()
+        assert f"Application/{namespace}/b " not in procs[0].logs()
+
+        # relabelled into shard a: that replica takes it and applies the next commit
+        kube.patch(
+            API_VERSION,
+            custom("Application", namespace, "rest"),
+            {"metadata": {"labels": {"sharding.fluxcd.io/key": "a"}}},
+        )
+        second = repo.commit({"apps/rest/cm.yaml": configmap("rest", v="2")})
+        wait_for(
+            lambda: (
+                synced_to(kube, namespace, second, "rest")
+                and shard_of(kube, namespace, "rest") == "shard-a"
+            ),
+            timeout=90,
+            what="the relabelled Application applied by shard a",
+        )
+
+
+def test_a_write_fence_stops_writes_before_they_are_sent_in_any_thread(kube, namespace):
+    """What every write of a sharded reconcile passes: refused writes never reach the API
+    server, in the task's own thread or on the apply pool; reads and dry-runs go through."""
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "fenced", "namespace": namespace},
+        "data": {"a": "1"},
+    }
+    ref = ObjectRef("", "ConfigMap", namespace, "fenced")
+
+    def refuse() -> None:
+        raise FencedError("not owned here")
+
+    token = WRITE_FENCE.set(refuse)
+    try:
+        with pytest.raises(FencedError):
+            kube.apply(cm)
+        with pytest.raises(FencedError):
+            Workers(kube, concurrency=2).map(kube.apply, [cm, cm])
+        assert kube.apply(cm, dry_run=True)["data"] == {"a": "1"}
+        assert kube.get("v1", ref) is None
+    finally:
+        WRITE_FENCE.reset(token)
+    kube.apply(cm)
+    assert kube.get("v1", ref) is not None
