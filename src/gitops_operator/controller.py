@@ -12,10 +12,6 @@ import asyncio
 import copy
 import logging
 import os
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import kopf
@@ -36,30 +32,27 @@ from .api import (
 from .api.destination import parse_destination
 from .config import Settings
 from .drift_watches import DriftWatches
-from .errors import FencedError, GitOpsError, StalledError
-from .kube import WRITE_FENCE, KubeClient, load_api_client
+from .errors import GitOpsError
 from .notifications import post_events
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
 from .pr_queue import pull_request_handler
+from .reconcile_loop import fresh, run_daemon
 from .reconcilers.deletion import pre_delete
 from .reconcilers.gitrepository import reconcile_repository
 from .reconcilers.outcome import Outcome
 from .runtime import (
-    API_RETRY,
     Key,
     Runtime,
-    request_of,
     track_dependencies,
     track_settled,
     track_substitute_sources,
-    user_agent,
     waited_objects,
     wake_for_revision,
     wake_if_asked,
 )
-from .sharding import View
-from .status_writer import failure_outcome, now, write_outcome
+from .shard_wiring import delivery_of, join_shards, wait_until_owned, wake_if_now_owned
+from .status_writer import now, write_outcome
 from .webhook import PushEvent, Target, make_app
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -94,46 +87,11 @@ async def configure(
 
         runtime.drift_watches = DriftWatches(runtime.kube, check_drift)
     memo.runtime = runtime
-    _join_shards(runtime, loop)
+    join_shards(runtime, loop)
     if runtime.settings.metrics_port:
         metrics.serve(runtime.settings.metrics_port)
     if runtime.settings.webhook_port:
         await _start_webhooks(runtime, logger)
-
-
-def _join_shards(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
-    """Hash mode: renew this replica's membership Lease (its own connection, so a busy
-    reconcile pool never delays it); each new view wakes what moved to this replica."""
-    shards = runtime.shards
-    if not shards.enabled:
-        return
-    settings = runtime.settings
-    kube = KubeClient(
-        load_api_client(pool_size=2, user_agent=user_agent(shards)),
-        field_manager=settings.field_manager,
-    )
-
-    def on_view(before: View | None, after: View) -> None:  # on the membership thread
-        loop.call_soon_threadsafe(_ownership_changed, runtime)
-
-    shards.start(kube, settings.leader_election_namespace, settings.shard_group, on_view)
-
-
-def _ownership_changed(runtime: Runtime) -> None:
-    """Wake the parked daemons whose resource is now this replica's; count what it owns."""
-    shards = runtime.shards
-    for kind, key in list(shards.parked):
-        if shards.owns(kind, key, None):
-            runtime.wake(kind, key)
-    _count_owned(runtime)
-
-
-def _count_owned(runtime: Runtime) -> None:
-    shards = runtime.shards
-    owned = {REPOSITORY_KIND: 0, APPLICATION_KIND: 0}
-    for kind, _ in shards.active:
-        owned[kind] = owned.get(kind, 0) + 1
-    metrics.set_shard(len(shards.members()), owned if shards.acting() else dict.fromkeys(owned, 0))
 
 
 async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
@@ -203,27 +161,9 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
     if sha not in (None, before):
         await wake_for_revision(runtime, key, str((body.get("spec") or {}).get("url") or ""), sha)
     wake_if_asked(runtime, REPOSITORY_KIND, key, body)
-    if type != "DELETED" and _delivery_of(previous) not in (None, _delivery_of(body)):
+    if type != "DELETED" and delivery_of(previous) not in (None, delivery_of(body)):
         runtime.wake(REPOSITORY_KIND, key)  # a push another replica received (sharding)
-    _wake_if_now_owned(runtime, REPOSITORY_KIND, key, body)
-
-
-def _delivery_of(repository: Mapping[str, Any] | None) -> str | None:
-    if repository is None:
-        return None
-    return str(
-        ((repository.get("status") or {}).get(status_fields.LAST_DELIVERY) or {}).get("time")
-    )
-
-
-def _wake_if_now_owned(runtime: Runtime, kind: str, key: Key, body: kopf.Body) -> None:
-    """Labels mode: a resource relabelled into this replica's selector wakes its daemon."""
-    if (kind, key) in runtime.shards.parked and runtime.shards.owns(kind, key, _labels(body)):
-        runtime.wake(kind, key)
-
-
-def _labels(body: Mapping[str, Any]) -> Mapping[str, str]:
-    return dict((body.get("metadata") or {}).get("labels") or {})
+    wake_if_now_owned(runtime, REPOSITORY_KIND, key, body)
 
 
 def _artifact_sha(repository: KubeObject | None) -> str | None:
@@ -254,7 +194,7 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
         runtime.drift_watches.track(key, None if type == "DELETED" else body.get("status"))
     track_settled(runtime.settled, key, None if type == "DELETED" else body)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
-    _wake_if_now_owned(runtime, APPLICATION_KIND, key, body)
+    wake_if_now_owned(runtime, APPLICATION_KIND, key, body)
 
 
 def _named_config_map(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
@@ -301,7 +241,7 @@ async def repository_daemon(
     def work(obj: KubeObject) -> Outcome:
         return reconcile_repository(obj, runtime.git, runtime.kube, now=now())
 
-    await _daemon(runtime, body, REPOSITORY_KIND, key, logger, work)
+    await run_daemon(runtime, body, REPOSITORY_KIND, key, logger, work)
 
 
 @kopf.daemon(GROUP, VERSION, APPLICATION_PLURAL, cancellation_timeout=10.0)
@@ -318,61 +258,7 @@ async def application_daemon(
 
         return runtime.applications.reconcile(obj, write_status=write, now=now(), logger=logger)
 
-    await _daemon(runtime, body, APPLICATION_KIND, (str(namespace), name), logger, work)
-
-
-async def _daemon(
-    runtime: Runtime,
-    body: kopf.Body,
-    kind: str,
-    key: Key,
-    logger: Logger,
-    work: Callable[[KubeObject], Outcome],
-) -> None:
-    """Reconcile the resource afresh, write the outcome, sleep until its requeue time or
-    a wake-up; return when the resource is gone (kopf also cancels us on deletion)."""
-    ref = ObjectRef(GROUP, kind, key[0], key[1])
-    shards = runtime.shards
-    if shards.enabled:  # every write of this task, and of the threads it hands work to
-        WRITE_FENCE.set(shards.fence(kind, key, lambda: _labels(body)))
-    try:
-        while True:
-            if not shards.owns(kind, key, _labels(body)):
-                # another replica's: no request at all until ownership changes
-                shards.parked.add((kind, key))
-                if (kind, key) in shards.active:
-                    shards.active.discard((kind, key))
-                    _count_owned(runtime)
-                await runtime.sleep(kind, key, PARKED_RECHECK)
-                continue
-            if (kind, key) in shards.parked:
-                shards.parked.discard((kind, key))
-                logger.info("now owned by this replica (%s)", shards.identity)
-            if shards.enabled and (kind, key) not in shards.active:
-                shards.active.add((kind, key))
-                _count_owned(runtime)
-            try:
-                obj = await _fresh(runtime, ref)
-            except GitOpsError as exc:
-                logger.warning("cannot read %s: %s", ref, exc.message)
-                await runtime.sleep(kind, key, API_RETRY)
-                continue
-            if obj is None:
-                runtime.started.pop((kind, key), None)
-                return
-            runtime.started[(kind, key)] = request_of(obj)
-            outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
-            await runtime.sleep(kind, key, outcome.requeue_after)
-    finally:
-        shards.parked.discard((kind, key))
-        if (kind, key) in shards.active:
-            shards.active.discard((kind, key))
-            _count_owned(runtime)
-
-
-PARKED_RECHECK = 60.0
-"""Seconds a daemon of a resource another replica owns sleeps between checks (without
-any request); ownership changes wake it at once."""
+    await run_daemon(runtime, body, APPLICATION_KIND, (str(namespace), name), logger, work)
 
 
 @kopf.on.delete(GROUP, VERSION, APPLICATION_PLURAL)
@@ -392,11 +278,7 @@ async def application_deleted(
     metrics.forget_application(str(namespace), name)
     runtime.applications.forget(str(namespace), name)
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
-    if runtime.shards.enabled:
-        await _wait_until_owned(runtime, ref, _labels(body))
-        WRITE_FENCE.set(
-            runtime.shards.fence(APPLICATION_KIND, (ref.namespace, name), lambda: _labels(body))
-        )
+    await wait_until_owned(runtime, ref, body)
     if (body.get("spec") or {}).get(
         "deletionPolicy", DeletionPolicy.DELETE
     ) != DeletionPolicy.DELETE:
@@ -429,17 +311,17 @@ async def application_deleted(
         logger.warning("%s", message)
         kopf.event(body, type="Warning", reason=exc.reason, message=message)
         return
-    fresh = await _fresh(runtime, ref) or dict(body)
+    current = await fresh(runtime, ref) or dict(body)
 
     def write(status: dict[str, Any]) -> None:
         runtime.kube.patch_status(API_VERSION, ref, status)
-        fresh["status"] = {**(fresh.get("status") or {}), **status}
+        current["status"] = {**(current.get("status") or {}), **status}
 
     done, outcome = await runtime.call(
-        lambda: pre_delete(apps, fresh, write_status=write, now=now(), logger=logger)
+        lambda: pre_delete(apps, current, write_status=write, now=now(), logger=logger)
     )
     if outcome.status or outcome.conditions or outcome.events:
-        await write_outcome(runtime, fresh, ref, outcome, logger)
+        await write_outcome(runtime, current, ref, outcome, logger)
         metrics.forget_application(str(namespace), name)
         post_events(body, outcome.events, runtime.notifier)
     if not done:  # the finalizer stays; kopf calls again after the delay
@@ -452,76 +334,3 @@ async def application_deleted(
             f" {'; '.join(pruned.messages()[:3])}",
             delay=10,
         )
-
-
-async def _wait_until_owned(runtime: Runtime, ref: ObjectRef, labels: Mapping[str, str]) -> None:
-    """Hold a deletion another replica owns: returning would let kopf remove the finalizer
-    before the owner pruned. Once the Application is gone (the owner is done), or after
-    a lease duration, a TemporaryError ends the call and keeps the finalizer."""
-    key = (ref.namespace, ref.name)
-    waited = 0.0
-    while not runtime.shards.owns(APPLICATION_KIND, key, labels):
-        if waited >= runtime.shards.timing.lease_duration or await _fresh(runtime, ref) is None:
-            raise kopf.TemporaryError(
-                f"owned by another replica than {runtime.shards.identity}",
-                delay=runtime.shards.timing.lease_duration,
-            )
-        await asyncio.sleep(1.0)
-        waited += 1.0
-
-
-async def _fresh(runtime: Runtime, ref: ObjectRef) -> KubeObject | None:
-    """The object as the API server has it now (the daemon's body may lag our writes)."""
-    return await asyncio.get_running_loop().run_in_executor(
-        runtime.executor, runtime.kube.get, API_VERSION, ref
-    )
-
-
-async def _reconcile(
-    runtime: Runtime,
-    body: kopf.Body,
-    obj: KubeObject,
-    ref: ObjectRef,
-    logger: Logger,
-    work: Callable[[], Outcome],
-) -> Outcome:
-    """Run ``work`` and write its outcome (or its error) to status and Events."""
-    started = time.monotonic()
-    result = "success"
-    try:
-        outcome = await runtime.call(work)
-    except FencedError as exc:
-        logger.info("%s; dropped", exc.message)
-        return Outcome({}, [], 0.0)
-    except GitOpsError as exc:
-        result = "stalled" if isinstance(exc, StalledError) else "error"
-        outcome = failure_outcome(runtime, obj, exc)
-        logger.warning("reconcile failed: %s: %s", exc.reason, exc.message)
-    except Exception as exc:  # a bug must not stop the daemon: report it and retry later
-        result = "error"
-        logger.exception("unexpected error during reconcile")
-        outcome = failure_outcome(
-            runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
-        )
-    metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
-    if not _still_owned():  # moved meanwhile: its new owner writes the outcome
-        logger.info("no longer owned by this replica: outcome dropped")
-        return Outcome({}, [], 0.0)
-    if runtime.shards.enabled:
-        outcome = replace(
-            outcome, status={**outcome.status, status_fields.SHARD: runtime.shards.identity}
-        )
-    await write_outcome(runtime, obj, ref, outcome, logger)
-    post_events(body, outcome.events, runtime.notifier)
-    return outcome
-
-
-def _still_owned() -> bool:
-    """Whether this task's write fence (if any) lets writes through now."""
-    fence = WRITE_FENCE.get()
-    try:
-        if fence is not None:
-            fence()
-    except FencedError:
-        return False
-    return True
