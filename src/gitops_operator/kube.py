@@ -6,6 +6,7 @@ server's own message, so callers never see the client library's exception types.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -13,10 +14,10 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import urllib3
 from kubernetes import client, config
@@ -76,6 +77,7 @@ class KubeClient:
         self._discovery_lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] = {}
         self._capabilities: tuple[float, str, tuple[str, ...]] | None = None
+        self._impersonation: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_config(
@@ -95,6 +97,22 @@ class KubeClient:
         api = client.ApiClient(configuration=self._api.configuration)
         api.set_default_header("Impersonate-User", username)
         return KubeClient(api, field_manager=self.field_manager)
+
+    def acting_as(
+        self, user: str, groups: Sequence[str] = (), extra: Mapping[str, Sequence[str]] = {}
+    ) -> KubeClient:
+        """This client (same connections, own discovery: it names kinds, never objects)
+        with every object request made as exactly ``user``, ``groups`` and ``extra``."""
+        view = copy.copy(self)
+        headers = [("Impersonate-User", user)]
+        headers += [("Impersonate-Group", group) for group in groups]
+        headers += [
+            (f"Impersonate-Extra-{quote(key, safe='')}", value)
+            for key, values in extra.items()
+            for value in values
+        ]
+        view._impersonation = tuple(headers)
+        return view
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -180,15 +198,33 @@ class KubeClient:
             query["timeoutSeconds"] = str(timeout)
             yield from self._stream(path, query, accept)
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
-        """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
+    def watch(
+        self, api_version: str, kind: str, namespace: str | None, since: str, timeout: int
+    ) -> Iterator[Any]:
+        """Watch events (type and whole object) of ``kind`` (in ``namespace``, or all)
+        from resourceVersion ``since``, for up to ``timeout`` seconds."""
+        path = str(self.resource(api_version, kind).path(namespace=namespace))
+        query = {"watch": "1", "resourceVersion": since, "allowWatchBookmarks": "true"}
+        query["timeoutSeconds"] = str(timeout)
+        with _api_errors(f"watch {kind}"):
+            yield from self._stream(path, query, "application/json")
+
+    def list_with_version(
+        self, api_version: str, kind: str, namespace: str | None = None
+    ) -> tuple[list[KubeObject], str]:
+        """``list`` and the list's resourceVersion, to watch from."""
         resource = self.resource(api_version, kind)
         with _api_errors(f"list {kind}"):
-            items = self._send("GET", resource.path(namespace=namespace)).get("items") or []
+            found = self._send("GET", resource.path(namespace=namespace))
+        items = [dict(item) for item in found.get("items") or []]
         for item in items:  # a list's items carry no type of their own
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
-        return [dict(item) for item in items]
+        return items, str((found.get("metadata") or {}).get("resourceVersion", ""))
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
+        """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
+        return self.list_with_version(api_version, kind, namespace)[0]
 
     def delete(self, api_version: str, ref: ObjectRef) -> bool:
         """Delete with background propagation; False if it was already gone."""
@@ -261,6 +297,12 @@ class KubeClient:
         resource = self.resource(api_version, ref.kind)
         return str(resource.path(name=ref.name, namespace=ref.namespace or None))
 
+    def _headers(self, accept: str) -> urllib3.HTTPHeaderDict:  # Impersonate-Group repeats
+        headers = urllib3.HTTPHeaderDict({"Accept": accept, **self._api.default_headers})
+        for name, value in self._impersonation:
+            headers.add(name, value)
+        return headers
+
     def _send(
         self,
         method: str,
@@ -271,7 +313,7 @@ class KubeClient:
         accept: str = "application/json",
     ) -> KubeObject:
         """One request; the parsed JSON answer, or ``_HttpError`` for a status >= 400."""
-        headers = {"Accept": accept, **self._api.default_headers}
+        headers = self._headers(accept)
         if content_type:
             headers["Content-Type"] = content_type
         self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
@@ -288,7 +330,7 @@ class KubeClient:
 
     def _stream(self, path: str, query: dict[str, str], accept: str) -> Iterator[Any]:
         """The JSON lines of a watch, one parsed event at a time."""
-        headers = {"Accept": accept, **self._api.default_headers}
+        headers = self._headers(accept)
         self._api.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
         url = f"{self._api.configuration.host}{path}?{urlencode(query)}"
         read = int(query["timeoutSeconds"]) + 30  # the server ends it first
