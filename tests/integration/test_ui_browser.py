@@ -1,0 +1,333 @@
+"""The web UI in a real Chromium against the control plane and a running operator:
+sign-in with a token, live updates, rollback from the timeline, RBAC through
+impersonation, Events that name the person. With ``GITOPS_SCREENSHOTS_DIR`` set, the
+tests save the README's screenshots there."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_operator.api import API_VERSION, GROUP, REQUESTED_AT_ANNOTATION
+from gitops_operator.kube import KubeClient
+from gitops_operator.objects import ObjectRef
+from localcluster import LocalCluster, free_name
+from uiprocess import UiProcess, browser_missing, chromium, service_account_token
+
+from .apps import application, configmap, deployment, repository
+from .support import events_for, events_with, wait_for
+from .test_reconcile import synced_to
+
+pytestmark = pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ok")
+
+PEOPLE_NAMESPACE = "ui-people"
+APPS = {"apiGroups": [GROUP], "resources": ["applications"]}
+READ = ["get", "list", "watch"]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """This module's own control plane, named for it."""
+    with LocalCluster(name=free_name(f"gitops-ui-{os.getpid()}")) as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class People:
+    alice: str
+    """Reads everything and may patch every Application (a ClusterRole)."""
+    alice_name: str
+    bob: str
+    """May read and patch Applications in one namespace only (a Role there)."""
+    bob_name: str
+    bob_namespace: str
+
+
+def _rules(patch: bool) -> list[dict[str, Any]]:
+    return [
+        {**APPS, "verbs": [*READ, *(["patch"] if patch else [])]},
+        {"apiGroups": [GROUP], "resources": ["gitrepositories"], "verbs": READ},
+        {"apiGroups": [""], "resources": ["events", "configmaps", "pods"], "verbs": READ},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": READ},
+    ]
+
+
+@pytest.fixture(scope="module")
+def people(cluster: LocalCluster, kube: KubeClient) -> Iterator[People]:
+    suffix = uuid.uuid4().hex[:6]
+    bob_namespace = f"ui-bob-{suffix}"
+    for ns in (PEOPLE_NAMESPACE, bob_namespace):
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    rbac = "rbac.authorization.k8s.io/v1"
+    objects = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": f"{who}-{suffix}", "namespace": PEOPLE_NAMESPACE},
+        }
+        for who in ("alice", "bob")
+    ]
+    objects += [
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRole",
+            "metadata": {"name": f"ui-editor-{suffix}"},
+            "rules": _rules(patch=True),
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"ui-alice-{suffix}"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": f"ui-editor-{suffix}",
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": f"alice-{suffix}", "namespace": PEOPLE_NAMESPACE}
+            ],
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "Role",
+            "metadata": {"name": "ui-bob", "namespace": bob_namespace},
+            "rules": _rules(patch=True),
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "RoleBinding",
+            "metadata": {"name": "ui-bob", "namespace": bob_namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ui-bob"},
+            "subjects": [
+                {"kind": "ServiceAccount", "name": f"bob-{suffix}", "namespace": PEOPLE_NAMESPACE}
+            ],
+        },
+    ]
+    for obj in objects:
+        kube.apply(obj)
+    yield People(
+        alice=service_account_token(cluster.api, PEOPLE_NAMESPACE, f"alice-{suffix}"),
+        alice_name=f"system:serviceaccount:{PEOPLE_NAMESPACE}:alice-{suffix}",
+        bob=service_account_token(cluster.api, PEOPLE_NAMESPACE, f"bob-{suffix}"),
+        bob_name=f"system:serviceaccount:{PEOPLE_NAMESPACE}:bob-{suffix}",
+        bob_namespace=bob_namespace,
+    )
+    kube.delete(
+        rbac, ObjectRef("rbac.authorization.k8s.io", "ClusterRoleBinding", "", f"ui-alice-{suffix}")
+    )
+    kube.delete(
+        rbac, ObjectRef("rbac.authorization.k8s.io", "ClusterRole", "", f"ui-editor-{suffix}")
+    )
+    kube.delete("v1", ObjectRef("", "Namespace", "", bob_namespace))
+
+
+@pytest.fixture(scope="module")
+def ui(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProcess]:
+    with UiProcess(cluster.kubeconfig, tmp_path_factory.mktemp("ui")) as running:
+        yield running
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def shoot(driver: Any, name: str) -> None:
+    where = os.environ.get("GITOPS_SCREENSHOTS_DIR")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(where) / f"{name}.png"))
+
+
+def sign_in(driver: Any, ui: UiProcess, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{ui.url}/")
+    assert driver.current_url == f"{ui.url}/login", "no token, no page"
+    field = driver.find_element(By.ID, "token")
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=token]").text == "Bearer token"
+    field.send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    wait_for(lambda: driver.current_url == f"{ui.url}/", timeout=15, what="the list page")
+
+
+def text_of(driver: Any, css: str) -> str:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return str(driver.find_element(By.CSS_SELECTOR, css).text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def live(driver: Any) -> bool:
+    return text_of(driver, "#live-status") == "Live updates on."
+
+
+def request(url: str, token: str, method: str = "GET") -> tuple[int, str]:
+    """One request with ``Authorization: Bearer`` (as curl would); status and body."""
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+RECORD_HEALTH = """
+window.notReloaded = true;
+window.seenHealth = [];
+const note = () => {
+  const cell = document.querySelector('[data-field="Health"]');
+  const value = cell ? cell.textContent.trim() : '';
+  if (value && window.seenHealth[window.seenHealth.length - 1] !== value) {
+    window.seenHealth.push(value);
+  }
+};
+note();
+new MutationObserver(note).observe(document.getElementById('main'),
+  {subtree: true, childList: true, characterData: true});
+"""
+
+
+# -- tests -------------------------------------------------------------------------------
+
+
+def test_signed_in_person_sees_an_application_turn_healthy_live_after_a_push(
+    kube, operator, repo, namespace, ui, people, browser
+):
+    first = repo.commit({"app/web.yaml": deployment("web")}, "first")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="the first revision")
+
+    sign_in(browser, ui, people.alice)
+    assert people.alice_name in text_of(browser, "header .who")
+    row = f'tr[data-key="{namespace}/app"]'
+    wait_for(lambda: "Healthy" in text_of(browser, row), timeout=20, what="a Healthy row")
+    shoot(browser, "applications")
+
+    browser.get(f"{ui.url}/apps/{namespace}/app")
+    wait_for(lambda: live(browser), timeout=15, what="the live connection")
+    browser.execute_script(RECORD_HEALTH)
+    second = repo.commit({"app/api.yaml": deployment("api", replicas=3)}, "add the api")
+
+    def healthy_at_second() -> bool:
+        return (
+            second[:12] in text_of(browser, '[data-field="Revision"]')
+            and text_of(browser, '[data-field="Health"]') == "Healthy"
+        )
+
+    wait_for(healthy_at_second, timeout=90, what="Healthy at the pushed revision, live")
+    seen = browser.execute_script("return window.seenHealth")
+    assert "Progressing" in seen, seen
+    assert seen[-1] == "Healthy"
+    assert browser.execute_script("return window.notReloaded") is True, "no page reload"
+    assert "Deployment (2)" in text_of(browser, "#objects")
+    shoot(browser, "application")
+
+
+def test_rollback_from_the_timeline_appears_live_and_leaves_an_event_naming_the_person(
+    kube, operator, repo, namespace, ui, people, browser
+):
+    from selenium.webdriver.common.by import By
+
+    first = repo.commit({"app/cm.yaml": configmap("settings", color="blue")}, "blue")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="the first revision")
+    second = repo.commit({"app/cm.yaml": configmap("settings", color="green")}, "green")
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="the second revision")
+
+    sign_in(browser, ui, people.alice)
+    browser.get(f"{ui.url}/apps/{namespace}/app")
+    wait_for(lambda: live(browser), timeout=15, what="the live connection")
+    browser.execute_script("window.notReloaded = true;")
+    button = browser.find_element(
+        By.XPATH, f"//button[normalize-space()='Roll back to {first[:8]}']"
+    )
+    button.send_keys("\n")  # by keyboard: the button takes focus and Enter submits
+    wait_for(
+        lambda: f"requested by {people.alice_name}" in text_of(browser, ".notice"),
+        timeout=15,
+        what="the notice of the request",
+    )
+    browser.execute_script("window.notReloaded = true;")
+
+    def rolled_back_on_timeline() -> bool:
+        newest = text_of(browser, "#timeline li:first-child")
+        return "RolledBack" in newest and f"Rolled back to main@{first[:8]}" in newest
+
+    wait_for(rolled_back_on_timeline, timeout=60, what="the rollback on the timeline, live")
+    assert browser.execute_script("return window.notReloaded") is True, "no page reload"
+    shoot(browser, "timeline")
+
+    event = events_with(kube, namespace, "app", "RollbackRequested")[0]
+    assert event["message"] == (
+        f"rollback to main@sha1:{first} requested by {people.alice_name} from the web UI"
+    )
+
+    # Read-only pages need no script: the server's HTML already holds the timeline.
+    code, html = request(f"{ui.url}/apps/{namespace}/app", people.alice)
+    assert code == 200 and f"Rolled back to <code>main@{first[:8]}</code>" in html
+    code, html = request(f"{ui.url}/?namespace={namespace}", people.alice)
+    assert code == 200 and f'data-key="{namespace}/app"' in html
+
+
+def test_person_denied_an_application_neither_sees_it_nor_acts_on_it(
+    kube, operator, namespace, ui, people, browser
+):
+    from selenium.webdriver.common.by import By
+
+    mine = people.bob_namespace
+    kube.apply(application(mine, name="mine"))
+    kube.apply(application(namespace, name="theirs"))
+
+    sign_in(browser, ui, people.bob)
+    wait_for(lambda: f"{mine}/mine" in browser.page_source, timeout=10, what="bob's Application")
+    assert f'data-key="{namespace}/theirs"' not in browser.page_source
+    shoot(browser, "restricted")
+
+    browser.get(f"{ui.url}/apps/{namespace}/theirs")
+    assert text_of(browser, "h1") == "Not found"
+
+    # Not only the button: the API server itself refuses the impersonated patch.
+    code, body = request(f"{ui.url}/apps/{namespace}/theirs/actions/sync", people.bob, "POST")
+    assert code == 403, body
+    assert "forbidden" in json.loads(body)["error"]
+    theirs = kube.get(API_VERSION, ObjectRef(GROUP, "Application", namespace, "theirs")) or {}
+    assert REQUESTED_AT_ANNOTATION not in (theirs["metadata"].get("annotations") or {})
+    assert not [
+        e for e in events_for(kube, namespace, "theirs") if e.get("reason") == "SyncRequested"
+    ]
+
+    # Where RBAC allows it, the same person acts, and the Event names them.
+    browser.get(f"{ui.url}/apps/{mine}/mine")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Sync now']").click()
+    event = events_with(kube, mine, "mine", "SyncRequested")[0]
+    assert event["message"] == f"sync requested by {people.bob_name} from the web UI"
+    assert event["source"]["component"] == "gitops-operator-ui"
+
+
+def test_no_token_no_page(ui):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{ui.url}/events/apps", timeout=10)
+    assert refused.value.code == 401
+    code, _ = request(f"{ui.url}/", "not-a-token")
+    assert code == 401
