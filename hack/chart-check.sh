@@ -39,6 +39,7 @@ value_sets=(
   "--set replicaCount=3 --set rbac.clusterAdmin=false --set webhook.secret=hooks --set operator.defaultServiceAccount=tenant"
   "--set rbac.scope=namespace --set replicaCount=2 --set webhook.enabled=false --set rbac.clusterAdmin=false"
   "--set rbac.clusterAdmin=true,operator.defaultServiceAccount=,operator.noCrossNamespaceRefs=false"
+  "--set ui.enabled=true --set ui.service.type=NodePort"
 )
 
 step "helm lint --strict"

@@ -147,10 +147,15 @@ def browser() -> Iterator[Any]:
 
 
 def shoot(driver: Any, name: str) -> None:
+    """The whole page (up to 3000 pixels high) as docs/screenshots/NAME.png would show it."""
     where = os.environ.get("GITOPS_SCREENSHOTS_DIR")
-    if where:
-        Path(where).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(where) / f"{name}.png"))
+    if not where:
+        return
+    Path(where).mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(int(height), 600), 3000))
+    driver.save_screenshot(str(Path(where) / f"{name}.png"))
+    driver.set_window_size(1400, 1000)
 
 
 def sign_in(driver: Any, ui: UiProcess, token: str) -> None:

@@ -29,7 +29,8 @@ def applications_page(
     )
     body = _filters_form(filters, namespaces)
     shown = f"{len(rows)} of {total}" if len(rows) != total else str(total)
-    body += f'<p class="count" id="app-count">{esc(shown)} Applications</p>'
+    noun = "Application" if total == 1 else "Applications"
+    body += f'<p class="count" id="app-count">{esc(shown)} {noun}</p>'
     if not rows:
         body += '<p class="empty">No Application you may see matches.</p>'
         return page("Applications", body, user=user, csrf=csrf, live=live)
