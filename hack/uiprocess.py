@@ -38,8 +38,13 @@ class UiProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "gitops_operator", "ui", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--kubeconfig", str(self.kubeconfig), *self.extra]
+        env = {
+            **os.environ,
+            "GITOPS_CACHE_DIR": str(self.workdir / "cache"),
+            "GITOPS_ALLOWED_GIT_HOSTS": "127.0.0.1",  # the local Git servers
+        }
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_serving(self.proc, f"{self.url}/healthz", self.log, timeout)
         return self
 

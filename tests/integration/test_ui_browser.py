@@ -68,7 +68,7 @@ def people(cluster: LocalCluster, kube: KubeClient) -> Iterator[People]:
     for ns in (PEOPLE_NAMESPACE, bob_namespace):
         kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     rbac = "rbac.authorization.k8s.io/v1"
-    objects = [
+    objects: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
@@ -262,6 +262,13 @@ def test_rollback_from_the_timeline_appears_live_and_leaves_an_event_naming_the_
 
     sign_in(browser, ui, people.alice)
     browser.get(f"{ui.url}/apps/{namespace}/app")
+    # The difference between two revisions of the history, rendered from Git.
+    browser.find_element(By.XPATH, "//button[normalize-space()='Compare']").click()
+    changes = text_of(browser, "#changes")
+    assert "Changed ConfigMap" in changes and "data.color" in changes, changes
+    assert '"blue"' not in changes and "blue" in changes and "green" in changes
+    shoot(browser, "diff")
+    browser.back()
     wait_for(lambda: live(browser), timeout=15, what="the live connection")
     browser.execute_script("window.notReloaded = true;")
     button = browser.find_element(

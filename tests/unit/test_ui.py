@@ -206,3 +206,17 @@ def test_sessions_check_csrf_and_expire():
     assert fresh.get(key) is session
     fresh.drop(key)
     assert fresh.get(key) is None
+
+
+def test_a_new_live_connection_ends_the_oldest_beyond_the_bound():
+    import threading
+
+    from gitops_operator.ui.sessions import MAX_STREAMS
+
+    _, session = SessionStore().create(Identity("alice"), "token")
+    stops = [threading.Event() for _ in range(MAX_STREAMS + 1)]
+    for stop in stops:
+        session.hold_stream(stop)
+    assert stops[0].is_set() and not any(s.is_set() for s in stops[1:])
+    session.release_stream(stops[1])
+    assert len(session.streams) == MAX_STREAMS - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -174,8 +175,75 @@ def _timeline(ns: str, name: str, entries: Sequence[TimelineEntry], csrf: str) -
         )
     return (
         '<section aria-labelledby="hist-h"><h2 id="hist-h">History</h2>'
-        f'<ol class="timeline" id="timeline">{"".join(items)}</ol></section>'
+        + _compare_form(ns, name, entries)
+        + f'<ol class="timeline" id="timeline">{"".join(items)}</ol></section>'
     )
+
+
+def _compare_form(ns: str, name: str, entries: Sequence[TimelineEntry]) -> str:
+    """Two revisions of the history to compare (a GET form: no script needed)."""
+    revisions = list(dict.fromkeys(e.revision for e in entries if e.revision))
+    if len(revisions) < 2:
+        return ""
+
+    def select(key: str, label: str, chosen: str) -> str:
+        options = "".join(
+            f'<option value="{esc(r)}"{" selected" if r == chosen else ""}>'
+            f"{esc(short_revision(r))}</option>"
+            for r in revisions
+        )
+        field = f'<select id="cmp-{key}" name="{key}">{options}</select>'
+        return f'<label for="cmp-{key}">{label}</label>{field}'
+
+    return (
+        f'<form method="get" action="{esc(app_path(ns, name, "/diff"))}" class="filters"'
+        ' aria-label="Compare two revisions">'
+        + select("base", "From", revisions[1])
+        + select("head", "To", revisions[0])
+        + '<button type="submit">Compare</button></form>'
+    )
+
+
+def diff_page(ns: str, name: str, report: dict[str, Any], *, user: str, csrf: str) -> str:
+    """``diff_report.as_data`` of two revisions: each object added, removed or changed,
+    each changed field with its value in both."""
+    back = (
+        f'<p><a href="{esc(app_path(ns, name))}">Back to Application {esc(ns)}/{esc(name)}</a></p>'
+    )
+    summary = ", ".join(f"{n} {change}" for change, n in report["summary"].items() if n)
+    body = back + (
+        f"<p>From <code>{esc(report['base']['revision'])}</code> to"
+        f" <code>{esc(report['head']['revision'])}</code>: {esc(summary or 'no differences')}</p>"
+    )
+    body += "".join(f'<p class="muted">{esc(note)}</p>' for note in report["notes"])
+    items = []
+    for o in report["objects"]:
+        scope = f"{o['namespace']}/" if o["namespace"] else ""
+        rows = "".join(
+            f"<tr><th scope='row'><code>{esc(f['path'])}</code></th>"
+            f"<td><code>{esc(_value(f['base']))}</code></td>"
+            f"<td><code>{esc(_value(f['head']))}</code></td></tr>"
+            for f in o["fields"]
+        )
+        table = (
+            '<table class="drift"><thead><tr><th scope="col">Field</th>'
+            '<th scope="col">From</th><th scope="col">To</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+            if rows
+            else ""
+        )
+        items.append(
+            f'<li class="change c-{esc(o["change"])}">{badge(o["change"].capitalize())} '
+            f"{esc(o['kind'])} {esc(scope)}{esc(o['name'])}{table}</li>"
+        )
+    body += f'<ul class="tree" id="changes">{"".join(items)}</ul>'
+    return page(f"Changes of {ns}/{name}", body, user=user, csrf=csrf)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _events(events: Sequence[KubeObject] | None) -> str:
@@ -207,10 +275,7 @@ def object_page(
     user: str,
     csrf: str,
 ) -> str:
-    back = (
-        f'<p><a href="{esc(app_path(app_ns, app_name))}">'
-        f"Back to Application {esc(app_ns)}/{esc(app_name)}</a></p>"
-    )
+    back = _back_link(app_ns, app_name)
     body = back
     if drift is not None and drift.drift:
         body += "<h2>Drift</h2>" + drift_table(drift.drift)
@@ -220,3 +285,9 @@ def object_page(
     else:
         body += f'<pre class="yaml" tabindex="0"><code>{esc(yaml_text)}</code></pre>'
     return page(title, body, user=user, csrf=csrf)
+
+
+def _back_link(ns: str, name: str) -> str:
+    return (
+        f'<p><a href="{esc(app_path(ns, name))}">Back to Application {esc(ns)}/{esc(name)}</a></p>'
+    )

@@ -10,6 +10,9 @@ from aiohttp import web
 
 from ..config import Settings
 from ..kube import KubeClient, load_api_client
+from ..render import RenderTools
+from ..source import GitSource
+from .revisions import Renderer
 from .server import UiServer
 
 LOCALHOST = "127.0.0.1"
@@ -39,8 +42,15 @@ def serve(args: argparse.Namespace) -> int:
         host = LOCALHOST
     settings = Settings.from_env()
     own = KubeClient(load_api_client(args.kubeconfig), field_manager=FIELD_MANAGER)
+    renderer = Renderer(
+        GitSource.from_settings(settings, cache_dir=settings.cache_dir / "ui"),
+        RenderTools.from_settings(settings),
+    )
     server = UiServer(
-        own, insecure_local=args.insecure_local, health_check_exprs=settings.health_check_exprs
+        own,
+        renderer,
+        insecure_local=args.insecure_local,
+        health_check_exprs=settings.health_check_exprs,
     )
     print(f"gitops-operator ui on http://{host}:{args.port}", file=sys.stderr, flush=True)
     web.run_app(server.app(), host=host, port=args.port, print=None, access_log=None)

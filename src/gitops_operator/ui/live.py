@@ -70,12 +70,19 @@ class Watch:
             thread.start()
         try:
             await response.write(b"retry: 2000\n\n")
-            while True:
+            quiet = 0.0
+            # A closed page is noticed within a second (aiohttp does not cancel the
+            # handler), and a stream the session gave up (``stop``) ends as soon.
+            while not self.stop.is_set() and not _closed(request):
                 try:
-                    name, data = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    name, data = await asyncio.wait_for(queue.get(), 1.0)
                 except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
+                    quiet += 1.0
+                    if quiet >= HEARTBEAT_SECONDS:
+                        await response.write(b": keep-alive\n\n")
+                        quiet = 0.0
                     continue
+                quiet = 0.0
                 await response.write(f"event: {name}\ndata: {data}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -126,3 +133,8 @@ class Watch:
         message = self.shape(kind, obj)
         if message is not None:
             put(message)
+
+
+def _closed(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

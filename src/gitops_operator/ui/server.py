@@ -16,18 +16,20 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..api import APPLICATION_PLURAL, GROUP
+from ..diff_report import as_data
 from ..errors import ApiError, GitOpsError, NotFoundError
 from ..kube import KubeClient
 from ..kube_identity import may
 from ..objects import KubeObject, ObjectRef, group_of
 from . import actions
-from .app_page import application_page, object_page
+from .app_page import application_page, diff_page, object_page
 from .auth import COOKIE, Authenticator, Caller
 from .html import app_path, error_page, login_page
 from .lists import applications_page, repositories_page
 from .live import Message, Watch
 from .reads import Reader
-from .sessions import MAX_STREAMS, SessionStore
+from .revisions import Renderer, revision_diff
+from .sessions import SessionStore
 from .views import Filters, TreeObject, app_row, app_rows, repository_row
 
 T = TypeVar("T")
@@ -47,7 +49,12 @@ class UiServer:
     """The UI's own client (TokenReview, Events, namespace names) and what it keeps."""
 
     def __init__(
-        self, own: KubeClient, *, insecure_local: bool, health_check_exprs: str = ""
+        self,
+        own: KubeClient,
+        renderer: Renderer,
+        *,
+        insecure_local: bool,
+        health_check_exprs: str = "",
     ) -> None:
         self.own = own
         self.sessions = SessionStore()
@@ -56,6 +63,7 @@ class UiServer:
         self.requests = ThreadPoolExecutor(16, thread_name_prefix="ui-request")
         self.reads = ThreadPoolExecutor(32, thread_name_prefix="ui-read")
         self.health_check_exprs = health_check_exprs
+        self.renderer = renderer
         self.assets = {
             name: (resources.files(__package__) / "static" / name).read_bytes() for name in STATIC
         }
@@ -73,6 +81,7 @@ class UiServer:
                 web.get("/repositories", self.repositories),
                 web.get("/apps/{ns}/{name}", self.application),
                 web.get("/apps/{ns}/{name}/object", self.object),
+                web.get("/apps/{ns}/{name}/diff", self.diff),
                 web.post("/apps/{ns}/{name}/actions/{action}", self.act),
                 web.get("/events/apps", self.live_list),
                 web.get("/events/apps/{ns}/{name}", self.live_application),
@@ -260,6 +269,18 @@ class UiServer:
         )
         return _html(body)
 
+    async def diff(self, request: web.Request) -> web.Response:
+        caller = request[CALLER]
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        app = await self._run(self._reader(caller).application, ns, name)
+        base, head = request.query.get("base", ""), request.query.get("head", "")
+        report = await self._run(revision_diff, caller.kube, self.renderer, app, base, head)
+        csrf = caller.session.csrf if caller.session else ""
+        data = as_data(report)
+        if _wants_json(request):
+            return web.json_response(data)
+        return _html(diff_page(ns, name, data, user=caller.identity.username, csrf=csrf))
+
     # -- actions ------------------------------------------------------------------------
 
     async def act(self, request: web.Request) -> web.StreamResponse:
@@ -316,15 +337,13 @@ class UiServer:
         self, request: web.Request, caller: Caller, watch: Watch
     ) -> web.StreamResponse:
         session = caller.session
-        if session is not None and session.streams >= MAX_STREAMS:
-            return web.Response(status=429, text="too many live connections for this session\n")
         if session is not None:
-            session.streams += 1
+            session.hold_stream(watch.stop)
         try:
             return await watch.serve(request)
         finally:
             if session is not None:
-                session.streams -= 1
+                session.release_stream(watch.stop)
 
     def _watchable(self, caller: Caller) -> list[str | None]:
         """None (all namespaces) when the person may list cluster-wide, else the

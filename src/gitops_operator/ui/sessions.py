@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -16,7 +17,8 @@ REVIEW_EVERY = 300.0
 """Seconds after which the token is reviewed again (a deleted ServiceAccount, an expired
 token: the session ends at the next review)."""
 MAX_STREAMS = 4
-"""Live (server-sent events) connections one session may hold at once."""
+"""Live (server-sent events) connections one session may hold at once; a new one ends
+the oldest (the page a person looks at is the newest)."""
 MAX_SESSIONS = 10_000
 
 
@@ -29,7 +31,8 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     reviewed_at: float = field(default_factory=time.monotonic)
     used_at: float = field(default_factory=time.monotonic)
-    streams: int = 0
+    streams: list[threading.Event] = field(default_factory=list)
+    """The stop switches of its live connections, oldest first."""
     notice: str = ""
     """Said once on the next page: what the last action asked."""
 
@@ -39,6 +42,16 @@ class Session:
     def take_notice(self) -> str:
         notice, self.notice = self.notice, ""
         return notice
+
+    def hold_stream(self, stop: threading.Event) -> None:
+        """Count a new live connection, ending the oldest beyond ``MAX_STREAMS``."""
+        while len(self.streams) >= MAX_STREAMS:
+            self.streams.pop(0).set()
+        self.streams.append(stop)
+
+    def release_stream(self, stop: threading.Event) -> None:
+        if stop in self.streams:
+            self.streams.remove(stop)
 
     def review_due(self, now: float) -> bool:
         return now - self.reviewed_at > REVIEW_EVERY
