@@ -66,7 +66,11 @@
         var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("main");
         if (!fresh) { return; }
         var focused = document.activeElement && document.activeElement.id;
+        var notice = main.querySelector(".notice");  // said once: keep it on screen
         main.innerHTML = fresh.innerHTML;
+        if (notice && !main.querySelector(".notice")) {
+          main.querySelector("h1").after(notice);
+        }
         main.dataset.updated = String(Date.now());
         if (focused && document.getElementById(focused)) {
           document.getElementById(focused).focus();
