@@ -343,3 +343,24 @@ def test_no_token_no_page(ui):
     assert refused.value.code == 401
     code, _ = request(f"{ui.url}/", "not-a-token")
     assert code == 401
+
+
+def test_insecure_local_mode_serves_without_sign_in_on_loopback_only(
+    cluster, kube, namespace, tmp_path
+):
+    kube.apply(application(namespace, name="local"))
+    with UiProcess(cluster.kubeconfig, tmp_path, "--insecure-local") as local:
+        with urllib.request.urlopen(f"{local.url}/?namespace={namespace}", timeout=20) as page:
+            html = page.read().decode()
+            cookie = page.headers["Set-Cookie"]
+        assert f'data-key="{namespace}/local"' in html
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+    refused = UiProcess(
+        cluster.kubeconfig,
+        tmp_path / "wide",
+        "--insecure-local",
+        "--host",
+        "0.0.0.0",  # noqa: S104
+    )
+    with pytest.raises(RuntimeError, match=r"listens on 127\.0\.0\.1 only"):
+        refused.start(timeout=20)

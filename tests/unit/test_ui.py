@@ -220,3 +220,23 @@ def test_a_new_live_connection_ends_the_oldest_beyond_the_bound():
     assert stops[0].is_set() and not any(s.is_set() for s in stops[1:])
     session.release_stream(stops[1])
     assert len(session.streams) == MAX_STREAMS - 1
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_badge_colours_keep_a_contrast_of_at_least_4_5_to_1():
+    import re
+    from importlib import resources
+
+    css = (resources.files("gitops_operator.ui") / "static" / "ui.css").read_text()
+    pairs = re.findall(
+        r"\.badge\.\w+ \{ color: (#[0-9a-f]{6}); background: (#[0-9a-f]{6}); \}", css
+    )
+    assert len(pairs) == 5
+    for ink, paper in pairs:
+        light, dark = sorted((_luminance(ink), _luminance(paper)), reverse=True)
+        assert (light + 0.05) / (dark + 0.05) >= 4.5, (ink, paper)

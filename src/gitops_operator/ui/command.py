@@ -21,7 +21,7 @@ FIELD_MANAGER = "gitops-operator-ui"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or in-cluster)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
+    parser.add_argument("--host", help="address to listen on (default: all)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument(
         "--insecure-local",
@@ -34,12 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    host = args.host
-    if args.insecure_local:
-        if host not in (LOCALHOST, "0.0.0.0"):  # noqa: S104
-            print(f"--insecure-local listens on {LOCALHOST} only", file=sys.stderr)
-            return 2
-        host = LOCALHOST
+    host = args.host or ("0.0.0.0" if not args.insecure_local else LOCALHOST)  # noqa: S104
+    if args.insecure_local and host != LOCALHOST:
+        print(f"--insecure-local listens on {LOCALHOST} only", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     own = KubeClient(load_api_client(args.kubeconfig), field_manager=FIELD_MANAGER)
     renderer = Renderer(
