@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -100,7 +100,7 @@ class KubeClient:
 
     def acting_as(
         self, user: str, groups: Sequence[str] = (), extra: Mapping[str, Sequence[str]] = {}
-    ) -> KubeClient:
+    ) -> Self:
         """This client (same connections, own discovery: it names kinds, never objects)
         with every object request made as exactly ``user``, ``groups`` and ``extra``."""
         view = copy.copy(self)
@@ -198,24 +198,12 @@ class KubeClient:
             query["timeoutSeconds"] = str(timeout)
             yield from self._stream(path, query, accept)
 
-    def watch(
-        self, api_version: str, kind: str, namespace: str | None, since: str, timeout: int
-    ) -> Iterator[Any]:
-        """Watch events (type and whole object) of ``kind`` (in ``namespace``, or all)
-        from resourceVersion ``since``, for up to ``timeout`` seconds."""
-        path = str(self.resource(api_version, kind).path(namespace=namespace))
-        query = {"watch": "1", "resourceVersion": since, "allowWatchBookmarks": "true"}
-        query["timeoutSeconds"] = str(timeout)
-        with _api_errors(f"watch {kind}"):
-            yield from self._stream(path, query, "application/json")
-
     def list_with_version(
         self, api_version: str, kind: str, namespace: str | None = None
     ) -> tuple[list[KubeObject], str]:
         """``list`` and the list's resourceVersion, to watch from."""
-        resource = self.resource(api_version, kind)
         with _api_errors(f"list {kind}"):
-            found = self._send("GET", resource.path(namespace=namespace))
+            found = self._send("GET", self._list_path(api_version, kind, namespace))
         items = [dict(item) for item in found.get("items") or []]
         for item in items:  # a list's items carry no type of their own
             item.setdefault("apiVersion", api_version)
@@ -292,6 +280,9 @@ class KubeClient:
         return version, self._capabilities[2]
 
     # -- transport ----------------------------------------------------------------------
+
+    def _list_path(self, api_version: str, kind: str, namespace: str | None) -> str:
+        return str(self.resource(api_version, kind).path(namespace=namespace))
 
     def _path(self, api_version: str, ref: ObjectRef) -> str:
         resource = self.resource(api_version, ref.kind)

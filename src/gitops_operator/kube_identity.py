@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ApiError
 from .kube import KubeClient
 from .objects import KubeObject
 
+K = TypeVar("K", bound=KubeClient)
 AUTHENTICATION = "authentication.k8s.io/v1"
 AUTHORIZATION = "authorization.k8s.io/v1"
 
@@ -28,7 +29,7 @@ class Identity:
     groups: tuple[str, ...] = ()
     extra: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
-    def client(self, kube: KubeClient) -> KubeClient:
+    def client(self, kube: K) -> K:
         """``kube`` acting as exactly this person."""
         return kube.acting_as(self.username, self.groups, dict(self.extra))
 

@@ -240,3 +240,39 @@ def test_badge_colours_keep_a_contrast_of_at_least_4_5_to_1():
     for ink, paper in pairs:
         light, dark = sorted((_luminance(ink), _luminance(paper)), reverse=True)
         assert (light + 0.05) / (dark + 0.05) >= 4.5, (ink, paper)
+
+
+def test_table_rows_read_the_printer_columns_and_metadata():
+    from gitops_operator.ui.views import SHARD_LABEL, table_rows
+
+    table = {
+        "columnDefinitions": [
+            {"name": n}
+            for n in ("Source", "Revision", "Sync", "Health", "Ready", "Status", "Suspended", "Age")
+        ],
+        "rows": [
+            {
+                "cells": ["app", GOOD, "Synced", "Degraded", "False", "pods not ready", True, "2d"],
+                "object": {
+                    "metadata": {
+                        "namespace": "ns",
+                        "name": "shop",
+                        "labels": {SHARD_LABEL: "2"},
+                        "creationTimestamp": "2026-01-01T12:00:00Z",
+                    }
+                },
+            },
+            {
+                "cells": ["app", None, None, None, None, None, None, "1d"],
+                "object": {"metadata": {"namespace": "ns", "name": "new"}},
+            },
+        ],
+    }
+    shop, new = table_rows(table)
+    assert (shop.health, shop.message, shop.suspended, shop.shard) == (
+        "Degraded",
+        "pods not ready",
+        True,
+        "2",
+    )
+    assert (new.sync, new.health, new.revision, new.suspended) == ("Unknown", "Unknown", "", False)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..errors import ApiError
-from ..kube import KubeClient
 from ..kube_identity import Identity, review_token
+from ..kube_ui import UiKubeClient
 from .sessions import Session, SessionStore
 
 COOKIE = "gitops_ui_session"
@@ -28,13 +28,13 @@ class Caller:
     None for a bearer-token request, which needs no CSRF token)."""
 
     identity: Identity
-    kube: KubeClient
+    kube: UiKubeClient
     session: Session | None
     session_key: str = ""
 
 
 class Authenticator:
-    def __init__(self, own: KubeClient, sessions: SessionStore, *, insecure_local: bool) -> None:
+    def __init__(self, own: UiKubeClient, sessions: SessionStore, *, insecure_local: bool) -> None:
         self.own = own
         self.sessions = sessions
         self.insecure_local = insecure_local

@@ -9,7 +9,8 @@ import sys
 from aiohttp import web
 
 from ..config import Settings
-from ..kube import KubeClient, load_api_client
+from ..kube import load_api_client
+from ..kube_ui import UiKubeClient
 from ..render import RenderTools
 from ..source import GitSource
 from .revisions import Renderer
@@ -39,7 +40,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"--insecure-local listens on {LOCALHOST} only", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    own = KubeClient(load_api_client(args.kubeconfig), field_manager=FIELD_MANAGER)
+    own = UiKubeClient(load_api_client(args.kubeconfig), field_manager=FIELD_MANAGER)
     renderer = Renderer(
         GitSource.from_settings(settings, cache_dir=settings.cache_dir / "ui"),
         RenderTools.from_settings(settings),

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ..api import API_VERSION, APPLICATION_KIND
 from ..errors import ApiError, GitOpsError
-from ..kube import KubeClient
+from ..kube_ui import UiKubeClient
 from ..objects import KubeObject
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ Shape = Callable[[str, KubeObject], Message | None]
 class Watch:
     """One connection's watches: one per namespace in ``namespaces`` (None: all)."""
 
-    kube: KubeClient
+    kube: UiKubeClient
     namespaces: list[str | None]
     since: str
     shape: Shape

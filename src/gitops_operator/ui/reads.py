@@ -25,12 +25,12 @@ from ..diagram import DiagramObject, render_svg
 from ..diff import mask_secret
 from ..errors import ApiError, InvalidSpecError, NotFoundError
 from ..health import NO_RULES, HealthRules, application_rules, assess, operator_health_checks
-from ..kube import KubeClient
 from ..kube_identity import may
+from ..kube_ui import UiKubeClient
 from ..live import read_many
 from ..objects import KubeObject, ObjectRef
 from .app_page import AppView
-from .views import object_tree, timeline
+from .views import AppRow, object_tree, table_rows, timeline
 
 T = TypeVar("T")
 MAX_EVENTS = 50
@@ -41,31 +41,34 @@ FORBIDDEN = 403
 class Reader:
     """Reads for one request; ``pool`` runs independent reads at once."""
 
-    kube: KubeClient
+    kube: UiKubeClient
     """The person's client."""
     pool: ThreadPoolExecutor
     health_check_exprs: str = ""
     """The operator-wide health rules (``GITOPS_HEALTH_CHECK_EXPRS``)."""
 
-    def applications(
-        self, fallback_namespaces: Callable[[], list[str]]
-    ) -> tuple[list[KubeObject], str]:
-        """Every Application the person may list, and the list's resourceVersion: all
-        namespaces at once when RBAC allows it, else namespace by namespace
-        (``fallback_namespaces``), skipping refusals (then no single version: "")."""
+    def application_rows(
+        self, namespace: str, fallback_namespaces: Callable[[], list[str]]
+    ) -> tuple[list[AppRow], str]:
+        """Every Application the person may list (in ``namespace``, if given), from the
+        API server's Table, and its resourceVersion: all namespaces at once when RBAC
+        allows it, else namespace by namespace (``fallback_namespaces``), skipping
+        refusals (then there is no single version: "")."""
         try:
-            return self.kube.list_with_version(API_VERSION, APPLICATION_KIND)
+            table = self.kube.list_table(API_VERSION, APPLICATION_KIND, namespace or None)
+            version = str((table.get("metadata") or {}).get("resourceVersion", ""))
+            return table_rows(table), version
         except ApiError as exc:
-            if exc.code != FORBIDDEN:
+            if exc.code != FORBIDDEN or namespace:
                 raise
-        found: list[KubeObject] = []
-        for items in self._map(self._list_in, fallback_namespaces()):
-            found.extend(items)
+        found: list[AppRow] = []
+        for rows in self._map(self._rows_in, fallback_namespaces()):
+            found.extend(rows)
         return found, ""
 
-    def _list_in(self, namespace: str) -> list[KubeObject]:
+    def _rows_in(self, namespace: str) -> list[AppRow]:
         try:
-            return self.kube.list(API_VERSION, APPLICATION_KIND, namespace)
+            return table_rows(self.kube.list_table(API_VERSION, APPLICATION_KIND, namespace))
         except ApiError as exc:
             if exc.code == FORBIDDEN:
                 return []

@@ -19,8 +19,8 @@ from aiohttp import web
 from ..api import APPLICATION_PLURAL, GROUP
 from ..diff_report import as_data
 from ..errors import ApiError, GitOpsError, NotFoundError
-from ..kube import KubeClient
 from ..kube_identity import may
+from ..kube_ui import UiKubeClient
 from ..objects import KubeObject, ObjectRef, group_of
 from . import actions
 from .app_page import application_page, diff_page, object_page
@@ -31,7 +31,7 @@ from .live import Message, Watch
 from .reads import Reader
 from .revisions import Renderer, revision_diff
 from .sessions import SessionStore
-from .views import Filters, TreeObject, app_row, app_rows, repository_row
+from .views import Filters, TreeObject, app_row, repository_row
 
 T = TypeVar("T")
 CALLER = web.RequestKey("caller", Caller)
@@ -51,7 +51,7 @@ class UiServer:
 
     def __init__(
         self,
-        own: KubeClient,
+        own: UiKubeClient,
         renderer: Renderer,
         *,
         insecure_local: bool,
@@ -204,12 +204,17 @@ class UiServer:
         filters = Filters.from_query(request.query)
         reader = self._reader(caller)
         started = time.perf_counter()
-        apps, version = await self._run(reader.applications, partial(self._namespaces, caller))
+        everything, version = await self._run(
+            reader.application_rows, filters.namespace, partial(self._namespaces, caller)
+        )
         read = time.perf_counter()
         if _wants_json(request):
-            return web.json_response([app_row(a).as_data(_now()) for a in apps])
-        rows = app_rows(apps, filters)
-        namespaces = sorted({str(a["metadata"]["namespace"]) for a in apps})
+            now = _now()
+            return web.json_response([r.as_data(now) for r in everything if filters.keeps(r)])
+        rows = sorted(
+            (r for r in everything if filters.keeps(r)), key=lambda r: (r.namespace, r.name)
+        )
+        namespaces = sorted({r.namespace for r in everything})
         csrf = caller.session.csrf if caller.session else ""
         body = applications_page(
             rows,
@@ -218,7 +223,7 @@ class UiServer:
             _now(),
             user=caller.identity.username,
             csrf=csrf,
-            total=len(apps),
+            total=len(everything),
             version=version,
         )
         response = _html(body)

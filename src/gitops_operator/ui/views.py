@@ -92,6 +92,36 @@ def app_rows(apps: Iterable[KubeObject], filters: Filters) -> list[AppRow]:
     return sorted(rows, key=lambda r: (r.namespace, r.name))
 
 
+def table_rows(table: Mapping[str, Any]) -> list[AppRow]:
+    """The rows of the API server's Table of Applications (the CRD's printer columns and
+    each object's metadata), as ``app_row`` reads a whole object."""
+    names = [str(c.get("name")) for c in table.get("columnDefinitions") or []]
+    rows = []
+    for row in table.get("rows") or []:
+        cells = dict(zip(names, row.get("cells") or [], strict=False))
+        meta = (row.get("object") or {}).get("metadata") or {}
+        rows.append(
+            AppRow(
+                namespace=str(meta.get("namespace", "")),
+                name=str(meta.get("name", "")),
+                sync=_cell(cells, "Sync") or UNKNOWN,
+                health=_cell(cells, "Health") or UNKNOWN,
+                revision=_cell(cells, "Revision"),
+                created=str(meta.get("creationTimestamp") or ""),
+                shard=str((meta.get("labels") or {}).get(SHARD_LABEL, "")),
+                suspended=cells.get("Suspended") is True,
+                ready=_cell(cells, "Ready") or UNKNOWN,
+                message=_cell(cells, "Status"),
+            )
+        )
+    return rows
+
+
+def _cell(cells: Mapping[str, Any], name: str) -> str:
+    value = cells.get(name)
+    return "" if value is None or value == "<none>" else str(value)
+
+
 def condition(status: Mapping[str, Any], kind: str) -> dict[str, Any]:
     found = (c for c in status.get("conditions") or [] if isinstance(c, dict))
     return next((c for c in found if c.get("type") == kind), {})
