@@ -35,10 +35,27 @@ VIEWER = "bench-viewer"
 
 
 def status(health: str, n: int) -> dict[str, Any]:
+    """A status as the operator writes it for an Application of 20 objects with a full
+    history: what the list page must not read whole, 1000 times."""
+    revision = f"main@sha1:{n:040x}"
     return {
+        "inventory": {
+            "entries": [{"id": f"bench_obj-{k}_apps_Deployment", "v": "apps/v1"} for k in range(20)]
+        },
+        "history": [
+            {
+                "revision": revision,
+                "result": "Succeeded",
+                "startedAt": "2026-01-01T00:00:00Z",
+                "finishedAt": "2026-01-01T00:00:20Z",
+                "changes": {"configured": 3},
+                "message": "applied revision " + revision,
+            }
+            for _ in range(10)
+        ],
         "health": health,
         "sync": "Synced",
-        "lastAppliedRevision": f"main@sha1:{n:040x}",
+        "lastAppliedRevision": revision,
         "conditions": [
             {
                 "type": "Ready",
@@ -113,8 +130,9 @@ def viewer_token(cluster: LocalCluster, kube: KubeClient) -> str:
     return service_account_token(cluster.api, "default", VIEWER)
 
 
-def server_ms(url: str, token: str) -> float:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+def server_ms(url: str, token: str, accept: str = "text/html") -> float:
+    headers = {"Authorization": f"Bearer {token}", "Accept": accept}
+    request = urllib.request.Request(url, headers=headers)
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
@@ -169,6 +187,7 @@ def measure(
 ) -> None:
     server_ms(f"{ui.url}/", token)  # warm: discovery, connections
     server = [server_ms(f"{ui.url}/", token) for _ in range(runs)]
+    server_json = [server_ms(f"{ui.url}/", token, "application/json") for _ in range(runs)]
     driver = chromium()
     try:
         driver.get(f"{ui.url}/login")
@@ -181,9 +200,12 @@ def measure(
             loads.append(driver.execute_script(NAVIGATION))
         rows = driver.execute_script("return document.querySelectorAll('tr[data-key]').length")
         wait_live(driver)
+        keys = driver.execute_script(
+            "return [...document.querySelectorAll('tr[data-key]')].map(r => r.dataset.key)"
+        )
         latencies = []
         for i in range(runs):
-            ns, name = names[(i * 37) % len(names)]
+            ns, name = keys[(i * 37) % len(keys)].split("/")
             wanted = "Degraded" if i % 2 == 0 else "Progressing"
             driver.execute_script(WATCH_ROW, f"{ns}/{name}", wanted)
             time.sleep(0.2)
@@ -197,19 +219,75 @@ def measure(
                 time.sleep(0.02)
                 seen = driver.execute_script("return window.seenAt")
             latencies.append(seen - sent if seen is not None else float("inf"))
+        page_ms, page_latencies = application_page(driver, ui, kube, names[0], runs)
     finally:
         driver.quit()
-    print(f"\nlist page with {rows} rows, {runs} runs each (medians):")
-    print(f"| server: GET / (HTML of {len(names)} rows) | {statistics.median(server):.0f} ms |")
+    print(f"\nlist page of {len(names)} Applications ({rows} rows a page), {runs} runs, medians:")
+    print(f"| server: GET / | {statistics.median(server):.0f} ms |")
+    print(f"| server: GET / as JSON, all rows | {statistics.median(server_json):.0f} ms |")
     print(f"| of which: the API server's list, as the person | {_median(loads, 3):.0f} ms |")
     print(f"| of which: the HTML | {_median(loads, 4):.0f} ms |")
     print(f"| Chromium: response end | {_median(loads, 0):.0f} ms |")
     print(f"| Chromium: first contentful paint | {_median(loads, 2):.0f} ms |")
     print(f"| Chromium: DOMContentLoaded | {_median(loads, 1):.0f} ms |")
     print(
+        f"| Application page ({names[0][0]}/{names[0][1]}): Chromium response end | "
+        f"{statistics.median(page_ms):.0f} ms |"
+    )
+    print(
+        f"| live update: status patched -> Application page shows it | "
+        f"{statistics.median(page_latencies):.0f} ms (max {max(page_latencies):.0f}) |"
+    )
+    print(
         f"| live update: status patched -> row changed on the page | "
         f"{statistics.median(latencies):.0f} ms (max {max(latencies):.0f}) |"
     )
+
+
+WATCH_PAGE = """
+const wanted = arguments[0];
+window.seenAt = null;
+new MutationObserver((_, observer) => {
+  const cell = document.querySelector('[data-field="Health"]');
+  if (cell && cell.textContent.trim() === wanted && window.seenAt === null) {
+    window.seenAt = performance.timeOrigin + performance.now();
+    observer.disconnect();
+  }
+}).observe(document.getElementById('main'), {subtree: true, childList: true, characterData: true});
+"""
+
+
+def application_page(
+    driver: Any, ui: UiProcess, kube: KubeClient, app: tuple[str, str], runs: int
+) -> tuple[list[float], list[float]]:
+    """One Application's page: its load, and a status change reaching it (the page
+    fetches itself again when its watch says the Application changed)."""
+    ns, name = app
+    url = f"{ui.url}/apps/{ns}/{name}"
+    loads = []
+    for _ in range(runs):
+        driver.get(url)
+        loads.append(driver.execute_script(NAVIGATION)[0])
+    wait_live(driver)
+    latencies = []
+    for i in range(runs):
+        wanted = "Degraded" if i % 2 == 0 else "Healthy"
+        driver.execute_script(WATCH_PAGE, wanted)
+        time.sleep(0.3)
+        sent = time.time() * 1000
+        kube.patch_status(API_VERSION, ObjectRef(GROUP, "Application", ns, name), status(wanted, i))
+        latencies.append(seen_at(driver) - sent)
+    return loads, latencies
+
+
+def seen_at(driver: Any) -> float:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen = driver.execute_script("return window.seenAt")
+        if seen is not None:
+            return float(seen)
+        time.sleep(0.02)
+    return float("inf")
 
 
 def _median(loads: list[list[float]], index: int) -> float:

@@ -276,3 +276,19 @@ def test_table_rows_read_the_printer_columns_and_metadata():
         "2",
     )
     assert (new.sync, new.health, new.revision, new.suspended) == ("Unknown", "Unknown", "", False)
+
+
+def test_the_list_page_shows_one_page_of_rows_with_links_to_the_others():
+    from gitops_operator.ui.views import PAGE_SIZE
+
+    apps = [app("ns", f"a{i:04d}") for i in range(PAGE_SIZE * 2 + 5)]
+    rows = app_rows(apps, Filters())
+    second = Filters(page=2)
+    html = applications_page(rows, second, ["ns"], NOW, user="u", csrf="t", total=len(rows))
+    assert html.count("<tr data-key=") == PAGE_SIZE
+    assert f'data-key="ns/a{PAGE_SIZE:04d}"' in html
+    assert 'href="/?page=1">Previous page' in html and 'href="/?page=3">Next page' in html
+    assert Filters(page=99).window(len(rows)) == (PAGE_SIZE * 2, len(rows)), (
+        "past the end: the last"
+    )
+    assert Filters.from_query({"page": "x"}).page == 1

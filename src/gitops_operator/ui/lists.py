@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .html import app_path, badge, esc, page, query
-from .views import AppRow, Filters, RepositoryRow, age, short_revision
+from .views import PAGE_SIZE, AppRow, Filters, RepositoryRow, age, short_revision
 
 HEALTH_CHOICES = ("Healthy", "Progressing", "Degraded", "Suspended", "Unknown")
 SYNC_CHOICES = ("Synced", "OutOfSync", "Unknown")
@@ -30,10 +30,13 @@ def applications_page(
     body = _filters_form(filters, namespaces)
     shown = f"{len(rows)} of {total}" if len(rows) != total else str(total)
     noun = "Application" if total == 1 else "Applications"
-    body += f'<p class="count" id="app-count">{esc(shown)} {noun}</p>'
+    start, end = filters.window(len(rows))
+    pages = _pages(filters, start, end, len(rows))
+    body += f'<p class="count" id="app-count">{esc(shown)} {noun}{pages[0]}</p>'
     if not rows:
         body += '<p class="empty">No Application you may see matches.</p>'
         return page("Applications", body, user=user, csrf=csrf, live=live)
+    rows = rows[start:end]
     head = "".join(
         f'<th scope="col">{h}</th>'
         for h in ("Namespace", "Name", "Sync", "Health", "Revision", "Age", "Shard", "Ready")
@@ -41,9 +44,30 @@ def applications_page(
     lines = "".join(_row(r, now) for r in rows)
     body += (
         '<table class="apps" id="apps"><caption class="visually-hidden">Applications</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
+        f"<thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>{pages[1]}"
     )
     return page("Applications", body, user=user, csrf=csrf, live=live)
+
+
+def _pages(filters: Filters, start: int, end: int, total: int) -> tuple[str, str]:
+    """The range shown (after the count) and links to the previous and next pages."""
+    if total <= PAGE_SIZE:
+        return "", ""
+    number = start // PAGE_SIZE + 1
+
+    def link(to: int, label: str) -> str:
+        target = "/" + query(
+            namespace=filters.namespace, health=filters.health, sync=filters.sync, page=str(to)
+        )
+        return f'<a href="{esc(target)}">{label}</a>'
+
+    links = []
+    if number > 1:
+        links.append(link(number - 1, "Previous page"))
+    if end < total:
+        links.append(link(number + 1, "Next page"))
+    nav = f'<nav class="pages" aria-label="Pages of Applications">{" ".join(links)}</nav>'
+    return f", {start + 1} to {end} shown", nav
 
 
 def _row(r: AppRow, now: datetime) -> str:

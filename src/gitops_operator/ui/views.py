@@ -15,6 +15,9 @@ from ..objects import KubeObject, ObjectRef
 SHARD_LABEL = "gitops-operator.dev/shard"
 """The shard that owns an Application, when the operator runs sharded."""
 UNKNOWN = "Unknown"
+PAGE_SIZE = 200
+"""Rows of the list page: beyond a few hundred rows a browser spends more time laying out
+the table than the server spends on all of them."""
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -53,14 +56,23 @@ class Filters:
     namespace: str = ""
     health: str = ""
     sync: str = ""
+    page: int = 1
+    """Which ``PAGE_SIZE`` rows of the matches, from 1."""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Filters:
+        page = query.get("page", "1").strip()
         return cls(
             query.get("namespace", "").strip(),
             query.get("health", "").strip(),
             query.get("sync", "").strip(),
+            max(1, int(page)) if page.isdigit() else 1,
         )
+
+    def window(self, total: int) -> tuple[int, int]:
+        """The rows of this page: [start, end) of ``total`` matches."""
+        start = min((self.page - 1) * PAGE_SIZE, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE)
+        return start, min(total, start + PAGE_SIZE)
 
     def keeps(self, row: AppRow) -> bool:
         return (
