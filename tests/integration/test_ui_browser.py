@@ -364,3 +364,66 @@ def test_insecure_local_mode_serves_without_sign_in_on_loopback_only(
     )
     with pytest.raises(RuntimeError, match=r"listens on 127\.0\.0\.1 only"):
         refused.start(timeout=20)
+
+
+def test_the_charts_ui_role_is_all_the_ui_needs(cluster, kube, operator, people, tmp_path):
+    """The UI run with a token of the chart's own ServiceAccount (not the admin's
+    credentials): its ClusterRole must be enough to review tokens, impersonate a
+    ServiceAccount token's user, groups and extras, and record Events."""
+    import subprocess
+
+    import yaml
+
+    from gitops_operator.config import Settings
+
+    release_namespace = f"ui-chart-{uuid.uuid4().hex[:6]}"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": release_namespace}})
+    chart = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "gitops-operator"
+    rendered = subprocess.run(
+        [
+            Settings().helm_binary,
+            "template",
+            "g",
+            str(chart),
+            "--namespace",
+            release_namespace,
+            "--set",
+            "ui.enabled=true",
+            "--show-only",
+            "templates/ui.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
+    assert len(rbac) == 3
+    for doc in rbac:
+        kube.apply(doc)
+    account = next(d for d in rbac if d["kind"] == "ServiceAccount")["metadata"]["name"]
+    token = service_account_token(cluster.api, release_namespace, account)
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"] = [{"name": "ui", "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = "ui"
+    kubeconfig = tmp_path / "ui.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    mine = people.bob_namespace
+    kube.apply(application(mine, name="charted"))
+    try:
+        with UiProcess(kubeconfig, tmp_path / "ui") as ui:
+            code, html = request(f"{ui.url}/apps/{mine}/charted", people.bob)
+            assert code == 200 and "Sync now" in html, html[:500]
+            code, body = request(f"{ui.url}/apps/{mine}/charted/actions/sync", people.bob, "POST")
+            assert code == 200, body
+            event = events_with(kube, mine, "charted", "SyncRequested")[0]
+            assert people.bob_name in event["message"]
+    finally:
+        for doc in rbac[1:]:
+            kube.delete(
+                doc["apiVersion"],
+                ObjectRef("rbac.authorization.k8s.io", doc["kind"], "", doc["metadata"]["name"]),
+            )
+        kube.delete("v1", ObjectRef("", "Namespace", "", release_namespace))

@@ -61,8 +61,12 @@
     pending = null;
     fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
+      .catch(function () { return null; })
       .then(function (text) {
-        if (!text) { return; }
+        if (!text) {  // a failed refresh is tried again, once the server answers
+          if (pending === null) { pending = window.setTimeout(refresh, 1000); }
+          return;
+        }
         var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("main");
         if (!fresh) { return; }
         var focused = document.activeElement && document.activeElement.id;
