@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gitops_operator.api import API_VERSION, GROUP, REQUESTED_AT_ANNOTATION
 from gitops_operator.kube import KubeClient
@@ -56,7 +57,11 @@ def _rules(patch: bool) -> list[dict[str, Any]]:
     return [
         {**APPS, "verbs": [*READ, *(["patch"] if patch else [])]},
         {"apiGroups": [GROUP], "resources": ["gitrepositories"], "verbs": READ},
-        {"apiGroups": [""], "resources": ["events", "configmaps", "pods"], "verbs": READ},
+        {
+            "apiGroups": [""],
+            "resources": ["events", "configmaps", "pods", "secrets"],
+            "verbs": READ,
+        },
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": READ},
     ]
 
@@ -337,6 +342,41 @@ def test_person_denied_an_application_neither_sees_it_nor_acts_on_it(
     assert event["source"]["component"] == "gitops-operator-ui"
 
 
+def test_objects_show_their_yaml_with_secret_values_masked_and_repositories_their_commit(
+    kube, operator, repo, namespace, ui, people, browser
+):
+    import base64
+
+    secret = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds"},
+            "stringData": {"password": "s3cr3t-value"},
+        }
+    )
+    sha = repo.commit({"app/cm.yaml": configmap("settings", color="blue"), "app/s.yaml": secret})
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace))
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="the revision")
+
+    base = f"{ui.url}/apps/{namespace}/app/object?apiVersion=v1&namespace={namespace}"
+    code, html = request(f"{base}&kind=Secret&name=creds", people.alice)
+    assert code == 200 and "password: &#x27;***&#x27;" in html, html[-1500:]
+    encoded = base64.b64encode(b"s3cr3t-value").decode()
+    assert "s3cr3t-value" not in html and encoded not in html
+    code, html = request(f"{base}&kind=ConfigMap&name=settings", people.alice)
+    assert code == 200 and "color: blue" in html
+    code, html = request(f"{base}&kind=ConfigMap&name=not-owned", people.alice)
+    assert "Not found, or you may not read it." in html
+
+    sign_in(browser, ui, people.alice)
+    browser.get(f"{ui.url}/repositories")
+    row = text_of(browser, "table.repos")
+    assert f"main@{sha[:8]}" in row and "Dev <dev@example.com>" in row, row
+    shoot(browser, "repositories")
+
+
 def test_no_token_no_page(ui):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{ui.url}/events/apps", timeout=10)
@@ -371,8 +411,6 @@ def test_the_charts_ui_role_is_all_the_ui_needs(cluster, kube, operator, people,
     credentials): its ClusterRole must be enough to review tokens, impersonate a
     ServiceAccount token's user, groups and extras, and record Events."""
     import subprocess
-
-    import yaml
 
     from gitops_operator.config import Settings
 
