@@ -292,3 +292,17 @@ def test_the_list_page_shows_one_page_of_rows_with_links_to_the_others():
         "past the end: the last"
     )
     assert Filters.from_query({"page": "x"}).page == 1
+
+
+def test_a_form_from_another_site_is_refused():
+    from aiohttp.test_utils import make_mocked_request
+
+    from gitops_operator.ui.responses import same_origin
+
+    def post(**headers: str) -> bool:
+        return same_origin(
+            make_mocked_request("POST", "/login", headers={"Host": "ui:8080", **headers})
+        )
+
+    assert post() and post(Origin="http://ui:8080")
+    assert not post(Origin="https://evil.example") and not post(Origin="null")

@@ -56,6 +56,7 @@ class Watch:
             }
         )
         await response.prepare(request)
+        log.info("live stream opened path=%s namespaces=%s", request.path, self.namespaces)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=10_000)
 
@@ -88,6 +89,7 @@ class Watch:
             pass
         finally:
             self.stop.set()
+            log.info("live stream closed path=%s", request.path)
         return response
 
     def _pump(self, namespace: str | None, put: Callable[[Message], None]) -> None:

@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
 from typing import Any, TypeVar
@@ -29,6 +28,7 @@ from .html import app_path, error_page, login_page
 from .lists import applications_page, repositories_page
 from .live import Message, Watch
 from .reads import Reader
+from .responses import html, now, same_origin, secured, see_other, wants_json
 from .revisions import Renderer, revision_diff
 from .sessions import SessionStore
 from .views import Filters, TreeObject, app_row, repository_row
@@ -37,12 +37,6 @@ T = TypeVar("T")
 CALLER = web.RequestKey("caller", Caller)
 STATIC = ("ui.css", "ui.js")
 PUBLIC = ("/login", "/healthz", "/static/")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -94,18 +88,20 @@ class UiServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and not same_origin(request):
+            return secured(web.Response(status=403, text="a form from another site\n"))
         if not request.path.startswith(PUBLIC):
             caller = await self.auth.caller(request)
             if caller is None:
                 if request.headers.get("Authorization") or request.path.startswith("/events"):
-                    return _secured(
+                    return secured(
                         web.Response(status=401, text="a valid bearer token is needed\n")
                     )
                 raise web.HTTPSeeOther("/login")
             if request.method == "POST" and caller.session is not None:
                 form = await request.post()
                 if not caller.session.csrf_ok(str(form.get("csrf", ""))):
-                    return _secured(web.Response(status=403, text="missing or stale form token\n"))
+                    return secured(web.Response(status=403, text="missing or stale form token\n"))
             request[CALLER] = caller
         try:
             response = await handler(request)
@@ -124,7 +120,7 @@ class UiServer:
             and request.cookies.get(COOKIE) != caller.session_key
         ):
             self._set_cookie(response, caller.session_key)
-        return _secured(response)
+        return secured(response)
 
     def _problem(self, request: web.Request, status: int, message: str) -> web.Response:
         caller = request.get(CALLER)
@@ -175,7 +171,7 @@ class UiServer:
         )
 
     async def login_form(self, request: web.Request) -> web.Response:
-        return _html(login_page())
+        return html(login_page())
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
@@ -185,7 +181,7 @@ class UiServer:
             body = login_page("The API server did not accept this token.")
             return web.Response(status=401, text=body, content_type="text/html")
         key, _ = self.sessions.create(identity, token)
-        response = _see_other("/")
+        response = see_other("/")
         self._set_cookie(response, key)
         return response
 
@@ -193,7 +189,7 @@ class UiServer:
         caller = request[CALLER]
         if caller.session_key:
             self.sessions.drop(caller.session_key)
-        response = _see_other("/login")
+        response = see_other("/login")
         response.del_cookie(COOKIE, path="/")
         return response
 
@@ -208,9 +204,9 @@ class UiServer:
             reader.application_rows, filters.namespace, partial(self._namespaces, caller)
         )
         read = time.perf_counter()
-        if _wants_json(request):
-            now = _now()
-            return web.json_response([r.as_data(now) for r in everything if filters.keeps(r)])
+        if wants_json(request):
+            at = now()
+            return web.json_response([r.as_data(at) for r in everything if filters.keeps(r)])
         rows = sorted(
             (r for r in everything if filters.keeps(r)), key=lambda r: (r.namespace, r.name)
         )
@@ -220,13 +216,13 @@ class UiServer:
             rows,
             filters,
             namespaces,
-            _now(),
+            now(),
             user=caller.identity.username,
             csrf=csrf,
             total=len(everything),
             version=version,
         )
-        response = _html(body)
+        response = html(body)
         rendered = time.perf_counter()
         # What the time went to (the API server's list as the person, then the HTML), for
         # the browser's developer tools and the benchmark.
@@ -242,7 +238,7 @@ class UiServer:
         )
         rows = sorted(map(repository_row, repos), key=lambda r: (r.namespace, r.name))
         csrf = caller.session.csrf if caller.session else ""
-        return _html(repositories_page(rows, user=caller.identity.username, csrf=csrf))
+        return html(repositories_page(rows, user=caller.identity.username, csrf=csrf))
 
     async def application(self, request: web.Request) -> web.Response:
         caller = request[CALLER]
@@ -251,7 +247,7 @@ class UiServer:
         csrf = caller.session.csrf if caller.session else ""
         notice = caller.session.take_notice() if caller.session else ""
         body = application_page(view, user=caller.identity.username, csrf=csrf, notice=notice)
-        return _html(body)
+        return html(body)
 
     async def object(self, request: web.Request) -> web.Response:
         caller = request[CALLER]
@@ -282,7 +278,7 @@ class UiServer:
         body = object_page(
             ns, name, f"{ref.kind} {ref}", text, shown, user=caller.identity.username, csrf=csrf
         )
-        return _html(body)
+        return html(body)
 
     async def diff(self, request: web.Request) -> web.Response:
         caller = request[CALLER]
@@ -292,9 +288,9 @@ class UiServer:
         report = await self._run(revision_diff, caller.kube, self.renderer, app, base, head)
         csrf = caller.session.csrf if caller.session else ""
         data = as_data(report)
-        if _wants_json(request):
+        if wants_json(request):
             return web.json_response(data)
-        return _html(diff_page(ns, name, data, user=caller.identity.username, csrf=csrf))
+        return html(diff_page(ns, name, data, user=caller.identity.username, csrf=csrf))
 
     # -- actions ------------------------------------------------------------------------
 
@@ -311,7 +307,7 @@ class UiServer:
         if caller.session is None:
             return web.json_response({"message": message})
         caller.session.notice = message
-        return _see_other(app_path(ns, name))
+        return see_other(app_path(ns, name))
 
     # -- live ---------------------------------------------------------------------------
 
@@ -321,7 +317,6 @@ class UiServer:
         namespaces: list[str | None] = [filters.namespace or None]
         if filters.namespace == "":
             namespaces = await self._run(self._watchable, caller)
-        now = _now
 
         def shape(kind: str, obj: KubeObject) -> Message | None:
             row = app_row(obj)
@@ -370,25 +365,3 @@ class UiServer:
             if may(caller.kube, "watch", GROUP, APPLICATION_PLURAL, ns):
                 allowed.append(ns)
         return allowed
-
-
-def _see_other(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
-
-
-def _html(body: str) -> web.Response:
-    return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
-
-
-def _secured(response: web.StreamResponse) -> web.StreamResponse:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-def _wants_json(request: web.Request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
