@@ -141,11 +141,17 @@ def server_ms(url: str, token: str, accept: str = "text/html") -> float:
 
 NAVIGATION = """
 const nav = performance.getEntriesByType('navigation')[0];
-const paint = performance.getEntriesByName('first-contentful-paint')[0];
 const timing = Object.fromEntries(nav.serverTiming.map(t => [t.name, t.duration]));
 return [nav.responseEnd - nav.startTime, nav.domContentLoadedEventEnd - nav.startTime,
-        paint ? paint.startTime : -1, timing.api || -1, timing.html || -1];
+        window.paintedAt || -1, timing.api || -1, timing.html || -1];
 """
+
+PAINTED = """
+document.addEventListener('DOMContentLoaded', () => requestAnimationFrame(() =>
+  setTimeout(() => { window.paintedAt = performance.now(); }, 0)));
+"""
+"""Set on every page: the first frame after the whole table is in the document (a paint
+timing entry is not always recorded by headless Chromium)."""
 
 WATCH_ROW = """
 const key = arguments[0], wanted = arguments[1];
@@ -189,6 +195,7 @@ def measure(
     server = [server_ms(f"{ui.url}/", token) for _ in range(runs)]
     server_json = [server_ms(f"{ui.url}/", token, "application/json") for _ in range(runs)]
     driver = chromium()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PAINTED})
     try:
         driver.get(f"{ui.url}/login")
         driver.find_element("id", "token").send_keys(token)
@@ -197,6 +204,7 @@ def measure(
         loads = []
         for _ in range(runs):
             driver.get(f"{ui.url}/")
+            wait_painted(driver)
             loads.append(driver.execute_script(NAVIGATION))
         rows = driver.execute_script("return document.querySelectorAll('tr[data-key]').length")
         wait_live(driver)
@@ -228,7 +236,8 @@ def measure(
     print(f"| of which: the API server's list, as the person | {_median(loads, 3):.0f} ms |")
     print(f"| of which: the HTML | {_median(loads, 4):.0f} ms |")
     print(f"| Chromium: response end | {_median(loads, 0):.0f} ms |")
-    print(f"| Chromium: first contentful paint | {_median(loads, 2):.0f} ms |")
+    painted = _median(loads, 2)
+    print(f"| Chromium: the rows painted (the frame after DOMContentLoaded) | {painted:.0f} ms |")
     print(f"| Chromium: DOMContentLoaded | {_median(loads, 1):.0f} ms |")
     print(
         f"| Application page ({names[0][0]}/{names[0][1]}): Chromium response end | "
@@ -278,6 +287,12 @@ def application_page(
         kube.patch_status(API_VERSION, ObjectRef(GROUP, "Application", ns, name), status(wanted, i))
         latencies.append(seen_at(driver) - sent)
     return loads, latencies
+
+
+def wait_painted(driver: Any) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not driver.execute_script("return window.paintedAt"):
+        time.sleep(0.02)
 
 
 def seen_at(driver: Any) -> float:

@@ -222,10 +222,10 @@ new MutationObserver(note).observe(document.getElementById('main'),
 def test_signed_in_person_sees_an_application_turn_healthy_live_after_a_push(
     kube, operator, repo, namespace, ui, people, browser
 ):
-    first = repo.commit({"app/web.yaml": deployment("web")}, "first")
+    first = repo.commit({"app/cm.yaml": configmap("settings", color="blue")}, "first")
     kube.apply(repository(namespace, repo.url))
     kube.apply(application(namespace))
-    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="the first revision")
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=120, what="the first revision")
 
     sign_in(browser, ui, people.alice)
     assert people.alice_name in text_of(browser, "header .who")
@@ -244,12 +244,13 @@ def test_signed_in_person_sees_an_application_turn_healthy_live_after_a_push(
             and text_of(browser, '[data-field="Health"]') == "Healthy"
         )
 
-    wait_for(healthy_at_second, timeout=90, what="Healthy at the pushed revision, live")
+    wait_for(healthy_at_second, timeout=180, what="Healthy at the pushed revision, live")
     seen = browser.execute_script("return window.seenHealth")
     assert "Progressing" in seen, seen
     assert seen[-1] == "Healthy"
     assert browser.execute_script("return window.notReloaded") is True, "no page reload"
-    assert "Deployment (2)" in text_of(browser, "#objects")
+    objects = text_of(browser, "#objects")
+    assert "Deployment (1)" in objects and "ConfigMap (1)" in objects, objects
     shoot(browser, "application")
 
 
@@ -261,9 +262,9 @@ def test_rollback_from_the_timeline_appears_live_and_leaves_an_event_naming_the_
     first = repo.commit({"app/cm.yaml": configmap("settings", color="blue")}, "blue")
     kube.apply(repository(namespace, repo.url))
     kube.apply(application(namespace))
-    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="the first revision")
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=120, what="the first revision")
     second = repo.commit({"app/cm.yaml": configmap("settings", color="green")}, "green")
-    wait_for(lambda: synced_to(kube, namespace, second), timeout=60, what="the second revision")
+    wait_for(lambda: synced_to(kube, namespace, second), timeout=120, what="the second revision")
 
     sign_in(browser, ui, people.alice)
     browser.get(f"{ui.url}/apps/{namespace}/app")
@@ -358,7 +359,7 @@ def test_objects_show_their_yaml_with_secret_values_masked_and_repositories_thei
     sha = repo.commit({"app/cm.yaml": configmap("settings", color="blue"), "app/s.yaml": secret})
     kube.apply(repository(namespace, repo.url))
     kube.apply(application(namespace))
-    wait_for(lambda: synced_to(kube, namespace, sha), timeout=60, what="the revision")
+    wait_for(lambda: synced_to(kube, namespace, sha), timeout=120, what="the revision")
 
     base = f"{ui.url}/apps/{namespace}/app/object?apiVersion=v1&namespace={namespace}"
     code, html = request(f"{base}&kind=Secret&name=creds", people.alice)

@@ -56,19 +56,39 @@
     if (row) { row.remove(); }
   });
 
+  // An Application's page: fetch the page again when the Application changes. Answers
+  // may come back out of order, or from a read made just before the change: an older
+  // answer than the one shown is dropped, and a page older than the last change seen
+  // is fetched again (a few times at most).
   var pending = null;
+  var latest = "";
+  var asked = 0;
+  var shown = 0;
+  var retries = 0;
+  var schedule = function (ms) {
+    if (pending === null) {
+      pending = window.setTimeout(refresh, ms);
+    }
+  };
+  var versionOf = function (element) {
+    return new URL(element.dataset.live || "", window.location.href).searchParams.get("rv") || "";
+  };
   var refresh = function () {
     pending = null;
+    var mine = ++asked;
+    var wanted = latest;
     fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .catch(function () { return null; })
       .then(function (text) {
         if (!text) {  // a failed refresh is tried again, once the server answers
-          if (pending === null) { pending = window.setTimeout(refresh, 1000); }
+          schedule(1000);
           return;
         }
+        if (mine < shown) { return; }
         var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("main");
         if (!fresh) { return; }
+        shown = mine;
         var focused = document.activeElement && document.activeElement.id;
         var notice = main.querySelector(".notice");  // said once: keep it on screen
         main.innerHTML = fresh.innerHTML;
@@ -79,11 +99,16 @@
         if (focused && document.getElementById(focused)) {
           document.getElementById(focused).focus();
         }
+        if (wanted && versionOf(fresh) !== wanted && wanted === latest && retries < 5) {
+          retries += 1;
+          schedule(250);
+        } else {
+          retries = 0;
+        }
       });
   };
-  source.addEventListener("changed", function () {
-    if (pending === null) {
-      pending = window.setTimeout(refresh, 100);
-    }
+  source.addEventListener("changed", function (event) {
+    latest = JSON.parse(event.data).resourceVersion || "";
+    schedule(100);
   });
 })();
