@@ -185,6 +185,28 @@ def text_of(driver: Any, css: str) -> str:
         return ""
 
 
+def press(driver: Any, label: str) -> None:
+    """Press the button ``label``: from the keyboard (focus, then Enter), again when a
+    live refresh replaced the page's content in between."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    def pressed() -> bool:
+        try:
+            button = driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']")
+            button.send_keys("\n")
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return True
+
+    wait_for(pressed, timeout=15, what=f"the {label} button")
+
+
+def said(driver: Any, words: str) -> None:
+    """Wait for the page's notice of the last action (the page after the form's POST)."""
+    wait_for(lambda: words in text_of(driver, ".notice"), timeout=15, what=f"notice {words!r}")
+
+
 def live(driver: Any) -> bool:
     return text_of(driver, "#live-status") == "Live updates on."
 
@@ -257,7 +279,6 @@ def test_signed_in_person_sees_an_application_turn_healthy_live_after_a_push(
 def test_rollback_from_the_timeline_appears_live_and_leaves_an_event_naming_the_person(
     kube, operator, repo, namespace, ui, people, browser
 ):
-    from selenium.webdriver.common.by import By
 
     first = repo.commit({"app/cm.yaml": configmap("settings", color="blue")}, "blue")
     kube.apply(repository(namespace, repo.url))
@@ -269,18 +290,15 @@ def test_rollback_from_the_timeline_appears_live_and_leaves_an_event_naming_the_
     sign_in(browser, ui, people.alice)
     browser.get(f"{ui.url}/apps/{namespace}/app")
     # The difference between two revisions of the history, rendered from Git.
-    browser.find_element(By.XPATH, "//button[normalize-space()='Compare']").click()
-    changes = text_of(browser, "#changes")
+    press(browser, "Compare")
+    changes = wait_for(lambda: text_of(browser, "#changes"), timeout=60, what="the changes")
     assert "Changed ConfigMap" in changes and "data.color" in changes, changes
     assert '"blue"' not in changes and "blue" in changes and "green" in changes
     shoot(browser, "diff")
     browser.back()
     wait_for(lambda: live(browser), timeout=15, what="the live connection")
     browser.execute_script("window.notReloaded = true;")
-    button = browser.find_element(
-        By.XPATH, f"//button[normalize-space()='Roll back to {first[:8]}']"
-    )
-    button.send_keys("\n")  # by keyboard: the button takes focus and Enter submits
+    press(browser, f"Roll back to {first[:8]}")
     wait_for(
         lambda: f"requested by {people.alice_name}" in text_of(browser, ".notice"),
         timeout=15,
@@ -311,7 +329,6 @@ def test_rollback_from_the_timeline_appears_live_and_leaves_an_event_naming_the_
 def test_person_denied_an_application_neither_sees_it_nor_acts_on_it(
     kube, operator, namespace, ui, people, browser
 ):
-    from selenium.webdriver.common.by import By
 
     mine = people.bob_namespace
     kube.apply(application(mine, name="mine"))
@@ -337,10 +354,22 @@ def test_person_denied_an_application_neither_sees_it_nor_acts_on_it(
 
     # Where RBAC allows it, the same person acts, and the Event names them.
     browser.get(f"{ui.url}/apps/{mine}/mine")
-    browser.find_element(By.XPATH, "//button[normalize-space()='Sync now']").click()
+    press(browser, "Sync now")
+    said(browser, f"sync requested by {people.bob_name}")
     event = events_with(kube, mine, "mine", "SyncRequested")[0]
     assert event["message"] == f"sync requested by {people.bob_name} from the web UI"
     assert event["source"]["component"] == "gitops-operator-ui"
+
+    def suspended() -> bool:
+        live = kube.get(API_VERSION, ObjectRef(GROUP, "Application", mine, "mine")) or {}
+        return bool(live["spec"].get("suspend"))
+
+    press(browser, "Suspend")
+    wait_for(suspended, timeout=10, what="spec.suspend set")
+    said(browser, f"suspend requested by {people.bob_name}")
+    press(browser, "Resume")
+    wait_for(lambda: not suspended(), timeout=10, what="spec.suspend cleared")
+    assert events_with(kube, mine, "mine", "ResumeRequested")
 
 
 def test_objects_show_their_yaml_with_secret_values_masked_and_repositories_their_commit(
