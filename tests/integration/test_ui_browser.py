@@ -21,7 +21,7 @@ import yaml
 from gitops_operator.api import API_VERSION, GROUP, REQUESTED_AT_ANNOTATION
 from gitops_operator.kube import KubeClient
 from gitops_operator.objects import ObjectRef
-from localcluster import LocalCluster, free_name
+from localcluster import LocalCluster
 from uiprocess import UiProcess, browser_missing, chromium, service_account_token
 
 from .apps import application, configmap, deployment, repository
@@ -33,13 +33,6 @@ pytestmark = pytest.mark.skipif(bool(browser_missing()), reason=browser_missing(
 PEOPLE_NAMESPACE = "ui-people"
 APPS = {"apiGroups": [GROUP], "resources": ["applications"]}
 READ = ["get", "list", "watch"]
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[LocalCluster]:
-    """This module's own control plane, named for it."""
-    with LocalCluster(name=free_name(f"gitops-ui-{os.getpid()}")) as running:
-        yield running
 
 
 @dataclass(frozen=True)
