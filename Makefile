@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: demo test lint unit integration binaries packages bench bench-node clean
+.PHONY: demo test lint unit integration binaries packages bench bench-node bench-ui screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ bench: $(VENV)/.installed binaries
 
 bench-node: $(VENV)/.installed binaries
 	PYTHONPATH=hack $(PY) bench/node.py $(ARGS)
+
+bench-ui: $(VENV)/.installed binaries
+	PYTHONPATH=hack $(PY) bench/ui.py $(ARGS)
+
+# The README's web UI screenshots, made by the browser tests in a real Chromium.
+screenshots: $(VENV)/.installed binaries
+	GITOPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/integration/test_ui_browser.py -q $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

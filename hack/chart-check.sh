@@ -41,6 +41,7 @@ value_sets=(
   "--set rbac.clusterAdmin=true,operator.defaultServiceAccount=,operator.noCrossNamespaceRefs=false"
   "--set sharding.mode=hash --set replicaCount=3"
   "--set sharding.mode=labels --set replicaCount=2 --set sharding.shards[0].name=s1 --set sharding.shards[0].selector=sharding.fluxcd.io/key=s1 --set sharding.shards[1].name=main --set sharding.shards[1].selector=!sharding.fluxcd.io/key"
+  "--set ui.enabled=true --set ui.service.type=NodePort"
 )
 
 step "helm lint --strict"

@@ -4,7 +4,7 @@
 # signatures, gpg and gpg-agent that make the tests' OpenPGP keys and signatures, and the
 # real node beside the kwok ones (containerd, runc, the CNI plugins, iptables and
 # conntrack for kube-proxy, mmdebstrap for image root filesystems, busybox-static for the
-# sample workload image). Installs only what is missing; as a non-root user it installs
+# sample workload image), chromium and chromium-driver for the web UI's browser tests). Installs only what is missing; as a non-root user it installs
 # nothing and prints the one command that would.
 #
 #   hack/install-packages.sh          # install what is missing (root), else print the command
@@ -29,6 +29,8 @@ declare -A provides=(
   [mmdebstrap]=/usr/bin/mmdebstrap
   [busybox-static]=/bin/busybox
   [curl]=/usr/bin/curl
+  [chromium]=/usr/bin/chromium
+  [chromium-driver]=/usr/bin/chromedriver
 )
 
 missing=()

@@ -6,6 +6,7 @@ server's own message, so callers never see the client library's exception types.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -13,24 +14,23 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, Self
+from urllib.parse import quote, urlencode
 
 import urllib3
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import (
-    DynamicApiError,
     ResourceNotFoundError,
     ResourceNotUniqueError,
 )
 from kubernetes.dynamic.resource import Resource
 
-from .errors import ApiError, InvalidPatchError, NotFoundError
+from .errors import ApiError, NotFoundError
+from .kube_errors import HttpError as _HttpError
+from .kube_errors import api_errors as _api_errors
 from .kube_masking import mask_secret_values as mask_secret_values
 from .objects import KubeObject, ObjectRef, ref_of
 
@@ -45,9 +45,6 @@ WRITE_FENCE: ContextVar[Callable[[], None] | None] = ContextVar("write_fence", d
 ``FencedError`` to refuse it. Set for the resource a task reconciles (sharding); threads
 given work with ``contextvars.copy_context()`` carry it."""
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_TYPED_PATCH_FAILURE = "failed to create typed patch object"
-"""The only words that tell server-side apply's 500 for a mistyped value (the manifest's
-fault) from a server failure: the Status carries no other mark of it."""
 
 
 def load_api_client(
@@ -87,6 +84,7 @@ class KubeClient:
         self._discovery_lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] = {}
         self._capabilities: tuple[float, str, tuple[str, ...]] | None = None
+        self._impersonation: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_config(
@@ -107,6 +105,22 @@ class KubeClient:
         api.user_agent = self._api.user_agent
         api.set_default_header("Impersonate-User", username)
         return KubeClient(api, field_manager=self.field_manager)
+
+    def acting_as(
+        self, user: str, groups: Sequence[str] = (), extra: Mapping[str, Sequence[str]] = {}
+    ) -> Self:
+        """This client (same connections, own discovery: it names kinds, never objects)
+        with every object request made as exactly ``user``, ``groups`` and ``extra``."""
+        view = copy.copy(self)
+        headers = [("Impersonate-User", user)]
+        headers += [("Impersonate-Group", group) for group in groups]
+        headers += [
+            (f"Impersonate-Extra-{quote(key, safe='')}", value)
+            for key, values in extra.items()
+            for value in values
+        ]
+        view._impersonation = tuple(headers)
+        return view
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -172,6 +186,8 @@ class KubeClient:
     def watch_object(self, api_version: str, ref: ObjectRef, timeout: int) -> Iterator[str]:
         """The event types of one named object (first its current state, as ADDED), for
         up to ``timeout`` seconds; ERROR when the server ends the watch with one."""
+        if self._impersonation:  # the dynamic client would send it as this process
+            raise TypeError("watch_object does not act as an acting_as client's person")
         resource = self.resource(api_version, ref.kind)
         namespace = ref.namespace if resource.namespaced else None
         with _api_errors(f"watch {ref}"):
@@ -192,15 +208,21 @@ class KubeClient:
             query["timeoutSeconds"] = str(timeout)
             yield from self._stream(path, query, accept)
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
-        """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
-        resource = self.resource(api_version, kind)
+    def list_with_version(
+        self, api_version: str, kind: str, namespace: str | None = None
+    ) -> tuple[list[KubeObject], str]:
+        """``list`` and the list's resourceVersion, to watch from."""
         with _api_errors(f"list {kind}"):
-            items = self._send("GET", resource.path(namespace=namespace)).get("items") or []
+            found = self._send("GET", self._list_path(api_version, kind, namespace))
+        items = [dict(item) for item in found.get("items") or []]
         for item in items:  # a list's items carry no type of their own
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
-        return [dict(item) for item in items]
+        return items, str((found.get("metadata") or {}).get("resourceVersion", ""))
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[KubeObject]:
+        """Every object of ``kind`` (in ``namespace``, if the kind is namespaced)."""
+        return self.list_with_version(api_version, kind, namespace)[0]
 
     def delete(self, api_version: str, ref: ObjectRef) -> bool:
         """Delete with background propagation; False if it was already gone."""
@@ -269,9 +291,18 @@ class KubeClient:
 
     # -- transport ----------------------------------------------------------------------
 
+    def _list_path(self, api_version: str, kind: str, namespace: str | None) -> str:
+        return str(self.resource(api_version, kind).path(namespace=namespace))
+
     def _path(self, api_version: str, ref: ObjectRef) -> str:
         resource = self.resource(api_version, ref.kind)
         return str(resource.path(name=ref.name, namespace=ref.namespace or None))
+
+    def _headers(self, accept: str) -> urllib3.HTTPHeaderDict:  # Impersonate-Group repeats
+        headers = urllib3.HTTPHeaderDict({"Accept": accept, **self._api.default_headers})
+        for name, value in self._impersonation:
+            headers.add(name, value)
+        return headers
 
     def _send(
         self,
@@ -287,7 +318,7 @@ class KubeClient:
         fence = WRITE_FENCE.get()
         if fence is not None and method in _WRITES and "dryRun" not in (query or {}):
             fence()
-        headers = {"Accept": accept, **self._api.default_headers}
+        headers = self._headers(accept)
         if content_type:
             headers["Content-Type"] = content_type
         self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
@@ -304,7 +335,7 @@ class KubeClient:
 
     def _stream(self, path: str, query: dict[str, str], accept: str) -> Iterator[Any]:
         """The JSON lines of a watch, one parsed event at a time."""
-        headers = {"Accept": accept, **self._api.default_headers}
+        headers = self._headers(accept)
         self._api.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
         url = f"{self._api.configuration.host}{path}?{urlencode(query)}"
         read = int(query["timeoutSeconds"]) + 30  # the server ends it first
@@ -328,47 +359,5 @@ _METADATA = "application/json;g=meta.k8s.io;v=v1;as=PartialObjectMetadata"
 _TIMEOUT = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1])
 
 
-class _HttpError(Exception):
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.body = body
-
-
 def _dump(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-@contextmanager
-def _api_errors(action: str, *, secret: KubeObject | None = None) -> Iterator[None]:
-    """Translate the client library's exceptions into ``errors.ApiError``; when the
-    request carried a Secret (``secret``), its values are masked out of the message."""
-    try:
-        yield
-    except (ApiException, DynamicApiError, _HttpError) as exc:
-        code = int(getattr(exc, "status", 0) or 0)
-        message, reason = _status_message(getattr(exc, "body", None), str(exc))
-        if secret is not None and secret.get("kind") == "Secret":
-            message = mask_secret_values(message, secret)
-        if code == 404:
-            raise NotFoundError(f"{action}: {message}") from exc
-        if code == 500 and _TYPED_PATCH_FAILURE in message:
-            raise InvalidPatchError(
-                f"{action}: {message}", code=code, api_reason=reason or "Invalid"
-            ) from exc
-        raise ApiError(f"{action}: {message}", code=code, api_reason=reason) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ApiError(
-            f"{action}: API server unreachable: {exc}", code=0, api_reason="Unreachable"
-        ) from exc
-
-
-def _status_message(body: Any, fallback: str) -> tuple[str, str]:
-    """The ``message`` and ``reason`` of a Kubernetes Status body."""
-    try:
-        status = json.loads(body) if isinstance(body, str | bytes) else None
-    except ValueError:
-        status = None
-    if isinstance(status, dict) and status.get("message"):
-        return str(status["message"]), str(status.get("reason", ""))
-    return fallback.strip().splitlines()[0] if fallback.strip() else "unknown error", ""

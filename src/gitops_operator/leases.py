@@ -9,7 +9,8 @@ from collections.abc import Callable
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from .kube import REQUEST_TIMEOUT, _api_errors, load_api_client
+from .kube import REQUEST_TIMEOUT, load_api_client
+from .kube_errors import api_errors
 
 
 def run_leader_election(
@@ -51,7 +52,7 @@ def release_lease(
     anyway (get, update): if another replica took it meanwhile, the update conflicts and
     nothing is released."""
     api = client.CoordinationV1Api(load_api_client(kubeconfig, pool_size=1))
-    with _api_errors(f"release Lease {namespace}/{name}"):
+    with api_errors(f"release Lease {namespace}/{name}"):
         lease = api.read_namespaced_lease(name, namespace, _request_timeout=REQUEST_TIMEOUT)
         if lease.spec is None or lease.spec.holder_identity != identity:
             return False

@@ -15,7 +15,7 @@ from gitops_operator.errors import (
     WebhookError,
     redact,
 )
-from gitops_operator.kube import _api_errors
+from gitops_operator.kube_errors import api_errors
 
 
 def test_credentials_in_urls_are_redacted():
@@ -62,7 +62,7 @@ def test_a_mistyped_value_is_not_retried_although_the_server_answered_500():
             " .spec.replicas: expected numeric (int or float), got string",
         }
     )
-    with pytest.raises(InvalidPatchError) as caught, _api_errors("apply Deployment/ns/web"):
+    with pytest.raises(InvalidPatchError) as caught, api_errors("apply Deployment/ns/web"):
         raise raw
     assert caught.value.code == 500
     assert caught.value.transient is False
@@ -73,7 +73,7 @@ def test_a_mistyped_value_is_not_retried_although_the_server_answered_500():
 def test_another_server_error_stays_transient():
     raw = ApiException(status=500, reason="Internal Server Error")
     raw.body = json.dumps({"kind": "Status", "reason": "InternalError", "message": "etcd down"})
-    with pytest.raises(ApiError) as caught, _api_errors("apply Deployment/ns/web"):
+    with pytest.raises(ApiError) as caught, api_errors("apply Deployment/ns/web"):
         raise raw
     assert type(caught.value) is ApiError
     assert caught.value.transient is True

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
-from .. import __version__, runner
+from .. import __version__, runner, ui
 from ..api import RenderType, parse_duration, status_fields
 from ..errors import GitOpsError, InvalidSpecError
 from . import actions as action_commands
@@ -30,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return runner.run(args)
+    if args.command == "ui":
+        return ui.serve(args)
     handler: Handler = args.handler
     try:
         if args.namespace is None:
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runner.add_arguments(commands.add_parser("run", help="run the operator against the cluster"))
+    ui.add_arguments(commands.add_parser("ui", help="serve the web UI (sign-in with a token)"))
 
     def command(
         name: str,
