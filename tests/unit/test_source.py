@@ -187,3 +187,69 @@ def test_a_symref_line_names_the_default_branch() -> None:
     assert default_branch(output) == "trunk"
     assert default_branch(f"ref: refs/heads/--evil\tHEAD\n{SHA}\tHEAD\n") is None
     assert default_branch(f"{SHA}\tHEAD\n") is None
+
+
+def crafted_commit(repo: Path, entries: list[tuple[str, str, str]]) -> str:
+    """A commit of a tree written byte by byte (``hash-object --literally``): entries of
+    (mode, name, content) that ``git add`` would never make, such as a name of ``..``."""
+    body = b""
+    for mode, name, content in entries:
+        blob = subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            cwd=repo,
+            input=content.encode(),
+            check=True,
+            capture_output=True,
+        ).stdout.strip()
+        body += f"{mode} {name}\0".encode() + bytes.fromhex(blob.decode())
+    tree = subprocess.run(
+        ["git", "hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+        cwd=repo,
+        input=body,
+        check=True,
+        capture_output=True,
+    ).stdout.strip()
+    return run_git(
+        repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit-tree", tree.decode(), "-m", "x"
+    )
+
+
+@pytest.mark.parametrize("name", ["..", ".git", "."])
+def test_a_tree_naming_a_path_outside_the_checkout_is_refused(
+    tmp_path: Path, bare: tuple[Path, str], name: str
+) -> None:
+    path, _ = bare
+    sha = crafted_commit(path, [("100644", name, "kind: ConfigMap\n")])
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    with pytest.raises(StalledError) as err:
+        source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert err.value.reason == "PathOutsideRepository"
+    assert not list((source.cache_dir / "artifacts").glob("*/*")), "nothing published"
+
+
+def test_the_checkout_keeps_links_modes_and_runs_no_filter(
+    tmp_path: Path, bare: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = bare
+    work = tmp_path / "work"
+    (work / "apps" / "a").mkdir(parents=True)
+    (work / "apps" / "a" / "run.sh").write_text("#!/bin/sh\n")
+    (work / "apps" / "a" / "run.sh").chmod(0o755)
+    (work / "apps" / "link").symlink_to("/etc/passwd")
+    (work / ".gitattributes").write_text("*.yaml filter=shout\n")
+    run_git(work, "add", ".")
+    run_git(work, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "two")
+    run_git(work, "push", "-q", str(path), "main")
+    sha = run_git(work, "rev-parse", "HEAD")
+    # a user's git configuration with a filter driver must not run on the operator's checkout
+    home = tmp_path / "home"
+    home.mkdir()
+    marker = tmp_path / "filter-ran"
+    (home / ".gitconfig").write_text(f'[filter "shout"]\n\tsmudge = touch {marker}; cat\n')
+    monkeypatch.setenv("HOME", str(home))
+    source = GitSource(tmp_path / "cache", allow_local=True)
+    artifact = source.fetch(f"file://{path}", GitRef(RefKind.COMMIT, sha), sha, timeout=30)
+    assert (artifact.path / "a.yaml").read_text() == "kind: ConfigMap\n"
+    assert os.access(artifact.path / "apps" / "a" / "run.sh", os.X_OK)
+    assert os.readlink(artifact.path / "apps" / "link") == "/etc/passwd"  # render refuses it
+    assert not marker.exists()
