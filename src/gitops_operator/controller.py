@@ -171,7 +171,8 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
         runtime.applications.repositories[key] = copy.deepcopy(dict(body))
     if _artifact_sha(runtime.applications.repositories.get(key)) not in (None, before):
         for app in runtime.apps_by_source.get(key, set()):
-            runtime.wake(APPLICATION_KIND, app)
+            if (APPLICATION_KIND, app) not in runtime.queued:  # a queued pass reads it anyway
+                runtime.wake(APPLICATION_KIND, app)
     wake_if_asked(runtime, REPOSITORY_KIND, key, body)
 
 
@@ -260,8 +261,9 @@ async def application_daemon(
 
     def work(obj: KubeObject) -> Outcome:
         def write(status: dict[str, Any]) -> None:
-            runtime.kube.patch_status(API_VERSION, ref, status)
+            version = runtime.kube.patch_status(API_VERSION, ref, status)
             obj["status"] = {**(obj.get("status") or {}), **status}  # what finish() compares to
+            obj["metadata"]["resourceVersion"] = version
 
         return runtime.applications.reconcile(obj, write_status=write, now=now(), logger=logger)
 
@@ -279,9 +281,10 @@ async def _daemon(
     """Reconcile the resource afresh, write the outcome, sleep until its requeue time or
     a wake-up; return when the resource is gone (kopf also cancels us on deletion)."""
     ref = ObjectRef(GROUP, kind, key[0], key[1])
+    version = ""  # of the object as the last pass left it (its status writes included)
     while True:
         try:
-            obj = await _fresh(runtime, ref)
+            obj = _watched(body, version) or await _fresh(runtime, ref)
         except GitOpsError as exc:
             logger.warning("cannot read %s: %s", ref, exc.message)
             await runtime.sleep(kind, key, API_RETRY)
@@ -291,7 +294,17 @@ async def _daemon(
             return
         runtime.started[(kind, key)] = request_of(obj)
         outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
+        version = str(obj["metadata"].get("resourceVersion") or "")
         await runtime.sleep(kind, key, outcome.requeue_after)
+
+
+def _watched(body: kopf.Body, version: str) -> KubeObject | None:
+    """A copy of the daemon's body (kopf keeps it current from the watch) when it is known
+    to hold everything the last pass wrote: at the first pass, and when its
+    resourceVersion is the one the last pass left; else None (read it afresh)."""
+    if version and body.metadata.get("resourceVersion") != version:
+        return None
+    return copy.deepcopy(dict(body))
 
 
 @kopf.on.delete(GROUP, VERSION, APPLICATION_PLURAL)
@@ -386,8 +399,15 @@ async def _reconcile(
     """Run ``work`` and write its outcome (or its error) to status and Events."""
     started = time.monotonic()
     result = "success"
+    queued = (ref.kind, (ref.namespace, ref.name))
+
+    def run() -> Outcome:
+        runtime.queued.discard(queued)  # in the pool, before the pass reads its source
+        return work()
+
+    runtime.queued.add(queued)
     try:
-        outcome = await runtime.call(work)
+        outcome = await runtime.call(run)
     except GitOpsError as exc:
         result = "stalled" if isinstance(exc, StalledError) else "error"
         outcome = failure_outcome(runtime, obj, exc)
@@ -398,6 +418,8 @@ async def _reconcile(
         outcome = failure_outcome(
             runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
         )
+    finally:
+        runtime.queued.discard(queued)  # also when cancelled before it ran
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
     await write_outcome(runtime, obj, ref, outcome, logger)
     post_events(body, outcome.events, runtime.notifier)

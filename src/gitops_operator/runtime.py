@@ -69,6 +69,9 @@ class Runtime:
     what it is ready at (generation and applied revision)."""
     started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
     """What the latest pass of each resource started from (see ``wake_if_asked``)."""
+    queued: set[tuple[str, Key]] = field(default_factory=set)
+    """Resources whose pass waits for the reconcile pool: it has not read its source yet,
+    so a new artifact needs no wake-up (``controller.repository_changed``)."""
     object_watches: ObjectWatches | None = None
     """Watches of the objects (not Applications) that Applications wait for; set when
     the event loop runs."""
