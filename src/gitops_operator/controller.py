@@ -281,10 +281,10 @@ async def _daemon(
     """Reconcile the resource afresh, write the outcome, sleep until its requeue time or
     a wake-up; return when the resource is gone (kopf also cancels us on deletion)."""
     ref = ObjectRef(GROUP, kind, key[0], key[1])
-    version = ""  # of the object as the last pass left it (its status writes included)
+    version, status = "", None  # the object as the last pass left it (its writes included)
     while True:
         try:
-            obj = _watched(body, version) or await _fresh(runtime, ref)
+            obj = _watched(body, version, status) or await _fresh(runtime, ref)
         except GitOpsError as exc:
             logger.warning("cannot read %s: %s", ref, exc.message)
             await runtime.sleep(kind, key, API_RETRY)
@@ -294,17 +294,31 @@ async def _daemon(
             return
         runtime.started[(kind, key)] = request_of(obj)
         outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
-        version = str(obj["metadata"].get("resourceVersion") or "")
+        version, status = str(obj["metadata"].get("resourceVersion") or ""), obj.get("status")
         await runtime.sleep(kind, key, outcome.requeue_after)
 
 
-def _watched(body: kopf.Body, version: str) -> KubeObject | None:
+def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
     """A copy of the daemon's body (kopf keeps it current from the watch) when it is known
-    to hold everything the last pass wrote: at the first pass, and when its
-    resourceVersion is the one the last pass left; else None (read it afresh)."""
-    if version and body.metadata.get("resourceVersion") != version:
+    to hold everything the last pass wrote: at the first pass, when its resourceVersion
+    is the one the last pass left, or when its status is the one the last pass left (kopf's
+    own finalizer patch moves the version); else None (read it afresh)."""
+    if (
+        version
+        and body.metadata.get("resourceVersion") != version
+        and _merged(body.get("status")) != _merged(status)
+    ):
         return None
     return copy.deepcopy(dict(body))
+
+
+def _merged(value: Any) -> Any:
+    """``value`` as a JSON merge patch leaves it: no null members."""
+    if isinstance(value, dict):
+        return {k: _merged(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_merged(v) for v in value]
+    return value
 
 
 @kopf.on.delete(GROUP, VERSION, APPLICATION_PLURAL)

@@ -148,6 +148,7 @@ def finish(runtime: StatusRuntime, obj: KubeObject, ref: ObjectRef, outcome: Out
         version = runtime.kube.patch_status(API_VERSION, ref, status)
         if version:  # the daemon's next pass knows the body its watch shows is current
             meta["resourceVersion"] = version
+            obj["status"] = {**old, **status}
     if ref.kind == APPLICATION_KIND:
         merged = {**old, **status}
         metrics.set_application_info(
