@@ -11,7 +11,7 @@ from ..health import NO_RULES, Health, HealthRules
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..live import Live
-from ..objects import Manifest, ObjectRef
+from ..objects import KubeObject, Manifest, ObjectRef
 from . import apply, delete, diff, plan, wait
 from .changeset import ChangeSet
 from .delete import PruneResult
@@ -59,9 +59,11 @@ class ResourceManager:
         ignore: tuple[IgnoreRule, ...] = (),
         hold: Collection[ObjectRef] = (),
         written_before: str = "",
+        new: Collection[ObjectRef] = (),
+        seen: dict[ObjectRef, KubeObject] | None = None,
     ) -> ChangeSet:
         """Validate every object, call ``before_write``, then apply in stages all but
-        ``hold`` (later sync waves)."""
+        ``hold`` (later sync waves); ``new`` and ``seen`` as ``apply.apply_all`` says."""
         return apply.apply_all(
             self._workers,
             manifests,
@@ -69,6 +71,8 @@ class ResourceManager:
             ignore=ignore,
             hold=hold,
             written_before=written_before,
+            new=new,
+            seen=seen,
         )
 
     def diff_all(
