@@ -57,6 +57,8 @@ from .status_writer import failure_outcome, now, write_outcome
 from .webhook import PushEvent, Target, make_app
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+CATCH_UP = 1.0
+"""Seconds a pass waits for its body to show the last pass's writes before a GET."""
 
 
 @kopf.on.startup()
@@ -283,8 +285,11 @@ async def _daemon(
     ref = ObjectRef(GROUP, kind, key[0], key[1])
     version, status = "", None  # the object as the last pass left it (its writes included)
     while True:
+        # whatever woke the daemon until now is seen by this pass: it reads the body, the
+        # source and the objects after this point
+        runtime.waker(kind, key).clear()
         try:
-            obj = _watched(body, version, status) or await _fresh(runtime, ref)
+            obj = await _caught_up(body, version, status) or await _fresh(runtime, ref)
         except GitOpsError as exc:
             logger.warning("cannot read %s: %s", ref, exc.message)
             await runtime.sleep(kind, key, API_RETRY)
@@ -296,6 +301,15 @@ async def _daemon(
         outcome = await _reconcile(runtime, body, obj, ref, logger, partial(work, obj))
         version, status = str(obj["metadata"].get("resourceVersion") or ""), obj.get("status")
         await runtime.sleep(kind, key, outcome.requeue_after)
+
+
+async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
+    """``_watched``, waiting up to ``CATCH_UP`` seconds for the watch to bring the last
+    pass's writes (it lags them by a few milliseconds, more while the operator is busy)."""
+    deadline = time.monotonic() + CATCH_UP
+    while (obj := _watched(body, version, status)) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return obj
 
 
 def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
