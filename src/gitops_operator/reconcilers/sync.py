@@ -223,12 +223,18 @@ def assess_in_wait(
     seen: Mapping[ObjectRef, KubeObject],
 ) -> list[tuple[ObjectRef, Health]]:
     """The health of every object of ``scope``: from ``seen`` (this pass's apply) where it
-    holds them, Healthy for those found so in an earlier pass of this ``wait``, read for
-    the rest (``health_waits``)."""
+    holds them Healthy, Healthy for those found so in an earlier pass of this ``wait``,
+    read for the rest (``health_waits``). An object the apply left unhealthy is read once
+    more: its controller may have acted on it since (a Deployment's, within
+    milliseconds)."""
     app = (run.namespace, run.name, run.uid)
     waits = run.health_waits
     earlier = waits.healthy(app, wait) if waits is not None else frozenset()
     known = {ref: seen[ref] for ref in scope if ref in seen}
+    if known:
+        applied = run.manager.assess({ref: scope[ref] for ref in known}, known)
+        unhealthy = {ref for ref, h in applied if h.status is not HealthStatus.HEALTHY}
+        known = {ref: obj for ref, obj in known.items() if ref not in unhealthy}
     to_assess = {ref: v for ref, v in scope.items() if ref in known or ref not in earlier}
     to_read = {ref: v for ref, v in to_assess.items() if ref not in known}
     live: dict[ObjectRef, Live] = {**known}
