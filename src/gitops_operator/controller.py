@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 import os
 import time
@@ -323,7 +324,8 @@ def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
         and _merged(body.get("status")) != _merged(status)
     ):
         return None
-    return copy.deepcopy(dict(body))
+    copied: KubeObject = json.loads(json.dumps(dict(body)))  # a deep copy, in C
+    return copied
 
 
 def _merged(value: Any) -> Any:

@@ -15,6 +15,8 @@ from .in_sync import KnownInSync
 
 T = TypeVar("T")
 R = TypeVar("R")
+INLINE_READS = 4
+"""Reads at most this many run on the caller's thread, not the pool."""
 
 
 @dataclass(slots=True)
@@ -33,5 +35,12 @@ class Workers:
 
     def read(self, items: Iterable[tuple[ObjectRef, str]]) -> dict[ObjectRef, Live]:
         """The live state of every ``(ref, apiVersion)``: a LIST per large group of one
-        kind and namespace, a GET each otherwise."""
-        return read_many(self.kube, items, lambda jobs: self.map(lambda job: job(), jobs))
+        kind and namespace, a GET each otherwise. A few reads run on the caller's thread:
+        handing them to the pool costs more CPU than they wait (the steady passes of many
+        small Applications)."""
+        return read_many(self.kube, items, self._run_reads)
+
+    def _run_reads(self, jobs: list[Callable[[], R]]) -> list[R]:
+        if len(jobs) <= INLINE_READS:
+            return [job() for job in jobs]
+        return self.map(lambda job: job(), jobs)
