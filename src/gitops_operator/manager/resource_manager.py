@@ -47,6 +47,13 @@ class ResourceManager:
         """The live state of every ``(ref, apiVersion)``."""
         return self._workers.read(items)
 
+    def read_recent(
+        self, items: Iterable[tuple[ObjectRef, str]], max_age: float
+    ) -> dict[ObjectRef, Live]:
+        """The live state of every ``(ref, apiVersion)``, from a recent shared LIST where
+        it holds them as last applied or verified (``Workers.read_recent``)."""
+        return self._workers.read_recent(items, max_age)
+
     def set_namespaces(self, manifests: list[Manifest], default_namespace: str) -> list[Manifest]:
         """Namespaced objects get ``default_namespace`` if they have none; others none."""
         return apply.set_namespaces(self.kube, manifests, default_namespace)

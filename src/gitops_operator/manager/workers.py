@@ -3,6 +3,7 @@ memory of objects known in sync."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import TypeVar
 from ..kube import KubeClient
 from ..live import Live, read_many
 from ..objects import ObjectRef
+from ..shared_lists import SharedLists
 from .in_sync import KnownInSync
 
 T = TypeVar("T")
@@ -24,6 +26,7 @@ class Workers:
     kube: KubeClient
     concurrency: int = 8
     in_sync: KnownInSync = field(default_factory=KnownInSync)
+    shared: SharedLists = field(default_factory=SharedLists)
     _pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +42,24 @@ class Workers:
         handing them to the pool costs more CPU than they wait (the steady passes of many
         small Applications)."""
         return read_many(self.kube, items, self._run_reads)
+
+    def read_recent(
+        self, items: Iterable[tuple[ObjectRef, str]], max_age: float
+    ) -> dict[ObjectRef, Live]:
+        """``read``, taking from a LIST shared with other Applications, no older than
+        ``max_age`` seconds, the objects whose resourceVersion is the one last applied or
+        verified in sync (``shared_lists``); for steady passes only."""
+        wanted = list(items)
+        groups: dict[tuple[str, str, str], list[ObjectRef]] = defaultdict(list)
+        for ref, version in wanted:
+            groups[(version, ref.kind, ref.namespace)].append(ref)
+        found: dict[ObjectRef, Live] = {}
+        for group, refs in groups.items():
+            found.update(self.shared.lookup(self.kube, group, refs, max_age, self.in_sync.trusts))
+        rest = [(ref, version) for ref, version in wanted if ref not in found]
+        if rest:
+            found.update(self.read(rest))
+        return found
 
     def _run_reads(self, jobs: list[Callable[[], R]]) -> list[R]:
         if len(jobs) <= INLINE_READS:
