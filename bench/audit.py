@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1
@@ -44,7 +45,7 @@ def offset(log: Path) -> int:
         return 0
 
 
-def client_of(event: dict[str, object]) -> str:
+def client_of(event: dict[str, Any]) -> str:
     """A short name of the client: the user agent's program (kube-controller-manager's
     with the controller after it), else the user name."""
     agent = str(event.get("userAgent") or "")
@@ -53,7 +54,7 @@ def client_of(event: dict[str, object]) -> str:
         return f"{program}:{agent.rsplit('/', 1)[-1].rsplit(':', 1)[-1]}"
     if program:
         return program
-    return str((event.get("user") or {}).get("username", "?"))  # type: ignore[union-attr]
+    return str((event.get("user") or {}).get("username", "?"))
 
 
 def count(log: Path, since: int) -> Counter[str]:
