@@ -31,6 +31,8 @@ ASK_WINDOW = 120.0
 """Seconds an asked-for object counts towards ``LIST_THRESHOLD``."""
 MAX_AGE = 30.0
 """Seconds a list is used at most, whatever the caller allows."""
+PRUNE_EVERY = 10.0
+"""Seconds between two sweeps of the objects asked for too long ago, per group."""
 
 Group = tuple[str, str, str]  # apiVersion, kind, namespace
 Trust = Callable[[ObjectRef, KubeObject], bool]
@@ -43,6 +45,7 @@ class SharedLists:
     _asked: dict[Group, dict[str, float]] = field(default_factory=dict)
     _lists: dict[Group, tuple[float, dict[str, KubeObject]]] = field(default_factory=dict)
     _refused: set[Group] = field(default_factory=set)
+    _pruned: dict[Group, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listing: dict[Group, threading.Lock] = field(default_factory=dict)
 
@@ -62,7 +65,8 @@ class SharedLists:
             asked = self._asked.setdefault(group, {})
             for ref in refs:
                 asked[ref.name] = now
-            if len(asked) >= LIST_THRESHOLD:
+            if len(asked) >= LIST_THRESHOLD and now - self._pruned.get(group, 0.0) > PRUNE_EVERY:
+                self._pruned[group] = now
                 for name in [n for n, at in asked.items() if now - at > ASK_WINDOW]:
                     del asked[name]
             many = len(asked) >= LIST_THRESHOLD and group not in self._refused
