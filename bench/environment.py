@@ -22,6 +22,7 @@ from typing import Any
 
 from kubernetes import client
 
+import audit
 import flux
 from accounting import cpu_seconds
 from gitops_operator.api import API_VERSION, GROUP, VERSION
@@ -80,7 +81,10 @@ class Env:
     procs: dict[str, int] = field(default_factory=dict)
     last_requests: Counter[str] = field(default_factory=Counter)
     last_seconds: Counter[str] = field(default_factory=Counter)
+    last_clients: Counter[str] = field(default_factory=Counter)
+    """With --diagnose: the audit log's requests by client, verb and resource."""
     webhook_port: int = 0
+    audit_log: Path | None = None
 
     def control_plane(self) -> dict[str, int]:
         pids = self.cluster.workdir / "clusters" / self.cluster.name / "pids"
@@ -128,10 +132,14 @@ class Env:
         metric = "apiserver_request_duration_seconds_sum"
         count0 = self.api_requests()
         seconds0 = self.api_requests(metric) if self.opts.diagnose else Counter[str]()
+        since = audit.offset(self.audit_log) if self.audit_log else 0
         yield
         self.last_requests = self.api_requests() - count0
         if self.opts.diagnose:
             self.last_seconds = self.api_requests(metric) - seconds0
+        if self.audit_log:
+            time.sleep(1.0)  # the audit backend writes a request after its response
+            self.last_clients = audit.count(self.audit_log, since)
 
     def print_requests(self, per: int, unit: str) -> None:
         requests = self.last_requests
@@ -141,6 +149,12 @@ class Env:
         if self.opts.diagnose:
             top = ", ".join(f"{k} {v:.1f}s" for k, v in self.last_seconds.most_common(25))
             print(f"    apiserver time by request (latency sum, all clients): {top}")
+        if self.last_clients:
+            clients = audit.by_client(self.last_clients)
+            top = ", ".join(f"{k} {v / per:.2f}" for k, v in clients.most_common(12))
+            print(f"    API requests by client (audit log) per {unit}: {top}")
+            top = ", ".join(f"{k} {v / per:.2f}" for k, v in self.last_clients.most_common(40))
+            print(f"    API requests by client, verb and resource per {unit}: {top}")
 
     # -- objects of either system ------------------------------------------------------
 
@@ -266,7 +280,11 @@ def environment(system: str, label: str, files: dict[str, str], opts: Options) -
     """Git repository + server, a fresh control plane, the CRDs, and the controllers."""
     work = Path(tempfile.mkdtemp(prefix=f"scale-{label}-"))
     sha = make_repository(work / "git", files)
-    (work / "kwok.yaml").write_text(KWOK_CONFIG)
+    config, audit_log = KWOK_CONFIG, None
+    if opts.diagnose:  # who makes which request: the API server's audit log
+        patch, audit_log = audit.kwok_patch(work)
+        config += patch
+    (work / "kwok.yaml").write_text(config)
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(GitHTTPServer(work / "git"))
         cluster = start_cluster(f"scale-{label}-{os.getpid()}", work / "kwok.yaml")
@@ -274,6 +292,7 @@ def environment(system: str, label: str, files: dict[str, str], opts: Options) -
         api = load_api_client(str(cluster.kubeconfig))
         kube = KubeClient(api, field_manager="bench")
         env = Env(system, label, work, cluster, kube, api, server, sha, opts)
+        env.audit_log = audit_log
         if system == FLUX:
             flux.install_crds(kube)
             procs = stack.enter_context(

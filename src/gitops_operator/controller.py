@@ -69,9 +69,7 @@ async def configure(
     settings.posting.event_name_prefix = "gitops-operator-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = _NoDiffBase()
     settings.watching.server_timeout = 300
     runtime = Runtime.create(Settings.from_env())
     loop = asyncio.get_running_loop()
@@ -92,6 +90,22 @@ async def configure(
         metrics.serve(runtime.settings.metrics_port)
     if runtime.settings.webhook_port:
         await _start_webhooks(runtime, logger)
+
+
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """No last-handled state: the daemons are level-triggered and there is no on.create,
+    on.update or on.resume handler to tell a change from, so kopf sees every event as no
+    change (deletion is told by the finalizer). Storing kopf's annotation cost a PATCH of
+    every new Application (and every spec change) and a deep copy of each event's body."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return kopf.BodyEssence()
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
 
 
 async def _start_webhooks(runtime: Runtime, logger: Logger) -> None:
@@ -253,8 +267,9 @@ async def application_daemon(
 
     def work(obj: KubeObject) -> Outcome:
         def write(status: dict[str, Any]) -> None:
-            runtime.kube.patch_status(API_VERSION, ref, status)
+            version = runtime.kube.patch_status(API_VERSION, ref, status)
             obj["status"] = {**(obj.get("status") or {}), **status}  # what finish() compares to
+            obj["metadata"]["resourceVersion"] = version
 
         return runtime.applications.reconcile(obj, write_status=write, now=now(), logger=logger)
 

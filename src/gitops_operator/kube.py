@@ -245,16 +245,18 @@ class KubeClient:
                 "PATCH", path, body=_dump(body), content_type="application/merge-patch+json"
             )
 
-    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None:
-        """JSON-merge-patch the status subresource of a custom resource."""
+    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> str:
+        """JSON-merge-patch the status subresource of a custom resource; returns the
+        object's new resourceVersion."""
         path = self._path(api_version, ref) + "/status"
         with _api_errors(f"update status of {ref}"):
-            self._send(
+            written = self._send(
                 "PATCH",
                 path,
                 body=_dump({"status": status}),
                 content_type="application/merge-patch+json",
             )
+        return str((written.get("metadata") or {}).get("resourceVersion") or "")
 
     def server_version(self) -> str:
         with _api_errors("get server version"):

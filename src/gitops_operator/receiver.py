@@ -68,7 +68,9 @@ class SecretsAndStatus(Protocol):
 
     def get(self, api_version: str, ref: ObjectRef) -> dict[str, Any] | None: ...
 
-    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None: ...
+    def patch_status(
+        self, api_version: str, ref: ObjectRef, status: dict[str, Any]
+    ) -> str | None: ...
 
 
 @dataclass

@@ -1,10 +1,12 @@
-"""The loop of every resource's daemon: read the resource afresh, reconcile it, write the
-outcome (or its error) to status and Events in one place, sleep until the requeue time or
-a wake-up; a resource another replica owns is parked (``shard_wiring``)."""
+"""The loop of every resource's daemon: read the resource (the watched body when it is
+known to hold the last pass's writes, else a GET), reconcile it, write the outcome (or
+its error) to status and Events in one place, sleep until the requeue time or a wake-up;
+a resource another replica owns is parked (``shard_wiring``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +27,8 @@ from .shard_wiring import fence_writes, park_unless_owned, still_owned, unpark, 
 from .status_writer import failure_outcome, write_outcome
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+CATCH_UP = 1.0
+"""Seconds a pass waits for its body to show the last pass's writes before a GET."""
 
 
 async def run_daemon(
@@ -39,12 +43,20 @@ async def run_daemon(
     a wake-up; return when the resource is gone (kopf also cancels us on deletion)."""
     ref = ObjectRef(GROUP, kind, key[0], key[1])
     fence_writes(runtime, kind, key, body)
+    # the object as the last pass left it (its writes included); None: read it afresh
+    version: str | None = ""
+    status: Any = None
     try:
         while True:
             if not await park_unless_owned(runtime, kind, key, body, logger):
+                version = None  # another replica may have written it meanwhile
                 continue  # another replica's: no request at all until ownership changes
+            # whatever woke the daemon until now is seen by this pass: it reads the body,
+            # the source and the objects after this point
+            runtime.waker(kind, key).clear()
             try:
-                obj = await fresh(runtime, ref)
+                watched = None if version is None else await _caught_up(body, version, status)
+                obj = watched or await fresh(runtime, ref)
             except GitOpsError as exc:
                 logger.warning("cannot read %s: %s", ref, exc.message)
                 await runtime.sleep(kind, key, API_RETRY)
@@ -54,9 +66,43 @@ async def run_daemon(
                 return
             runtime.started[(kind, key)] = request_of(obj)
             outcome = await reconcile_once(runtime, body, obj, ref, logger, partial(work, obj))
+            version, status = str(obj["metadata"].get("resourceVersion") or ""), obj.get("status")
             await runtime.sleep(kind, key, outcome.requeue_after)
     finally:
         unpark(runtime, kind, key)
+
+
+async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
+    """``_watched``, waiting up to ``CATCH_UP`` seconds for the watch to bring the last
+    pass's writes (it lags them by a few milliseconds, more while the operator is busy)."""
+    deadline = time.monotonic() + CATCH_UP
+    while (obj := _watched(body, version, status)) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return obj
+
+
+def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
+    """A copy of the daemon's body (kopf keeps it current from the watch) when it is known
+    to hold everything the last pass wrote: at the first pass, when its resourceVersion
+    is the one the last pass left, or when its status is the one the last pass left (kopf's
+    own finalizer patch moves the version); else None (read it afresh)."""
+    if (
+        version
+        and body.metadata.get("resourceVersion") != version
+        and _merged(body.get("status")) != _merged(status)
+    ):
+        return None
+    copied: KubeObject = json.loads(json.dumps(dict(body)))  # a deep copy, in C
+    return copied
+
+
+def _merged(value: Any) -> Any:
+    """``value`` as a JSON merge patch leaves it: no null members."""
+    if isinstance(value, dict):
+        return {k: _merged(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_merged(v) for v in value]
+    return value
 
 
 async def fresh(runtime: Runtime, ref: ObjectRef) -> KubeObject | None:
@@ -77,8 +123,15 @@ async def reconcile_once(
     """Run ``work`` and write its outcome (or its error) to status and Events."""
     started = time.monotonic()
     result = "success"
+    queued = (ref.kind, (ref.namespace, ref.name))
+
+    def run() -> Outcome:
+        runtime.queued.discard(queued)  # in the pool, before the pass reads its source
+        return work()
+
+    runtime.queued.add(queued)
     try:
-        outcome = await runtime.call(work)
+        outcome = await runtime.call(run)
     except FencedError as exc:
         logger.info("%s; dropped", exc.message)
         return Outcome({}, [], 0.0)
@@ -92,6 +145,8 @@ async def reconcile_once(
         outcome = failure_outcome(
             runtime, obj, GitOpsError(f"internal error: {exc}", reason="InternalError")
         )
+    finally:
+        runtime.queued.discard(queued)  # also when cancelled before it ran
     metrics.observe_reconcile(str(obj.get("kind")), result, time.monotonic() - started)
     if not still_owned():  # moved meanwhile: its new owner writes the outcome
         logger.info("no longer owned by this replica: outcome dropped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import ctypes
+import gc
 import logging
 import os
 import socket
@@ -152,6 +153,18 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         log.debug("not glibc: malloc arenas left as they are")
 
 
+GC_THRESHOLD = (50_000, 10, 10)
+"""gc.set_threshold: a young collection every 50 000 allocations, not 700. Many
+Applications keep a large heap of long-lived objects (bodies, inventories, snapshots,
+shared lists); with the default, the parsing of every pass triggered collections often
+enough that a full one over that heap was a visible share of a steady pass's CPU.
+Most garbage here is acyclic JSON, freed by reference counting anyway."""
+
+
+def tune_gc() -> None:
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 class ObjectLineFormatter(logging.Formatter):
     """One key=value line per event; a line about one resource names it (kopf's per-object
     loggers carry the resource as ``k8s_ref``), so a busy operator's log can be read."""
@@ -172,6 +185,7 @@ class ObjectLineFormatter(logging.Formatter):
 
 def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
+    tune_gc()
     import kopf
 
     from . import controller  # noqa: F401 - registers the handlers

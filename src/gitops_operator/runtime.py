@@ -76,6 +76,9 @@ class Runtime:
     commit that changes none of their inputs does not wake them (``unaffected.to_wake``)."""
     started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
     """What the latest pass of each resource started from (see ``wake_if_asked``)."""
+    queued: set[tuple[str, Key]] = field(default_factory=set)
+    """Resources whose pass waits for the reconcile pool: it has not read its source yet,
+    so a new artifact needs no wake-up (``controller.repository_changed``)."""
     object_watches: ObjectWatches | None = None
     """Watches of the objects (not Applications) that Applications wait for; set when
     the event loop runs."""
@@ -229,7 +232,8 @@ async def wake_for_revision(runtime: Runtime, repository: Key, url: str, sha: st
         runtime.git.changed_paths,
     )
     for app in woken:
-        runtime.wake(APPLICATION_KIND, app)
+        if (APPLICATION_KIND, app) not in runtime.queued:  # a queued pass reads it anyway
+            runtime.wake(APPLICATION_KIND, app)
     metrics.count_revision_wakeups(len(woken), len(apps) - len(woken))
 
 

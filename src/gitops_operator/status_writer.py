@@ -34,7 +34,9 @@ T = TypeVar("T")
 
 
 class StatusApi(Protocol):
-    def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> None: ...
+    def patch_status(
+        self, api_version: str, ref: ObjectRef, status: dict[str, Any]
+    ) -> str | None: ...
 
 
 class RetrySettings(Protocol):
@@ -142,8 +144,11 @@ def finish(runtime: StatusRuntime, obj: KubeObject, ref: ObjectRef, outcome: Out
     requested = (meta.get("annotations") or {}).get(REQUESTED_AT_ANNOTATION)
     if requested:
         status[status_fields.LAST_HANDLED_RECONCILE_AT] = requested
-    if any(old.get(key) != value for key, value in status.items()):
-        runtime.kube.patch_status(API_VERSION, ref, status)  # else it would change nothing
+    if any(old.get(key) != value for key, value in status.items()):  # else it changes nothing
+        version = runtime.kube.patch_status(API_VERSION, ref, status)
+        if version:  # the daemon's next pass knows the body its watch shows is current
+            meta["resourceVersion"] = version
+            obj["status"] = {**old, **status}
     if ref.kind == APPLICATION_KIND:
         merged = {**old, **status}
         metrics.set_application_info(

@@ -25,7 +25,7 @@ from ..objects import (
     sort_for_apply,
 )
 from .changeset import Action, ChangeSet, ChangeSetEntry
-from .in_sync import digest
+from .in_sync import digest, version_of
 from .wait import wait_first_stage
 from .workers import Workers
 
@@ -79,6 +79,8 @@ def apply_all(
     ignore: tuple[IgnoreRule, ...] = (),
     hold: Collection[ObjectRef] = (),
     written_before: str = "",
+    new: Collection[ObjectRef] = (),
+    seen: dict[ObjectRef, KubeObject] | None = None,
 ) -> ChangeSet:
     """Validate and apply ``manifests`` in two stages; return what changed.
 
@@ -87,19 +89,27 @@ def apply_all(
     objects of ``hold`` (later sync waves: validated with the rest, written later; CRDs
     and Namespaces are never held). ``written_before`` says what an earlier pass of the
     same revision wrote: a refusal then is partial, never a missing prerequisite.
+
+    The objects of ``new`` (not in the caller's inventory: probably not there yet) are
+    dry-run without being read first, and read only when the dry-run shows they exist.
+    ``seen``, when given, receives every object as the last request left it (the apply's
+    answer, or what was read): enough to assess health right after the apply.
     """
     ordered = sort_for_apply(manifests)
     first = [m for m in ordered if apply_stage(m.ref) == 0]
     rest = [m for m in ordered if apply_stage(m.ref) == 1]
     deferred = needs_first_stage(workers.kube, first, rest)
+    seen = {} if seen is None else seen
     plan = _plan(
         workers,
         first + [m for m in rest if m.ref not in deferred],
         ignore,
         written_before=written_before,
+        new=new,
+        seen=seen,
     )
     before_write()
-    changes = _write(workers, [p for p in plan if apply_stage(p.manifest.ref) == 0])
+    changes = _write(workers, [p for p in plan if apply_stage(p.manifest.ref) == 0], seen)
     if first:
         wait_first_stage(workers.kube, first)
         workers.kube.refresh_discovery()
@@ -108,10 +118,12 @@ def apply_all(
         [m for m in rest if m.ref in deferred],
         ignore,
         written_before=written_before or ("only CRDs and Namespaces" if first else ""),
+        new=new,
+        seen=seen,
     )
     planned_rest = [p for p in plan + later if apply_stage(p.manifest.ref) == 1]
     return changes + _write(
-        workers, _sort_plan([p for p in planned_rest if p.manifest.ref not in hold])
+        workers, _sort_plan([p for p in planned_rest if p.manifest.ref not in hold]), seen
     )
 
 
@@ -142,15 +154,23 @@ def _plan(
     ignore: tuple[IgnoreRule, ...],
     *,
     written_before: str = "",
+    new: Collection[ObjectRef] = (),
+    seen: dict[ObjectRef, KubeObject],
 ) -> list[_Planned]:
-    """Dry-run every manifest; raise ``DryRunError`` naming each refused object."""
-    seen = workers.read((m.ref, m.api_version) for m in manifests)
+    """Dry-run every manifest; raise ``DryRunError`` naming each refused object. Objects
+    of ``new`` without ignore rules are read only when their dry-run finds them."""
+    unread = {m.ref for m in manifests if m.ref in new and ignores_for(ignore, m.ref) == ((), ())}
+    read = workers.read((m.ref, m.api_version) for m in manifests if m.ref not in unread)
 
     def dry_run(m: Manifest) -> _Planned | ApiError | NotFoundError:
-        live = seen[m.ref]
+        wanted = digest(m, ignore)
+        if m.ref in unread:
+            return _dry_run_new(workers, m, wanted, seen)
+        live = read[m.ref]
         if isinstance(live, ApiError | NotFoundError):
             return live
-        wanted = digest(m, ignore)
+        if live is not None:
+            seen[m.ref] = live
         if workers.in_sync.holds(m.ref, wanted, live):
             return _Planned(m, m.obj, Action.UNCHANGED, wanted)
         try:
@@ -158,12 +178,7 @@ def _plan(
             result = workers.kube.apply(body, dry_run=True)
         except (ApiError, NotFoundError) as exc:
             return exc
-        if live is None:
-            return _Planned(m, body, Action.CREATED, wanted)
-        if differs(result, live):
-            return _Planned(m, body, Action.CONFIGURED, wanted)
-        workers.in_sync.remember(m.ref, wanted, live)
-        return _Planned(m, body, Action.UNCHANGED, wanted)
+        return _planned(workers, m, body, wanted, result, live)
 
     results = workers.map(dry_run, manifests)
     failures = [
@@ -177,13 +192,48 @@ def _plan(
     return [r for r in results if isinstance(r, _Planned)]
 
 
-def _write(workers: Workers, plan: list[_Planned]) -> ChangeSet:
+def _dry_run_new(
+    workers: Workers, m: Manifest, wanted: str, seen: dict[ObjectRef, KubeObject]
+) -> _Planned | ApiError | NotFoundError:
+    """Dry-run an object expected not to exist. A dry-run that creates answers without a
+    resourceVersion; one that finds the object answers with its own, and only then is the
+    live object read, to tell a change from none."""
+    try:
+        result = workers.kube.apply(m.obj, dry_run=True)
+        if not version_of(result):
+            return _Planned(m, m.obj, Action.CREATED, wanted)
+        live = workers.kube.get(m.api_version, m.ref)
+    except (ApiError, NotFoundError) as exc:
+        return exc
+    if live is not None:
+        seen[m.ref] = live
+    return _planned(workers, m, m.obj, wanted, result, live)
+
+
+def _planned(
+    workers: Workers,
+    m: Manifest,
+    body: KubeObject,
+    wanted: str,
+    result: KubeObject,
+    live: KubeObject | None,
+) -> _Planned:
+    """What the dry-run ``result`` of ``body`` says is to be done to ``live``."""
+    if live is None:
+        return _Planned(m, body, Action.CREATED, wanted)
+    if differs(result, live):
+        return _Planned(m, body, Action.CONFIGURED, wanted)
+    workers.in_sync.remember(m.ref, wanted, live)
+    return _Planned(m, body, Action.UNCHANGED, wanted)
+
+
+def _write(workers: Workers, plan: list[_Planned], seen: dict[ObjectRef, KubeObject]) -> ChangeSet:
     """Apply changed objects kind by kind, the objects of one kind concurrently; stop
     after the first kind with a failure."""
     entries: list[ChangeSetEntry] = []
     for _, group in itertools.groupby(plan, key=lambda p: apply_order_key(p.manifest.ref)[:2]):
         batch = list(group)
-        results = workers.map(lambda p: _write_one(workers, p), batch)
+        results = workers.map(lambda p: _write_one(workers, p, seen), batch)
         failures = [f for f in results if f is not None]
         transient = next((f for f in failures if isinstance(f, ApiError) and f.transient), None)
         if transient is not None:
@@ -194,12 +244,15 @@ def _write(workers: Workers, plan: list[_Planned]) -> ChangeSet:
     return ChangeSet(tuple(entries))
 
 
-def _write_one(workers: Workers, planned: _Planned) -> ApiError | ApplyError | None:
+def _write_one(
+    workers: Workers, planned: _Planned, seen: dict[ObjectRef, KubeObject]
+) -> ApiError | ApplyError | None:
     if planned.action is Action.UNCHANGED:
         return None
     ref = planned.manifest.ref
     try:
         result = workers.kube.apply(planned.body)
+        seen[ref] = result
     except ApiError as exc:
         if exc.transient:
             return exc

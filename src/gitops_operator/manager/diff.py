@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..api import IgnoreRule
 from ..diff import FieldChange, adopt_ignored, differs, field_changes, ignores_for
 from ..live import Live
-from ..objects import Manifest, ObjectRef
+from ..objects import KubeObject, Manifest, ObjectRef
 from .in_sync import digest
 from .workers import Workers
 
@@ -33,15 +33,21 @@ def diff_all(
     ``live`` may hold objects already read (by ``Workers.read``) in this pass."""
     seen = _live_for(workers, manifests, live or {})
 
-    def check(m: Manifest) -> Drift | None:
+    drifts: list[Drift | None] = []
+    to_dry_run: list[tuple[Manifest, KubeObject, str]] = []
+    for m in manifests:  # on this thread: most objects are known in sync, a pure check
         current = seen[m.ref]
         if isinstance(current, Exception):
             raise current
         if current is None:
-            return Drift(m.ref, (), missing=True)
+            drifts.append(Drift(m.ref, (), missing=True))
+            continue
         wanted = digest(m, ignore)
-        if workers.in_sync.holds(m.ref, wanted, current):
-            return None
+        if not workers.in_sync.holds(m.ref, wanted, current):
+            to_dry_run.append((m, current, wanted))
+
+    def check(item: tuple[Manifest, KubeObject, str]) -> Drift | None:
+        m, current, wanted = item
         body = adopt_ignored(m.obj, current, *ignores_for(ignore, m.ref))
         result = workers.kube.apply(body, dry_run=True)
         if not differs(result, current):
@@ -50,7 +56,10 @@ def diff_all(
         changes = field_changes(result, current)
         return Drift(m.ref, tuple(changes)) if changes else None
 
-    return [d for d in workers.map(check, manifests) if d is not None]
+    if to_dry_run:
+        drifts += workers.map(check, to_dry_run)
+    order = {m.ref: i for i, m in enumerate(manifests)}
+    return sorted((d for d in drifts if d is not None), key=lambda d: order[d.ref])
 
 
 def _live_for(

@@ -29,6 +29,11 @@ class KnownInSync:
         """Whether applying the body of ``digest`` to ``live`` is known to change nothing."""
         return live is not None and self._entries.get(ref) == (digest, version_of(live))
 
+    def trusts(self, ref: ObjectRef, obj: KubeObject) -> bool:
+        """Whether ``obj`` has the resourceVersion last applied or verified for ``ref``."""
+        entry = self._entries.get(ref)
+        return entry is not None and entry[1] == version_of(obj)
+
     def remember(self, ref: ObjectRef, digest: str, live: KubeObject) -> None:
         with self._lock:
             self._entries[ref] = (digest, version_of(live))

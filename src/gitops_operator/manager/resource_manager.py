@@ -11,7 +11,7 @@ from ..health import NO_RULES, Health, HealthRules
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..live import Live
-from ..objects import Manifest, ObjectRef
+from ..objects import KubeObject, Manifest, ObjectRef
 from . import apply, delete, diff, plan, wait
 from .changeset import ChangeSet
 from .delete import PruneResult
@@ -47,6 +47,13 @@ class ResourceManager:
         """The live state of every ``(ref, apiVersion)``."""
         return self._workers.read(items)
 
+    def read_recent(
+        self, items: Iterable[tuple[ObjectRef, str]], max_age: float
+    ) -> dict[ObjectRef, Live]:
+        """The live state of every ``(ref, apiVersion)``, from a recent shared LIST where
+        it holds them as last applied or verified (``Workers.read_recent``)."""
+        return self._workers.read_recent(items, max_age)
+
     def set_namespaces(self, manifests: list[Manifest], default_namespace: str) -> list[Manifest]:
         """Namespaced objects get ``default_namespace`` if they have none; others none."""
         return apply.set_namespaces(self.kube, manifests, default_namespace)
@@ -59,9 +66,11 @@ class ResourceManager:
         ignore: tuple[IgnoreRule, ...] = (),
         hold: Collection[ObjectRef] = (),
         written_before: str = "",
+        new: Collection[ObjectRef] = (),
+        seen: dict[ObjectRef, KubeObject] | None = None,
     ) -> ChangeSet:
         """Validate every object, call ``before_write``, then apply in stages all but
-        ``hold`` (later sync waves)."""
+        ``hold`` (later sync waves); ``new`` and ``seen`` as ``apply.apply_all`` says."""
         return apply.apply_all(
             self._workers,
             manifests,
@@ -69,6 +78,8 @@ class ResourceManager:
             ignore=ignore,
             hold=hold,
             written_before=written_before,
+            new=new,
+            seen=seen,
         )
 
     def diff_all(

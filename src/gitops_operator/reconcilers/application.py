@@ -20,6 +20,7 @@ A failed revision goes one way (``revision_failed``): rolled back (``rollback.py
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -69,6 +70,7 @@ from .dependencies import check_namespaces, wait_for_dependencies
 from .destinations import DestinationClients, unreachable
 from .drift import steady
 from .git_revert import requested, step
+from .health_waits import HealthWaits
 from .helm_inputs import chart_credentials, cluster_capabilities
 from .outcome import Event, Outcome, masked, quarantine
 from .revert_jobs import GitReverts
@@ -107,6 +109,8 @@ class ApplicationReconciler:
     """The reverts of rolled-back revisions being pushed (``git_revert``)."""
     inputs_seen: dict[tuple[str, str], InputsSeen] = field(default_factory=dict)
     """What each Application's render reads, for deciding which a commit wakes."""
+    health_waits: HealthWaits = field(default_factory=HealthWaits)
+    """The objects found Healthy in each Application's health wait so far."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -166,6 +170,7 @@ class ApplicationReconciler:
         self.snapshots.forget(namespace, name)
         self.git_reverts.forget(namespace, name)
         self.inputs_seen.pop((namespace, name), None)
+        self.health_waits.forget(namespace, name)
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -203,6 +208,7 @@ class ApplicationReconciler:
             inventory=inventory.from_status(status),
             home=home.kube if destination.remote else None,
             drift_asked=self.drift_asked.pop((namespace, str(obj["metadata"]["name"])), False),
+            health_waits=self.health_waits,
         )
         self.load_post_build(run)
         self.fetch_source(run)
@@ -213,7 +219,15 @@ class ApplicationReconciler:
         except GitOpsError as exc:
             # an API server's refusal may quote a field's value: one from a Secret
             exc.args = (mask_values(exc.message, run.secret_values),)
+            with contextlib.suppress(GitOpsError):  # the pass's own error is the one to report
+                run.flush_status()
             raise
+        except Exception:
+            with contextlib.suppress(GitOpsError):
+                run.flush_status()
+            raise
+        if run.pending_status:  # deferred fields go with the outcome's write
+            outcome = replace(outcome, status={**run.pending_status, **outcome.status})
         remember_inputs(run, self.inputs_seen)
         outcome = step(run, outcome, self.git, self.git_reverts)
         if run.notes:

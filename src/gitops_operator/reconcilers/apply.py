@@ -35,6 +35,8 @@ def apply_and_prune(
         manifests,
         ignore=run.spec.ignore_differences,
         before_write=lambda: _before_write(run, gate, desired),
+        new=desired.keys() - run.inventory.keys(),
+        seen=run.seen,
     )
     return prune(run, desired, changes)
 
@@ -54,6 +56,8 @@ def apply_first_wave(
         ignore=run.spec.ignore_differences,
         before_write=lambda: _before_write(run, gate, desired),
         hold=waves.held_after(waves.first),
+        new=desired.keys() - run.inventory.keys(),
+        seen=run.seen,
     )
 
 

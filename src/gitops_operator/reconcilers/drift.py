@@ -47,7 +47,10 @@ def steady(
     health check is Degraded; not when quarantined), Drifted, and ``lastGoodRevision``
     when a soak period ends. Raises ``HealthCheckError`` when a revision turns Degraded
     within its soak period."""
-    live = run.manager.read(run.inventory.items())
+    if run.drift_asked:  # a watch saw a change: read it now
+        live = run.manager.read(run.inventory.items())
+    else:  # a list taken by another Application's pass may serve (``shared_lists``)
+        live = run.manager.read_recent(run.inventory.items(), run.spec.drift_interval / 2)
     results = run.manager.assess(run.inventory, live)
     overall = aggregate(h.status for _, h in results)
     applied = str(run.status.get(status_fields.LAST_APPLIED_REVISION) or "")

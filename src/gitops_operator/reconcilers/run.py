@@ -15,8 +15,9 @@ from ..hooks import Hook
 from ..inventory import Inventory
 from ..kube import KubeClient
 from ..manager import ChangeSet, ResourceManager
-from ..objects import Manifest
+from ..objects import KubeObject, Manifest, ObjectRef
 from ..source import Artifact
+from .health_waits import HealthWaits
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 StatusWriter = Callable[[dict[str, Any]], None]
@@ -69,6 +70,12 @@ class ApplicationRun:
     to create hooks)."""
     drift_asked: bool = False
     """A watch saw another manager change one of its objects: check drift now."""
+    seen: dict[ObjectRef, KubeObject] = field(default_factory=dict)
+    """The objects as this pass's apply left them (its answers, or what it read)."""
+    health_waits: HealthWaits | None = None
+    """What earlier passes of a health wait found Healthy (``health_waits``)."""
+    pending_status: dict[str, Any] = field(default_factory=dict)
+    """Status fields to write with the next write (``defer_status``)."""
 
     @property
     def namespace(self) -> str:
@@ -95,10 +102,24 @@ class ApplicationRun:
         return str((self.obj["metadata"].get("annotations") or {}).get(key, ""))
 
     def record_inventory(self, refs: Inventory) -> None:
-        """Write ``status.inventory`` now, if it changes."""
+        """Write ``status.inventory`` now, if it changes (with what is deferred)."""
         if refs != self.inventory:
-            self.write_status({status_fields.INVENTORY: inventory.to_status(refs)})
+            self.write_status(
+                {**self.pending_status, status_fields.INVENTORY: inventory.to_status(refs)}
+            )
+            self.pending_status.clear()
             self.inventory = dict(refs)
+
+    def defer_status(self, fields: dict[str, Any]) -> None:
+        """Write ``fields`` with the next status write: the inventory's before the first
+        write to the cluster, else the outcome's, else (the pass raised) on their own."""
+        self.pending_status.update(fields)
+
+    def flush_status(self) -> None:
+        """Write what is deferred now (a pass that raised)."""
+        if self.pending_status:
+            self.write_status(dict(self.pending_status))
+            self.pending_status.clear()
 
     @property
     def inputs_changed(self) -> bool:

@@ -182,7 +182,8 @@ class SnapshotStore:
                 len(encoded),
             )
             return False
-        current = self._current(application)
+        # with nothing to keep, what the Secret holds is replaced whole: no need to read it
+        current = self._current(application) if keep - {""} else self._known_data(application)
         data = self._kept(application, current, keep)
         data[sha] = base64.b64encode(encoded.encode()).decode()
         signature = mac(self.key(), application, sha, encoded)
@@ -257,6 +258,11 @@ class SnapshotStore:
     def _key(self, application: dict[str, Any]) -> tuple[str, str, str]:
         meta = application["metadata"]
         return (str(meta["namespace"]), str(meta["name"]), str(meta.get("uid", "")))
+
+    def _known_data(self, application: dict[str, Any]) -> dict[str, str]:
+        """The Secret's data if remembered, else nothing (without reading it)."""
+        with self._lock:
+            return dict(self._known.get(self._key(application)) or {})
 
     def _current(self, application: dict[str, Any]) -> dict[str, str]:
         """The Secret's data: remembered, else read."""

@@ -7,7 +7,7 @@ back (``decisions.should_roll_back``) or quarantine.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -15,15 +15,18 @@ from .. import inventory
 from ..api import sha_of, status_fields
 from ..conditions import ConditionType, ConditionUpdate, progressing, ready
 from ..errors import HealthCheckError, StalledError
-from ..health import HealthStatus, aggregate
+from ..health import Health, HealthStatus, aggregate
 from ..history import Entry, SyncResult, record
 from ..hooks import Hook, HookPhase, HookState, of_phase, resumable, summary
+from ..inventory import Inventory
+from ..live import Live
 from ..metrics import count_changes
-from ..objects import Manifest
+from ..objects import KubeObject, Manifest, ObjectRef
 from ..source import Artifact
 from ..waves import Waves, waves_of
 from .apply import apply_and_prune, apply_first_wave, apply_wave, prune
 from .decisions import deletion_refusal, seconds_since, success_is_news, wave_in_progress
+from .health_waits import Wait
 from .hooks import PreSyncRunning, pre_sync, run_phase, running_pre_sync
 from .hooks import waiting as hooks_waiting
 from .outcome import Event, Outcome, added, counts, counts_of, counts_patch, worst_object
@@ -61,7 +64,7 @@ def sync(
     ``HookFailedError`` for the caller to route, and ``PruneError`` to be retried."""
     started = time.monotonic()
     if run.status.get(status_fields.LAST_ATTEMPTED_REVISION) != run.revision:
-        run.write_status({status_fields.LAST_ATTEMPTED_REVISION: run.revision})
+        run.defer_status({status_fields.LAST_ATTEMPTED_REVISION: run.revision})
     if (waiting := running_pre_sync(run)) is not None:
         return waiting
     assert run.artifact is not None
@@ -164,7 +167,11 @@ def check_health(
         waves = waves_of(run.manifests)
         written = waves.applied_through(in_progress[0])
         scope = {ref: v for ref, v in run.inventory.items() if ref in written}
-    results = run.manager.assess(scope)
+    wait = (
+        run.revision,
+        str(in_progress[1] if in_progress else run.status.get(status_fields.LAST_APPLIED_AT, "")),
+    )
+    results = assess_in_wait(run, scope, wait, run.seen if applied else {})
     overall = aggregate(h.status for _, h in results)
     status: dict[str, Any] = {
         status_fields.SYNC: "Synced" if waves is None else "OutOfSync",
@@ -207,6 +214,41 @@ def check_health(
         if applied and run.changes.changed
         else [],
     )
+
+
+def assess_in_wait(
+    run: ApplicationRun,
+    scope: Inventory,
+    wait: Wait,
+    seen: Mapping[ObjectRef, KubeObject],
+) -> list[tuple[ObjectRef, Health]]:
+    """The health of every object of ``scope``: from ``seen`` (this pass's apply) where it
+    holds them Healthy, Healthy for those found so in an earlier pass of this ``wait``,
+    read for the rest (``health_waits``). An object the apply left unhealthy is read once
+    more: its controller may have acted on it since (a Deployment's, within
+    milliseconds)."""
+    app = (run.namespace, run.name, run.uid)
+    waits = run.health_waits
+    earlier = waits.healthy(app, wait) if waits is not None else frozenset()
+    known = {ref: seen[ref] for ref in scope if ref in seen}
+    if known:
+        applied = run.manager.assess({ref: scope[ref] for ref in known}, known)
+        unhealthy = {ref for ref, h in applied if h.status is not HealthStatus.HEALTHY}
+        known = {ref: obj for ref, obj in known.items() if ref not in unhealthy}
+    to_assess = {ref: v for ref, v in scope.items() if ref in known or ref not in earlier}
+    to_read = {ref: v for ref, v in to_assess.items() if ref not in known}
+    live: dict[ObjectRef, Live] = {**known}
+    if to_read:
+        live.update(run.manager.read(to_read.items()))
+    results = run.manager.assess(to_assess, live) + [
+        (ref, Health(HealthStatus.HEALTHY, "healthy earlier in this wait"))
+        for ref in scope
+        if ref not in to_assess
+    ]
+    results.sort(key=lambda item: item[0])
+    if waits is not None:
+        waits.record(app, wait, results)
+    return results
 
 
 def next_wave(
