@@ -24,12 +24,12 @@ rules:
 """
 
 
-def kwok_patch(work: Path) -> tuple[str, Path]:
-    """The kube-apiserver ``extraArgs`` items that turn the audit log on (YAML, to append
-    to the kube-apiserver entry of a KwokctlConfiguration's ``componentsPatches``), and
-    the log's path."""
+def kwok_patch(work: Path, rules: str = POLICY) -> tuple[str, Path]:
+    """The kube-apiserver ``extraArgs`` items that turn the audit log on with the policy
+    ``rules`` (YAML, to append to the kube-apiserver entry of a KwokctlConfiguration's
+    ``componentsPatches``), and the log's path."""
     policy, log = work / "audit-policy.yaml", work / "audit.log"
-    policy.write_text(POLICY)
+    policy.write_text(rules)
     patch = (
         f"  - key: audit-policy-file\n    value: {policy}\n"
         f"  - key: audit-log-path\n    value: {log}\n"

@@ -27,7 +27,8 @@ from datetime import datetime
 from itertools import groupby, pairwise
 from pathlib import Path
 
-from environment import NAMESPACE, OURS, Env, Options, create_all, start_cluster
+from audit import kwok_patch
+from environment import KWOK_CONFIG, NAMESPACE, OURS, Env, Options, create_all, start_cluster
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.sharding import Timing, owner, shard_key, shares
 from gitserver import GitHTTPServer
@@ -51,24 +52,6 @@ rules:
   - group: gitops-operator.dev
     resources: [applications, applications/status]
 - level: None
-"""
-
-
-def kwok_config(policy: Path, log: Path) -> str:
-    """The bench's control plane (a /16 service range), and an audit log of every write
-    of Applications and their status at Metadata level."""
-    return f"""\
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokctlConfiguration
-componentsPatches:
-- name: kube-apiserver
-  extraArgs:
-  - key: service-cluster-ip-range
-    value: 10.96.0.0/16
-  - key: audit-policy-file
-    value: {policy}
-  - key: audit-log-path
-    value: {log}
 """
 
 
@@ -215,9 +198,8 @@ def _one_run(n: int, run: int, opts: Options, results: Results) -> None:
     label = f"sharding{n}-{run}"
     work = Path(tempfile.mkdtemp(prefix=f"scale-{label}-"))
     sha = make_repository(work / "git", mttp_files(n))
-    policy, audit = work / "audit-policy.yaml", work / "audit.log"
-    policy.write_text(AUDIT_POLICY)
-    (work / "kwok.yaml").write_text(kwok_config(policy, audit))
+    patch, audit = kwok_patch(work, AUDIT_POLICY)
+    (work / "kwok.yaml").write_text(KWOK_CONFIG + patch)
     names = {f"app-{i}" for i in range(n)}
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(GitHTTPServer(work / "git"))
