@@ -264,7 +264,7 @@ class ApplicationReconciler:
             held = steady(run, self.desired, self.snapshots, self._drift_checked, quarantined=True)
             return sync_fail.resume(run, held)
         requested = run.annotation(REQUESTED_AT_ANNOTATION)
-        skipped = unaffected(run, self.git.changed_paths) or {}
+        skipped = unaffected(run, self.git.changed_paths, self.inputs_seen) or {}
         if skipped and not run.drift_asked and not self._drift_due(run):
             return record_pass(run, skipped)  # a revision that changes nothing for it
         run.status.update(skipped)

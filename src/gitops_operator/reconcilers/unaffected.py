@@ -59,19 +59,21 @@ class Settled:
     current_shas: frozenset[str]
 
 
-def unaffected(run: ApplicationRun, changed_paths: ChangedPathsFn) -> dict[str, Any] | None:
+def unaffected(
+    run: ApplicationRun, changed_paths: ChangedPathsFn, seen: dict[Key, InputsSeen]
+) -> dict[str, Any] | None:
     """The ``status.unaffectedRevision`` record when the source's new revision changes
     nothing this Application's applied revision rendered from; else None (sync it)."""
     status = run.status
     applied = str(status.get(status_fields.LAST_APPLIED_REVISION) or "")
     if not _may_skip(run, applied):
         return None
-    assert run.artifact is not None  # _may_skip checked
-    inputs = render_inputs(run.artifact.path, run.spec.path, run.spec.render)
+    inputs = _inputs(run, seen)
     if inputs is None:
         return None
-    url = str(run.repo_spec.get("url") or "")
-    changed = changed_paths(url, sha_of(applied), sha_of(run.revision))
+    changed = changed_paths(
+        str(run.repo_spec.get("url") or ""), sha_of(applied), sha_of(run.revision)
+    )
     if changed is None or touches(inputs, changed):
         return None
     run.logger.info(
@@ -103,23 +105,30 @@ def record_pass(run: ApplicationRun, record: dict[str, Any]) -> Outcome:
 def remember_inputs(run: ApplicationRun, seen: dict[Key, InputsSeen]) -> None:
     """Keep what the render of this pass's tree reads (computed once per tree and
     generation), or forget it when that is not known for sure."""
-    key = (run.namespace, run.name)
     if run.artifact is None or not run.revision or run.inputs_changed:
-        seen.pop(key, None)
-        return
-    url = str(run.repo_spec.get("url") or "")
+        seen.pop((run.namespace, run.name), None)
+    else:
+        _inputs(run, seen)
+
+
+def _inputs(run: ApplicationRun, seen: dict[Key, InputsSeen]) -> frozenset[str] | None:
+    """What the render of this pass's tree reads, from ``seen`` when it was found for the
+    same tree and generation, else derived (``render_inputs``) and kept there."""
+    assert run.artifact is not None  # the callers checked
+    key, url = (run.namespace, run.name), str(run.repo_spec.get("url") or "")
     known = seen.get(key)
     if known and (known.url, known.tree_sha, known.generation) == (
         url,
         run.artifact.sha,
         run.generation,
     ):
-        return
+        return known.inputs
     inputs = render_inputs(run.artifact.path, run.spec.path, run.spec.render)
     if inputs is None:
         seen.pop(key, None)
     else:
         seen[key] = InputsSeen(url, run.artifact.sha, run.generation, inputs)
+    return inputs
 
 
 def settled_state(body: Mapping[str, Any]) -> Settled | None:
