@@ -18,6 +18,7 @@ class (and, for ``ApiError``, by the HTTP status code), never by its message tex
     │   ├── SourceError           Git unreachable, ref missing, fetch timeout
     │   ├── SourceNotReadyError   the referenced GitRepository has no artifact and fails
     │   │   └── SourcePendingError    ... or is still fetching its first one (a Normal Event)
+    │   │       └── SourceAwaitedError    ... for a new Application: nothing written yet
     │   ├── PrerequisiteMissingError  an object's Namespace or kind does not exist yet
     │   ├── ServiceAccountNotFoundError   the account the Application acts as is missing
     │   ├── SubstituteSourceNotFoundError a ConfigMap or Secret of postBuild.substituteFrom
@@ -142,6 +143,12 @@ class SourcePendingError(SourceNotReadyError):
     """The GitRepository has not failed: it is fetching its first artifact."""
 
     warning = False
+
+
+class SourceAwaitedError(SourcePendingError):
+    """A new Application (no status yet) whose GitRepository has not failed and is not
+    there yet or is fetching its first artifact, within the grace after the Application's
+    creation: the pass writes nothing (no status, no Event); the artifact wakes it."""
 
 
 class ApplyError(StalledError):

@@ -18,7 +18,7 @@ import kopf
 
 from . import metrics
 from .api import API_VERSION, GROUP
-from .errors import FencedError, GitOpsError, StalledError
+from .errors import FencedError, GitOpsError, SourceAwaitedError, StalledError
 from .notifications import post_events
 from .objects import KubeObject, ObjectRef
 from .reconcilers.outcome import Outcome
@@ -135,6 +135,10 @@ async def reconcile_once(
     except FencedError as exc:
         logger.info("%s; dropped", exc.message)
         return Outcome({}, [], 0.0)
+    except SourceAwaitedError as exc:  # a new Application: nothing to report yet
+        logger.debug("%s", exc.message)
+        metrics.observe_reconcile(str(obj.get("kind")), "waiting", time.monotonic() - started)
+        return Outcome({}, [], exc.requeue_after)
     except GitOpsError as exc:
         result = "stalled" if isinstance(exc, StalledError) else "error"
         outcome = failure_outcome(runtime, obj, exc)

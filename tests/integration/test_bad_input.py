@@ -89,3 +89,35 @@ def test_missing_source_and_bad_path_are_reported(
     )
     assert "spec.path" in cond["message"]
     assert operator.alive
+
+
+def test_an_application_created_before_its_source_writes_nothing_while_it_waits(
+    kube: KubeClient, operator: Operator, repo: GitRepo, namespace: str
+):
+    from .test_metrics import scrape
+
+    def waiting_passes() -> float:
+        samples = scrape(operator).get("gitops_reconcile", [])
+        return sum(
+            s.value
+            for s in samples
+            if s.name == "gitops_reconcile_total"
+            and s.labels == {"kind": "Application", "result": "waiting"}
+        )
+
+    repo.commit({"app/config.yaml": CONFIGMAP.format(color="green")})
+    repository, application = sources(namespace, repo.url).split("---\n")
+    before = waiting_passes()
+    apply_yaml(kube, application)
+    wait_for(lambda: waiting_passes() > before, timeout=30, what="a pass of the new Application")
+    assert get_status(kube, "Application", namespace, "app") == {}
+    assert events_for(kube, namespace, "app") == []
+
+    apply_yaml(kube, repository)
+    wait_for(lambda: applied_revision(kube, namespace), timeout=60, what="the revision applied")
+    reasons = {
+        e["reason"]
+        for e in events_for(kube, namespace, "app")
+        if (e.get("involvedObject") or e.get("involved_object") or {}).get("kind") == "Application"
+    }
+    assert "SourceNotReady" not in reasons

@@ -15,7 +15,12 @@ from ..api import (
     status_fields,
 )
 from ..conditions import ConditionType, ConditionUpdate, get_condition
-from ..errors import InvalidSpecError, SourceNotReadyError, SourcePendingError
+from ..errors import (
+    InvalidSpecError,
+    SourceAwaitedError,
+    SourceNotReadyError,
+    SourcePendingError,
+)
 from ..kube import KubeClient
 from ..objects import ObjectRef
 from ..source import Artifact, GitSource, credentials_scope
@@ -24,7 +29,9 @@ from .decisions import seconds_since
 from .run import ApplicationRun
 
 SOURCE_GRACE = 30.0
-"""Seconds a new Application waits for its GitRepository to appear before warning."""
+"""Seconds a new Application waits for its GitRepository to appear before warning; a new
+Application that was never written to waits as long, with nothing written, for its
+source's first artifact."""
 
 
 def fetch_source(
@@ -49,10 +56,13 @@ def fetch_source(
     ref = ObjectRef(GROUP, REPOSITORY_KIND, source.namespace, source.name)
     if repo is None:  # not seen by the operator's watch yet
         repo = kube.get(API_VERSION, ref)
+    age = seconds_since(str(run.obj["metadata"].get("creationTimestamp") or ""), run.now)
+    # created together with its source, and seen first: nothing to report yet
+    awaited = SourceAwaitedError if age < SOURCE_GRACE and not run.obj.get("status") else None
     if repo is None:
-        age = seconds_since(str(run.obj["metadata"].get("creationTimestamp") or ""), run.now)
-        if age < SOURCE_GRACE:  # created together, and seen first
-            raise SourcePendingError(f"waiting for {ref} to be created", requeue_after=2.0)
+        if age < SOURCE_GRACE:
+            pending = awaited or SourcePendingError
+            raise pending(f"waiting for {ref} to be created", requeue_after=2.0)
         raise SourceNotReadyError(f"{ref} not found", requeue_after=10.0)
     published = (repo.get("status") or {}).get(status_fields.ARTIFACT) or {}
     repo_ready = (
@@ -65,7 +75,7 @@ def fetch_source(
                 f"{ref} has no artifact: {repo_ready.get('message', '')}",
                 requeue_after=10.0,
             )
-        raise SourcePendingError(
+        raise (awaited or SourcePendingError)(
             f"waiting for {ref} to fetch its first artifact", requeue_after=5.0
         )
     if failing:
