@@ -377,3 +377,44 @@ def test_a_first_revision_that_fails_its_health_check_is_released_when_it_turns_
     assert condition(status, "Stalled") == {}
     assert [h["result"] for h in status["history"]] == ["Succeeded", "Failed"]  # newest first
     assert events_with(kube, namespace, "app", "HealthRecovered")
+
+
+def test_progressing_is_posted_once_and_only_for_a_revision_not_healthy_at_once(
+    kube, operator, repo, namespace
+):
+    quick = repo.commit({"app/cm.yaml": configmap("cm")}, "healthy as soon as applied")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="60s"))
+    wait_for(lambda: synced_to(kube, namespace, quick), timeout=60, what="synced")
+    assert events_with(kube, namespace, "app", "ReconciliationSucceeded")
+
+    def progressing() -> list[dict]:
+        return [e for e in events_for(kube, namespace, "app") if e["reason"] == "Progressing"]
+
+    assert progressing() == []  # healthy at once: reported once, by its success
+    slow = repo.commit({"app/web.yaml": deployment("web", never_ready=True)}, "never ready")
+    wait_for(
+        lambda: (
+            get_status(kube, "Application", namespace, "app").get("lastAppliedRevision")
+            == f"main@sha1:{slow}"
+        ),
+        timeout=60,
+        what="the slow revision applied",
+    )
+    wait_for(progressing, timeout=30, what="a Progressing Event for the slow revision")
+    time.sleep(6)  # three more health passes
+    assert get_status(kube, "Application", namespace, "app").get("health") == "Progressing"
+    [event] = progressing()
+    assert event["type"] == "Normal" and "become healthy" in event["message"]
+    assert event.get("count", 1) in (1, None)
+    # posted by the first health pass after the apply (HEALTH_POLL later), not by the apply
+    applied_at = get_status(kube, "Application", namespace, "app")["lastAppliedAt"]
+    posted = event.get("firstTimestamp") or event.get("first_timestamp")
+    assert seconds(str(posted)) - seconds(applied_at) >= 2, (posted, applied_at)
+
+
+def seconds(stamp: str) -> float:
+    """An RFC 3339 time (or its str() as a datetime) as seconds since the epoch."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

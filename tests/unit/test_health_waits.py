@@ -28,3 +28,13 @@ def test_a_wait_that_ends_or_an_application_deleted_is_forgotten():
     waits.record(APP, wait, [(SA, HEALTHY), (DEPLOY, PROGRESSING)])
     waits.forget("ns", "app")
     assert waits.healthy(APP, wait) == frozenset()
+
+
+def test_a_wait_is_announced_once_and_again_for_a_new_apply():
+    waits = HealthWaits()
+    first, second = ("main@sha1:abc", "t1"), ("main@sha1:abc", "t2")
+    assert waits.announce(APP, first)
+    assert not waits.announce(APP, first)
+    assert waits.announce(APP, second)  # applied again: a new wait
+    waits.forget("ns", "app")
+    assert waits.announce(APP, second)  # a deleted and recreated Application

@@ -8,7 +8,12 @@ the last of the others is Healthy. The steady passes after it read every object 
 (``drift.steady``), so an object that turns Degraded later is still seen, and within a
 soak period still rolls the revision back.
 
-The memory is per process and per Application: a restarted operator reads everything.
+A wait's Progressing Event (and the "pending" commit status it drives) is posted by the
+first pass after the apply that still finds the revision not healthy, not by the pass that
+applied it: a revision healthy by then is reported once, by its ReconciliationSucceeded.
+
+The memory is per process and per Application: a restarted operator reads everything
+(and may post a wait's Progressing Event once more).
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ class HealthWaits:
     """The objects found Healthy in the health wait each Application is in."""
 
     _healthy: dict[AppKey, tuple[Wait, frozenset[ObjectRef]]] = field(default_factory=dict)
+    _announced: dict[AppKey, Wait] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def announce(self, app: AppKey, wait: Wait) -> bool:
+        """True the first time it is asked for ``wait`` (its Progressing Event is due)."""
+        with self._lock:
+            if self._announced.get(app) == wait:
+                return False
+            self._announced[app] = wait
+            return True
 
     def healthy(self, app: AppKey, wait: Wait) -> frozenset[ObjectRef]:
         with self._lock:
@@ -42,6 +56,7 @@ class HealthWaits:
         with self._lock:
             if len(healthy) == len(results):
                 self._healthy.pop(app, None)  # the wait is over
+                self._announced.pop(app, None)
             else:
                 self._healthy[app] = (wait, healthy)
 
@@ -49,3 +64,5 @@ class HealthWaits:
         with self._lock:
             for key in [k for k in self._healthy if k[:2] == (namespace, name)]:
                 del self._healthy[key]
+            for key in [k for k in self._announced if k[:2] == (namespace, name)]:
+                del self._announced[key]

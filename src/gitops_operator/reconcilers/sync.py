@@ -211,9 +211,16 @@ def check_health(
         progressing(message),
         HEALTH_POLL,
         [Event("Progressing", message, revision=run.revision)]
-        if applied and run.changes.changed
+        if not applied and status[status_fields.LAST_APPLIED_CHANGES] and announce(run, wait)
         else [],
     )
+
+
+def announce(run: ApplicationRun, wait: Wait) -> bool:
+    """Whether this pass posts the Progressing Event of ``wait``: the first pass after the
+    apply that finds the revision still not healthy (``health_waits``)."""
+    waits = run.health_waits
+    return waits is None or waits.announce((run.namespace, run.name, run.uid), wait)
 
 
 def assess_in_wait(
