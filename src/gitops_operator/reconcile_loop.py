@@ -48,6 +48,8 @@ async def run_daemon(
     status: Any = None
     try:
         while True:
+            if _gone(runtime, kind, key, body):
+                return
             if not await park_unless_owned(runtime, kind, key, body, logger):
                 version = None  # another replica may have written it meanwhile
                 continue  # another replica's: no request at all until ownership changes
@@ -70,6 +72,15 @@ async def run_daemon(
             await runtime.sleep(kind, key, outcome.requeue_after)
     finally:
         unpark(runtime, kind, key)
+
+
+def _gone(runtime: Runtime, kind: str, key: Key, body: kopf.Body) -> bool:
+    """Whether the resource was deleted without a deletion phase (no finalizer)."""
+    gone = (kind, key, str(body.metadata.get("uid") or ""))
+    if gone in runtime.gone:
+        runtime.gone.discard(gone)
+        return True
+    return False
 
 
 async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject | None:

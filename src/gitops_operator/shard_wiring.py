@@ -8,13 +8,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from . import metrics
-from .api import API_VERSION, APPLICATION_KIND, REPOSITORY_KIND, status_fields
+from .api import APPLICATION_KIND, REPOSITORY_KIND, status_fields
 from .errors import FencedError
 from .kube import WRITE_FENCE, KubeClient, load_api_client
-from .objects import KubeObject, ObjectRef
 from .runtime import Key, Runtime, user_agent
 from .sharding import View
 
@@ -131,24 +128,3 @@ def with_shard(runtime: Runtime, status: dict[str, Any]) -> dict[str, Any]:
     if not runtime.shards.enabled:
         return status
     return {**status, status_fields.SHARD: runtime.shards.identity}
-
-
-async def wait_until_owned(runtime: Runtime, ref: ObjectRef, body: Mapping[str, Any]) -> None:
-    """Hold a deletion another replica owns: returning would let kopf remove the finalizer
-    before the owner pruned. Once the Application is gone (the owner is done), or after
-    a lease duration, a TemporaryError ends the call and keeps the finalizer; once owned,
-    the deletion's writes pass the fence."""
-    if not runtime.shards.enabled:
-        return
-    key = (ref.namespace, ref.name)
-    waited = 0.0
-    while not runtime.shards.owns(APPLICATION_KIND, key, labels_of(body)):
-        current: KubeObject | None = await runtime.call(lambda: runtime.kube.get(API_VERSION, ref))
-        if waited >= runtime.shards.timing.lease_duration or current is None:
-            raise kopf.TemporaryError(
-                f"owned by another replica than {runtime.shards.identity}",
-                delay=runtime.shards.timing.lease_duration,
-            )
-        await asyncio.sleep(1.0)
-        waited += 1.0
-    fence_writes(runtime, APPLICATION_KIND, key, body)

@@ -14,6 +14,7 @@ import pytest
 
 from gitops_operator.api import API_VERSION
 from gitops_operator.errors import FencedError
+from gitops_operator.finalizing import FINALIZER
 from gitops_operator.kube import WRITE_FENCE
 from gitops_operator.manager.workers import Workers
 from gitops_operator.objects import ObjectRef
@@ -24,6 +25,7 @@ from .support import Operator, custom, get_status, wait_for
 from .test_reconcile import synced_to
 
 N = 30
+FINALIZER_FIELD = f'v:"{FINALIZER}"'
 LEASE = 6
 HASH_REPLICAS = ("r0", "r1", "r2")
 
@@ -62,10 +64,31 @@ def shard_of(kube, namespace, name):
 
 
 def owned_metric(proc) -> float:
+    return metric(proc, r'gitops_shard_owned\{kind="Application"\}')
+
+
+def metric(proc, name: str) -> float:
     url = f"http://127.0.0.1:{proc.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    found = re.search(r'^gitops_shard_owned\{kind="Application"\} (\S+)$', text, re.M)
+    try:
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+    except OSError:  # not serving yet
+        return 0.0
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+def managers(obj) -> list[str]:
+    return [entry["manager"] for entry in obj["metadata"].get("managedFields") or []]
+
+
+def finalizer_writers(obj) -> list[str]:
+    """The field managers that own the operator's finalizer (managedFields)."""
+    return [
+        entry["manager"]
+        for entry in obj["metadata"].get("managedFields") or []
+        if FINALIZER_FIELD
+        in ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:finalizers", {})
+    ]
 
 
 def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves(
@@ -75,6 +98,11 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
     first = repo.commit({f"apps/{n}/cm.yaml": configmap(n, v="1") for n in names})
     envs = [hash_env(namespace, identity) for identity in HASH_REPLICAS]
     with replicas(operator, namespace, envs) as procs:
+        wait_for(  # else the first owner of a resource may be one that then hands it on
+            lambda: all(metric(p, "gitops_shard_members") == len(procs) for p in procs),
+            timeout=60,
+            what="every replica seeing every member",
+        )
         kube.apply(repository(namespace, repo.url, interval="1s"))
         for name in names:
             kube.apply(application(namespace, name, path=f"apps/{name}", interval="1m"))
@@ -101,6 +129,14 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         )
         for proc, identity in zip(procs, HASH_REPLICAS, strict=True):
             assert owned_metric(proc) == shares[identity]
+        # the API server's own record: each finalizer written by its owner, none by kopf
+        for name in names:
+            app = kube.get(API_VERSION, custom("Application", namespace, name))
+            assert finalizer_writers(app) == [f"gitops-operator-{expected(HASH_REPLICAS, name)}"]
+            assert "kopf" not in managers(app), app["metadata"]["managedFields"]
+        source = kube.get(API_VERSION, custom("GitRepository", namespace, "app"))
+        source_owner = owner(HASH_REPLICAS, shard_key("GitRepository", namespace, "app"))
+        assert finalizer_writers(source) == [f"gitops-operator-{source_owner}"]
 
         victim = procs[1]
         lost = [n for n in names if shard_of(kube, namespace, n) == "r1"]
