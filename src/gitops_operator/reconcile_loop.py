@@ -162,7 +162,7 @@ async def reconcile_once(
     if not still_owned():  # moved meanwhile: its new owner writes the outcome
         logger.info("no longer owned by this replica: outcome dropped")
         return Outcome({}, [], 0.0)
-    outcome = replace(outcome, status=with_shard(runtime, outcome.status))
+    outcome = replace(outcome, status=with_shard(runtime, outcome.status, obj.get("status")))
     await write_outcome(runtime, obj, ref, outcome, logger)
     post_events(body, outcome.events, runtime.notifier)
     return outcome

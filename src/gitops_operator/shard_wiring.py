@@ -123,8 +123,14 @@ def still_owned() -> bool:
     return True
 
 
-def with_shard(runtime: Runtime, status: dict[str, Any]) -> dict[str, Any]:
-    """``status`` naming the replica that writes it (``status.shard``) when sharded."""
-    if not runtime.shards.enabled:
-        return status
-    return {**status, status_fields.SHARD: runtime.shards.identity}
+def with_shard(
+    runtime: Runtime, status: dict[str, Any], current: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``status`` naming the replica that writes it (``status.shard``) when sharded; with
+    sharding off, removing the ``status.shard`` an earlier sharded run left (``current``:
+    the status as last read)."""
+    if runtime.shards.enabled:
+        return {**status, status_fields.SHARD: runtime.shards.identity}
+    if (current or {}).get(status_fields.SHARD) is not None:
+        return {**status, status_fields.SHARD: None}  # a merge patch's null removes it
+    return status

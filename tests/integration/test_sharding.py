@@ -262,3 +262,33 @@ def test_a_write_fence_stops_writes_before_they_are_sent_in_any_thread(kube, nam
         WRITE_FENCE.reset(token)
     kube.apply(cm)
     assert kube.get("v1", ref) is not None
+
+
+def test_status_shard_goes_once_sharding_is_turned_off(kube, operator, repo, namespace):
+    first = repo.commit({"apps/solo/cm.yaml": configmap("solo", v="1")})
+    env = {
+        "GITOPS_SHARDING": "labels",
+        "GITOPS_SHARD_IDENTITY": "only",
+        "GITOPS_SHARD_SELECTOR": "!sharding.fluxcd.io/key",
+    }
+    with replicas(operator, namespace, [env]):
+        kube.apply(repository(namespace, repo.url, interval="1s"))
+        kube.apply(application(namespace, "solo", path="apps/solo"))
+        wait_for(
+            lambda: (
+                synced_to(kube, namespace, first, "solo")
+                and shard_of(kube, namespace, "solo") == "only"
+            ),
+            timeout=90,
+            what="the Application synced by the sharded replica",
+        )
+    # the session's operator, not sharded, is back: its first writes drop status.shard
+    wait_for(
+        lambda: (
+            "shard" not in get_status(kube, "Application", namespace, "solo")
+            and "shard" not in get_status(kube, "GitRepository", namespace, "app")
+        ),
+        timeout=90,
+        what="status.shard removed from the Application and its GitRepository",
+    )
+    assert synced_to(kube, namespace, first, "solo")
