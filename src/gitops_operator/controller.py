@@ -54,7 +54,7 @@ from .runtime import (
     wake_for_revision,
     wake_if_asked,
 )
-from .shard_wiring import delivery_of, join_shards, wake_if_now_owned
+from .shard_wiring import delivery_of, join_shards, track_drift, wake_if_now_owned
 from .status_writer import now, write_outcome
 from .webhook import PushEvent, Target, make_app
 
@@ -221,8 +221,7 @@ async def application_changed(
         client_of, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
         client = await runtime.call(client_of) if client_of is not None else None
         runtime.object_watches.track(key, client, objects)
-    if runtime.drift_watches is not None:
-        runtime.drift_watches.track(key, None if type == "DELETED" else body.get("status"))
+    track_drift(runtime, key, None if type == "DELETED" else body)
     track_settled(runtime.settled, key, None if type == "DELETED" else body)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
     wake_if_now_owned(runtime, APPLICATION_KIND, key, body)

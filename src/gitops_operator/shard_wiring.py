@@ -73,6 +73,8 @@ async def park_unless_owned(
     until ownership may have changed and return False."""
     shards = runtime.shards
     if not shards.owns(kind, key, labels_of(body)):
+        if (kind, key) not in shards.parked and kind == APPLICATION_KIND:
+            track_drift(runtime, key, None)
         shards.parked.add((kind, key))
         if (kind, key) in shards.active:
             shards.active.discard((kind, key))
@@ -85,7 +87,18 @@ async def park_unless_owned(
     if shards.enabled and (kind, key) not in shards.active:
         shards.active.add((kind, key))
         count_owned(runtime)
+        if kind == APPLICATION_KIND:
+            track_drift(runtime, key, body)
     return True
+
+
+def track_drift(runtime: Runtime, key: Key, body: Mapping[str, Any] | None) -> None:
+    """The drift watches (``settings.drift_watches``) cover the objects of the Applications
+    this replica owns, no other (``body`` None: the Application is gone)."""
+    if runtime.drift_watches is None:
+        return
+    owned = body is not None and runtime.shards.owns(APPLICATION_KIND, key, labels_of(body))
+    runtime.drift_watches.track(key, body.get("status") if body is not None and owned else None)
 
 
 def unpark(runtime: Runtime, kind: str, key: Key) -> None:

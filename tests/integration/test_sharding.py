@@ -292,3 +292,47 @@ def test_status_shard_goes_once_sharding_is_turned_off(kube, operator, repo, nam
         what="status.shard removed from the Application and its GitRepository",
     )
     assert synced_to(kube, namespace, first, "solo")
+
+
+def test_a_replica_watches_for_drift_only_the_objects_of_its_own_applications(
+    kube, operator, repo, namespace
+):
+    account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: b\n"
+    first = repo.commit({"apps/a/cm.yaml": configmap("a", v="1"), "apps/b/sa.yaml": account})
+    envs = [
+        {
+            "GITOPS_SHARDING": "labels",
+            "GITOPS_SHARD_IDENTITY": f"shard-{key}",
+            "GITOPS_SHARD_SELECTOR": f"sharding.fluxcd.io/key={key}",
+        }
+        for key in ("a", "b")
+    ]
+    with replicas(operator, namespace, envs) as procs:
+        source = repository(namespace, repo.url, interval="1s")
+        source["metadata"]["labels"] = {"sharding.fluxcd.io/key": "a"}
+        kube.apply(source)
+        for name in ("a", "b"):
+            app = application(namespace, name, path=f"apps/{name}")
+            app["metadata"]["labels"] = {"sharding.fluxcd.io/key": name}
+            kube.apply(app)
+        wait_for(
+            lambda: all(synced_to(kube, namespace, first, n) for n in ("a", "b")),
+            timeout=90,
+            what="both Applications synced by their shards",
+        )
+
+        def watches() -> tuple[float, ...]:
+            return tuple(metric(p, "gitops_drift_watches") for p in procs)
+
+        # one kind each (ConfigMaps for a, ServiceAccounts for b), not both kinds on both
+        wait_for(lambda: watches() == (1, 1), timeout=30, what="one drift watch per replica")
+        kube.patch(
+            API_VERSION,
+            custom("Application", namespace, "b"),
+            {"metadata": {"labels": {"sharding.fluxcd.io/key": "a"}}},
+        )
+        wait_for(
+            lambda: watches() == (2, 0),
+            timeout=60,
+            what="the relabelled Application's kind watched by shard a only",
+        )
