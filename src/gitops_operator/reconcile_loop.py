@@ -95,8 +95,8 @@ async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject |
 def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
     """A copy of the daemon's body (kopf keeps it current from the watch) when it is known
     to hold everything the last pass wrote: at the first pass, when its resourceVersion
-    is the one the last pass left, or when its status is the one the last pass left (kopf's
-    own finalizer patch moves the version); else None (read it afresh)."""
+    is the one the last pass left, or when its status is the one the last pass left
+    (another writer's metadata patch moves the version); else None (read it afresh)."""
     if (
         version
         and body.metadata.get("resourceVersion") != version
