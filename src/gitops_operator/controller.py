@@ -54,7 +54,13 @@ from .runtime import (
     wake_for_revision,
     wake_if_asked,
 )
-from .shard_wiring import delivery_of, join_shards, track_drift, wake_if_now_owned
+from .shard_wiring import (
+    delivery_of,
+    join_shards,
+    labels_of,
+    track_drift,
+    wake_if_now_owned,
+)
 from .status_writer import now, write_outcome
 from .webhook import PushEvent, Target, make_app
 
@@ -217,8 +223,9 @@ async def application_changed(
     track_substitute_sources(
         runtime.apps_by_substitute_source, key, None if type == "DELETED" else body
     )
-    if runtime.object_watches is not None:
-        client_of, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
+    if runtime.object_watches is not None:  # those of the Applications this replica owns
+        owned = type != "DELETED" and runtime.shards.owns(APPLICATION_KIND, key, labels_of(body))
+        client_of, objects = waited_objects(runtime, key, body if owned else None)
         client = await runtime.call(client_of) if client_of is not None else None
         runtime.object_watches.track(key, client, objects)
     track_drift(runtime, key, None if type == "DELETED" else body)

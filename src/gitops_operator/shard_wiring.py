@@ -75,6 +75,8 @@ async def park_unless_owned(
     if not shards.owns(kind, key, labels_of(body)):
         if (kind, key) not in shards.parked and kind == APPLICATION_KIND:
             track_drift(runtime, key, None)
+            if runtime.object_watches is not None:  # its waits are its owner's to watch
+                runtime.object_watches.track(key, None, ())
         shards.parked.add((kind, key))
         if (kind, key) in shards.active:
             shards.active.discard((kind, key))
