@@ -141,14 +141,25 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         victim = procs[1]
         lost = [n for n in names if shard_of(kube, namespace, n) == "r1"]
         changed = lost[0]
+        doomed = lost[1]  # deleted while its owner is dead: pruned by whoever takes it
         victim.stop(signal.SIGKILL)
         killed = time.monotonic()
+        kube.delete(API_VERSION, custom("Application", namespace, doomed))
         second = repo.commit({f"apps/{changed}/cm.yaml": configmap(changed, v="2")})
         survivors = ("r0", "r2")
+        moved = [n for n in lost if n != doomed]
         wait_for(
-            lambda: all(shard_of(kube, namespace, n) == expected(survivors, n) for n in lost),
+            lambda: all(shard_of(kube, namespace, n) == expected(survivors, n) for n in moved),
             timeout=LEASE + 60,
             what="the killed replica's Applications taken over by the survivors",
+        )
+        wait_for(
+            lambda: (
+                kube.get(API_VERSION, custom("Application", namespace, doomed)) is None
+                and kube.get("v1", ObjectRef("", "ConfigMap", namespace, doomed)) is None
+            ),
+            timeout=60,
+            what="the Application deleted while its owner was dead pruned by its new owner",
         )
         took = time.monotonic() - killed
         wait_for(
