@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import os
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import kopf
 from aiohttp import web
@@ -33,6 +35,7 @@ from .api.destination import parse_destination
 from .config import Settings
 from .drift_watches import DriftWatches
 from .errors import GitOpsError
+from .finalizing import Finalizing, ensure_finalizer, finalizer_manager
 from .notifications import post_events
 from .object_watches import ObjectWatches
 from .objects import KubeObject, ObjectRef
@@ -51,7 +54,13 @@ from .runtime import (
     wake_for_revision,
     wake_if_asked,
 )
-from .shard_wiring import delivery_of, join_shards, wait_until_owned, wake_if_now_owned
+from .shard_wiring import (
+    delivery_of,
+    join_shards,
+    labels_of,
+    track_drift,
+    wake_if_now_owned,
+)
 from .status_writer import now, write_outcome
 from .webhook import PushEvent, Target, make_app
 
@@ -67,7 +76,9 @@ async def configure(
     settings.posting.reporting_component = "gitops-operator"
     settings.posting.reporting_instance = os.environ.get("HOSTNAME", "") or "gitops-operator"
     settings.posting.event_name_prefix = "gitops-operator-"
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # kopf holds no finalizer (``_without_kopf_finalizers``); the operator's own one
+    # (``finalizing``) has another name, which kopf would otherwise remove
+    settings.persistence.finalizer = f"{GROUP}/kopf-finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = _NoDiffBase()
     settings.watching.server_timeout = 300
@@ -85,6 +96,7 @@ async def configure(
 
         runtime.drift_watches = DriftWatches(runtime.kube, check_drift)
     memo.runtime = runtime
+    memo.finalizing = Finalizing(runtime, partial(_cleanup, runtime))
     join_shards(runtime, loop)
     if runtime.settings.metrics_port:
         metrics.serve(runtime.settings.metrics_port)
@@ -149,6 +161,7 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
             await runtime.webhook_runner.cleanup()
         runtime.executor.shutdown(wait=False, cancel_futures=True)
         runtime.shards.stop()
+        memo.finalizing.stop_all()
         if runtime.object_watches is not None:
             runtime.object_watches.stop_all()
         if runtime.drift_watches is not None:
@@ -159,7 +172,9 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, REPOSITORY_PLURAL)
-async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
+async def repository_changed(
+    body: kopf.Body, type: str, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
     """Track the repository for webhooks and for the Applications' reads; a new artifact
     wakes every Application that uses it."""
     runtime: Runtime = memo.runtime
@@ -178,6 +193,9 @@ async def repository_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: A
     if type != "DELETED" and delivery_of(previous) not in (None, delivery_of(body)):
         runtime.wake(REPOSITORY_KIND, key)  # a push another replica received (sharding)
     wake_if_now_owned(runtime, REPOSITORY_KIND, key, body)
+    memo.finalizing.seen(REPOSITORY_KIND, key, None if type == "DELETED" else body, logger)
+    if type == "DELETED":
+        _end_daemon(runtime, REPOSITORY_KIND, key, body)
 
 
 def _artifact_sha(repository: KubeObject | None) -> str | None:
@@ -186,12 +204,17 @@ def _artifact_sha(repository: KubeObject | None) -> str | None:
 
 
 @kopf.on.event(GROUP, VERSION, APPLICATION_PLURAL)
-async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
+async def application_changed(
+    body: kopf.Body, type: str, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
     runtime: Runtime = memo.runtime
     key = (str(body.metadata.namespace), str(body.metadata.name))
     for apps in runtime.apps_by_source.values():
         apps.discard(key)
-    if type != "DELETED":
+    if type == "DELETED":  # whichever replica reconciled it last
+        metrics.forget_application(*key)
+        runtime.applications.forget(*key)
+    else:
         source = body.get("spec", {}).get("sourceRef") or {}
         source_key = (str(source.get("namespace") or key[0]), str(source.get("name", "")))
         runtime.apps_by_source[source_key].add(key)
@@ -200,15 +223,26 @@ async def application_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: 
     track_substitute_sources(
         runtime.apps_by_substitute_source, key, None if type == "DELETED" else body
     )
-    if runtime.object_watches is not None:
-        client_of, objects = waited_objects(runtime, key, None if type == "DELETED" else body)
+    if runtime.object_watches is not None:  # those of the Applications this replica owns
+        owned = type != "DELETED" and runtime.shards.owns(APPLICATION_KIND, key, labels_of(body))
+        client_of, objects = waited_objects(runtime, key, body if owned else None)
         client = await runtime.call(client_of) if client_of is not None else None
         runtime.object_watches.track(key, client, objects)
-    if runtime.drift_watches is not None:
-        runtime.drift_watches.track(key, None if type == "DELETED" else body.get("status"))
+    track_drift(runtime, key, None if type == "DELETED" else body)
     track_settled(runtime.settled, key, None if type == "DELETED" else body)
     wake_if_asked(runtime, APPLICATION_KIND, key, body)
     wake_if_now_owned(runtime, APPLICATION_KIND, key, body)
+    memo.finalizing.seen(APPLICATION_KIND, key, None if type == "DELETED" else body, logger)
+    if type == "DELETED":
+        _end_daemon(runtime, APPLICATION_KIND, key, body)
+
+
+def _end_daemon(runtime: Runtime, kind: str, key: Key, body: kopf.Body) -> None:
+    """A deletion kopf saw no start of (no finalizer yet): the daemon, which kopf does not
+    stop then, ends at its next wake-up (a parked one would sleep on forever)."""
+    if not (body.get("metadata") or {}).get("deletionTimestamp"):
+        runtime.gone.add((kind, key, str(body.metadata.get("uid") or "")))
+        runtime.wake(kind, key)
 
 
 def _named_config_map(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
@@ -252,7 +286,11 @@ async def repository_daemon(
     runtime: Runtime = memo.runtime
     key = (str(namespace), name)
 
+    ref = ObjectRef(GROUP, REPOSITORY_KIND, str(namespace), name)
+    manager = finalizer_manager(runtime)
+
     def work(obj: KubeObject) -> Outcome:
+        ensure_finalizer(runtime.kube, ref, obj, manager)
         return reconcile_repository(obj, runtime.git, runtime.kube, now=now())
 
     await run_daemon(runtime, body, REPOSITORY_KIND, key, logger, work)
@@ -264,8 +302,11 @@ async def application_daemon(
 ) -> None:
     runtime: Runtime = memo.runtime
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
+    manager = finalizer_manager(runtime)
 
     def work(obj: KubeObject) -> Outcome:
+        ensure_finalizer(runtime.kube, ref, obj, manager)  # before anything is applied
+
         def write(status: dict[str, Any]) -> None:
             version = runtime.kube.patch_status(API_VERSION, ref, status)
             obj["status"] = {**(obj.get("status") or {}), **status}  # what finish() compares to
@@ -276,32 +317,34 @@ async def application_daemon(
     await run_daemon(runtime, body, APPLICATION_KIND, (str(namespace), name), logger, work)
 
 
-@kopf.on.delete(GROUP, VERSION, APPLICATION_PLURAL)
-async def application_deleted(
-    body: kopf.Body,
-    name: str,
-    namespace: str | None,
-    memo: kopf.Memo,
-    logger: Logger,
-    **_: Any,
-) -> None:
+async def _cleanup(
+    runtime: Runtime, kind: str, key: Key, body: KubeObject, logger: Logger
+) -> float | None:
+    if kind != APPLICATION_KIND:
+        return None  # a GitRepository leaves nothing behind
+    return await _delete_application(runtime, body, key[0], key[1], logger)
+
+
+async def _delete_application(
+    runtime: Runtime, body: KubeObject, namespace: str, name: str, logger: Logger
+) -> float | None:
     """deletionPolicy Delete prunes the inventory (objects marked prune: disabled stay),
-    once the last applied revision's PreDelete hooks have succeeded (``pre_delete``: kopf
-    calls again while they run; a failed one keeps the finalizer); Orphan leaves every
-    object in place."""
-    runtime: Runtime = memo.runtime
+    once the last applied revision's PreDelete hooks have succeeded (``pre_delete``: called
+    again after the returned delay while they run; a failed one keeps the finalizer);
+    Orphan leaves every object in place. Runs as the Application's owner
+    (``finalizing``); None: done, the finalizer may go."""
+    event_body = kopf.Body(cast(kopf.RawBody, body))
     metrics.forget_application(str(namespace), name)
     runtime.applications.forget(str(namespace), name)
     ref = ObjectRef(GROUP, APPLICATION_KIND, str(namespace), name)
-    await wait_until_owned(runtime, ref, body)
     if (body.get("spec") or {}).get(
         "deletionPolicy", DeletionPolicy.DELETE
     ) != DeletionPolicy.DELETE:
         logger.info("deletionPolicy Orphan: leaving the inventory in place")
-        return
+        return None
     owned = inventory.from_status(body.get("status") or {})
     if not owned:
-        return
+        return None
     loop = asyncio.get_running_loop()
     account = str((body.get("spec") or {}).get("serviceAccountName") or "")
     apps = runtime.applications
@@ -316,16 +359,16 @@ async def application_deleted(
             " the inventory are left in place, as with deletionPolicy Orphan"
         )
         logger.warning("%s", message)
-        kopf.event(body, type="Warning", reason="ServiceAccountNotFound", message=message)
-        return
+        kopf.event(event_body, type="Warning", reason="ServiceAccountNotFound", message=message)
+        return None
     try:  # the destination's manager; one that cannot be had leaves the objects in place
         destination = parse_destination(dict(body.get("spec") or {}))
         manager = await runtime.call(lambda: apps.manager_for(str(namespace), account, destination))
     except GitOpsError as exc:
         message = f"{exc.message}: the {len(owned)} object(s) of the inventory are left in place"
         logger.warning("%s", message)
-        kopf.event(body, type="Warning", reason=exc.reason, message=message)
-        return
+        kopf.event(event_body, type="Warning", reason=exc.reason, message=message)
+        return None
     current = await fresh(runtime, ref) or dict(body)
 
     def write(status: dict[str, Any]) -> None:
@@ -338,14 +381,32 @@ async def application_deleted(
     if outcome.status or outcome.conditions or outcome.events:
         await write_outcome(runtime, current, ref, outcome, logger)
         metrics.forget_application(str(namespace), name)
-        post_events(body, outcome.events, runtime.notifier)
-    if not done:  # the finalizer stays; kopf calls again after the delay
-        raise kopf.TemporaryError("waiting for PreDelete hooks", delay=outcome.requeue_after)
+        post_events(event_body, outcome.events, runtime.notifier)
+    if not done:  # the finalizer stays; called again after the delay
+        logger.info("waiting for PreDelete hooks")
+        return outcome.requeue_after
     pruned = await runtime.call(lambda: manager.delete_all(owned))
     logger.info("deleted %d object(s) of the inventory", len(pruned.changes.entries))
     if pruned.survivors:
-        raise kopf.TemporaryError(
-            f"{len(pruned.survivors)} object(s) could not be deleted:"
-            f" {'; '.join(pruned.messages()[:3])}",
-            delay=10,
+        logger.warning(
+            "%d object(s) could not be deleted: %s",
+            len(pruned.survivors),
+            "; ".join(pruned.messages()[:3]),
         )
+        return 10.0
+    return None
+
+
+def _without_kopf_finalizers(registry: kopf.OperatorRegistry) -> None:
+    """kopf puts its finalizer on every resource a daemon runs for (to stop the daemon
+    before the resource goes), from every replica: a write to resources another replica
+    owns. The daemons end by themselves once their resource is gone (``run_daemon``), and
+    the deletion's cleanup holds the operator's own finalizer (``finalizing``), which
+    only the owner writes."""
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(handler, requires_finalizer=False) for handler in spawning._handlers
+    ]
+
+
+_without_kopf_finalizers(kopf.get_default_registry())

@@ -237,12 +237,21 @@ class KubeClient:
             return False
         return True
 
-    def patch(self, api_version: str, ref: ObjectRef, body: dict[str, Any]) -> KubeObject:
-        """JSON-merge-patch an object (annotations, a spec flag): for the CLI's nudges."""
+    def patch(
+        self,
+        api_version: str,
+        ref: ObjectRef,
+        body: dict[str, Any],
+        *,
+        field_manager: str | None = None,
+    ) -> KubeObject:
+        """JSON-merge-patch an object (annotations, a spec flag, finalizers); the
+        managedFields name ``field_manager`` (default: the User-Agent's program)."""
         path = self._path(api_version, ref)
+        query = {"fieldManager": field_manager} if field_manager else None
         with _api_errors(f"patch {ref}"):
             return self._send(
-                "PATCH", path, body=_dump(body), content_type="application/merge-patch+json"
+                "PATCH", path, query, _dump(body), content_type="application/merge-patch+json"
             )
 
     def patch_status(self, api_version: str, ref: ObjectRef, status: dict[str, Any]) -> str:

@@ -48,6 +48,8 @@ async def run_daemon(
     status: Any = None
     try:
         while True:
+            if _gone(runtime, kind, key, body):
+                return
             if not await park_unless_owned(runtime, kind, key, body, logger):
                 version = None  # another replica may have written it meanwhile
                 continue  # another replica's: no request at all until ownership changes
@@ -72,6 +74,15 @@ async def run_daemon(
         unpark(runtime, kind, key)
 
 
+def _gone(runtime: Runtime, kind: str, key: Key, body: kopf.Body) -> bool:
+    """Whether the resource was deleted without a deletion phase (no finalizer)."""
+    gone = (kind, key, str(body.metadata.get("uid") or ""))
+    if gone in runtime.gone:
+        runtime.gone.discard(gone)
+        return True
+    return False
+
+
 async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
     """``_watched``, waiting up to ``CATCH_UP`` seconds for the watch to bring the last
     pass's writes (it lags them by a few milliseconds, more while the operator is busy)."""
@@ -84,8 +95,8 @@ async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject |
 def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
     """A copy of the daemon's body (kopf keeps it current from the watch) when it is known
     to hold everything the last pass wrote: at the first pass, when its resourceVersion
-    is the one the last pass left, or when its status is the one the last pass left (kopf's
-    own finalizer patch moves the version); else None (read it afresh)."""
+    is the one the last pass left, or when its status is the one the last pass left
+    (another writer's metadata patch moves the version); else None (read it afresh)."""
     if (
         version
         and body.metadata.get("resourceVersion") != version
@@ -155,7 +166,7 @@ async def reconcile_once(
     if not still_owned():  # moved meanwhile: its new owner writes the outcome
         logger.info("no longer owned by this replica: outcome dropped")
         return Outcome({}, [], 0.0)
-    outcome = replace(outcome, status=with_shard(runtime, outcome.status))
+    outcome = replace(outcome, status=with_shard(runtime, outcome.status, obj.get("status")))
     await write_outcome(runtime, obj, ref, outcome, logger)
     post_events(body, outcome.events, runtime.notifier)
     return outcome

@@ -76,6 +76,9 @@ class Runtime:
     commit that changes none of their inputs does not wake them (``unaffected.to_wake``)."""
     started: dict[tuple[str, Key], tuple[Any, ...]] = field(default_factory=dict)
     """What the latest pass of each resource started from (see ``wake_if_asked``)."""
+    gone: set[tuple[str, Key, str]] = field(default_factory=set)
+    """Resources (kind, key, uid) deleted while their daemon runs: kopf stops a daemon
+    when a deletion starts, which a resource without the finalizer skips."""
     queued: set[tuple[str, Key]] = field(default_factory=set)
     """Resources whose pass waits for the reconcile pool: it has not read its source yet,
     so a new artifact needs no wake-up (``controller.repository_changed``)."""

@@ -8,13 +8,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
 from . import metrics
-from .api import API_VERSION, APPLICATION_KIND, REPOSITORY_KIND, status_fields
+from .api import APPLICATION_KIND, REPOSITORY_KIND, status_fields
 from .errors import FencedError
 from .kube import WRITE_FENCE, KubeClient, load_api_client
-from .objects import KubeObject, ObjectRef
 from .runtime import Key, Runtime, user_agent
 from .sharding import View
 
@@ -76,6 +73,10 @@ async def park_unless_owned(
     until ownership may have changed and return False."""
     shards = runtime.shards
     if not shards.owns(kind, key, labels_of(body)):
+        if (kind, key) not in shards.parked and kind == APPLICATION_KIND:
+            track_drift(runtime, key, None)
+            if runtime.object_watches is not None:  # its waits are its owner's to watch
+                runtime.object_watches.track(key, None, ())
         shards.parked.add((kind, key))
         if (kind, key) in shards.active:
             shards.active.discard((kind, key))
@@ -88,7 +89,18 @@ async def park_unless_owned(
     if shards.enabled and (kind, key) not in shards.active:
         shards.active.add((kind, key))
         count_owned(runtime)
+        if kind == APPLICATION_KIND:
+            track_drift(runtime, key, body)
     return True
+
+
+def track_drift(runtime: Runtime, key: Key, body: Mapping[str, Any] | None) -> None:
+    """The drift watches (``settings.drift_watches``) cover the objects of the Applications
+    this replica owns, no other (``body`` None: the Application is gone)."""
+    if runtime.drift_watches is None:
+        return
+    owned = body is not None and runtime.shards.owns(APPLICATION_KIND, key, labels_of(body))
+    runtime.drift_watches.track(key, body.get("status") if body is not None and owned else None)
 
 
 def unpark(runtime: Runtime, kind: str, key: Key) -> None:
@@ -126,29 +138,14 @@ def still_owned() -> bool:
     return True
 
 
-def with_shard(runtime: Runtime, status: dict[str, Any]) -> dict[str, Any]:
-    """``status`` naming the replica that writes it (``status.shard``) when sharded."""
-    if not runtime.shards.enabled:
-        return status
-    return {**status, status_fields.SHARD: runtime.shards.identity}
-
-
-async def wait_until_owned(runtime: Runtime, ref: ObjectRef, body: Mapping[str, Any]) -> None:
-    """Hold a deletion another replica owns: returning would let kopf remove the finalizer
-    before the owner pruned. Once the Application is gone (the owner is done), or after
-    a lease duration, a TemporaryError ends the call and keeps the finalizer; once owned,
-    the deletion's writes pass the fence."""
-    if not runtime.shards.enabled:
-        return
-    key = (ref.namespace, ref.name)
-    waited = 0.0
-    while not runtime.shards.owns(APPLICATION_KIND, key, labels_of(body)):
-        current: KubeObject | None = await runtime.call(lambda: runtime.kube.get(API_VERSION, ref))
-        if waited >= runtime.shards.timing.lease_duration or current is None:
-            raise kopf.TemporaryError(
-                f"owned by another replica than {runtime.shards.identity}",
-                delay=runtime.shards.timing.lease_duration,
-            )
-        await asyncio.sleep(1.0)
-        waited += 1.0
-    fence_writes(runtime, APPLICATION_KIND, key, body)
+def with_shard(
+    runtime: Runtime, status: dict[str, Any], current: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``status`` naming the replica that writes it (``status.shard``) when sharded; with
+    sharding off, removing the ``status.shard`` an earlier sharded run left (``current``:
+    the status as last read)."""
+    if runtime.shards.enabled:
+        return {**status, status_fields.SHARD: runtime.shards.identity}
+    if (current or {}).get(status_fields.SHARD) is not None:
+        return {**status, status_fields.SHARD: None}  # a merge patch's null removes it
+    return status

@@ -4,6 +4,7 @@ nothing is ever forced."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -11,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from gitops_operator.errors import FencedError
+from gitops_operator.kube import WRITE_FENCE
+from gitops_operator.reconcilers.revert_jobs import GitReverts, JobResult, RevertJob
 from gitops_operator.source import Credentials, GitSource
 from gitops_operator.source.hosts import HostPolicy
 from gitops_operator.source.revert import RevertError, RevertPlan, _Session, push_revert
@@ -186,3 +190,42 @@ def test_a_branch_already_reverted_by_hand_gets_nothing(tmp_path, remote, push_s
     assert push_server.requests["push"] == pushes
     heads = on_server(remote, "for-each-ref", "--format=%(refname)", "refs/heads")
     assert heads.split() == ["refs/heads/main"]
+
+
+def run_job(jobs: GitReverts, key, git: GitSource, job: RevertJob, fence) -> JobResult:
+    """Submit the job from a pass whose write fence is ``fence``; its result."""
+    token = WRITE_FENCE.set(fence)
+    try:
+        jobs.submit(key, git, job)
+    finally:
+        WRITE_FENCE.reset(token)
+    deadline = time.monotonic() + 60
+    while (result := jobs.collect(key)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert result is not None, "the job finished"
+    return result
+
+
+def test_a_replica_that_lost_the_application_pushes_no_revert(tmp_path, remote, push_server):
+    """The job runs on the revert pool, after the pass: the fence of the pass that started
+    it is checked right before the push (sharding: ownership may have moved meanwhile)."""
+    good, failed, good_tree = history(remote)
+    pushes = push_server.requests["push"]
+    jobs, key = GitReverts(), ("ns", "app", "uid", failed)
+    job = RevertJob(plan(remote, good, failed), creds(*WRITE))
+    owned = False
+
+    def fence() -> None:
+        if not owned:
+            raise FencedError("Application ns/app is not owned by replica r1")
+
+    refused = run_job(jobs, key, source(tmp_path), job, fence)
+    assert isinstance(refused.error, FencedError), refused
+    assert push_server.requests["push"] == pushes, "nothing pushed"
+    assert on_server(remote, "branch", "--list", "gitops-operator/*") == ""
+
+    owned = True  # ownership back: the same job pushes
+    pushed = run_job(jobs, key, source(tmp_path), job, fence).pushed
+    assert pushed is not None and pushed.commit
+    assert on_server(remote, "rev-parse", f"{pushed.commit}^{{tree}}") == good_tree
+    assert push_server.requests["push"] == pushes + 1

@@ -14,6 +14,7 @@ import pytest
 
 from gitops_operator.api import API_VERSION
 from gitops_operator.errors import FencedError
+from gitops_operator.finalizing import FINALIZER
 from gitops_operator.kube import WRITE_FENCE
 from gitops_operator.manager.workers import Workers
 from gitops_operator.objects import ObjectRef
@@ -24,6 +25,7 @@ from .support import Operator, custom, get_status, wait_for
 from .test_reconcile import synced_to
 
 N = 30
+FINALIZER_FIELD = f'v:"{FINALIZER}"'
 LEASE = 6
 HASH_REPLICAS = ("r0", "r1", "r2")
 
@@ -62,10 +64,31 @@ def shard_of(kube, namespace, name):
 
 
 def owned_metric(proc) -> float:
+    return metric(proc, r'gitops_shard_owned\{kind="Application"\}')
+
+
+def metric(proc, name: str) -> float:
     url = f"http://127.0.0.1:{proc.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    found = re.search(r'^gitops_shard_owned\{kind="Application"\} (\S+)$', text, re.M)
+    try:
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+    except OSError:  # not serving yet
+        return 0.0
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+def managers(obj) -> list[str]:
+    return [entry["manager"] for entry in obj["metadata"].get("managedFields") or []]
+
+
+def finalizer_writers(obj) -> list[str]:
+    """The field managers that own the operator's finalizer (managedFields)."""
+    return [
+        entry["manager"]
+        for entry in obj["metadata"].get("managedFields") or []
+        if FINALIZER_FIELD
+        in ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:finalizers", {})
+    ]
 
 
 def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves(
@@ -75,6 +98,11 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
     first = repo.commit({f"apps/{n}/cm.yaml": configmap(n, v="1") for n in names})
     envs = [hash_env(namespace, identity) for identity in HASH_REPLICAS]
     with replicas(operator, namespace, envs) as procs:
+        wait_for(  # else the first owner of a resource may be one that then hands it on
+            lambda: all(metric(p, "gitops_shard_members") == len(procs) for p in procs),
+            timeout=60,
+            what="every replica seeing every member",
+        )
         kube.apply(repository(namespace, repo.url, interval="1s"))
         for name in names:
             kube.apply(application(namespace, name, path=f"apps/{name}", interval="1m"))
@@ -101,18 +129,37 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         )
         for proc, identity in zip(procs, HASH_REPLICAS, strict=True):
             assert owned_metric(proc) == shares[identity]
+        # the API server's own record: each finalizer written by its owner, none by kopf
+        for name in names:
+            app = kube.get(API_VERSION, custom("Application", namespace, name))
+            assert finalizer_writers(app) == [f"gitops-operator-{expected(HASH_REPLICAS, name)}"]
+            assert "kopf" not in managers(app), app["metadata"]["managedFields"]
+        source = kube.get(API_VERSION, custom("GitRepository", namespace, "app"))
+        source_owner = owner(HASH_REPLICAS, shard_key("GitRepository", namespace, "app"))
+        assert finalizer_writers(source) == [f"gitops-operator-{source_owner}"]
 
         victim = procs[1]
         lost = [n for n in names if shard_of(kube, namespace, n) == "r1"]
         changed = lost[0]
+        doomed = lost[1]  # deleted while its owner is dead: pruned by whoever takes it
         victim.stop(signal.SIGKILL)
         killed = time.monotonic()
+        kube.delete(API_VERSION, custom("Application", namespace, doomed))
         second = repo.commit({f"apps/{changed}/cm.yaml": configmap(changed, v="2")})
         survivors = ("r0", "r2")
+        moved = [n for n in lost if n != doomed]
         wait_for(
-            lambda: all(shard_of(kube, namespace, n) == expected(survivors, n) for n in lost),
+            lambda: all(shard_of(kube, namespace, n) == expected(survivors, n) for n in moved),
             timeout=LEASE + 60,
             what="the killed replica's Applications taken over by the survivors",
+        )
+        wait_for(
+            lambda: (
+                kube.get(API_VERSION, custom("Application", namespace, doomed)) is None
+                and kube.get("v1", ObjectRef("", "ConfigMap", namespace, doomed)) is None
+            ),
+            timeout=60,
+            what="the Application deleted while its owner was dead pruned by its new owner",
         )
         took = time.monotonic() - killed
         wait_for(
@@ -226,3 +273,77 @@ def test_a_write_fence_stops_writes_before_they_are_sent_in_any_thread(kube, nam
         WRITE_FENCE.reset(token)
     kube.apply(cm)
     assert kube.get("v1", ref) is not None
+
+
+def test_status_shard_goes_once_sharding_is_turned_off(kube, operator, repo, namespace):
+    first = repo.commit({"apps/solo/cm.yaml": configmap("solo", v="1")})
+    env = {
+        "GITOPS_SHARDING": "labels",
+        "GITOPS_SHARD_IDENTITY": "only",
+        "GITOPS_SHARD_SELECTOR": "!sharding.fluxcd.io/key",
+    }
+    with replicas(operator, namespace, [env]):
+        kube.apply(repository(namespace, repo.url, interval="1s"))
+        kube.apply(application(namespace, "solo", path="apps/solo"))
+        wait_for(
+            lambda: (
+                synced_to(kube, namespace, first, "solo")
+                and shard_of(kube, namespace, "solo") == "only"
+            ),
+            timeout=90,
+            what="the Application synced by the sharded replica",
+        )
+    # the session's operator, not sharded, is back: its first writes drop status.shard
+    wait_for(
+        lambda: (
+            "shard" not in get_status(kube, "Application", namespace, "solo")
+            and "shard" not in get_status(kube, "GitRepository", namespace, "app")
+        ),
+        timeout=90,
+        what="status.shard removed from the Application and its GitRepository",
+    )
+    assert synced_to(kube, namespace, first, "solo")
+
+
+def test_a_replica_watches_for_drift_only_the_objects_of_its_own_applications(
+    kube, operator, repo, namespace
+):
+    account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: b\n"
+    first = repo.commit({"apps/a/cm.yaml": configmap("a", v="1"), "apps/b/sa.yaml": account})
+    envs = [
+        {
+            "GITOPS_SHARDING": "labels",
+            "GITOPS_SHARD_IDENTITY": f"shard-{key}",
+            "GITOPS_SHARD_SELECTOR": f"sharding.fluxcd.io/key={key}",
+        }
+        for key in ("a", "b")
+    ]
+    with replicas(operator, namespace, envs) as procs:
+        source = repository(namespace, repo.url, interval="1s")
+        source["metadata"]["labels"] = {"sharding.fluxcd.io/key": "a"}
+        kube.apply(source)
+        for name in ("a", "b"):
+            app = application(namespace, name, path=f"apps/{name}")
+            app["metadata"]["labels"] = {"sharding.fluxcd.io/key": name}
+            kube.apply(app)
+        wait_for(
+            lambda: all(synced_to(kube, namespace, first, n) for n in ("a", "b")),
+            timeout=90,
+            what="both Applications synced by their shards",
+        )
+
+        def watches() -> tuple[float, ...]:
+            return tuple(metric(p, "gitops_drift_watches") for p in procs)
+
+        # one kind each (ConfigMaps for a, ServiceAccounts for b), not both kinds on both
+        wait_for(lambda: watches() == (1, 1), timeout=30, what="one drift watch per replica")
+        kube.patch(
+            API_VERSION,
+            custom("Application", namespace, "b"),
+            {"metadata": {"labels": {"sharding.fluxcd.io/key": "a"}}},
+        )
+        wait_for(
+            lambda: watches() == (2, 0),
+            timeout=60,
+            what="the relabelled Application's kind watched by shard a only",
+        )

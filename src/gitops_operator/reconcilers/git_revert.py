@@ -22,7 +22,7 @@ from typing import Any
 from ..api import GitRevertSpec, RefKind, parse_repository_spec, sha_of, status_fields
 from ..api.git_revert import RevertTarget
 from ..conditions import ConditionType, ConditionUpdate
-from ..errors import ApiError, GitOpsError, RetryableError
+from ..errors import ApiError, FencedError, GitOpsError, RetryableError
 from ..source import GitSource
 from ..source.revert import RevertPlan
 from .credentials import load_revert_credentials
@@ -80,6 +80,8 @@ def step(
     failed = str(record.get("revision") or "")
     key: JobKey = (run.namespace, run.name, run.uid, failed)
     result = jobs.collect(key)
+    if result is not None and isinstance(result.error, FencedError):
+        result = None  # not pushed while another replica owned it: this pass starts over
     if result is not None:
         return _recorded(run, outcome, merged, record, result)
     if jobs.submitted(key):

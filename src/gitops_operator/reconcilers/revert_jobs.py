@@ -4,6 +4,7 @@ pass collects its result and records it (``git_revert``)."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..errors import GitOpsError
+from ..kube import WRITE_FENCE
 from ..source import Credentials, GitSource
 from ..source.revert import Pushed, RevertPlan, push_revert
 from .decisions import TIMESTAMP
@@ -42,7 +44,7 @@ def perform(git: GitSource, job: RevertJob) -> JobResult:
     """Push the revert, then open its pull request; every failure is returned, none
     raised (an unexpected one as reason GitRevertFailed)."""
     try:
-        pushed = push_revert(git, job.plan, job.credentials)
+        pushed = push_revert(git, job.plan, job.credentials, before_push=_fenced)
     except GitOpsError as exc:
         return JobResult(None, exc, _now())
     except Exception as exc:  # a bug must not stop the pool: report it
@@ -60,6 +62,14 @@ def perform(git: GitSource, job: RevertJob) -> JobResult:
                 error=GitOpsError(f"internal error: {exc}", reason="PullRequestFailed")
             )
     return JobResult(pushed, None, _now(), pull_request)
+
+
+def _fenced() -> None:
+    """The write fence of the pass that started the job (sharding): a replica that no
+    longer owns the Application pushes nothing (``FencedError``)."""
+    fence = WRITE_FENCE.get()
+    if fence is not None:
+        fence()
 
 
 def _now() -> str:
@@ -83,7 +93,8 @@ class GitReverts:
                 del self._jobs[stale]  # of an earlier failed revision, never collected
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="git-revert")
-            self._jobs[key] = self._pool.submit(perform, git, job)
+            context = contextvars.copy_context()  # the pass's write fence
+            self._jobs[key] = self._pool.submit(context.run, perform, git, job)
 
     def collect(self, key: JobKey) -> JobResult | None:
         """The job's result once it is done (and then forgotten), else None."""

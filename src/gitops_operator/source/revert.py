@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,9 +66,16 @@ class Pushed:
     note: str = ""
 
 
-def push_revert(source: GitSource, plan: RevertPlan, credentials: Credentials) -> Pushed:
+def push_revert(
+    source: GitSource,
+    plan: RevertPlan,
+    credentials: Credentials,
+    *,
+    before_push: Callable[[], None] = lambda: None,
+) -> Pushed:
     """Push ``plan``'s revert; ``RevertError`` (with its reason) when it cannot be,
-    ``RetryableError`` when the server could not be reached."""
+    ``RetryableError`` when the server could not be reached. ``before_push`` is called
+    right before the push itself (what it raises stops it: nothing is pushed)."""
     for sha in (plan.good, plan.failed):
         check_sha(sha, where="revision to revert")
     target = source.check_url(plan.url)
@@ -76,7 +84,7 @@ def push_revert(source: GitSource, plan: RevertPlan, credentials: Credentials) -
     work = Path(tempfile.mkdtemp(dir=root, prefix="revert-"))
     try:
         repo = git.Repo.init(work, bare=True)
-        return _Session(source, plan, credentials, target, repo).push()
+        return _Session(source, plan, credentials, target, repo, before_push).push()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -88,6 +96,7 @@ class _Session:
     credentials: Credentials
     target: Target | None
     repo: git.Repo
+    before_push: Callable[[], None] = lambda: None
 
     def push(self) -> Pushed:
         plan = self.plan
@@ -198,6 +207,7 @@ class _Session:
         """``commit`` to the branch, as a fast-forward or a creation only (no ``+``, no
         ``--force``): the server refuses anything else, and that is reported."""
         plan = self.plan
+        self.before_push()
         try:
             self.git(self.repo, "push", "--", plan.url, f"{commit}:refs/heads/{plan.branch}")
         except SourceError as exc:
