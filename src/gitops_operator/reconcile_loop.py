@@ -53,23 +53,16 @@ async def run_daemon(
             if not await park_unless_owned(runtime, kind, key, body, logger):
                 version = None  # another replica may have written it meanwhile
                 continue  # another replica's: no request at all until ownership changes
-            # whatever woke the daemon until now is seen by this pass: it reads the body,
-            # the source and the objects after this point
-            runtime.waker(kind, key).clear()
-            try:
-                watched = None if version is None else await _caught_up(body, version, status)
-                obj = watched or await fresh(runtime, ref)
-            except GitOpsError as exc:
-                logger.warning("cannot read %s: %s", ref, exc.message)
+            done = await _one_pass(runtime, body, kind, key, logger, work, version, status)
+            if isinstance(done, GitOpsError):
+                logger.warning("cannot read %s: %s", ref, done.message)
                 await runtime.sleep(kind, key, API_RETRY)
                 continue
-            if obj is None:
+            if done is None:
                 runtime.started.pop((kind, key), None)
                 return
-            runtime.started[(kind, key)] = request_of(obj)
-            outcome = await reconcile_once(runtime, body, obj, ref, logger, partial(work, obj))
-            version, status = str(obj["metadata"].get("resourceVersion") or ""), obj.get("status")
-            await runtime.sleep(kind, key, outcome.requeue_after)
+            version, status, requeue = done
+            await runtime.sleep(kind, key, requeue)
     finally:
         unpark(runtime, kind, key)
 
@@ -83,28 +76,79 @@ def _gone(runtime: Runtime, kind: str, key: Key, body: kopf.Body) -> bool:
     return False
 
 
-async def _caught_up(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
-    """``_watched``, waiting up to ``CATCH_UP`` seconds for the watch to bring the last
-    pass's writes (it lags them by a few milliseconds, more while the operator is busy)."""
+async def _one_pass(
+    runtime: Runtime,
+    body: kopf.Body,
+    kind: str,
+    key: Key,
+    logger: Logger,
+    work: Callable[[KubeObject], Outcome],
+    version: str | None,
+    status: Any,
+) -> tuple[str, Any, float] | GitOpsError | None:
+    """Once its turn comes (``Runtime.passes``: thousands due at once wait there, FIFO,
+    without a copy of their resource each), read the resource, reconcile it and write the
+    outcome. Returns what the next pass compares the body with (its resourceVersion and
+    status) and when that one is due; the read's error; None when the resource is gone.
+    The pass's copy of the resource is not kept while the daemon sleeps."""
+    ref = ObjectRef(GROUP, kind, key[0], key[1])
+    if version is not None:
+        await _caught_up(body, version, status)  # before its turn: this waits no pool
+    async with runtime.passes:
+        # whatever woke the daemon until now is seen by this pass: it reads the body,
+        # the source and the objects after this point
+        runtime.waker(kind, key).clear()
+        try:
+            watched = None if version is None else _watched(body, version, status)
+            obj = watched or await fresh(runtime, ref)
+        except GitOpsError as exc:
+            return exc
+        if obj is None:
+            return None
+        runtime.started[(kind, key)] = request_of(obj)
+        outcome = await reconcile_once(runtime, body, obj, ref, logger, partial(work, obj))
+        return (
+            str(obj["metadata"].get("resourceVersion") or ""),
+            obj.get("status"),
+            outcome.requeue_after,
+        )
+
+
+async def _caught_up(body: kopf.Body, version: str, status: Any) -> None:
+    """Wait up to ``CATCH_UP`` seconds for the watch to bring the last pass's writes to
+    the body (it lags them by a few milliseconds, more while the operator is busy)."""
     deadline = time.monotonic() + CATCH_UP
-    while (obj := _watched(body, version, status)) is None and time.monotonic() < deadline:
+    while not _holds(body, version, status) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    return obj
+
+
+def _holds(body: kopf.Body, version: str, status: Any) -> bool:
+    """Whether the daemon's body (kopf keeps it current from the watch) is known to hold
+    everything the last pass wrote: at the first pass, when its resourceVersion is the
+    one the last pass left, or when its status is the one the last pass left (another
+    writer's metadata patch moves the version)."""
+    return (
+        not version
+        or body.metadata.get("resourceVersion") == version
+        or _merged(body.get("status")) == _merged(status)
+    )
 
 
 def _watched(body: kopf.Body, version: str, status: Any) -> KubeObject | None:
-    """A copy of the daemon's body (kopf keeps it current from the watch) when it is known
-    to hold everything the last pass wrote: at the first pass, when its resourceVersion
-    is the one the last pass left, or when its status is the one the last pass left
-    (another writer's metadata patch moves the version); else None (read it afresh)."""
-    if (
-        version
-        and body.metadata.get("resourceVersion") != version
-        and _merged(body.get("status")) != _merged(status)
-    ):
+    """A copy of the daemon's body when it ``_holds`` the last pass's writes; else None
+    (read it afresh)."""
+    if not _holds(body, version, status):
         return None
-    copied: KubeObject = json.loads(json.dumps(dict(body)))  # a deep copy, in C
+    raw = dict(body)
+    raw["metadata"] = _lean(raw.get("metadata") or {})
+    copied: KubeObject = json.loads(json.dumps(raw))  # a deep copy, in C
     return copied
+
+
+def _lean(metadata: Any) -> Any:
+    """The metadata without ``managedFields``: no pass reads the resource's own (a third
+    of an Application's body); without them the pass's copy is that much smaller."""
+    return {k: v for k, v in metadata.items() if k != "managedFields"}
 
 
 def _merged(value: Any) -> Any:
@@ -117,10 +161,14 @@ def _merged(value: Any) -> Any:
 
 
 async def fresh(runtime: Runtime, ref: ObjectRef) -> KubeObject | None:
-    """The object as the API server has it now (the daemon's body may lag our writes)."""
-    return await asyncio.get_running_loop().run_in_executor(
+    """The object as the API server has it now (the daemon's body may lag our writes),
+    without its ``managedFields``."""
+    obj = await asyncio.get_running_loop().run_in_executor(
         runtime.executor, runtime.kube.get, API_VERSION, ref
     )
+    if obj is not None and isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = _lean(obj["metadata"])
+    return obj
 
 
 async def reconcile_once(

@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     import kopf
 
     from . import controller  # noqa: F401 - registers the handlers
+    from .kopf_session import bound_for  # registers the login: a bounded connection pool
 
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
@@ -201,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.leader_elect:
         with standby_probe(args.liveness_port):
             wait_for_leadership(settings, args.kubeconfig)
+    bound_for(args.namespace)
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     kopf.run(
         standalone=True,

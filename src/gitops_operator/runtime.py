@@ -48,6 +48,10 @@ SourceKey = tuple[str, str, str]  # kind, namespace, name
 API_RETRY = 2.0
 """Seconds between attempts to read or write a resource while the API server is down."""
 T = TypeVar("T")
+PASSES_PER_WORKER = 2
+"""Passes under way at once per reconcile worker: each holds its resource's body (and,
+queued for the pool, would hold it while thousands wait); twice the pool keeps it busy
+between a pass's trips to it."""
 
 
 @dataclass(slots=True)
@@ -91,6 +95,8 @@ class Runtime:
     """Watches of the kinds in use that ask for drift checks (``settings.drift_watches``)."""
     shards: Shards = field(default_factory=lambda: Shards.from_settings(Settings()))
     """Which resources this replica owns (``settings.sharding``)."""
+    passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASSES_PER_WORKER))
+    """The passes that hold a copy of their resource at once (``reconcile_loop``)."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -107,7 +113,18 @@ class Runtime:
             allowed_hosts=settings.allowed_git_hosts,
         )
         router = PushRouter(kube, settings.webhook_secret)
-        return cls(settings, kube, git, apps, executor, router, notifier=notifier, shards=shards)
+        passes = asyncio.Semaphore(PASSES_PER_WORKER * settings.concurrency)
+        return cls(
+            settings,
+            kube,
+            git,
+            apps,
+            executor,
+            router,
+            notifier=notifier,
+            shards=shards,
+            passes=passes,
+        )
 
     def waker(self, kind: str, key: Key) -> asyncio.Event:
         return self.wakers.setdefault((kind, key), asyncio.Event())
