@@ -237,19 +237,26 @@ class Env:
         self.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
-@contextlib.contextmanager
-def operator(env: Env) -> Iterator[dict[str, int]]:
-    """``python -m gitops_operator run`` against the cluster, until /healthz answers."""
-    variables = {
-        # one trusted tenant, like the other tools measured: the operator's own identity
+def operator_variables(env: Env, **extra: str) -> dict[str, str]:
+    """The operator's environment in a benchmark: one trusted tenant, like the other tools
+    measured (the operator's own identity), the pools of ``env.opts``, then ``extra``;
+    ``--operator-env`` overrides them all."""
+    return {
         "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
         "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
         "GITOPS_METRICS_PORT": "0",
         "GITOPS_WEBHOOK_PORT": "0",
         "GITOPS_CONCURRENCY": str(env.opts.concurrency),
         "GITOPS_APPLY_CONCURRENCY": str(env.opts.apply_concurrency),
+        **extra,
         **env.opts.operator_env,
     }
+
+
+@contextlib.contextmanager
+def operator(env: Env) -> Iterator[dict[str, int]]:
+    """``python -m gitops_operator run`` against the cluster, until /healthz answers."""
+    variables = operator_variables(env)
     if env.opts.webhook:
         variables.pop("GITOPS_WEBHOOK_PORT")  # OperatorProcess's free port
         variables["GITOPS_WEBHOOK_SECRET"] = f"{NAMESPACE}/{WEBHOOK_SECRET}"

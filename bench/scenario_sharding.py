@@ -28,7 +28,16 @@ from itertools import groupby, pairwise
 from pathlib import Path
 
 from audit import kwok_patch
-from environment import KWOK_CONFIG, NAMESPACE, OURS, Env, Options, create_all, start_cluster
+from environment import (
+    KWOK_CONFIG,
+    NAMESPACE,
+    OURS,
+    Env,
+    Options,
+    create_all,
+    operator_variables,
+    start_cluster,
+)
 from gitops_operator.kube import KubeClient, load_api_client
 from gitops_operator.sharding import Timing, owner, shard_key, shares
 from gitserver import GitHTTPServer
@@ -140,18 +149,12 @@ def check_writes(writes: list[Write], killed_at: float, lost: set[str]) -> Proof
 def _operators(env: Env, stack: contextlib.ExitStack) -> dict[str, OperatorProcess]:
     procs = {}
     for identity in REPLICAS:
-        variables = {
-            "GITOPS_DEFAULT_SERVICE_ACCOUNT": "",
-            "GITOPS_NO_CROSS_NAMESPACE_REFS": "false",
-            "GITOPS_METRICS_PORT": "0",
-            "GITOPS_WEBHOOK_PORT": "0",
-            "GITOPS_CONCURRENCY": str(env.opts.concurrency),
-            "GITOPS_APPLY_CONCURRENCY": str(env.opts.apply_concurrency),
-            "GITOPS_SHARDING": "hash",
-            "GITOPS_SHARD_IDENTITY": identity,
-            "GITOPS_LEADER_ELECTION_NAMESPACE": NAMESPACE,
-            **env.opts.operator_env,
-        }
+        variables = operator_variables(
+            env,
+            GITOPS_SHARDING="hash",
+            GITOPS_SHARD_IDENTITY=identity,
+            GITOPS_LEADER_ELECTION_NAMESPACE=NAMESPACE,
+        )
         proc = OperatorProcess(env.cluster.kubeconfig, env.work / identity, variables)
         procs[identity] = stack.enter_context(proc)
     for proc in procs.values():

@@ -154,10 +154,7 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
             what="the killed replica's Applications taken over by the survivors",
         )
         wait_for(
-            lambda: (
-                kube.get(API_VERSION, custom("Application", namespace, doomed)) is None
-                and kube.get("v1", ObjectRef("", "ConfigMap", namespace, doomed)) is None
-            ),
+            lambda: pruned_and_gone(kube, namespace, doomed),
             timeout=60,
             what="the Application deleted while its owner was dead pruned by its new owner",
         )
@@ -185,10 +182,7 @@ def test_hash_sharding_splits_the_applications_and_a_killed_replicas_share_moves
         gone = kept[0]
         kube.delete(API_VERSION, custom("Application", namespace, gone))
         wait_for(
-            lambda: (
-                kube.get(API_VERSION, custom("Application", namespace, gone)) is None
-                and kube.get("v1", ObjectRef("", "ConfigMap", namespace, gone)) is None
-            ),
+            lambda: pruned_and_gone(kube, namespace, gone),
             timeout=60,
             what="the deleted Application's ConfigMap pruned, then the Application gone",
         )
@@ -347,3 +341,11 @@ def test_a_replica_watches_for_drift_only_the_objects_of_its_own_applications(
             timeout=60,
             what="the relabelled Application's kind watched by shard a only",
         )
+
+
+def pruned_and_gone(kube, namespace: str, name: str) -> bool:
+    """The Application ``name`` and its ConfigMap of the same name are both gone."""
+    return (
+        kube.get(API_VERSION, custom("Application", namespace, name)) is None
+        and kube.get("v1", ObjectRef("", "ConfigMap", namespace, name)) is None
+    )
