@@ -57,11 +57,12 @@ def fetch_source(
     if repo is None:  # not seen by the operator's watch yet
         repo = kube.get(API_VERSION, ref)
     age = seconds_since(str(run.obj["metadata"].get("creationTimestamp") or ""), run.now)
-    # created together with its source, and seen first: nothing to report yet
-    awaited = SourceAwaitedError if age < SOURCE_GRACE and not run.obj.get("status") else None
+    # a new Application created together with its source, and seen first: nothing to
+    # report yet (no status, no Event) while the source is on its way
+    new = age < SOURCE_GRACE and not run.obj.get("status")
+    pending = SourceAwaitedError if new else SourcePendingError
     if repo is None:
         if age < SOURCE_GRACE:
-            pending = awaited or SourcePendingError
             raise pending(f"waiting for {ref} to be created", requeue_after=2.0)
         raise SourceNotReadyError(f"{ref} not found", requeue_after=10.0)
     published = (repo.get("status") or {}).get(status_fields.ARTIFACT) or {}
@@ -75,9 +76,7 @@ def fetch_source(
                 f"{ref} has no artifact: {repo_ready.get('message', '')}",
                 requeue_after=10.0,
             )
-        raise (awaited or SourcePendingError)(
-            f"waiting for {ref} to fetch its first artifact", requeue_after=5.0
-        )
+        raise pending(f"waiting for {ref} to fetch its first artifact", requeue_after=5.0)
     if failing:
         run.source_failing = ConditionUpdate(
             ConditionType.SOURCE_READY,
