@@ -107,7 +107,8 @@ def test_an_application_created_before_its_source_writes_nothing_while_it_waits(
 
     repo.commit({"app/config.yaml": CONFIGMAP.format(color="green")})
     repository, application = sources(namespace, repo.url).split("---\n")
-    before = waiting_passes()
+    # the operator may have started just now: its /metrics answers within seconds
+    [before] = wait_for(lambda: [waiting_passes()], ignore=(OSError,), what="/metrics")
     apply_yaml(kube, application)
     wait_for(lambda: waiting_passes() > before, timeout=30, what="a pass of the new Application")
     assert get_status(kube, "Application", namespace, "app") == {}
