@@ -16,6 +16,10 @@ that is refused (RBAC, a kind no longer served) is logged, counted
 (``gitops_drift_watch_failures_total``) and tried again every ``RETRY`` seconds;
 meanwhile ``driftInterval`` covers that kind.
 
+A kind some health wait needs (``health_watches``: one of its objects was not healthy
+right after its apply) is streamed whole instead, from the same resourceVersion on, and
+its events also go to the health waits.
+
 Memory: the index holds one string (the inventory id) per managed object, in a dict
 and a frozenset: about 270 bytes per object (``bench/drift.py`` measures it); a kind
 costs one thread and one connection.
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, NotFoundError
+from .health_watches import HealthWatches
 from .kube import KubeClient
 from .metrics import DRIFT_WAKEUPS, DRIFT_WATCH_FAILURES, DRIFT_WATCHES
 
@@ -163,9 +168,13 @@ class DriftWatches:
     kube: KubeClient
     wake: Callable[[Key], None]
     debounce: float = DEBOUNCE
+    health: HealthWatches | None = None
+    """The health waits fed by the kinds streamed whole (``health_watches``)."""
     index: Index = field(default_factory=Index)
     _hashes: dict[Key, int] = field(default_factory=dict)
     _stops: dict[Kind, threading.Event] = field(default_factory=dict)
+    _since: dict[Kind, str] = field(default_factory=dict)
+    """The resourceVersion each kind's stream has reached: a restarted stream resumes."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pending: threading.Condition = field(default_factory=threading.Condition)
     _debouncer: Debouncer = field(default_factory=lambda: Debouncer(DEBOUNCE, SPACING))
@@ -187,51 +196,79 @@ class DriftWatches:
             wanted = set(self.index.kinds)
             for kind in [k for k in self._stops if k not in wanted]:
                 self._stops.pop(kind).set()
+                self._since.pop(kind, None)
+                if self.health is not None:
+                    self.health.streaming(kind, None)
             for kind in wanted - self._stops.keys():
-                stop = self._stops[kind] = threading.Event()
-                threading.Thread(
-                    target=self._watch, args=(kind, stop), name="watch-drift", daemon=True
-                ).start()
+                self._start(kind)
             DRIFT_WATCHES.set(len(self._stops))
             if self._flusher is None:
                 self._debouncer.delay = self.debounce
                 self._flusher = threading.Thread(target=self._flush, name="drift-wake", daemon=True)
                 self._flusher.start()
 
+    def restart(self, kind: Kind) -> None:
+        """Stream ``kind`` anew from where it is (whole, if the health waits want it)."""
+        with self._lock:
+            if kind in self._stops:
+                self._stops.pop(kind).set()
+                self._start(kind)
+
     def stop_all(self) -> None:
         with self._lock:
-            for stop in self._stops.values():
+            for kind, stop in self._stops.items():
                 stop.set()
+                if self.health is not None:
+                    self.health.streaming(kind, None)
             self._stops.clear()
             DRIFT_WATCHES.set(0)
+
+    def _start(self, kind: Kind) -> None:
+        stop = self._stops[kind] = threading.Event()
+        threading.Thread(
+            target=self._watch, args=(kind, stop), name="watch-drift", daemon=True
+        ).start()
 
     def _watch(self, kind: Kind, stop: threading.Event) -> None:
         api_version, name = kind
         group = api_version.rpartition("/")[0]
-        since, refused = "", False
+        since, refused, whole = self._since.get(kind, ""), False, False
+        health = self.health if self.health is not None and self.health.wants(kind) else None
         while not stop.is_set():
+            if health is not None and since and not whole:  # every event after it comes whole
+                health.streaming(kind, time.monotonic())
+                whole = True
             try:
-                for event in self.kube.watch_metadata(api_version, name, since, WATCH_TIMEOUT):
+                for event in self.kube.watch_metadata(
+                    api_version, name, since, WATCH_TIMEOUT, full=health is not None
+                ):
                     if stop.is_set():
                         return
-                    meta = (event.get("object") or {}).get("metadata") or {}
+                    obj = event.get("object") or {}
+                    meta = obj.get("metadata") or {}
                     if event.get("type") == "ERROR":  # 410 Gone: start again from now
-                        since = ""
+                        since, whole = "", self._gap(kind, health)
                         stop.wait(ERROR_RETRY / 4)
                         break
-                    since = str(meta.get("resourceVersion") or since)
+                    since = self._since[kind] = str(meta.get("resourceVersion") or since)
+                    if health is not None and not whole:  # listed: whole from here on
+                        health.streaming(kind, time.monotonic())
+                        whole = True
                     if refused:
                         refused = False
                         log.info("watch of %s %s works again", api_version, name)
-                    self._seen(group, name, str(event.get("type")), meta)
+                    event_type = str(event.get("type"))
+                    self._seen(group, name, event_type, meta)
+                    if health is not None and event_type != "BOOKMARK":
+                        health.seen(object_id(group, name, meta), event_type, obj)
             except (ApiError, NotFoundError) as exc:
                 code = exc.code if isinstance(exc, ApiError) else 404
-                if code in (0, 429) or code >= 500:
+                if code in (0, 429) or code >= 500:  # resumed from ``since``: nothing missed
                     log.info("watch of %s %s broke, resuming: %s", api_version, name, exc)
                     stop.wait(ERROR_RETRY)
                     continue
                 if code == 410:  # too old a resourceVersion: start again from now
-                    since = ""
+                    since, whole = "", self._gap(kind, health)
                     continue
                 reason = {403: "forbidden", 404: "not_found"}.get(code, "refused")
                 DRIFT_WATCH_FAILURES.labels(f"{api_version}/{name}", reason).inc()
@@ -245,10 +282,19 @@ class DriftWatches:
                         RETRY,
                     )
                 refused = True
+                whole = self._gap(kind, health)  # health waits read until it works again
                 stop.wait(RETRY)
             except Exception:  # a bug must not end drift detection for the kind
                 log.exception("watch of %s %s failed", api_version, name)
+                whole = self._gap(kind, health)  # the event it failed on was not judged
                 stop.wait(RETRY)
+
+    def _gap(self, kind: Kind, health: HealthWatches | None) -> bool:
+        """The health waits may have missed events of ``kind``: they read until the stream
+        is whole again. Returns False (not whole)."""
+        if health is not None:
+            health.streaming(kind, None)
+        return False
 
     def _seen(self, group: str, kind: str, event_type: str, meta: Mapping[str, Any]) -> None:
         app = self.index.objects.get(object_id(group, kind, meta))

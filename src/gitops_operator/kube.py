@@ -194,14 +194,20 @@ class KubeClient:
             for event in self._dyn.watch(resource, namespace, ref.name, timeout=timeout):
                 yield str(event["type"])
 
-    def watch_metadata(self, version: str, kind: str, since: str, timeout: int) -> Iterator[Any]:
+    def watch_metadata(
+        self, version: str, kind: str, since: str, timeout: int, *, full: bool = False
+    ) -> Iterator[Any]:
         """Events of every object of ``kind`` (all namespaces) from resourceVersion
         ``since`` (empty: from now, after a one-item list), as PartialObjectMetadata: no
-        spec, no status, nothing kept. Bookmarks keep the resourceVersion fresh."""
-        path, accept = str(self.resource(version, kind).path()), _METADATA
+        spec, no status, nothing kept; ``full``: the whole objects. Bookmarks keep the
+        resourceVersion fresh."""
+        path = str(self.resource(version, kind).path())
+        accept = "application/json" if full else _METADATA
         with _api_errors(f"watch {kind}"):
             if not since:
-                found = self._send("GET", path, {"limit": "1"}, accept=f"{accept}List")
+                found = self._send(
+                    "GET", path, {"limit": "1"}, accept=accept if full else f"{accept}List"
+                )
                 since = str(found["metadata"]["resourceVersion"])
                 yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": since}}}
             query = {"watch": "1", "resourceVersion": since, "allowWatchBookmarks": "true"}

@@ -154,7 +154,7 @@ class FakeKube:
     def __init__(self, events: list[dict]) -> None:
         self.events = events
 
-    def watch_metadata(self, api_version: str, kind: str, since: str, timeout: int):
+    def watch_metadata(self, api_version: str, kind: str, since: str, timeout: int, full=False):
         if kind == "ConfigMap":
             raise ApiError("watch ConfigMap: forbidden", code=403, api_reason="Forbidden")
         yield from self.events
