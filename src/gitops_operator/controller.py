@@ -94,7 +94,9 @@ async def configure(
         def check_drift(app: Key) -> None:  # from a watch thread
             loop.call_soon_threadsafe(runtime.check_drift, app)
 
-        runtime.drift_watches = DriftWatches(runtime.kube, check_drift)
+        health = runtime.applications.health_watches
+        runtime.drift_watches = DriftWatches(runtime.kube, check_drift, health=health)
+        health.wake, health.on_want = wake_application, runtime.drift_watches.restart
     memo.runtime = runtime
     memo.finalizing = Finalizing(runtime, partial(_cleanup, runtime))
     join_shards(runtime, loop)

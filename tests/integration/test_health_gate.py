@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from gitops_operator.kube import KubeClient, load_api_client
+from gitops_operator.objects import ObjectRef
 from localcluster import NEVER_READY_LABEL
 
 from .apps import application, configmap, deployment, repository
@@ -418,3 +419,52 @@ def seconds(stamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_rollout_that_finishes_late_wakes_its_application_at_once(
+    kube, editor, operator, repo, namespace
+):
+    """Once the health wait has started, its passes are ``WATCHED_POLL`` (15 s) apart:
+    the Deployment's own watch events wake the Application when its rollout finishes,
+    and the wait reads nothing (the health comes from the watch)."""
+    first = repo.commit({"app/web.yaml": deployment("web")}, "a Deployment")
+    kube.apply(repository(namespace, repo.url))
+    kube.apply(application(namespace, healthTimeout="120s"))
+    wait_for(lambda: synced_to(kube, namespace, first), timeout=60, what="the first revision")
+    label = f"gitops-test/late-{namespace}"
+    web = yaml.safe_load(deployment("web"))
+    web["spec"]["template"]["spec"]["nodeSelector"] = {label: "yes"}
+    late = repo.commit({"app/web.yaml": yaml.safe_dump(web)}, "pods with no node yet")
+
+    def progressing() -> list[dict]:
+        return [
+            e
+            for e in events_for(kube, namespace, "app")
+            if e["reason"] == "Progressing" and late[:12] in e["message"]
+        ]
+
+    wait_for(progressing, timeout=60, what="the health wait of the late revision")
+    assert app_status(kube, namespace)["health"] == "Progressing"
+    (node, *_) = kube.list("v1", "Node")
+    labelled = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node["metadata"]["name"]}}
+    editor.apply({**labelled, "metadata": {**labelled["metadata"], "labels": {label: "yes"}}})
+    try:
+
+        def available() -> float | None:
+            live = kube.get("apps/v1", ObjectRef("apps", "Deployment", namespace, "web")) or {}
+            status = live.get("status") or {}
+            done = (
+                status.get("observedGeneration") == live["metadata"]["generation"]
+                and status.get("updatedReplicas") == status.get("availableReplicas") == 1
+                and not status.get("unavailableReplicas")
+            )
+            return time.monotonic() if done else None
+
+        became_available = wait_for(available, timeout=60, what="the rollout to finish")
+        wait_for(lambda: synced_to(kube, namespace, late), timeout=60, what="Ready")
+        woken_after = time.monotonic() - became_available
+    finally:
+        editor.apply(labelled)
+    # the next health pass was up to 15 s away: only the watch makes it this quick
+    assert woken_after < 6, woken_after
+    assert app_status(kube, namespace)["health"] == "Healthy"

@@ -47,6 +47,7 @@ from ..errors import (
     StalledError,
 )
 from ..health import HealthStatus, application_rules, operator_health_checks
+from ..health_watches import HealthWatches
 from ..hooks import Hook, split_hooks
 from ..kube import KubeClient
 from ..manager import ResourceManager
@@ -111,6 +112,9 @@ class ApplicationReconciler:
     """What each Application's render reads, for deciding which a commit wakes."""
     health_waits: HealthWaits = field(default_factory=HealthWaits)
     """The objects found Healthy in each Application's health wait so far."""
+    health_watches: HealthWatches = field(default_factory=lambda: HealthWatches(lambda app: None))
+    """Health waits answered by the drift watches' streams (``health_watches``): none
+    until the controller connects the two."""
     _tenants: dict[str, ResourceManager] = field(default_factory=dict)
     _tenants_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -171,6 +175,7 @@ class ApplicationReconciler:
         self.git_reverts.forget(namespace, name)
         self.inputs_seen.pop((namespace, name), None)
         self.health_waits.forget(namespace, name)
+        self.health_watches.forget((namespace, name))
 
     def reconcile(
         self, obj: dict[str, Any], *, write_status: StatusWriter, now: str, logger: Logger
@@ -209,6 +214,7 @@ class ApplicationReconciler:
             home=home.kube if destination.remote else None,
             drift_asked=self.drift_asked.pop((namespace, str(obj["metadata"]["name"])), False),
             health_waits=self.health_waits,
+            health_watch=None if destination.remote else self.health_watches,
         )
         self.load_post_build(run)
         self.fetch_source(run)

@@ -78,6 +78,7 @@ def apply_wave(
 def _before_write(run: ApplicationRun, gate: Callable[[], None], desired: Inventory) -> None:
     gate()  # PreSync hooks: they may stop the apply before its first write
     run.record_inventory(inventory.union(run.inventory, desired))
+    run.expect_health(desired)
 
 
 def prune(run: ApplicationRun, desired: Inventory, changes: ChangeSet | None = None) -> Applied:

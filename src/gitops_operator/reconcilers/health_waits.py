@@ -1,12 +1,16 @@
 """Reading as little as a health wait needs (``sync.assess_in_wait``).
 
 Right after an apply, the objects the apply wrote are assessed from its answers, and the
-others from what the plan read: no object is read again. In the passes that follow (every
-``HEALTH_POLL`` seconds until healthTimeout), an object found Healthy in an earlier pass of
-the same wait (same Application, revision and apply) is not read again; the wait ends when
-the last of the others is Healthy. The steady passes after it read every object again
-(``drift.steady``), so an object that turns Degraded later is still seen, and within a
-soak period still rolls the revision back.
+others from what the plan read; one the apply left unhealthy is read once more (its
+controller may have acted since), unless a watch follows it (``health_watches``: its
+health comes from the watch's events, which wake the Application when it settles). In
+the passes that follow (every ``HEALTH_POLL`` seconds until healthTimeout, or
+``WATCHED_POLL`` when watches follow every object not healthy yet), an object found
+Healthy in an earlier pass of the same wait (same Application, revision and apply) is not
+read again, nor is one a watch follows; the wait ends when the last of the others is
+Healthy. The steady passes after it read every object again (``drift.steady``), so an
+object that turns Degraded later is still seen, and within a soak period still rolls the
+revision back.
 
 A wait's Progressing Event (and the "pending" commit status it drives) is posted by the
 first pass after the apply that still finds the revision not healthy, not by the pass that

@@ -11,6 +11,7 @@ from .. import inventory
 from ..api import RETRY_ANNOTATION, ApplicationSpec, status_fields
 from ..api.substitute import PostBuild
 from ..conditions import ConditionUpdate
+from ..health_watches import HealthWatches
 from ..hooks import Hook
 from ..inventory import Inventory
 from ..kube import KubeClient
@@ -74,6 +75,9 @@ class ApplicationRun:
     """The objects as this pass's apply left them (its answers, or what it read)."""
     health_waits: HealthWaits | None = None
     """What earlier passes of a health wait found Healthy (``health_waits``)."""
+    health_watch: HealthWatches | None = None
+    """What the watches say of the objects this Application applies (``health_watches``);
+    None on a remote destination, or without drift watches."""
     pending_status: dict[str, Any] = field(default_factory=dict)
     """Status fields to write with the next write (``defer_status``)."""
 
@@ -109,6 +113,16 @@ class ApplicationRun:
             )
             self.pending_status.clear()
             self.inventory = dict(refs)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+    def expect_health(self, refs: Inventory) -> None:
+        """About to apply ``refs``: the watches keep what they see of them from now."""
+        if self.health_watch is not None:
+            objects = {ref.id: (version, ref.kind) for ref, version in refs.items()}
+            self.health_watch.expect(self.key, objects, self.manager.health_rules)
 
     def defer_status(self, fields: dict[str, Any]) -> None:
         """Write ``fields`` with the next status write: the inventory's before the first

@@ -35,6 +35,9 @@ from .snapshots import SnapshotStore
 
 HEALTH_POLL = 2.0
 """Seconds between health assessments while a revision is Progressing."""
+WATCHED_POLL = 15.0
+"""The same when a watch follows every object not healthy yet (``health_watches``): it
+wakes the Application when they are; this is the safety net."""
 _ALL_TRANSIENT = (
     ConditionType.RECONCILING,
     ConditionType.STALLED,
@@ -204,16 +207,32 @@ def check_health(
         )
         if applied:
             run.write_status(_as_patch(status))
+        if run.health_watch is not None:  # a new apply, if any, expects anew
+            run.health_watch.forget(run.key)
         raise HealthCheckError(f"{what} {why}: {worst}")
     message = f"waiting for {what} to become healthy: {worst}"
     return Outcome(
         _as_patch(status),
         progressing(message),
-        HEALTH_POLL,
+        HEALTH_POLL if applied else poll_after(run, results, run.spec.health_timeout - waited),
         [Event("Progressing", message, revision=run.revision)]
         if not applied and status[status_fields.LAST_APPLIED_CHANGES] and announce(run, wait)
         else [],
     )
+
+
+def poll_after(run: ApplicationRun, results: list[tuple[ObjectRef, Health]], left: float) -> float:
+    """When a health pass after the apply's assesses again: ``WATCHED_POLL`` when a watch
+    follows every object not healthy yet (it wakes the Application sooner), else
+    ``HEALTH_POLL``; never after the health timeout. (The apply's own pass looks again
+    after ``HEALTH_POLL``, whose pass posts the wait's Progressing Event.)"""
+    watch = run.health_watch
+    followed = watch is not None and all(
+        watch.health_of(ref.id) is not None
+        for ref, health in results
+        if health.status is not HealthStatus.HEALTHY
+    )
+    return max(min(WATCHED_POLL if followed else HEALTH_POLL, left), HEALTH_POLL)
 
 
 def announce(run: ApplicationRun, wait: Wait) -> bool:
@@ -231,30 +250,47 @@ def assess_in_wait(
 ) -> list[tuple[ObjectRef, Health]]:
     """The health of every object of ``scope``: from ``seen`` (this pass's apply) where it
     holds them Healthy, Healthy for those found so in an earlier pass of this ``wait``,
-    read for the rest (``health_waits``). An object the apply left unhealthy is read once
+    from the watches where they follow them (``health_watches``), read for the rest
+    (``health_waits``). Without a watch, an object the apply left unhealthy is read once
     more: its controller may have acted on it since (a Deployment's, within
-    milliseconds)."""
+    milliseconds); with one, the watch wakes the Application when it has."""
     app = (run.namespace, run.name, run.uid)
-    waits = run.health_waits
+    waits, watch = run.health_waits, run.health_watch
     earlier = waits.healthy(app, wait) if waits is not None else frozenset()
     known = {ref: seen[ref] for ref in scope if ref in seen}
     if known:
         applied = run.manager.assess({ref: scope[ref] for ref in known}, known)
         unhealthy = {ref for ref, h in applied if h.status is not HealthStatus.HEALTHY}
         known = {ref: obj for ref, obj in known.items() if ref not in unhealthy}
+        if watch is not None:
+            watch.applied((ref.id, seen[ref], health) for ref, health in applied)
+            watch.want((scope[ref], ref.kind) for ref in unhealthy)
     to_assess = {ref: v for ref, v in scope.items() if ref in known or ref not in earlier}
+    followed: list[tuple[ObjectRef, Health]] = []
+    if watch is not None:
+        for ref in [ref for ref in to_assess if ref not in known]:
+            if (health := watch.health_of(ref.id)) is not None:
+                followed.append((ref, health))
+                del to_assess[ref]
     to_read = {ref: v for ref, v in to_assess.items() if ref not in known}
     live: dict[ObjectRef, Live] = {**known}
     if to_read:
         live.update(run.manager.read(to_read.items()))
-    results = run.manager.assess(to_assess, live) + [
-        (ref, Health(HealthStatus.HEALTHY, "healthy earlier in this wait"))
-        for ref in scope
-        if ref not in to_assess
-    ]
+    judged = to_assess.keys() | {ref for ref, _ in followed}
+    results = (
+        run.manager.assess(to_assess, live)
+        + followed
+        + [
+            (ref, Health(HealthStatus.HEALTHY, "healthy earlier in this wait"))
+            for ref in scope
+            if ref not in judged
+        ]
+    )
     results.sort(key=lambda item: item[0])
     if waits is not None:
         waits.record(app, wait, results)
+    if watch is not None and all(h.status is HealthStatus.HEALTHY for _, h in results):
+        watch.forget(run.key)  # the wait is over
     return results
 
 
