@@ -96,7 +96,11 @@ async def configure(
 
         health = runtime.applications.health_watches
         runtime.drift_watches = DriftWatches(runtime.kube, check_drift, health=health)
-        health.wake, health.on_want = wake_application, runtime.drift_watches.restart
+
+        def health_settled(app: Key) -> None:  # from a watch thread
+            loop.call_soon_threadsafe(runtime.wake_first, APPLICATION_KIND, app)
+
+        health.wake, health.on_want = health_settled, runtime.drift_watches.restart
     memo.runtime = runtime
     memo.finalizing = Finalizing(runtime, partial(_cleanup, runtime))
     join_shards(runtime, loop)

@@ -87,14 +87,17 @@ async def _one_pass(
     status: Any,
 ) -> tuple[str, Any, float] | GitOpsError | None:
     """Once its turn comes (``Runtime.passes``: thousands due at once wait there, FIFO,
-    without a copy of their resource each), read the resource, reconcile it and write the
+    without a copy of their resource each; one woken by ``Runtime.wake_first`` goes before
+    them), read the resource, reconcile it and write the
     outcome. Returns what the next pass compares the body with (its resourceVersion and
     status) and when that one is due; the read's error; None when the resource is gone.
     The pass's copy of the resource is not kept while the daemon sleeps."""
     ref = ObjectRef(GROUP, kind, key[0], key[1])
     if version is not None:
         await _caught_up(body, version, status)  # before its turn: this waits no pool
-    async with runtime.passes:
+    first = (kind, key) in runtime.first
+    runtime.first.discard((kind, key))
+    async with runtime.passes.turn(first=first):
         # whatever woke the daemon until now is seen by this pass: it reads the body,
         # the source and the objects after this point
         runtime.waker(kind, key).clear()

@@ -42,6 +42,7 @@ from .reconcilers.decisions import dependency_blocker, unaffected_revision
 from .reconcilers.unaffected import Settled, settled_state, to_wake
 from .shards import Shards
 from .source import GitSource
+from .turns import Turns
 
 Key = tuple[str, str]  # namespace, name
 SourceKey = tuple[str, str, str]  # kind, namespace, name
@@ -95,8 +96,10 @@ class Runtime:
     """Watches of the kinds in use that ask for drift checks (``settings.drift_watches``)."""
     shards: Shards = field(default_factory=lambda: Shards.from_settings(Settings()))
     """Which resources this replica owns (``settings.sharding``)."""
-    passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASSES_PER_WORKER))
+    passes: Turns = field(default_factory=lambda: Turns(PASSES_PER_WORKER))
     """The passes that hold a copy of their resource at once (``reconcile_loop``)."""
+    first: set[tuple[str, Key]] = field(default_factory=set)
+    """Resources whose next pass goes before the others waiting (``wake_first``)."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -113,7 +116,7 @@ class Runtime:
             allowed_hosts=settings.allowed_git_hosts,
         )
         router = PushRouter(kube, settings.webhook_secret)
-        passes = asyncio.Semaphore(PASSES_PER_WORKER * settings.concurrency)
+        passes = Turns(PASSES_PER_WORKER * settings.concurrency)
         return cls(
             settings,
             kube,
@@ -131,6 +134,12 @@ class Runtime:
 
     def wake(self, kind: str, key: Key) -> None:
         self.waker(kind, key).set()
+
+    def wake_first(self, kind: str, key: Key) -> None:
+        """Wake a resource whose next pass is cheap and ends a wait (its health wait's
+        objects settled): it goes before the passes already waiting for their turn."""
+        self.first.add((kind, key))
+        self.wake(kind, key)
 
     def check_drift(self, app: Key) -> None:
         """Wake an Application for a drift check now, whatever its driftInterval."""
