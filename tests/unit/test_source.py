@@ -152,6 +152,27 @@ def test_an_artifact_in_use_is_not_evicted(tmp_path: Path) -> None:
     assert cache.get("https://h/r", "", "a" * 40) is not None
 
 
+def test_an_artifact_found_is_served_from_memory_until_it_is_evicted(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "artifacts", max_bytes=150)
+    old = time.time() - 3600
+
+    def stored(name: str) -> Path:
+        tree = tmp_path / f"tree-{name}"
+        tree.mkdir()
+        cache.store("https://h/r", "", name * 40, tree, message="m", author="", size=100)
+        return cache.directory("https://h/r", "", name * 40).with_suffix(".json")
+
+    info = stored("a")
+    found = cache.get("https://h/r", "", "a" * 40)
+    assert found is not None and found.message == "m"
+    os.utime(info, (old, old))
+    assert cache.get("https://h/r", "", "a" * 40) == found
+    assert info.stat().st_mtime == old, "the disk was not looked at again"
+    stored("b")  # over the bound: "a", last used an hour ago, goes
+    assert not info.exists()
+    assert cache.get("https://h/r", "", "a" * 40) is None
+
+
 def test_a_mirror_grown_past_the_tree_bound_is_removed(
     tmp_path: Path, bare: tuple[Path, str]
 ) -> None:

@@ -26,6 +26,9 @@ from .refs import check_sha
 
 IN_USE_SECONDS = 600.0
 """An artifact looked up this recently is never evicted."""
+RECHECK_SECONDS = 10.0
+"""An artifact found on disk this recently is served without looking again (the steady
+passes of a thousand Applications of one commit look it up a thousand times a minute)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class ArtifactCache:
         self.root = root
         self.max_bytes = max_bytes
         """Bytes kept on disk (0: no bound); the least recently used artifacts go first."""
+        self._found: dict[tuple[str, str, str], tuple[Artifact, float]] = {}
+        """Artifacts found on disk, and when (monotonic): ``RECHECK_SECONDS``."""
 
     def directory(self, url: str, scope: str, sha: str) -> Path:
         check_sha(sha, where="artifact revision")
@@ -77,7 +82,14 @@ class ArtifactCache:
         return self.root / key / sha
 
     def get(self, url: str, scope: str, sha: str) -> Artifact | None:
-        """The artifact of ``sha`` as fetched from ``url`` with ``scope``, if cached."""
+        """The artifact of ``sha`` as fetched from ``url`` with ``scope``, if cached.
+        Found within ``RECHECK_SECONDS``: served from memory (its last use is recorded
+        at most that often, far within ``IN_USE_SECONDS``)."""
+        now = time.monotonic()
+        key = (url, scope, sha)
+        found = self._found.get(key)
+        if found is not None and now - found[1] < RECHECK_SECONDS:
+            return found[0]
         path = self.directory(url, scope, sha)
         info = path.with_suffix(".json")
         if not path.is_dir() or not info.is_file():
@@ -87,7 +99,11 @@ class ArtifactCache:
             os.utime(info)  # last use, for eviction
         except (OSError, ValueError):
             return None
-        return Artifact(sha, path, str(meta.get("message", "")), str(meta.get("author", "")))
+        artifact = Artifact(sha, path, str(meta.get("message", "")), str(meta.get("author", "")))
+        if len(self._found) >= 256:  # old entries go; each is one artifact in use
+            self._found = {k: v for k, v in self._found.items() if now - v[1] < RECHECK_SECONDS}
+        self._found[key] = (artifact, now)
+        return artifact
 
     def staging(self) -> Path:
         """A directory on the cache's filesystem to build a tree in (then ``store`` it)."""
@@ -133,6 +149,7 @@ class ArtifactCache:
             if path == keep or now - used < IN_USE_SECONDS:
                 continue
             path.with_suffix(".json").unlink(missing_ok=True)  # first: never served half
+            self._found = {k: v for k, v in self._found.items() if v[0].path != path}
             shutil.rmtree(path, ignore_errors=True)
             total -= size
             removed.append(path)
