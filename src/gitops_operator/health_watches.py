@@ -91,9 +91,9 @@ class HealthWatches:
     def seen(self, ident: str, event_type: str, obj: Mapping[str, Any]) -> None:
         """One event of a stream of whole objects; ``ident`` is the object's inventory id."""
         expected = self._expected.get(ident)
-        if expected is None:
-            return
         version = version_of(obj)
+        if expected is None or version <= expected.version:  # a replay: not judged again
+            return
         if event_type == "DELETED":
             health = Health(HealthStatus.MISSING, "Resource does not exist")
         else:
