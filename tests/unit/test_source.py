@@ -122,23 +122,28 @@ def test_a_tree_over_the_limits_is_refused_before_it_is_written(
         assert not list((source.cache_dir / "artifacts").glob("*/*")), "nothing extracted"
 
 
+def stored(cache: ArtifactCache, tmp_path: Path, name: str, *, message: str = "") -> Path:
+    """A tree of 100 bytes stored as the artifact of the SHA ``name * 40``: its info file."""
+    tree = tmp_path / f"tree-{name}"
+    tree.mkdir()
+    sha = name * 40
+    cache.store("https://h/r", "", sha, tree, message=message, author="", size=100)
+    return cache.directory("https://h/r", "", sha).with_suffix(".json")
+
+
 def test_least_recently_used_artifacts_are_evicted(tmp_path: Path) -> None:
     cache = ArtifactCache(tmp_path / "artifacts", max_bytes=250)
     old = time.time() - 3600
 
-    def stored(name: str) -> Path:
-        tree = tmp_path / f"tree-{name}"
-        tree.mkdir()
-        sha = name * 40
-        cache.store("https://h/r", "", sha, tree, message="", author="", size=100)
-        info = cache.directory("https://h/r", "", sha).with_suffix(".json")
+    def stored_long_ago(name: str) -> Path:
+        info = stored(cache, tmp_path, name)
         os.utime(info, (old, old))
         return info.with_suffix("")
 
-    first, second = stored("a"), stored("b")
+    first, second = stored_long_ago("a"), stored_long_ago("b")
     assert cache.get("https://h/r", "", "a" * 40) is not None  # used again: now the newest
     os.utime(first.with_suffix(".json"), (old + 10, old + 10))
-    third = stored("c")
+    third = stored_long_ago("c")
     assert not second.exists() and first.exists() and third.exists()
     assert cache.get("https://h/r", "", "b" * 40) is None
 
@@ -146,29 +151,20 @@ def test_least_recently_used_artifacts_are_evicted(tmp_path: Path) -> None:
 def test_an_artifact_in_use_is_not_evicted(tmp_path: Path) -> None:
     cache = ArtifactCache(tmp_path / "artifacts", max_bytes=10)
     for name in "ab":
-        tree = tmp_path / f"tree-{name}"
-        tree.mkdir()
-        cache.store("https://h/r", "", name * 40, tree, message="", author="", size=100)
+        stored(cache, tmp_path, name)
     assert cache.get("https://h/r", "", "a" * 40) is not None
 
 
 def test_an_artifact_found_is_served_from_memory_until_it_is_evicted(tmp_path: Path) -> None:
     cache = ArtifactCache(tmp_path / "artifacts", max_bytes=150)
     old = time.time() - 3600
-
-    def stored(name: str) -> Path:
-        tree = tmp_path / f"tree-{name}"
-        tree.mkdir()
-        cache.store("https://h/r", "", name * 40, tree, message="m", author="", size=100)
-        return cache.directory("https://h/r", "", name * 40).with_suffix(".json")
-
-    info = stored("a")
+    info = stored(cache, tmp_path, "a", message="m")
     found = cache.get("https://h/r", "", "a" * 40)
     assert found is not None and found.message == "m"
     os.utime(info, (old, old))
     assert cache.get("https://h/r", "", "a" * 40) == found
     assert info.stat().st_mtime == old, "the disk was not looked at again"
-    stored("b")  # over the bound: "a", last used an hour ago, goes
+    stored(cache, tmp_path, "b")  # over the bound: "a", last used an hour ago, goes
     assert not info.exists()
     assert cache.get("https://h/r", "", "a" * 40) is None
 
